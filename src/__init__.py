@@ -1,0 +1,1 @@
+"""flwd: typed-argument jobs in hardened, rootless containers."""

@@ -1,0 +1,1 @@
+"""Adapters: one module per outside thing (YAML, Podman, Docker, filesystem, SQLite), plus fakes."""

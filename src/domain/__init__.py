@@ -1,0 +1,1 @@
+"""The domain: job specs, the argument contract, profiles and policy, plans and runs."""

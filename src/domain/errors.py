@@ -1,0 +1,185 @@
+"""Coded errors: every failure a user can see carries one stable code declared here once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+class FlwdError(Exception):
+    """Base of every flwd error; ``code`` is stable and never reused."""
+
+    code: ClassVar[str] = "flwd.internal"
+
+    def __init__(self, detail: str, **context: object) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.context = context
+
+
+# --- specs, arguments, configuration ------------------------------------------------
+
+
+class SpecInvalidError(FlwdError):
+    """A job spec (or a secret name in it) breaks SPEC section 1; context: file, field."""
+
+    code = "spec.invalid"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArgProblem:
+    """One problem with one argument; ``code`` is required|type|enum|range|pattern|unknown."""
+
+    arg: str
+    code: str
+    message: str
+
+
+class ArgsInvalidError(FlwdError):
+    """The arguments break the job's contract; ``problems`` lists every one of them."""
+
+    code = "args.invalid"
+
+    def __init__(self, problems: tuple[ArgProblem, ...] | list[ArgProblem], job: str = "") -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        where = f" for job {job}" if job else ""
+        super().__init__(f"{count} argument {noun}{where}", job=job)
+
+
+class ConfigInvalidError(FlwdError):
+    """The config file, the policy bundle or an FLWD_* variable is malformed."""
+
+    code = "config.invalid"
+
+
+class UsageError(FlwdError):
+    """The command line itself is malformed (unknown command, missing value...)."""
+
+    code = "usage.invalid"
+
+
+# --- lookups and run state ----------------------------------------------------------
+
+
+class JobNotFoundError(FlwdError):
+    code = "job.not.found"
+
+
+class RunNotFoundError(FlwdError):
+    code = "run.not.found"
+
+
+class RunNotActiveError(FlwdError):
+    """Cancel asked of a run that has already finished."""
+
+    code = "run.not.active"
+
+
+class RunLostError(FlwdError):
+    """A run found active at start-up whose container no longer exists."""
+
+    code = "run.lost"
+
+
+class IdempotencyConflictError(FlwdError):
+    """An Idempotency-Key reused with a different request body."""
+
+    code = "idempotency.conflict"
+
+
+# --- policy denials -----------------------------------------------------------------
+
+
+class PolicyDeniedError(FlwdError):
+    """Base of every denial; raised before any container exists. context: decisions."""
+
+    code = "policy.denied"
+
+
+class ImageRegistryNotAllowedError(PolicyDeniedError):
+    code = "image.registry.not.allowed"
+
+
+class PolicyOverrideDeniedError(PolicyDeniedError):
+    code = "policy.override.denied"
+
+
+class PolicyProfileDeniedError(PolicyDeniedError):
+    code = "policy.profile.denied"
+
+
+class PolicyCeilingExceededError(PolicyDeniedError):
+    code = "policy.ceiling.exceeded"
+
+
+class RuntimeRootfulError(PolicyDeniedError):
+    code = "runtime.rootful"
+
+
+class RuntimeLimitsUnenforcedError(PolicyDeniedError):
+    code = "runtime.limits.unenforced"
+
+
+# --- runtime ------------------------------------------------------------------------
+
+
+class RuntimeUnavailableError(FlwdError):
+    """No container runtime could be reached; the detail says what was tried."""
+
+    code = "container.runtime.unavailable"
+
+
+class OciError(FlwdError):
+    """The runtime failed to pull, create or start; the detail carries its own message."""
+
+    code = "E_OCI"
+
+
+class ContainerNameConflictError(FlwdError):
+    code = "container.name.conflict"
+
+
+class SecretMaterialisationError(FlwdError):
+    """The per-run secrets directory could not be written safely."""
+
+    code = "secret.write.failed"
+
+
+# --- HTTP-facing --------------------------------------------------------------------
+
+
+class AuthUnauthenticatedError(FlwdError):
+    code = "auth.unauthenticated"
+
+
+class AuthForbiddenError(FlwdError):
+    code = "auth.forbidden"
+
+
+class RequestInvalidError(FlwdError):
+    """A request body or query that cannot be understood at all."""
+
+    code = "request.invalid"
+
+
+class RequestTooLargeError(FlwdError):
+    code = "request.too.large"
+
+
+class RemoteServerError(FlwdError):
+    """The CLI could not talk to the flwd server given with --server."""
+
+    code = "server.unreachable"
+
+
+def all_error_classes() -> tuple[type[FlwdError], ...]:
+    """Every FlwdError subclass, for the guard test that codes are unique and mapped."""
+    seen: list[type[FlwdError]] = []
+    stack: list[type[FlwdError]] = [FlwdError]
+    while stack:
+        cls = stack.pop()
+        seen.append(cls)
+        stack.extend(cls.__subclasses__())
+    return tuple(seen)

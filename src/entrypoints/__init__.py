@@ -1,0 +1,1 @@
+"""Entrypoints: the DI container, the CLI and the HTTP API."""

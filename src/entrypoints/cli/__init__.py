@@ -1,0 +1,1 @@
+"""The Cyclopts command line."""

@@ -1,0 +1,141 @@
+"""The container runtime port, shaped around what a run needs, not around an SDK."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Mapping, Protocol, Sequence
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuntimeInfo:
+    """What a reachable runtime is.
+
+    ``rootless`` is true when container root is not host root (rootless Podman/Docker or
+    userns-remap). ``root_uid``/``root_gid`` are the host ids container root maps to.
+    ``enforces_limits`` is false where cgroup limits (pids, memory, cpu) are ignored.
+    """
+
+    name: str
+    version: str
+    rootless: bool
+    socket: str
+    enforces_limits: bool = True
+    root_uid: int = 0
+    root_gid: int = 0
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mount:
+    source: str
+    target: str
+    read_only: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerSpec:
+    """Everything needed to create one hardened job container."""
+
+    name: str
+    image: str
+    command: tuple[str, ...] | None
+    env: Mapping[str, str]
+    labels: Mapping[str, str]
+    mounts: tuple[Mount, ...]
+    workdir: str
+    read_only_rootfs: bool = True
+    tmpfs: Mapping[str, str] = field(default_factory=dict)
+    cap_drop: tuple[str, ...] = ("ALL",)
+    cap_add: tuple[str, ...] = ()
+    no_new_privileges: bool = True
+    network: str = "none"
+    pids_limit: int | None = None
+    memory_bytes: int | None = None
+    nano_cpus: int | None = None
+    init: bool = True
+    user: str | None = None
+    ulimits: Mapping[str, int] = field(default_factory=lambda: {"nofile": 1024})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PullProgress:
+    """One step of an image pull, for ``image.pull`` events."""
+
+    image: str
+    status: str
+    current: int | None = None
+    total: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutputLine:
+    stream: str  # "stdout" | "stderr"
+    line: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ManagedContainer:
+    """A container carrying flwd's labels, found on the runtime."""
+
+    id: str
+    name: str
+    run_id: str
+    job_id: str
+    running: bool
+
+
+class ContainerRuntime(Protocol):
+    """Starts, streams, stops and removes job containers (Podman and Docker adapters).
+
+    Every method raises ``RuntimeUnavailableError`` when the engine cannot be reached;
+    pull/create/start failures raise ``OciError`` with the runtime's own message.
+    Constructors do no I/O: the connection is made on first use.
+    """
+
+    def probe(self) -> RuntimeInfo:
+        """Reach the engine and describe it."""
+        ...
+
+    def ensure_image(
+        self, image: str, policy: str, progress: Callable[[PullProgress], None]
+    ) -> bool:
+        """Make *image* present per *policy* (if-not-present|always|never); True if pulled."""
+        ...
+
+    def create(self, spec: ContainerSpec) -> str:
+        """Create (not start) the container; return its id.
+
+        Raises ``ContainerNameConflictError`` when ``spec.name`` is taken.
+        """
+        ...
+
+    def start(self, container_id: str) -> None:
+        ...
+
+    def output(self, container_id: str) -> Iterator[OutputLine]:
+        """Follow stdout/stderr line by line until the container exits."""
+        ...
+
+    def wait(self, container_id: str) -> int:
+        """Block until the container exits; return its exit code."""
+        ...
+
+    def stop(self, container_id: str, grace_seconds: float) -> None:
+        """SIGTERM, then SIGKILL after *grace_seconds*. No error if already stopped."""
+        ...
+
+    def kill(self, container_id: str) -> None:
+        """SIGKILL now. No error if already stopped."""
+        ...
+
+    def remove(self, container_id: str) -> None:
+        """Remove the container (forced). No error if it is already gone."""
+        ...
+
+    def managed(self) -> Sequence[ManagedContainer]:
+        """Every container carrying flwd's ``flwd.run-id`` label."""
+        ...
+
+    def close(self) -> None:
+        """Release clients and any private service this adapter started."""
+        ...

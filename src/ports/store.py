@@ -1,0 +1,101 @@
+"""The run store port: durable runs and their ordered events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Protocol, Sequence
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRecord:
+    """A run as stored. Holds no secret value: ``args`` has secrets as ``<secret>``."""
+
+    run_id: str
+    job_id: str
+    status: str
+    profile: str
+    created_at: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+    decisions: tuple[Mapping[str, str], ...] = ()
+    runtime: str = ""
+    image: str = ""
+    container_id: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
+    exit_code: int | None = None
+    code: str | None = None
+    detail: str | None = None
+    idempotency_key: str | None = None
+    request_digest: str | None = None
+
+    def evolve(self, **changes: Any) -> RunRecord:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventRecord:
+    """``{seq, run_id, type, time, data}``; ``seq`` increases by one per run from 1."""
+
+    run_id: str
+    seq: int
+    type: str
+    time: str
+    data: Mapping[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "run_id": self.run_id,
+            "type": self.type,
+            "time": self.time,
+            "data": dict(self.data),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunPage:
+    runs: tuple[RunRecord, ...]
+    next_cursor: str | None
+
+
+class RunStore(Protocol):
+    """Stores runs and events; every write is one transaction."""
+
+    def create(self, run: RunRecord, event_type: str, event_data: Mapping[str, Any]) -> EventRecord:
+        """Insert *run* and its first event together. Duplicate run ids are an error."""
+        ...
+
+    def append(
+        self,
+        run_id: str,
+        event_type: str,
+        event_data: Mapping[str, Any],
+        time: str,
+        run: RunRecord | None = None,
+    ) -> EventRecord:
+        """Append the next event (seq assigned here) and, if given, replace the run row,
+        atomically. Raises ``RunNotFoundError`` for an unknown run."""
+        ...
+
+    def get(self, run_id: str) -> RunRecord | None:
+        ...
+
+    def find_by_idempotency_key(self, key: str) -> RunRecord | None:
+        ...
+
+    def list(
+        self,
+        job_id: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """Newest first."""
+        ...
+
+    def active(self) -> Sequence[RunRecord]:
+        """Runs still queued, pulling or running."""
+        ...
+
+    def events(self, run_id: str, after_seq: int = 0) -> Sequence[EventRecord]:
+        ...
