@@ -1,0 +1,1 @@
+"""Shared fixtures: fakes of every port, from flwd.adapters.fakes."""

@@ -1,0 +1,1 @@
+"""Port contract checks, run against fakes (unit) and real adapters (integration)."""
