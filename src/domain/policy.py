@@ -1,0 +1,140 @@
+"""Validation of the operator's policy bundle (SPEC section 4) into a PolicyBundle value."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from flwd.domain.errors import ConfigInvalidError, SpecInvalidError
+from flwd.domain.model import DEFAULT_PIDS, Overrides, PolicyBundle, Profile, Resources
+from flwd.domain.quantity import parse_cpu, parse_memory
+
+DEFAULT_BUNDLE = PolicyBundle()
+
+_TOP_KEYS = frozenset(
+    {
+        "allowed_profiles",
+        "require_rootless",
+        "require_limits",
+        "allowed_registries",
+        "ceilings",
+        "overrides",
+    }
+)
+_CEILING_KEYS = frozenset({"cpu", "memory", "pids"})
+_OVERRIDE_KEYS = frozenset({"network", "caps", "rootfs_writable", "env_inheritance"})
+
+
+class _Reader:
+    """Typed field access that raises ConfigInvalidError naming ``source`` and the field."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, field: str, message: str) -> ConfigInvalidError:
+        return ConfigInvalidError(f"{self.source}: {field}: {message}", file=self.source, field=field)
+
+    def mapping(self, value: object, field: str, keys: frozenset[str]) -> Mapping[str, object]:
+        if not isinstance(value, Mapping):
+            raise self.fail(field, f"must be a mapping, got {type(value).__name__}")
+        for key in value:
+            if key not in keys:
+                where = f"{field}.{key}" if field != "policy" else str(key)
+                raise self.fail(where, f"unknown key (expected one of {', '.join(sorted(keys))})")
+        return value
+
+    def boolean(self, data: Mapping[str, object], key: str, field: str) -> bool:
+        value = data.get(key, False)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise self.fail(field, f"must be true or false, got {value!r}")
+        return value
+
+    def strings(self, data: Mapping[str, object], key: str, field: str) -> tuple[str, ...]:
+        value = data.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise self.fail(field, f"must be a list of strings, got {value!r}")
+        for item in value:
+            if not isinstance(item, str) or not item.strip():
+                raise self.fail(field, f"must be a list of non-empty strings, got {item!r}")
+        return tuple(item.strip() for item in value)
+
+
+def parse_policy(data: Mapping[str, object] | None, *, source: str = "policy") -> PolicyBundle:
+    """Validate a policy document (already parsed from YAML) into a ``PolicyBundle``.
+
+    ``None`` (no policy file) gives the default bundle: every profile allowed, any registry,
+    ceilings ``pids=256`` only. Unknown keys, wrong types, unknown profile names, empty
+    ``allowed_profiles`` and bad quantities raise ``ConfigInvalidError`` (``config.invalid``)
+    whose context names ``file`` (*source*) and ``field`` (dotted, e.g. ``ceilings.memory``).
+    Capability names are upper-cased with any ``CAP_`` prefix removed.
+    """
+    if data is None:
+        return DEFAULT_BUNDLE
+    read = _Reader(source)
+    doc = read.mapping(data, "policy", _TOP_KEYS)
+    return PolicyBundle(
+        allowed_profiles=_profiles(read, doc),
+        require_rootless=read.boolean(doc, "require_rootless", "require_rootless"),
+        require_limits=read.boolean(doc, "require_limits", "require_limits"),
+        allowed_registries=tuple(
+            r.lower() for r in read.strings(doc, "allowed_registries", "allowed_registries")
+        ),
+        ceilings=_ceilings(read, doc.get("ceilings")),
+        overrides=_overrides(read, doc.get("overrides")),
+    )
+
+
+def _profiles(read: _Reader, doc: Mapping[str, object]) -> frozenset[Profile] | None:
+    if doc.get("allowed_profiles") is None:
+        return None
+    names = read.strings(doc, "allowed_profiles", "allowed_profiles")
+    if not names:
+        raise read.fail("allowed_profiles", "must not be empty (omit it to allow every profile)")
+    profiles: set[Profile] = set()
+    for name in names:
+        try:
+            profiles.add(Profile(name.lower()))
+        except ValueError:
+            known = ", ".join(p.value for p in Profile)
+            raise read.fail("allowed_profiles", f"unknown profile {name!r} (known: {known})") from None
+    return frozenset(profiles)
+
+
+def _ceilings(read: _Reader, value: object) -> Resources:
+    if value is None:
+        return Resources(pids=DEFAULT_PIDS)
+    data = read.mapping(value, "ceilings", _CEILING_KEYS)
+    try:
+        cpu = None if data.get("cpu") is None else parse_cpu(data["cpu"], "ceilings.cpu")
+        memory = (
+            None if data.get("memory") is None else parse_memory(data["memory"], "ceilings.memory")
+        )
+    except SpecInvalidError as exc:
+        raise read.fail(str(exc.context.get("field", "ceilings")), exc.detail) from exc
+    pids = data.get("pids", DEFAULT_PIDS)
+    if pids is None:
+        pids = DEFAULT_PIDS
+    if isinstance(pids, bool) or not isinstance(pids, int) or pids <= 0:
+        raise read.fail("ceilings.pids", f"must be a positive integer, got {pids!r}")
+    return Resources(cpu_millis=cpu, memory_bytes=memory, pids=pids)
+
+
+def normalise_cap(name: str) -> str:
+    """``cap_net_bind_service`` -> ``NET_BIND_SERVICE``: the form policies and specs compare."""
+    upper = name.strip().upper()
+    return upper[4:] if upper.startswith("CAP_") else upper
+
+
+def _overrides(read: _Reader, value: object) -> Overrides:
+    if value is None:
+        return Overrides()
+    data = read.mapping(value, "overrides", _OVERRIDE_KEYS)
+    return Overrides(
+        network=tuple(n.lower() for n in read.strings(data, "network", "overrides.network")),
+        caps=tuple(normalise_cap(c) for c in read.strings(data, "caps", "overrides.caps")),
+        rootfs_writable=read.boolean(data, "rootfs_writable", "overrides.rootfs_writable"),
+        env_inheritance=read.boolean(data, "env_inheritance", "overrides.env_inheritance"),
+    )
