@@ -1,0 +1,303 @@
+"""The run use case: from a queued run to a finished one, always cleaning up after itself."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping
+
+from flwd.domain import events as ev
+from flwd.domain.container_spec import build_container_spec
+from flwd.domain.control import RunControl
+from flwd.domain.errors import FlwdError
+from flwd.domain.model import JobSpec, PolicyBundle, RunStatus
+from flwd.domain.plan import PreparedRun
+from flwd.domain.profiles import raise_for_denials, runtime_decisions
+from flwd.ports.clock import Clock
+from flwd.ports.events import EventListener
+from flwd.ports.runtime import ContainerRuntime, PullProgress, RuntimeInfo
+from flwd.ports.secrets import SecretWriter
+from flwd.ports.store import RunRecord, RunStore
+from flwd.ports.workspace import RunWorkspace
+
+_POLL_SECONDS = 0.5
+_OUTPUT_DRAIN_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueuedRun:
+    """A run recorded as queued, with everything needed to execute it."""
+
+    record: RunRecord
+    job: JobSpec
+    prepared: PreparedRun = field(repr=False)
+
+
+class _Stopped(Exception):
+    """Internal: the run was cancelled before its container existed."""
+
+
+@dataclass(slots=True)
+class _Outcome:
+    status: RunStatus = RunStatus.ERROR
+    exit_code: int | None = None
+    code: str | None = None
+    detail: str | None = None
+
+
+class ExecuteRun:
+    """Drives one queued run through pulling, running and its end state (SPEC section 6).
+
+    Never raises: every failure ends the run ``error`` with a code. The container is always
+    removed and the secrets directory always deleted, however the run ends.
+    """
+
+    def __init__(
+        self,
+        *,
+        runtime: Callable[[], ContainerRuntime],
+        secrets: SecretWriter,
+        workspace: RunWorkspace,
+        store: RunStore,
+        clock: Clock,
+        bundle: PolicyBundle,
+        cancel_grace: float,
+        host_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self._runtime = runtime
+        self._secrets = secrets
+        self._workspace = workspace
+        self._store = store
+        self._clock = clock
+        self._bundle = bundle
+        self._grace = cancel_grace
+        self._host_env = host_env
+
+    def __call__(
+        self, queued: QueuedRun, control: RunControl, listeners: Iterable[EventListener] = ()
+    ) -> RunRecord:
+        recorder = ev.RunRecorder(
+            store=self._store,
+            clock=self._clock,
+            record=queued.record,
+            redact=queued.prepared.redactor.redact_obj,
+            listeners=listeners,
+        )
+        started = self._clock.monotonic()
+        outcome = _Outcome()
+        runtime: ContainerRuntime | None = None
+        container_id: str | None = None
+        try:
+            runtime = self._runtime()
+            info = self._check_runtime(runtime, queued, recorder)
+            self._pull(runtime, queued, recorder, control)
+            container_id = self._create(runtime, info, queued, recorder)
+            self._run(runtime, container_id, queued, recorder, control, outcome)
+        except _Stopped:
+            recorder.emit(ev.RUN_CANCELED, {"reason": "canceled before the container started"})
+            outcome.status = RunStatus.CANCELED
+        except FlwdError as exc:
+            outcome.status, outcome.code, outcome.detail = RunStatus.ERROR, exc.code, exc.detail
+        except Exception as exc:  # noqa: BLE001 - a run must always end with run.finished
+            outcome.status, outcome.code = RunStatus.ERROR, FlwdError.code
+            outcome.detail = f"{type(exc).__name__}: {exc}"
+        finally:
+            cleanup_error = self._cleanup(runtime, container_id, queued.record.run_id)
+            if cleanup_error and outcome.code is None and outcome.status is RunStatus.ERROR:
+                outcome.code, outcome.detail = cleanup_error.code, cleanup_error.detail
+        if outcome.detail:
+            outcome.detail = queued.prepared.redactor.redact(outcome.detail)
+        return self._finish(recorder, outcome, started)
+
+    def _check_runtime(
+        self, runtime: ContainerRuntime, queued: QueuedRun, recorder: ev.RunRecorder
+    ) -> RuntimeInfo:
+        info = runtime.probe()
+        decisions = runtime_decisions(queued.prepared.plan.settings, self._bundle, info)
+        all_decisions = recorder.record.decisions + tuple(d.as_dict() for d in decisions)
+        for decision in decisions:
+            recorder.emit(ev.POLICY_DECISION, decision.as_dict(), decisions=all_decisions,
+                          runtime=f"{info.name} {info.version}")
+        raise_for_denials(decisions)
+        return info
+
+    def _pull(
+        self,
+        runtime: ContainerRuntime,
+        queued: QueuedRun,
+        recorder: ev.RunRecorder,
+        control: RunControl,
+    ) -> None:
+        if control.cancel_requested:
+            raise _Stopped()
+        plan = queued.prepared.plan
+        recorder.emit(ev.IMAGE_PULL, {"image": plan.image, "status": "checking"},
+                      status=RunStatus.PULLING.value)
+        last: list[tuple[str, int | None]] = []
+
+        def progress(step: PullProgress) -> None:
+            percent = (100 * step.current // step.total) if step.current and step.total else None
+            key = (step.status, None if percent is None else percent // 10)
+            if last and last[-1] == key:
+                return
+            last[:] = [key]
+            recorder.emit(ev.IMAGE_PULL, {"image": step.image, "status": step.status,
+                                          "current": step.current, "total": step.total})
+
+        pulled = runtime.ensure_image(plan.image, plan.pull_policy.value, progress)
+        recorder.emit(ev.IMAGE_PULL, {"image": plan.image, "status": "ready", "pulled": pulled})
+        if control.cancel_requested:
+            raise _Stopped()
+
+    def _create(
+        self,
+        runtime: ContainerRuntime,
+        info: RuntimeInfo,
+        queued: QueuedRun,
+        recorder: ev.RunRecorder,
+    ) -> str:
+        run_id = queued.record.run_id
+        owner = (info.root_uid, info.root_gid)
+        secrets_dir = None
+        if queued.prepared.secrets:
+            secrets_dir = self._secrets.materialise(run_id, queued.prepared.secrets, owner)
+        run_dir = self._workspace.create(run_id, owner)
+        spec = build_container_spec(
+            queued.prepared.plan,
+            run_id=run_id,
+            job_dir=queued.job.directory,
+            run_dir=run_dir,
+            secrets_dir=secrets_dir,
+            host_env=self._host_env,
+        )
+        container_id = runtime.create(spec)
+        recorder.record = recorder.record.evolve(container_id=container_id)
+        return container_id
+
+    def _run(
+        self,
+        runtime: ContainerRuntime,
+        container_id: str,
+        queued: QueuedRun,
+        recorder: ev.RunRecorder,
+        control: RunControl,
+        outcome: _Outcome,
+    ) -> None:
+        runtime.start(container_id)
+        recorder.emit(ev.RUN_STARTED, {"container": container_id, "image": queued.prepared.plan.image},
+                      status=RunStatus.RUNNING.value, started_at=recorder.now())
+        pump = threading.Thread(
+            target=self._pump_output, args=(runtime, container_id, recorder), daemon=True,
+            name=f"flwd-output-{queued.record.run_id}",
+        )
+        pump.start()
+        exit_code = self._wait(runtime, container_id, queued, recorder, control, outcome)
+        pump.join(_OUTPUT_DRAIN_SECONDS)
+        outcome.exit_code = exit_code
+        if outcome.status is RunStatus.ERROR and outcome.code is None:
+            outcome.status = RunStatus.SUCCEEDED if exit_code == 0 else RunStatus.FAILED
+
+    def _pump_output(self, runtime: ContainerRuntime, container_id: str,
+                     recorder: ev.RunRecorder) -> None:
+        try:
+            for line in runtime.output(container_id):
+                recorder.emit(ev.RUN_OUTPUT, {"stream": line.stream, "line": line.line})
+        except FlwdError:
+            pass  # the container went away; its exit status is what the run reports
+
+    def _wait(
+        self,
+        runtime: ContainerRuntime,
+        container_id: str,
+        queued: QueuedRun,
+        recorder: ev.RunRecorder,
+        control: RunControl,
+        outcome: _Outcome,
+    ) -> int | None:
+        result: list[int | BaseException] = []
+
+        def waiter() -> None:
+            try:
+                result.append(runtime.wait(container_id))
+            except BaseException as exc:  # noqa: BLE001 - handed to the run's thread
+                result.append(exc)
+            control.poke()
+
+        threading.Thread(target=waiter, daemon=True).start()
+        timeout = queued.prepared.plan.timeout_seconds
+        deadline = None if timeout is None else self._clock.monotonic() + timeout
+        stopper: threading.Thread | None = None
+        killed = False
+        seen_seq = 0
+        while not result:
+            control.wait(_POLL_SECONDS)
+            if result:
+                break
+            seen_seq = self._remote_cancel(queued.record.run_id, seen_seq, control)
+            if control.kill_requested and not killed:
+                killed = True
+                runtime.kill(container_id)
+            if stopper is None and control.cancel_requested:
+                recorder.emit(ev.RUN_CANCELED, {"grace_seconds": self._grace})
+                outcome.status = RunStatus.CANCELED
+                stopper = self._stop_async(runtime, container_id)
+            elif stopper is None and deadline is not None and self._clock.monotonic() >= deadline:
+                recorder.emit(ev.RUN_TIMED_OUT, {"timeout_seconds": timeout,
+                                                 "grace_seconds": self._grace})
+                outcome.status = RunStatus.TIMED_OUT
+                stopper = self._stop_async(runtime, container_id)
+        value = result[0]
+        if isinstance(value, BaseException):
+            raise value
+        return value
+
+    def _remote_cancel(self, run_id: str, seen_seq: int, control: RunControl) -> int:
+        """A cancel asked by another process arrives as a stored run.cancel.requested event."""
+        if control.cancel_requested:
+            return seen_seq
+        for event in self._store.events(run_id, after_seq=seen_seq):
+            seen_seq = event.seq
+            if event.type == ev.RUN_CANCEL_REQUESTED:
+                control.cancel()
+        return seen_seq
+
+    def _stop_async(self, runtime: ContainerRuntime, container_id: str) -> threading.Thread:
+        def stop() -> None:
+            try:
+                runtime.stop(container_id, self._grace)
+            except FlwdError:
+                pass  # already gone: wait() reports how it ended
+
+        thread = threading.Thread(target=stop, daemon=True)
+        thread.start()
+        return thread
+
+    def _cleanup(self, runtime: ContainerRuntime | None, container_id: str | None,
+                 run_id: str) -> FlwdError | None:
+        first: FlwdError | None = None
+        if runtime is not None and container_id is not None:
+            try:
+                runtime.remove(container_id)
+            except FlwdError as exc:
+                first = exc
+        try:
+            self._secrets.remove(run_id)
+        except FlwdError as exc:
+            first = first or exc
+        return first
+
+    def _finish(self, recorder: ev.RunRecorder, outcome: _Outcome, started: float) -> RunRecord:
+        duration_ms = int((self._clock.monotonic() - started) * 1000)
+        data: dict[str, object] = {
+            "status": outcome.status.value,
+            "exit_code": outcome.exit_code,
+            "duration_ms": duration_ms,
+        }
+        if outcome.code:
+            data["code"], data["detail"] = outcome.code, outcome.detail
+        recorder.emit(
+            ev.RUN_FINISHED, data,
+            status=outcome.status.value, exit_code=outcome.exit_code,
+            finished_at=recorder.now(), code=outcome.code, detail=outcome.detail,
+        )
+        return recorder.record

@@ -1,0 +1,85 @@
+"""Runs queued runs on a bounded pool of worker threads and routes cancel requests to them."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Iterable
+
+from flwd.domain.control import RunControl
+from flwd.domain.execution import QueuedRun
+from flwd.ports.events import EventListener
+from flwd.ports.store import RunRecord
+
+Execute = Callable[[QueuedRun, RunControl, Iterable[EventListener]], RunRecord]
+
+
+class RunSupervisor:
+    """At most ``max_concurrent`` runs execute at once; the rest wait ``queued``.
+
+    The blocking runtime clients run in these threads, never on an event loop.
+    """
+
+    def __init__(self, *, execute: Execute, max_concurrent: int = 4) -> None:
+        self._execute = execute
+        self._max = max(1, max_concurrent)
+        self._pool: ThreadPoolExecutor | None = None
+        self._controls: dict[str, RunControl] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, queued: QueuedRun, listeners: Iterable[EventListener] = ()) -> Future[RunRecord]:
+        control = self.control_for(queued.record.run_id)
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._max, thread_name_prefix="flwd-run")
+            pool = self._pool
+        return pool.submit(self._run, queued, control, tuple(listeners))
+
+    def run_here(self, queued: QueuedRun, listeners: Iterable[EventListener] = ()) -> RunRecord:
+        """Execute in the calling thread (the CLI), still cancellable through ``cancel``."""
+        return self._run(queued, self.control_for(queued.record.run_id), tuple(listeners))
+
+    def control_for(self, run_id: str) -> RunControl:
+        with self._lock:
+            return self._controls.setdefault(run_id, RunControl())
+
+    def _run(self, queued: QueuedRun, control: RunControl,
+             listeners: tuple[EventListener, ...]) -> RunRecord:
+        try:
+            return self._execute(queued, control, listeners)
+        finally:
+            with self._lock:
+                self._controls.pop(queued.record.run_id, None)
+
+    def cancel(self, run_id: str) -> bool:
+        """Ask the run to stop gracefully; False when this process does not hold it."""
+        with self._lock:
+            control = self._controls.get(run_id)
+        if control is None:
+            return False
+        control.cancel()
+        return True
+
+    def kill(self, run_id: str) -> bool:
+        with self._lock:
+            control = self._controls.get(run_id)
+        if control is None:
+            return False
+        control.kill()
+        return True
+
+    def active_ids(self) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(self._controls)
+
+    def shutdown(self, *, cancel: bool = True, wait: bool = True) -> None:
+        """Cancel what is running (it still cleans up) and wait for the workers."""
+        if cancel:
+            with self._lock:
+                controls = list(self._controls.values())
+            for control in controls:
+                control.cancel()
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=False)
