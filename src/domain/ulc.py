@@ -1,0 +1,116 @@
+"""Delivery of checked arguments into a container: the ULC environment, secret texts, redaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from flwd.domain.model import (
+    JOB_DIR,
+    RUN_DIR,
+    SECRET_PLACEHOLDER,
+    SECRETS_DIR,
+    ArgSpec,
+    ArgType,
+)
+
+
+def compact_json(value: object, *, sort_keys: bool = False) -> str:
+    """JSON without spaces, non-ASCII kept as is; NaN and infinities are refused."""
+    return json.dumps(
+        value, separators=(",", ":"), ensure_ascii=False, allow_nan=False, sort_keys=sort_keys
+    )
+
+
+def value_text(value: object) -> str:
+    """The text form of one argument value: strings as is, everything else as compact JSON.
+
+    Booleans become ``true``/``false``, numbers JSON number text (``3``, ``1.5``),
+    arrays and objects compact JSON.
+    """
+    if isinstance(value, str):
+        return value
+    return compact_json(value)
+
+
+def _secret_names(specs: tuple[ArgSpec, ...]) -> frozenset[str]:
+    return frozenset(spec.name for spec in specs if spec.secret)
+
+
+def ulc_environment(
+    specs: tuple[ArgSpec, ...], values: Mapping[str, object], *, run_id: str, job_id: str
+) -> dict[str, str]:
+    """The ULC environment of SPEC section 2 for checked *values* (from ``check_args``).
+
+    ``ARG_<NAME>`` for each non-secret value (a ``None`` value gets no variable but
+    appears as ``null`` in ``FLWD_ARGS_JSON``), ``FLWD_ARGS_JSON`` with every
+    non-secret value (sorted keys), and the run metadata variables. Only names
+    declared in *specs* are delivered; secret arguments never appear here (they
+    travel as files, see ``secret_values``). Raises nothing for checked values.
+    """
+    public: dict[str, object] = {}
+    env: dict[str, str] = {}
+    for spec in specs:
+        if spec.secret or spec.name not in values:
+            continue
+        value = values[spec.name]
+        public[spec.name] = value
+        if value is not None:
+            env[spec.env_name] = value_text(value)
+    env["FLWD_ARGS_JSON"] = compact_json(public, sort_keys=True)
+    env["FLWD_RUN_ID"] = run_id
+    env["FLWD_JOB_ID"] = job_id
+    env["FLWD_JOB_DIR"] = JOB_DIR
+    env["FLWD_RUN_DIR"] = RUN_DIR
+    env["FLWD_SECRETS_DIR"] = SECRETS_DIR
+    return env
+
+
+def secret_values(specs: tuple[ArgSpec, ...], values: Mapping[str, object]) -> dict[str, str]:
+    """Name -> file text of each secret argument present (non-``None``) in *values*.
+
+    Strings are delivered as is, anything else as compact JSON. The result is the
+    only place the contract hands secret values on; feed it to the secret plan.
+    """
+    return {
+        spec.name: value_text(values[spec.name])
+        for spec in specs
+        if spec.secret and values.get(spec.name) is not None
+    }
+
+
+def public_args(specs: tuple[ArgSpec, ...], values: Mapping[str, object]) -> dict[str, object]:
+    """Every value in *values*, with each secret argument's value replaced by ``<secret>``.
+
+    Safe for plans, events, API responses and CLI output.
+    """
+    secret = _secret_names(specs)
+    return {name: SECRET_PLACEHOLDER if name in secret else value for name, value in values.items()}
+
+
+def _spellings(name: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((name.replace("_", "-"), name.replace("-", "_"), name)))
+
+
+def text_option_names(spec: ArgSpec) -> tuple[str, ...]:
+    """CLI spellings of *spec*: dashed first, then underscored, then as declared (deduplicated).
+
+    ``secret_token`` -> ``("--secret-token", "--secret_token")``. ``check_args``
+    treats ``-`` and ``_`` in keys as the same, so any of these reaches the argument.
+    """
+    return tuple(f"--{spelling}" for spelling in _spellings(spec.name))
+
+
+def negative_option_names(spec: ArgSpec) -> tuple[str, ...]:
+    """The ``--no-`` spellings of a boolean argument (``()`` for any other type).
+
+    ``dry_run`` -> ``("--no-dry-run", "--no_dry_run", "--no-dry_run")``. With
+    ``from_text=True``, ``check_args`` also understands a ``no-<name>`` key whose
+    value is the flag's ``True``, so the CLI may pass it through unchanged.
+    """
+    if spec.type is not ArgType.BOOLEAN:
+        return ()
+    dashed = spec.name.replace("_", "-")
+    under = spec.name.replace("-", "_")
+    names = (f"--no-{dashed}", f"--no_{under}", f"--no-{spec.name}")
+    return tuple(dict.fromkeys(names))
