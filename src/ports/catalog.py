@@ -21,6 +21,9 @@ class JobDocument:
     error: str | None = None
     error_field: str = ""
     shell_scripts: tuple[str, ...] = ()
+    # Relative paths of regular files inside the directory that the catalog checked exist
+    # (at least the spec's ``script:``); ``None``: not checked, the domain trusts the spec.
+    files: frozenset[str] | None = None
 
 
 class JobCatalog(Protocol):

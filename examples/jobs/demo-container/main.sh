@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "Hello $ARG_NAME from inside a container!"

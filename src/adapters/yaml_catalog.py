@@ -1,0 +1,212 @@
+"""Job catalog on the filesystem: finds job directories under jobs roots and safely loads their YAML."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
+from typing import Sequence
+
+import yaml
+from yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
+
+from flwd.ports.catalog import JobDocument
+
+SPEC_NAMES = ("job.yaml", "config.yaml", os.path.join("config.d", "config.yaml"))
+MAX_SPEC_BYTES = 1 << 20
+MAX_YAML_DEPTH = 50
+MAX_YAML_NODES = 100_000  # counted with every alias expanded, so alias bombs stop here
+MAX_WALK_DEPTH = 16
+_SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Rejected(Exception):
+    """A spec file flwd refuses to load; ``field`` is ``file`` or ``yaml``."""
+
+    def __init__(self, message: str, field: str = "yaml") -> None:
+        super().__init__(message)
+        self.message, self.field = message, field
+
+
+class YamlJobCatalog:
+    """Finds job directories under each root (in the order given) and loads their specs.
+
+    A directory is a job directory when it holds ``job.yaml``, else ``config.yaml``, else
+    ``config.d/config.yaml``; flwd does not look for further jobs inside it. Hidden
+    directories are skipped. Files are parsed with PyYAML's safe loader only, after a
+    size check and an event-level check of nesting depth and alias expansion.
+    """
+
+    def __init__(self, roots: Sequence[str | Path]) -> None:
+        self._roots = tuple(Path(root) for root in roots)
+
+    def documents(self) -> list[JobDocument]:
+        docs: list[JobDocument] = []
+        for root in self._roots:
+            docs.extend(_scan_root(root))
+        return docs
+
+
+def _scan_root(root: Path) -> list[JobDocument]:
+    if not root.is_dir():
+        return []
+    docs: list[JobDocument] = []
+    seen: set[tuple[int, int]] = set()
+    # Depth-first, in sorted order, with an explicit stack (no recursion, no symlink loops).
+    stack: list[tuple[Path, PurePosixPath, int]] = [(root, PurePosixPath("."), 0)]
+    while stack:
+        directory, rel, depth = stack.pop()
+        try:
+            info = directory.stat()
+        except OSError:
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        spec = _spec_file(directory)
+        if spec is not None:
+            default_id = str(rel) if rel != PurePosixPath(".") else Path(os.path.abspath(root)).name
+            docs.append(_load_document(directory, spec, default_id, root / rel.as_posix() / spec))
+            continue
+        if depth >= MAX_WALK_DEPTH:
+            continue
+        children = [c for c in _sorted_entries(directory) if not c.name.startswith(".") and c.is_dir()]
+        stack.extend((Path(c.path), rel / c.name, depth + 1) for c in reversed(children))
+    return docs
+
+
+def _sorted_entries(directory: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(directory) as entries:
+            return sorted(entries, key=lambda e: e.name)
+    except OSError:
+        return []
+
+
+def _spec_file(directory: Path) -> str | None:
+    for name in SPEC_NAMES:
+        if os.path.lexists(os.path.join(directory, name)):
+            return name
+    return None
+
+
+def _load_document(directory: Path, spec: str, default_id: str, shown: Path) -> JobDocument:
+    absolute = os.path.abspath(directory)
+    scripts = tuple(
+        e.name
+        for e in _sorted_entries(directory)
+        if e.name.endswith(".sh") and not e.name.startswith(".") and e.is_file()
+    )
+    doc = JobDocument(
+        default_id=default_id,
+        spec_path=str(shown),
+        directory=absolute,
+        data=None,
+        shell_scripts=scripts,
+        files=frozenset(scripts),
+    )
+    try:
+        data = _read_mapping(os.path.join(absolute, spec))
+    except _Rejected as exc:
+        return replace(doc, error=exc.message, error_field=exc.field)
+    return replace(doc, data=data, files=frozenset(scripts) | _script_file(absolute, data.get("script")))
+
+
+def _script_file(directory: str, script: object) -> frozenset[str]:
+    """``{script}`` when the spec's ``script:`` names a regular file inside *directory*."""
+    if not isinstance(script, str) or not script.strip():
+        return frozenset()
+    rel = PurePosixPath(script)
+    if rel.is_absolute() or ".." in rel.parts or "\x00" in script:
+        return frozenset()
+    candidate = os.path.join(directory, *rel.parts)
+    real_dir = os.path.realpath(directory)
+    inside = os.path.realpath(candidate).startswith(real_dir + os.sep)
+    return frozenset({str(rel)}) if inside and os.path.isfile(candidate) else frozenset()
+
+
+def _read_mapping(path: str) -> dict[str, object]:
+    raw = _read_bounded(path)
+    _check_structure(raw)
+    try:
+        data = yaml.load(raw, Loader=_SafeLoader)  # noqa: S506 - a safe loader
+    except yaml.MarkedYAMLError as exc:
+        raise _Rejected(_describe(exc)) from None
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        raise _Rejected(f"invalid YAML: {exc}") from None
+    if data is None:
+        raise _Rejected("the file is empty (expected a mapping such as executor: container)")
+    if not isinstance(data, dict):
+        raise _Rejected(f"the top level must be a mapping, not a {type(data).__name__}")
+    return data
+
+
+def _read_bounded(path: str) -> bytes:
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise _Rejected("is not a regular file", field="file")
+        if info.st_size > MAX_SPEC_BYTES:
+            raise _Rejected(f"is {info.st_size} bytes, over the {MAX_SPEC_BYTES} byte limit", "file")
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_SPEC_BYTES + 1)
+    except OSError as exc:
+        raise _Rejected(f"cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_SPEC_BYTES:  # grew after the stat
+        raise _Rejected(f"is over the {MAX_SPEC_BYTES} byte limit", field="file")
+    return raw
+
+
+def _check_structure(raw: bytes) -> None:
+    """Walk the YAML event stream (no objects built) and refuse deep nesting and alias bombs."""
+    anchored: dict[str, int] = {}  # anchor -> node count of its value, aliases expanded
+    open_anchors: list[str | None] = []  # one entry per open collection
+    open_sizes: list[int] = []
+    try:
+        for event in yaml.parse(raw, Loader=_SafeLoader):
+            if isinstance(event, (MappingStartEvent, SequenceStartEvent)):
+                open_anchors.append(event.anchor)
+                open_sizes.append(1)
+                if len(open_sizes) > MAX_YAML_DEPTH:
+                    raise _Rejected(_at(event, f"nested deeper than {MAX_YAML_DEPTH} levels"))
+                continue
+            if isinstance(event, (MappingEndEvent, SequenceEndEvent)):
+                anchor, size = open_anchors.pop(), open_sizes.pop()
+            elif isinstance(event, ScalarEvent):
+                anchor, size = event.anchor, 1
+            elif isinstance(event, AliasEvent):
+                anchor, size = None, anchored.get(event.anchor or "", 1)
+            else:
+                continue
+            if anchor:
+                anchored[anchor] = size
+            if open_sizes:
+                open_sizes[-1] += size
+                size = open_sizes[-1]
+            if size > MAX_YAML_NODES:
+                raise _Rejected(_at(event, f"expands to more than {MAX_YAML_NODES} nodes (aliases)"))
+    except yaml.MarkedYAMLError as exc:
+        raise _Rejected(_describe(exc)) from None
+    except yaml.YAMLError as exc:
+        raise _Rejected(f"invalid YAML: {exc}") from None
+
+
+def _at(event: yaml.Event, message: str) -> str:
+    mark = event.start_mark
+    return f"line {mark.line + 1}, column {mark.column + 1}: {message}" if mark else message
+
+
+def _describe(exc: yaml.MarkedYAMLError) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = exc.problem or exc.context or "malformed"
+    context = f" ({exc.context})" if exc.context and exc.problem else ""
+    return f"invalid YAML{where}: {problem}{context}"

@@ -1,0 +1,379 @@
+"""Job specs: validate a found spec document into a ``JobSpec``, and a catalog of them (SPEC section 1)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import PurePosixPath
+from typing import Callable, Mapping, Sequence, TypeVar
+
+from flwd.domain.argspec import parse_arg_specs, spec_error
+from flwd.domain.errors import JobNotFoundError, SpecInvalidError
+from flwd.domain.model import (
+    JOB_DIR,
+    ArgSpec,
+    ContainerRequest,
+    InvalidJob,
+    JobSpec,
+    Profile,
+    PullPolicy,
+    Resources,
+)
+from flwd.domain.quantity import parse_cpu, parse_duration, parse_memory
+from flwd.ports.catalog import JobDocument
+
+_ID = re.compile(r"^[A-Za-z0-9._/-]+$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CAPABILITY = re.compile(r"^[A-Z_]+$")
+_RESERVED_ENV_PREFIXES = ("ARG_", "FLWD_")
+_CONTAINER_KEYS = ("network", "rootfs_writable", "capabilities", "env_inheritance", "resources", "pull_policy")
+_RESOURCE_KEYS = ("cpu", "memory", "pids")
+_IMAGE_PREFIX = "container:"
+_T = TypeVar("_T")
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def parse_job_spec(doc: JobDocument) -> JobSpec:
+    """Validate one spec document against SPEC section 1 and return the ``JobSpec``.
+
+    Unknown top-level keys are ignored (forward compatible); known keys of the wrong type,
+    unknown keys under ``container:``, a missing ``executor`` or image, bad ``args`` and a
+    document the catalog could not read all raise ``SpecInvalidError`` (code ``spec.invalid``)
+    whose detail starts with ``<spec file>: <dotted field>:`` and whose context carries
+    ``file`` and ``field``.
+    """
+    path = doc.spec_path
+    if doc.data is None:
+        raise spec_error(path, doc.error_field or "yaml", doc.error or "could not be read")
+    data = doc.data
+    _check_executor(path, data)
+    script, command = _parse_entry(doc, data)
+    return JobSpec(
+        id=_parse_id(path, data.get("id"), doc.default_id),
+        directory=doc.directory,
+        spec_path=path,
+        image=_parse_image(path, data),
+        name=_optional_str(path, data, "name"),
+        description=_optional_str(path, data, "description"),
+        script=script,
+        command=command,
+        args=_parse_args(path, data),
+        security_profile=_parse_enum_value(path, "security_profile", data.get("security_profile"), Profile),
+        timeout_seconds=_quantity(path, "timeout", data.get("timeout"), parse_duration),
+        env=_parse_env(path, data.get("env")),
+        container=_parse_container(path, data.get("container")),
+    )
+
+
+def _check_executor(path: str, data: Mapping[str, object]) -> None:
+    executor = data.get("executor")
+    if executor is None:
+        raise spec_error(path, "executor", "missing (required; only 'container' is supported)")
+    if executor != "container":
+        raise spec_error(path, "executor", f"{executor!r} is not supported (only 'container' is)")
+
+
+def _parse_id(path: str, value: object, default_id: str) -> str:
+    if value is None:
+        job_id, where = default_id, "id"
+        hint = " (derived from the directory; set id: to override)"
+    else:
+        job_id, where, hint = value, "id", ""  # type: ignore[assignment]
+    if not isinstance(job_id, str) or not is_valid_job_id(job_id):
+        raise spec_error(
+            path,
+            where,
+            f"{job_id!r} is not a valid job id{hint}: use [A-Za-z0-9._/-], "
+            "no leading '/', no empty or '..' segment",
+        )
+    return job_id
+
+
+def is_valid_job_id(job_id: str) -> bool:
+    """A job id is ``[A-Za-z0-9._/-]+`` without a leading ``/``, an empty or a ``..``/``.`` segment."""
+    if not _ID.match(job_id) or job_id.startswith("/") or job_id.endswith("/"):
+        return False
+    return all(part not in ("", ".", "..") for part in job_id.split("/"))
+
+
+def _optional_str(path: str, data: Mapping[str, object], key: str) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise spec_error(path, key, f"must be a string, not {type(value).__name__}")
+    return value
+
+
+def _parse_image(path: str, data: Mapping[str, object]) -> str:
+    images: dict[str, str] = {}
+    interpreter = data.get("interpreter")
+    if interpreter is not None:
+        if not isinstance(interpreter, str) or not interpreter.startswith(_IMAGE_PREFIX):
+            raise spec_error(
+                path, "interpreter", f"{interpreter!r} is not supported (expected 'container:IMAGE')"
+            )
+        images["interpreter"] = _image_text(path, "interpreter", interpreter[len(_IMAGE_PREFIX):])
+    image = data.get("image")
+    if image is not None:
+        if not isinstance(image, str):
+            raise spec_error(path, "image", f"must be a string, not {type(image).__name__}")
+        images["image"] = _image_text(path, "image", image)
+    if not images:
+        raise spec_error(path, "image", "missing: give image: IMAGE or interpreter: \"container:IMAGE\"")
+    if len(set(images.values())) > 1:
+        raise spec_error(
+            path, "image", f"{images['image']!r} disagrees with interpreter {images['interpreter']!r}"
+        )
+    return next(iter(images.values()))
+
+
+def _image_text(path: str, key: str, text: str) -> str:
+    image = text.strip()
+    if not image or any(ch.isspace() for ch in image):
+        raise spec_error(path, key, f"{text!r} is not an image reference")
+    return image
+
+
+def _parse_entry(doc: JobDocument, data: Mapping[str, object]) -> tuple[str | None, tuple[str, ...] | None]:
+    path = doc.spec_path
+    raw_script, raw_command = data.get("script"), data.get("command")
+    if raw_script is not None and raw_command is not None:
+        raise spec_error(path, "command", "script and command are exclusive: give one of them")
+    if raw_command is not None:
+        return None, _parse_command(path, raw_command)
+    if raw_script is not None:
+        script = _parse_script(doc, raw_script)
+    elif len(doc.shell_scripts) == 1:
+        script = doc.shell_scripts[0]
+    else:
+        return None, None
+    return script, ("/bin/sh", f"{JOB_DIR}/{script}")
+
+
+def _parse_script(doc: JobDocument, raw: object) -> str:
+    path = doc.spec_path
+    if not isinstance(raw, str) or not raw.strip():
+        raise spec_error(path, "script", "must be a path relative to the job directory")
+    script = PurePosixPath(raw)
+    if script.is_absolute() or ".." in script.parts or any(ord(c) < 32 or c == "\\" for c in raw):
+        raise spec_error(path, "script", f"{raw!r} must be a relative path inside the job directory")
+    name = str(script)
+    if name == "." or (doc.files is not None and name not in doc.files):
+        raise spec_error(path, "script", f"{raw!r} is not a file in the job directory {doc.directory}")
+    return name
+
+
+def _parse_command(path: str, raw: object) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        try:
+            words = shlex.split(raw)
+        except ValueError as exc:
+            raise spec_error(path, "command", f"cannot be split into words: {exc}") from None
+    elif isinstance(raw, list):
+        words = []
+        for index, word in enumerate(raw):
+            # Numbers are words too (`command: [sleep, 10]`); anything else is a mistake.
+            if isinstance(word, bool) or not isinstance(word, (str, int, float)):
+                raise spec_error(path, f"command[{index}]", f"must be a string, not {word!r}")
+            words.append(str(word))
+    else:
+        raise spec_error(path, "command", "must be a list of strings or one command line")
+    if not words:
+        raise spec_error(path, "command", "must not be empty (omit it to use the image's entrypoint)")
+    return tuple(words)
+
+
+def _parse_args(path: str, data: Mapping[str, object]) -> tuple[ArgSpec, ...]:
+    if "argspec" not in data or data.get("argspec") is None:
+        return parse_arg_specs(data.get("args"), spec_path=path)
+    if data.get("args") is not None:
+        raise spec_error(path, "argspec", "args and argspec are aliases: give only one")
+    argspec = data["argspec"]
+    if not isinstance(argspec, Mapping):
+        raise spec_error(path, "argspec", "must be a mapping with an args list")
+    return parse_arg_specs(argspec.get("args"), spec_path=path, field="argspec.args")
+
+
+def _parse_enum_value(path: str, key: str, value: object, enum: type[_E]) -> _E | None:
+    if value is None:
+        return None
+    for member in enum:
+        if isinstance(value, str) and value.strip().lower() == member.value:
+            return member
+    choices = ", ".join(member.value for member in enum)
+    raise spec_error(path, key, f"{value!r} is not one of {choices}")
+
+
+def _quantity(path: str, key: str, value: object, parse: Callable[[object, str], _T]) -> _T | None:
+    if value is None:
+        return None
+    if isinstance(value, (bool, list, dict)):
+        raise spec_error(path, key, f"must be a scalar quantity, not {value!r}")
+    try:
+        return parse(value, key)
+    except SpecInvalidError as exc:
+        message = exc.detail.split(": ", 1)[-1]
+        raise spec_error(path, key, message) from None
+
+
+def _parse_env(path: str, raw: object) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise spec_error(path, "env", "must be a mapping of NAME: value")
+    env: dict[str, str] = {}
+    for name, value in raw.items():
+        field = f"env.{name}"
+        if not isinstance(name, str) or not _ENV_NAME.match(name):
+            raise spec_error(path, field, f"{name!r} is not a variable name ([A-Za-z_][A-Za-z0-9_]*)")
+        if name.upper().startswith(_RESERVED_ENV_PREFIXES):
+            raise spec_error(path, field, "names starting with ARG_ or FLWD_ are reserved for flwd")
+        if isinstance(value, bool):
+            env[name] = "true" if value else "false"
+        elif isinstance(value, (str, int, float)):
+            env[name] = str(value)
+        else:
+            raise spec_error(path, field, f"must be a string, number or boolean, not {value!r}")
+    return env
+
+
+def _parse_container(path: str, raw: object) -> ContainerRequest:
+    if raw is None:
+        return ContainerRequest()
+    section = _mapping(path, "container", raw, _CONTAINER_KEYS)
+    network = section.get("network")
+    if network is not None and (not isinstance(network, str) or not network.strip()):
+        raise spec_error(path, "container.network", "must be a network name such as bridge or none")
+    pull = _parse_enum_value(path, "container.pull_policy", section.get("pull_policy"), PullPolicy)
+    return ContainerRequest(
+        network=network.strip() if isinstance(network, str) else None,
+        rootfs_writable=_bool(path, "container.rootfs_writable", section.get("rootfs_writable")),
+        capabilities=_parse_capabilities(path, section.get("capabilities")),
+        env_inheritance=_bool(path, "container.env_inheritance", section.get("env_inheritance")),
+        resources=_parse_resources(path, section.get("resources")),
+        pull_policy=pull or PullPolicy.IF_NOT_PRESENT,
+    )
+
+
+def _mapping(path: str, field: str, raw: object, keys: tuple[str, ...]) -> Mapping[str, object]:
+    if not isinstance(raw, Mapping):
+        raise spec_error(path, field, f"must be a mapping with keys {', '.join(keys)}")
+    for key in raw:
+        if key not in keys:
+            raise spec_error(path, f"{field}.{key}", f"unknown key (allowed: {', '.join(keys)})")
+    return raw
+
+
+def _bool(path: str, field: str, value: object) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise spec_error(path, field, f"must be true or false, not {value!r}")
+    return value
+
+
+def _parse_capabilities(path: str, raw: object) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise spec_error(path, "container.capabilities", "must be a list of capability names")
+    caps: list[str] = []
+    for index, item in enumerate(raw):
+        cap = item.strip().upper() if isinstance(item, str) else ""
+        cap = cap.removeprefix("CAP_")
+        if not _CAPABILITY.match(cap):
+            raise spec_error(path, f"container.capabilities[{index}]", f"{item!r} is not a capability name")
+        if cap not in caps:
+            caps.append(cap)
+    return tuple(caps)
+
+
+def _parse_resources(path: str, raw: object) -> Resources:
+    if raw is None:
+        return Resources()
+    section = _mapping(path, "container.resources", raw, _RESOURCE_KEYS)
+    pids = section.get("pids")
+    if pids is not None and (isinstance(pids, bool) or not isinstance(pids, int) or pids <= 0):
+        raise spec_error(path, "container.resources.pids", f"{pids!r} is not a positive integer")
+    return Resources(
+        cpu_millis=_quantity(path, "container.resources.cpu", section.get("cpu"), parse_cpu),
+        memory_bytes=_quantity(path, "container.resources.memory", section.get("memory"), parse_memory),
+        pids=pids,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Catalog:
+    """Every job found: the valid ones and, so listings can say why, the invalid ones."""
+
+    jobs: tuple[JobSpec, ...] = ()
+    invalid: tuple[InvalidJob, ...] = ()
+
+    def find(self, job_id: str) -> JobSpec:
+        """The job called *job_id*.
+
+        Raises ``SpecInvalidError`` (``spec.invalid``) with the recorded reason when that id
+        names a broken spec, else ``JobNotFoundError`` (``job.not.found``).
+        """
+        for job in self.jobs:
+            if job.id == job_id:
+                return job
+        for broken in self.invalid:
+            if broken.id == job_id:
+                raise SpecInvalidError(broken.reason, file=broken.spec_path, field=broken.field)
+        raise JobNotFoundError(f"no job {job_id!r} in the catalog", job=job_id)
+
+
+def load_catalog(docs: Sequence[JobDocument]) -> Catalog:
+    """Validate every document; one broken spec never hides the others.
+
+    Jobs whose ids clash are all invalid, each naming the other files. Both tuples are
+    sorted by id (then spec path) for stable listings.
+    """
+    parsed: list[JobSpec | InvalidJob] = []
+    for doc in docs:
+        try:
+            parsed.append(parse_job_spec(doc))
+        except SpecInvalidError as exc:
+            parsed.append(
+                InvalidJob(
+                    id=_best_id(doc),
+                    spec_path=doc.spec_path,
+                    reason=exc.detail,
+                    field=str(exc.context.get("field", "")),
+                )
+            )
+    parsed = _mark_duplicates(parsed)
+    order = lambda item: (item.id, item.spec_path)  # noqa: E731
+    return Catalog(
+        jobs=tuple(sorted((p for p in parsed if isinstance(p, JobSpec)), key=order)),
+        invalid=tuple(sorted((p for p in parsed if isinstance(p, InvalidJob)), key=order)),
+    )
+
+
+def _best_id(doc: JobDocument) -> str:
+    """The id a broken spec is listed under: its own ``id:`` if usable, else the directory's."""
+    given = doc.data.get("id") if doc.data is not None else None
+    return given if isinstance(given, str) and is_valid_job_id(given) else doc.default_id
+
+
+def _mark_duplicates(parsed: list[JobSpec | InvalidJob]) -> list[JobSpec | InvalidJob]:
+    paths_by_id: dict[str, list[str]] = {}
+    for item in parsed:
+        paths_by_id.setdefault(item.id, []).append(item.spec_path)
+    result: list[JobSpec | InvalidJob] = []
+    for item in parsed:
+        others = [p for p in paths_by_id[item.id] if p != item.spec_path]
+        if isinstance(item, JobSpec) and others:
+            reason = f"duplicate job id {item.id!r}: also defined in {', '.join(others)}"
+            item = InvalidJob(
+                id=item.id,
+                spec_path=item.spec_path,
+                reason=f"{item.spec_path}: id: {reason}",
+                field="id",
+            )
+        result.append(item)
+    return result
