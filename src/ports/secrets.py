@@ -31,3 +31,7 @@ class SecretWriter(Protocol):
     def remove(self, run_id: str) -> None:
         """Delete the run's secrets directory; no error if it is already gone."""
         ...
+
+    def leftovers(self) -> Sequence[str]:
+        """Run ids whose secrets directory still exists, e.g. after a crash, for clean-up."""
+        ...

@@ -1,0 +1,64 @@
+"""Rules shared by every run store adapter: JSON shape of records, paging limits, cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any, Mapping
+
+from flwd.domain.errors import RequestInvalidError
+from flwd.ports.store import RunRecord
+
+MAX_LIMIT = 500
+ACTIVE_STATUSES = ("queued", "pulling", "running")
+
+
+def dumps(value: object) -> str:
+    """Compact JSON; raises TypeError for values a store cannot keep."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def roundtrip(value: Mapping[str, Any]) -> dict[str, Any]:
+    """What a mapping looks like after a trip through the store (tuples become lists...)."""
+    result: dict[str, Any] = json.loads(dumps(dict(value)))
+    return result
+
+
+def normalise(run: RunRecord) -> RunRecord:
+    """*run* exactly as a store hands it back: plain strings, JSON-shaped args and decisions."""
+    decisions = json.loads(dumps([dict(d) for d in run.decisions]))
+    return run.evolve(
+        status=str(run.status),
+        args=roundtrip(run.args),
+        decisions=tuple(decisions),
+    )
+
+
+def check_limit(limit: int) -> int:
+    """Page size, capped at MAX_LIMIT; below 1 is ``request.invalid``."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise RequestInvalidError(f"limit must be a positive integer, got {limit!r}", limit=limit)
+    return min(limit, MAX_LIMIT)
+
+
+def encode_cursor(run: RunRecord) -> str:
+    """An opaque cursor pointing just after *run* in newest-first order."""
+    raw = dumps([run.created_at, run.run_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    """``(created_at, run_id)`` from a cursor; anything malformed is ``request.invalid``."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, UnicodeError, binascii.Error) as exc:
+        raise RequestInvalidError("malformed cursor", cursor=cursor) from exc
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(part, str) for part in value)
+    ):
+        raise RequestInvalidError("malformed cursor", cursor=cursor)
+    return value[0], value[1]

@@ -1,0 +1,283 @@
+"""The run store on one SQLite file (WAL), shared by the CLI and the API server, even across processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+from flwd.adapters import _run_codec as codec
+from flwd.domain.errors import FlwdError, IdempotencyConflictError, RunNotFoundError
+from flwd.ports.store import EventRecord, RunPage, RunRecord
+
+# Every RunRecord field, in column order; args and decisions are JSON text.
+COLUMNS = (
+    "run_id", "job_id", "status", "profile", "created_at", "args", "decisions", "runtime",
+    "image", "container_id", "started_at", "finished_at", "exit_code", "code", "detail",
+    "idempotency_key", "request_digest",
+)  # fmt: skip
+
+# Applied in order, each in its own transaction; PRAGMA user_version counts those applied.
+# Never edit a step once released: add a new one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            job_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            profile TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            args TEXT NOT NULL DEFAULT '{}',
+            decisions TEXT NOT NULL DEFAULT '[]',
+            runtime TEXT NOT NULL DEFAULT '',
+            image TEXT NOT NULL DEFAULT '',
+            container_id TEXT NOT NULL DEFAULT '',
+            started_at TEXT,
+            finished_at TEXT,
+            exit_code INTEGER,
+            code TEXT,
+            detail TEXT,
+            idempotency_key TEXT,
+            request_digest TEXT
+        )""",
+        "CREATE INDEX runs_newest ON runs (created_at DESC, run_id DESC)",
+        "CREATE INDEX runs_job ON runs (job_id, created_at DESC)",
+        "CREATE INDEX runs_status ON runs (status)",
+        "CREATE UNIQUE INDEX runs_idempotency ON runs (idempotency_key)"
+        " WHERE idempotency_key IS NOT NULL",
+        """CREATE TABLE events (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            time TEXT NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        ) WITHOUT ROWID""",
+    ),
+)
+
+_INSERT_RUN = f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_UPDATE_RUN = f"UPDATE runs SET {', '.join(f'{c} = ?' for c in COLUMNS[1:])} WHERE run_id = ?"
+_INSERT_EVENT = "INSERT INTO events (run_id, seq, type, time, data) VALUES (?, ?, ?, ?, ?)"
+_SELECT_RUN = f"SELECT {', '.join(COLUMNS)} FROM runs"
+
+
+class SqliteRunStore:
+    """``RunStore`` on one SQLite file: WAL, ``BEGIN IMMEDIATE`` writes, lazy connection.
+
+    One connection serves every thread behind a lock; other processes on the same file are
+    serialised by SQLite's own locking (``busy_timeout`` 5 s).
+    """
+
+    def __init__(self, path: str | Path, busy_timeout: float = 5.0) -> None:
+        self.path = Path(path)
+        self._busy_timeout = busy_timeout
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+
+    # --- RunStore -------------------------------------------------------------------
+
+    def create(self, run: RunRecord, event_type: str, event_data: Mapping[str, Any]) -> EventRecord:
+        with self._write() as conn:
+            try:
+                conn.execute(_INSERT_RUN, _run_values(run))
+            except sqlite3.IntegrityError as exc:
+                raise _conflict(run, exc) from exc
+            return _insert_event(conn, run.run_id, 1, event_type, run.created_at, event_data)
+
+    def append(
+        self,
+        run_id: str,
+        event_type: str,
+        event_data: Mapping[str, Any],
+        time: str,
+        run: RunRecord | None = None,
+    ) -> EventRecord:
+        if run is not None and run.run_id != run_id:
+            raise FlwdError(f"run record {run.run_id} given for run {run_id}", run_id=run_id)
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
+                raise RunNotFoundError(f"no run with id {run_id}", run_id=run_id)
+            (seq,) = conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            event = _insert_event(conn, run_id, seq, event_type, time, event_data)
+            if run is not None:
+                values = _run_values(run)
+                try:
+                    conn.execute(_UPDATE_RUN, (*values[1:], run_id))
+                except sqlite3.IntegrityError as exc:
+                    raise _conflict(run, exc) from exc
+            return event
+
+    def get(self, run_id: str) -> RunRecord | None:
+        rows = self._read(f"{_SELECT_RUN} WHERE run_id = ?", (run_id,))
+        return _run_from_row(rows[0]) if rows else None
+
+    def find_by_idempotency_key(self, key: str) -> RunRecord | None:
+        rows = self._read(f"{_SELECT_RUN} WHERE idempotency_key = ?", (key,))
+        return _run_from_row(rows[0]) if rows else None
+
+    def list(
+        self,
+        job_id: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        limit = codec.check_limit(limit)
+        where: list[str] = []
+        params: list[object] = []
+        if job_id is not None:
+            where.append("job_id = ?")
+            params.append(job_id)
+        if status is not None:
+            where.append("status = ?")
+            params.append(str(status))
+        if cursor is not None:
+            created_at, run_id = codec.decode_cursor(cursor)
+            where.append("(created_at < ? OR (created_at = ? AND run_id < ?))")
+            params += [created_at, created_at, run_id]
+        sql = _SELECT_RUN + (f" WHERE {' AND '.join(where)}" if where else "")
+        sql += " ORDER BY created_at DESC, run_id DESC LIMIT ?"
+        rows = self._read(sql, (*params, limit + 1))
+        runs = tuple(_run_from_row(row) for row in rows[:limit])
+        more = len(rows) > limit
+        return RunPage(runs=runs, next_cursor=codec.encode_cursor(runs[-1]) if more else None)
+
+    def active(self) -> Sequence[RunRecord]:
+        marks = ", ".join("?" * len(codec.ACTIVE_STATUSES))
+        sql = f"{_SELECT_RUN} WHERE status IN ({marks}) ORDER BY created_at, run_id"
+        return [_run_from_row(row) for row in self._read(sql, codec.ACTIVE_STATUSES)]
+
+    def events(self, run_id: str, after_seq: int = 0) -> Sequence[EventRecord]:
+        rows = self._read(
+            "SELECT run_id, seq, type, time, data FROM events"
+            " WHERE run_id = ? AND seq > ? ORDER BY seq",
+            (run_id, after_seq),
+        )
+        return [
+            EventRecord(run_id=r[0], seq=r[1], type=r[2], time=r[3], data=json.loads(r[4]))
+            for r in rows
+        ]
+
+    def close(self) -> None:
+        """Close the connection; the next call opens a new one."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # --- connection and transactions ------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken with the write lock up front so seq reads are safe."""
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _read(self, sql: str, params: Sequence[object]) -> Sequence[tuple[Any, ...]]:
+        with self._lock:
+            return self._connection().execute(sql, tuple(params)).fetchall()
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            try:
+                self._conn = self._open()
+            except (OSError, sqlite3.Error) as exc:
+                raise FlwdError(
+                    f"cannot open the run store {self.path}: {exc}", path=str(self.path)
+                ) from exc
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        _prepare_file(self.path)
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self._busy_timeout,
+            isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+            check_same_thread=False,  # guarded by self._lock
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            _migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+
+def _prepare_file(path: Path) -> None:
+    """Create the parent (0700) and an empty database file (0600) before SQLite does."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    for version, steps in enumerate(MIGRATIONS, start=1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read inside the lock: another process may have migrated meanwhile.
+            (current,) = conn.execute("PRAGMA user_version").fetchone()
+            if current < version:
+                for statement in steps:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+def _insert_event(
+    conn: sqlite3.Connection,
+    run_id: str,
+    seq: int,
+    event_type: str,
+    time: str,
+    data: Mapping[str, Any],
+) -> EventRecord:
+    text = codec.dumps(dict(data))
+    conn.execute(_INSERT_EVENT, (run_id, seq, event_type, time, text))
+    return EventRecord(run_id=run_id, seq=seq, type=event_type, time=time, data=json.loads(text))
+
+
+def _run_values(run: RunRecord) -> tuple[object, ...]:
+    values: dict[str, object] = {name: getattr(run, name) for name in COLUMNS}
+    values["status"] = str(run.status)
+    values["args"] = codec.dumps(dict(run.args))
+    values["decisions"] = codec.dumps([dict(d) for d in run.decisions])
+    return tuple(values[name] for name in COLUMNS)
+
+
+def _run_from_row(row: Sequence[Any]) -> RunRecord:
+    values = dict(zip(COLUMNS, row))
+    values["args"] = json.loads(values["args"])
+    values["decisions"] = tuple(json.loads(values["decisions"]))
+    return RunRecord(**values)
+
+
+def _conflict(run: RunRecord, exc: sqlite3.IntegrityError) -> FlwdError:
+    if "idempotency_key" in str(exc):
+        return IdempotencyConflictError(
+            "idempotency key already used by another run", run_id=run.run_id
+        )
+    return FlwdError(f"run {run.run_id} already exists", run_id=run.run_id)
