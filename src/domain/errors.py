@@ -147,6 +147,12 @@ class SecretMaterialisationError(FlwdError):
     code = "secret.write.failed"
 
 
+class RunWorkspaceError(FlwdError):
+    """The per-run working directory could not be created."""
+
+    code = "run.workspace.failed"
+
+
 # --- HTTP-facing --------------------------------------------------------------------
 
 

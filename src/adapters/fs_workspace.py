@@ -1,0 +1,36 @@
+"""Per-run working directories under the data directory (mounted at /flwd/run)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from flwd.domain.errors import RunWorkspaceError
+
+_SAFE_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+class FilesystemRunWorkspace:
+    """``<base>/<run_id>``, created 0755 so a rootless runtime's uid can reach it; kept after
+    the run so its artifacts stay available."""
+
+    def __init__(self, base_dir: str | Path) -> None:
+        self._base = Path(os.path.expanduser(str(base_dir)))
+
+    def path(self, run_id: str) -> str:
+        return str(self._base / run_id)
+
+    def create(self, run_id: str, owner: tuple[int, int] | None = None) -> str:
+        if not _SAFE_RUN_ID.match(run_id):
+            raise RunWorkspaceError(f"unsafe run id {run_id!r}")
+        target = self._base / run_id
+        try:
+            self._base.mkdir(parents=True, exist_ok=True)
+            target.mkdir(mode=0o755)
+            os.chmod(target, 0o755)
+            if owner is not None and owner != (os.getuid(), os.getgid()) and os.getuid() == 0:
+                os.chown(target, *owner)
+        except OSError as exc:
+            raise RunWorkspaceError(f"cannot create run directory {target}: {exc}") from exc
+        return str(target)

@@ -1,0 +1,182 @@
+"""A job's arguments as real Cyclopts options, shared by ``flwd JOB`` and ``flwd :plan JOB``.
+
+Cyclopts only tokenises and renders help: every option is taken as text (or a list of text,
+or a flag) and the domain's argument contract coerces and validates it, so the CLI and the
+API report problems identically and all at once.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Optional
+
+from flwd.domain.contract import compact_json, negative_option_names, text_option_names
+from flwd.domain.errors import ArgProblem, ArgsInvalidError, UsageError
+from flwd.domain.model import ArgSpec, ArgType, JobSpec
+
+RUN_OPTION_NAMES = ("--profile", "--json", "--detach", "--help", "-h")
+_OPTION_IN_MESSAGE = re.compile(r"(--?[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobInvocation:
+    """What the command line asked of a job: its raw argument text and the run options."""
+
+    args: dict[str, object] = field(default_factory=dict)
+    profile: str | None = None
+    json: bool = False
+    detach: bool = False
+    help_shown: bool = False
+
+
+def parse_job_options(job: JobSpec, tokens: list[str] | tuple[str, ...], *, prog: str,
+                      allow_detach: bool = True) -> JobInvocation:
+    """Parse *tokens* (everything after the job name). ``--help`` prints the job's help."""
+    import cyclopts
+
+    app = _build_app(job, prog, allow_detach)
+    tokens = list(tokens)
+    if any(t in ("--help", "-h") for t in _before_terminator(tokens)):
+        app(["--help"])
+        return JobInvocation(help_shown=True)
+    try:
+        parsed = app(tokens)
+    except cyclopts.CycloptsError as exc:
+        raise _as_args_error(job, exc) from None
+    assert isinstance(parsed, dict)
+    run_opts = {key: parsed.pop(key) for key in ("_profile", "_json", "_detach") if key in parsed}
+    args = {name: value for name, value in parsed.items() if value is not None}
+    return JobInvocation(
+        args=args,
+        profile=run_opts.get("_profile"),
+        json=bool(run_opts.get("_json")),
+        detach=bool(run_opts.get("_detach")),
+    )
+
+
+def _before_terminator(tokens: list[str]) -> list[str]:
+    return tokens[: tokens.index("--")] if "--" in tokens else tokens
+
+
+def _build_app(job: JobSpec, prog: str, allow_detach: bool) -> Any:
+    from cyclopts import App
+
+    def invoke(**kwargs: object) -> dict[str, object]:
+        return dict(kwargs)
+
+    params = [_job_parameter(spec) for spec in job.args]
+    params += _run_parameters(allow_detach)
+    invoke.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    invoke.__doc__ = job.description or job.name or f"Run job {job.id}."
+    app = App(
+        name=prog,
+        help=job.description or job.name or f"Run job {job.id}.",
+        result_action="return_value",
+        version_flags=[],
+        exit_on_error=False,
+        print_error=False,
+        help_on_error=False,
+    )
+    app.default(invoke)
+    return app
+
+
+def _job_parameter(spec: ArgSpec) -> inspect.Parameter:
+    from cyclopts import Parameter
+
+    names = list(text_option_names(spec))
+    kind: Any = Optional[str]
+    options: dict[str, Any] = {"name": names, "help": _help(spec), "show_default": False}
+    if spec.type is ArgType.BOOLEAN:
+        kind = Optional[bool]
+        options["negative"] = list(negative_option_names(spec))
+    elif spec.type is ArgType.ARRAY:
+        kind = Optional[list[str]]
+        options["consume_multiple"] = False
+        options["negative"] = ()
+    return inspect.Parameter(
+        _identifier(spec.name), inspect.Parameter.KEYWORD_ONLY, default=None,
+        annotation=Annotated[kind, Parameter(**options)],
+    )
+
+
+def _identifier(name: str) -> str:
+    """Cyclopts binds by Python identifier; the contract maps it back by dash/underscore."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def _run_parameters(allow_detach: bool) -> list[inspect.Parameter]:
+    from cyclopts import Group, Parameter
+
+    group = Group("Run options", sort_key=1)
+    specs: list[tuple[str, Any, dict[str, Any]]] = [
+        ("_profile", Optional[str], {"name": ["--profile"], "help": "Security profile to request: secure, permissive or disabled."}),
+        ("_json", bool, {"name": ["--json"], "negative": (), "help": "Print the run's events as NDJSON."}),
+    ]
+    if allow_detach:
+        specs.append(("_detach", bool, {"name": ["--detach"], "negative": (),
+                                        "help": "Start the run and print its id without waiting."}))
+    params = []
+    for ident, kind, options in specs:
+        default = None if ident == "_profile" else False
+        params.append(inspect.Parameter(
+            ident, inspect.Parameter.KEYWORD_ONLY, default=default,
+            annotation=Annotated[kind, Parameter(group=group, show_default=False, **options)],
+        ))
+    return params
+
+
+def _help(spec: ArgSpec) -> str:
+    facts = [spec.type.value if spec.type is not ArgType.ARRAY
+             else f"array of {(spec.items or ArgType.STRING).value}"]
+    if spec.required:
+        facts.append("required")
+    if spec.has_default:
+        facts.append(f"default: {_shown(spec.default)}")
+    if spec.enum:
+        facts.append("one of: " + ", ".join(_shown(v) for v in spec.enum))
+    if spec.minimum is not None:
+        facts.append(f"min {spec.minimum:g}")
+    if spec.maximum is not None:
+        facts.append(f"max {spec.maximum:g}")
+    if spec.pattern:
+        facts.append(f"pattern {spec.pattern}")
+    if spec.secret:
+        facts.append("secret: delivered as /run/secrets/" + spec.name)
+    if spec.type is ArgType.ARRAY:
+        facts.append("repeat the option for each element")
+    if spec.type is ArgType.OBJECT:
+        facts.append("JSON text")
+    description = spec.description.strip()
+    return (description + " " if description else "") + "[" + "; ".join(facts) + "]"
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return compact_json(value)
+
+
+def _as_args_error(job: JobSpec, exc: Exception) -> Exception:
+    """Cyclopts' tokenising errors, in the contract's vocabulary."""
+    name = type(exc).__name__
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else name
+    option = _OPTION_IN_MESSAGE.search(message)
+    arg = option.group(1).lstrip("-") if option else ""
+    if name == "UnknownOptionError" or name == "UnusedCliTokensError":
+        tokens = getattr(exc, "unused_tokens", None) or []
+        if name == "UnusedCliTokensError" and tokens:
+            return UsageError(f"unexpected argument(s) {' '.join(map(str, tokens))} for job {job.id}; "
+                              "arguments are given as --NAME VALUE")
+        return ArgsInvalidError([ArgProblem(arg=arg, code="unknown", message=message)], job=job.id)
+    if name == "RepeatArgumentError":
+        return ArgsInvalidError([ArgProblem(arg=arg, code="type", message="given more than once")],
+                                job=job.id)
+    if name == "MissingArgumentError":
+        return ArgsInvalidError([ArgProblem(arg=arg, code="type", message="option needs a value")],
+                                job=job.id)
+    return UsageError(message)

@@ -1,0 +1,74 @@
+"""The ``flwd`` command: dispatch to meta commands (``:plan``...) or run a job."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Sequence
+
+from flwd.domain.errors import FlwdError
+from flwd.entrypoints.cli.argv import split_command_line
+from flwd.entrypoints.cli.exit_codes import EXIT_CANCELED, EXIT_FLWD, EXIT_OK, exit_for_code
+from flwd.entrypoints.cli.render import Io, print_error, print_flwd_error
+
+VERSION = "0.1.0"
+
+TOP_HELP = """\
+Usage: flwd [GLOBAL OPTIONS] JOB [--ARG VALUE ...] [--profile P] [--json] [--detach]
+       flwd [GLOBAL OPTIONS] :COMMAND ...
+
+Run typed-argument jobs in hardened, rootless containers (Podman or Docker).
+
+Commands:
+  JOB [--ARG VALUE ...]      run a job; `flwd JOB --help` lists its arguments
+  :jobs [--json]             list jobs (invalid ones with their reason)
+  :plan JOB [--ARG ...] [--json]
+                             show what would run, without any container runtime
+  :serve [--bind HOST:PORT] [--dev] [--profile P] [--no-runtime]
+                             serve the REST API
+  :runs [--job J] [--status S] [--json]
+                             list recorded runs
+  :logs RUN_ID [--follow]    print a run's output
+  :cancel RUN_ID             cancel an active run
+  :doctor                    check the container runtime
+
+Global options (before the job or command):
+  --jobs-dir DIR             jobs root (repeatable; env FLWD_JOBS_DIR)
+  --config FILE              config file (default: ./flwd.yaml, ~/.config/flwd/flwd.yaml)
+  --runtime auto|podman|docker
+  --data-dir DIR             runs, events and artifacts (env FLWD_DATA_DIR)
+  --server URL, --token T    drive a remote `flwd :serve` (env FLWD_SERVER, FLWD_TOKEN)
+  --help, --version
+
+Exit codes: the job's own; 2 usage or invalid spec/arguments; 124 timed out;
+125 flwd or runtime error; 130 canceled.
+"""
+
+
+def main(argv: Sequence[str] | None = None, io: Io | None = None,
+         env: dict[str, str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit status."""
+    io = io or Io()
+    env = dict(os.environ) if env is None else env
+    try:
+        line = split_command_line(list(sys.argv[1:] if argv is None else argv))
+        if line.version:
+            io.out.write(f"flwd {VERSION}\n")
+            return EXIT_OK
+        if line.command is None:
+            io.out.write(TOP_HELP)
+            return EXIT_OK
+        from flwd.entrypoints.cli.commands import dispatch
+
+        return dispatch(line, io, env)
+    except FlwdError as exc:
+        print_flwd_error(io, exc)
+        return exit_for_code(exc.code)
+    except KeyboardInterrupt:
+        print_error(io, "canceled", "interrupted")
+        return EXIT_CANCELED
+    except BrokenPipeError:
+        return EXIT_FLWD
+    except Exception as exc:  # noqa: BLE001 - never a stack trace for users
+        print_error(io, "flwd.internal", f"{type(exc).__name__}: {exc}")
+        return EXIT_FLWD

@@ -1,0 +1,158 @@
+"""What the CLI prints: errors, job listings, plans, runs and live events."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence, TextIO
+
+from flwd.domain.errors import ArgsInvalidError, FlwdError
+
+
+@dataclass(slots=True)
+class Io:
+    """The CLI's two streams, injectable so tests capture them."""
+
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+
+
+def dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=False, default=str)
+
+
+def print_error(io: Io, code: str, detail: str, problems: Sequence[Mapping[str, str]] = ()) -> None:
+    """``error[CODE]: message`` on stderr, plus one line per argument problem."""
+    io.err.write(f"error[{code}]: {detail}\n")
+    for problem in problems:
+        io.err.write(f"  --{problem['arg']}: {problem['code']}: {problem['message']}\n")
+    io.err.flush()
+
+
+def print_flwd_error(io: Io, exc: FlwdError) -> None:
+    problems: list[dict[str, str]] = []
+    if isinstance(exc, ArgsInvalidError):
+        problems = [{"arg": p.arg, "code": p.code, "message": p.message} for p in exc.problems]
+    print_error(io, exc.code, exc.detail, problems)
+
+
+def print_jobs(io: Io, listing: Mapping[str, Any], as_json: bool) -> None:
+    if as_json:
+        io.out.write(dumps(listing) + "\n")
+        return
+    rows = [(job["id"], job.get("name") or job.get("description") or "") for job in listing["jobs"]]
+    width = max((len(r[0]) for r in rows), default=2)
+    for job_id, text in rows:
+        io.out.write(f"{job_id:<{width}}  {text}".rstrip() + "\n")
+    for bad in listing["invalid"]:
+        io.out.write(f"{bad['id']:<{width}}  INVALID: {bad['reason']}\n")
+    if not rows and not listing["invalid"]:
+        io.err.write("no jobs found (set --jobs-dir, FLWD_JOBS_DIR or jobs_dir in flwd.yaml)\n")
+
+
+def print_plan(io: Io, plan: Mapping[str, Any], as_json: bool) -> None:
+    if as_json:
+        io.out.write(dumps(plan) + "\n")
+        return
+    lines = [
+        f"job:      {plan['job_id']}",
+        f"image:    {plan['image']}",
+        f"command:  {' '.join(plan['command']) if plan.get('command') else '(image default)'}",
+        f"profile:  {plan['profile']}",
+    ]
+    container = plan.get("container") or plan.get("settings") or {}
+    for key, value in container.items():
+        lines.append(f"  {key}: {_text(value)}")
+    lines.append("mounts:")
+    for mount in plan.get("mounts", []):
+        mode = "ro" if mount.get("read_only") else "rw"
+        lines.append(f"  {mount.get('target')} ({mode}, {mount.get('source')})")
+    lines.append("environment:")
+    for key, value in (plan.get("env") or {}).items():
+        lines.append(f"  {key}={value}")
+    if plan.get("secret_files"):
+        lines.append("secret files: " + ", ".join(f"/run/secrets/{n}" for n in plan["secret_files"]))
+    lines.append("decisions:")
+    for d in plan.get("decisions", []):
+        lines.append(f"  {d['decision']:<5} {d['subject']}: {d['code']} - {d['reason']}")
+    io.out.write("\n".join(lines) + "\n")
+
+
+def _text(value: object) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value)) or "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+    return str(value)
+
+
+def print_runs(io: Io, runs: Sequence[Mapping[str, Any]], as_json: bool) -> None:
+    if as_json:
+        io.out.write(dumps(list(runs)) + "\n")
+        return
+    for run in runs:
+        exit_text = "" if run.get("exit_code") is None else f" exit={run['exit_code']}"
+        code = f" [{run['code']}]" if run.get("code") else ""
+        io.out.write(f"{run['run_id']}  {run['job_id']:<24} {run['status']:<9}{exit_text}{code}  "
+                     f"{run.get('created_at', '')}\n")
+
+
+class EventPrinter:
+    """Prints events as they happen: the job's output live, or every event as NDJSON."""
+
+    def __init__(self, io: Io, *, as_json: bool, show_progress: bool | None = None) -> None:
+        self._io = io
+        self._json = as_json
+        self._lock = threading.Lock()
+        self._progress = io.err.isatty() if show_progress is None else show_progress
+        self._progress_open = False
+
+    def __call__(self, event: Any) -> None:
+        record = event.as_dict() if hasattr(event, "as_dict") else dict(event)
+        with self._lock:
+            try:
+                self._print(record)
+            except (OSError, ValueError):
+                pass  # a closed pipe must not break the run
+
+    def _print(self, record: Mapping[str, Any]) -> None:
+        if self._json:
+            self._io.out.write(dumps(record) + "\n")
+            self._io.out.flush()
+            return
+        kind, data = record["type"], record.get("data") or {}
+        if kind == "run.output":
+            self._end_progress()
+            stream = self._io.err if data.get("stream") == "stderr" else self._io.out
+            stream.write(f"{data.get('line', '')}\n")
+            stream.flush()
+        elif kind == "image.pull":
+            self._pull(data)
+        elif kind == "policy.decision" and data.get("decision") == "warn":
+            self._end_progress()
+            self._io.err.write(f"warning[{data.get('code')}]: {data.get('reason')}\n")
+        elif kind in ("run.canceled", "run.timed_out"):
+            self._end_progress()
+            what = "canceled" if kind == "run.canceled" else "timed out"
+            self._io.err.write(f"flwd: run {record['run_id']} {what}, stopping the container\n")
+
+    def _pull(self, data: Mapping[str, Any]) -> None:
+        if not self._progress or data.get("status") in ("checking",):
+            return
+        if data.get("status") == "ready":
+            if data.get("pulled"):
+                self._io.err.write(f"\rpulled {data.get('image')}\033[K\n")
+            self._progress_open = False
+            return
+        current, total = data.get("current"), data.get("total")
+        amount = f" {100 * current // total}%" if current and total else ""
+        self._io.err.write(f"\rpulling {data.get('image')}: {data.get('status')}{amount}\033[K")
+        self._io.err.flush()
+        self._progress_open = True
+
+    def _end_progress(self) -> None:
+        if self._progress_open:
+            self._io.err.write("\n")
+            self._progress_open = False

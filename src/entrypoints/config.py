@@ -1,0 +1,264 @@
+"""Configuration: flwd.yaml looked up per SPEC section 9, FLWD_* variables and flags on top."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from flwd.domain.errors import ConfigInvalidError
+from flwd.domain.quantity import parse_duration
+
+ALL_SCOPES = frozenset({"jobs:read", "runs:read", "runs:write", "runs:admin"})
+DEFAULT_ENV_SCOPES = frozenset({"jobs:read", "runs:read", "runs:write"})
+_MAX_CONFIG_BYTES = 1 << 20
+RUNTIME_KINDS = ("auto", "podman", "docker")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenGrant:
+    """A configured API token, kept only as its SHA-256 digest."""
+
+    name: str
+    digest: str
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlwdConfig:
+    jobs_dirs: tuple[str, ...] = ("./jobs",)
+    data_dir: str = "~/.local/share/flwd"
+    runtime: str = "auto"
+    default_profile: str | None = None
+    env_profile: str | None = None
+    policy_file: str | None = None
+    cancel_grace: float = 10.0
+    max_concurrent_runs: int = 4
+    server_bind: str = "127.0.0.1:8080"
+    tokens: tuple[TokenGrant, ...] = ()
+    server_url: str | None = None
+    token: str | None = field(default=None, repr=False)
+    config_file: str | None = None
+
+    @property
+    def data_path(self) -> Path:
+        return Path(os.path.expanduser(self.data_dir))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CliOverrides:
+    """Global CLI options; ``None`` means not given."""
+
+    config: str | None = None
+    jobs_dirs: tuple[str, ...] = ()
+    data_dir: str | None = None
+    runtime: str | None = None
+    server: str | None = None
+    token: str | None = field(default=None, repr=False)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def load_config(overrides: CliOverrides, env: Mapping[str, str]) -> FlwdConfig:
+    """File (first found), then FLWD_* variables, then CLI flags. Raises ConfigInvalidError."""
+    path = _find_config_file(overrides.config, env)
+    config = FlwdConfig()
+    if path is not None:
+        config = _apply_file(config, _read_mapping(path), path)
+    config = _apply_env(config, env)
+    return _apply_flags(config, overrides)
+
+
+def _find_config_file(explicit: str | None, env: Mapping[str, str]) -> Path | None:
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigInvalidError(f"config file {explicit} does not exist", file=explicit)
+        return path
+    home = Path(env.get("HOME", "~")).expanduser()
+    for candidate in (Path("flwd.yaml"), home / ".config/flwd/flwd.yaml", Path("/etc/flwd/flwd.yaml")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
+    """A YAML file's top-level mapping (empty file: {}); anything else is config.invalid."""
+    import yaml
+
+    try:
+        if path.stat().st_size > _MAX_CONFIG_BYTES:
+            raise ConfigInvalidError(f"{path}: {what} file is larger than 1 MiB", file=str(path))
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
+        raise ConfigInvalidError(f"{path}: cannot read {what}: {exc}", file=str(path)) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigInvalidError(f"{path}: {what} must be a mapping", file=str(path))
+    return data
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    return read_yaml_mapping(path)
+
+
+def _apply_file(config: FlwdConfig, data: Mapping[str, Any], path: Path) -> FlwdConfig:
+    base = path.resolve().parent
+    where = str(path)
+
+    def rel(value: object, key: str) -> str:
+        text = _string(value, key, where)
+        expanded = Path(os.path.expanduser(text))
+        return str(expanded if expanded.is_absolute() else base / expanded)
+
+    changes: dict[str, Any] = {"config_file": where}
+    if "jobs_dir" in data:
+        raw = data["jobs_dir"]
+        items = raw if isinstance(raw, list) else [raw]
+        changes["jobs_dirs"] = tuple(rel(item, "jobs_dir") for item in items)
+    if "data_dir" in data:
+        changes["data_dir"] = rel(data["data_dir"], "data_dir")
+    if "runtime" in data:
+        changes["runtime"] = _runtime(data["runtime"], where)
+    if "policy_file" in data:
+        changes["policy_file"] = rel(data["policy_file"], "policy_file")
+    if "cancel_grace" in data:
+        changes["cancel_grace"] = _duration(data["cancel_grace"], "cancel_grace", where)
+    if "max_concurrent_runs" in data:
+        changes["max_concurrent_runs"] = _positive_int(data["max_concurrent_runs"], "max_concurrent_runs", where)
+    security = _section(data, "security", where)
+    if "default_profile" in security:
+        changes["default_profile"] = _string(security["default_profile"], "security.default_profile", where)
+    server = _section(data, "server", where)
+    if "bind" in server:
+        changes["server_bind"] = _string(server["bind"], "server.bind", where)
+    auth = _section(data, "auth", where)
+    if "tokens" in auth:
+        changes["tokens"] = _file_tokens(auth["tokens"], where)
+    return replace(config, **changes)
+
+
+def _file_tokens(raw: object, where: str) -> tuple[TokenGrant, ...]:
+    if not isinstance(raw, list):
+        raise ConfigInvalidError(f"{where}: auth.tokens must be a list", field="auth.tokens")
+    grants = []
+    for index, item in enumerate(raw):
+        key = f"auth.tokens[{index}]"
+        if not isinstance(item, dict):
+            raise ConfigInvalidError(f"{where}: {key} must be a mapping", field=key)
+        digest = str(item.get("sha256", "")).lower().removeprefix("sha256:")
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ConfigInvalidError(f"{where}: {key}.sha256 must be a SHA-256 hex digest", field=key)
+        scopes = _scopes(item.get("scopes", sorted(DEFAULT_ENV_SCOPES)), f"{key}.scopes", where)
+        grants.append(TokenGrant(name=str(item.get("name", f"token{index}")), digest=digest, scopes=scopes))
+    return tuple(grants)
+
+
+def _env_tokens(raw: str) -> tuple[TokenGrant, ...]:
+    """``FLWD_TOKENS``: entries split by ``;`` or newlines, each ``TOKEN`` or
+    ``TOKEN=scope,scope`` (default scopes jobs:read, runs:read, runs:write)."""
+    grants = []
+    for index, entry in enumerate(e.strip() for e in raw.replace("\n", ";").split(";")):
+        if not entry:
+            continue
+        token, _, scope_text = entry.partition("=")
+        scopes = _scopes(scope_text.split(","), "FLWD_TOKENS", "FLWD_TOKENS") if scope_text else DEFAULT_ENV_SCOPES
+        grants.append(TokenGrant(name=f"env{index}", digest=token_digest(token.strip()), scopes=scopes))
+    return tuple(grants)
+
+
+def _scopes(raw: object, key: str, where: str) -> frozenset[str]:
+    if not isinstance(raw, list) or not all(isinstance(s, str) for s in raw):
+        raise ConfigInvalidError(f"{where}: {key} must be a list of scopes", field=key)
+    scopes = frozenset(s.strip() for s in raw if s.strip())
+    unknown = scopes - ALL_SCOPES
+    if unknown:
+        raise ConfigInvalidError(
+            f"{where}: {key}: unknown scope(s) {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(ALL_SCOPES))})", field=key)
+    return scopes
+
+
+def _apply_env(config: FlwdConfig, env: Mapping[str, str]) -> FlwdConfig:
+    changes: dict[str, Any] = {}
+    if env.get("FLWD_JOBS_DIR"):
+        changes["jobs_dirs"] = tuple(p for p in env["FLWD_JOBS_DIR"].split(os.pathsep) if p)
+    if env.get("FLWD_DATA_DIR"):
+        changes["data_dir"] = env["FLWD_DATA_DIR"]
+    if env.get("FLWD_RUNTIME"):
+        changes["runtime"] = _runtime(env["FLWD_RUNTIME"], "FLWD_RUNTIME")
+    if env.get("FLWD_PROFILE"):
+        changes["env_profile"] = env["FLWD_PROFILE"]
+    if env.get("FLWD_POLICY_FILE"):
+        changes["policy_file"] = env["FLWD_POLICY_FILE"]
+    if env.get("FLWD_CANCEL_GRACE"):
+        changes["cancel_grace"] = _duration(env["FLWD_CANCEL_GRACE"], "cancel_grace", "FLWD_CANCEL_GRACE")
+    if env.get("FLWD_MAX_CONCURRENT_RUNS"):
+        changes["max_concurrent_runs"] = _positive_int(
+            env["FLWD_MAX_CONCURRENT_RUNS"], "max_concurrent_runs", "FLWD_MAX_CONCURRENT_RUNS")
+    if env.get("FLWD_BIND"):
+        changes["server_bind"] = env["FLWD_BIND"]
+    if env.get("FLWD_TOKENS"):
+        changes["tokens"] = config.tokens + _env_tokens(env["FLWD_TOKENS"])
+    if env.get("FLWD_SERVER"):
+        changes["server_url"] = env["FLWD_SERVER"]
+    if env.get("FLWD_TOKEN"):
+        changes["token"] = env["FLWD_TOKEN"]
+    return replace(config, **changes)
+
+
+def _apply_flags(config: FlwdConfig, flags: CliOverrides) -> FlwdConfig:
+    changes: dict[str, Any] = {}
+    if flags.jobs_dirs:
+        changes["jobs_dirs"] = flags.jobs_dirs
+    if flags.data_dir:
+        changes["data_dir"] = flags.data_dir
+    if flags.runtime:
+        changes["runtime"] = _runtime(flags.runtime, "--runtime")
+    if flags.server:
+        changes["server_url"] = flags.server
+    if flags.token:
+        changes["token"] = flags.token
+    return replace(config, **changes)
+
+
+def _section(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        raise ConfigInvalidError(f"{where}: {key} must be a mapping", field=key)
+    return value
+
+
+def _string(value: object, key: str, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigInvalidError(f"{where}: {key} must be a non-empty string", field=key)
+    return value.strip()
+
+
+def _runtime(value: object, where: str) -> str:
+    if value not in RUNTIME_KINDS:
+        raise ConfigInvalidError(
+            f"{where}: runtime must be one of {', '.join(RUNTIME_KINDS)}, not {value!r}", field="runtime")
+    return str(value)
+
+
+def _duration(value: object, key: str, where: str) -> float:
+    try:
+        return parse_duration(value, key)
+    except Exception as exc:
+        raise ConfigInvalidError(f"{where}: {key}: {exc}", field=key) from exc
+
+
+def _positive_int(value: object, key: str, where: str) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if number < 1 or isinstance(value, bool):
+        raise ConfigInvalidError(f"{where}: {key} must be a positive integer", field=key)
+    return number

@@ -1,0 +1,115 @@
+"""The dependency-injector container: the one composition root of flwd."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from dependency_injector import containers, providers
+
+from flwd.adapters.fs_secrets import FilesystemSecretWriter
+from flwd.adapters.fs_workspace import FilesystemRunWorkspace
+from flwd.adapters.sqlite_store import SqliteRunStore
+from flwd.adapters.system import SystemClock, UuidRunIds
+from flwd.adapters.yaml_catalog import YamlJobCatalog
+from flwd.domain.execution import ExecuteRun
+from flwd.domain.model import PolicyBundle
+from flwd.domain.policy import parse_policy
+from flwd.domain.services import (
+    CancelRun,
+    EngineSettings,
+    ListJobs,
+    PlanJob,
+    QueryRuns,
+    SubmitRun,
+)
+from flwd.domain.supervisor import RunSupervisor
+from flwd.entrypoints.config import FlwdConfig, read_yaml_mapping
+from flwd.ports.runtime import ContainerRuntime
+
+
+def load_policy(policy_file: str | None) -> PolicyBundle:
+    """The bundle from *policy_file*, or the default bundle when none is configured."""
+    if not policy_file:
+        return parse_policy(None)
+    path = Path(os.path.expanduser(policy_file))
+    return parse_policy(read_yaml_mapping(path, "policy"), source=str(path))
+
+
+def runtime_resource(kind: str, env: Mapping[str, str]) -> Iterator[ContainerRuntime]:
+    """Found on first use (SDKs are imported lazily: plans never need them), closed by
+    ``container.shutdown_resources()`` together with any private Podman service."""
+    from flwd.adapters.runtime_detect import detect_runtime
+
+    runtime = detect_runtime(kind, env=env)
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
+class Container(containers.DeclarativeContainer):
+    """Wires adapters to ports and use cases. Tests override providers with fakes."""
+
+    config = providers.Configuration(strict=True)
+    env = providers.Object(os.environ)
+
+    clock = providers.Singleton(SystemClock)
+    ids = providers.Singleton(UuidRunIds)
+    catalog = providers.Singleton(YamlJobCatalog, roots=config.jobs_dirs)
+    store = providers.Singleton(SqliteRunStore, path=config.db_path)
+    secrets = providers.Singleton(FilesystemSecretWriter)
+    workspace = providers.Singleton(FilesystemRunWorkspace, base_dir=config.runs_dir)
+    runtime = providers.Resource(runtime_resource, kind=config.runtime, env=env)
+    bundle = providers.Singleton(load_policy, policy_file=config.policy_file)
+
+    settings = providers.Singleton(
+        EngineSettings,
+        env_profile=config.env_profile,
+        configured_profile=config.default_profile,
+        bundle=bundle,
+        cancel_grace=config.cancel_grace,
+    )
+    list_jobs = providers.Factory(ListJobs, catalog=catalog)
+    plan_job = providers.Factory(PlanJob, jobs=list_jobs, settings=settings)
+    execute_run = providers.Singleton(
+        ExecuteRun,
+        runtime=runtime.provider,
+        secrets=secrets,
+        workspace=workspace,
+        store=store,
+        clock=clock,
+        bundle=bundle,
+        cancel_grace=config.cancel_grace,
+        host_env=env,
+    )
+    supervisor = providers.Singleton(
+        RunSupervisor, execute=execute_run, max_concurrent=config.max_concurrent_runs
+    )
+    submit_run = providers.Factory(SubmitRun, plan=plan_job, store=store, clock=clock, ids=ids)
+    cancel_run = providers.Factory(CancelRun, store=store, supervisor=supervisor, clock=clock)
+    query_runs = providers.Factory(QueryRuns, store=store)
+
+
+def config_dict(config: FlwdConfig, *, profile_override: str | None = None) -> dict[str, Any]:
+    """The flat provider configuration for *config* (every key present: strict mode)."""
+    data = config.data_path
+    return {
+        "jobs_dirs": [str(Path(os.path.expanduser(d))) for d in config.jobs_dirs],
+        "data_dir": str(data),
+        "db_path": str(data / "flwd.db"),
+        "runs_dir": str(data / "runs"),
+        "runtime": config.runtime,
+        "env_profile": config.env_profile,
+        "default_profile": profile_override or config.default_profile,
+        "policy_file": config.policy_file,
+        "cancel_grace": config.cancel_grace,
+        "max_concurrent_runs": config.max_concurrent_runs,
+    }
+
+
+def build_container(config: FlwdConfig, *, profile_override: str | None = None) -> Container:
+    container = Container()
+    container.config.from_dict(config_dict(config, profile_override=profile_override))
+    return container
