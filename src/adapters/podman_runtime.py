@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from flwd.adapters._runtime_common import (
     LABEL_RUN_ID,
@@ -14,6 +14,7 @@ from flwd.adapters._runtime_common import (
     managed_container,
     split_lines,
 )
+from flwd.adapters.podman_service import CRUN_HINT, PrivatePodmanService
 from flwd.domain.errors import (
     ContainerNameConflictError,
     FlwdError,
@@ -27,9 +28,6 @@ from flwd.ports.runtime import (
     PullProgress,
     RuntimeInfo,
 )
-
-if TYPE_CHECKING:
-    from flwd.adapters.podman_service import PrivatePodmanService
 
 # Root Podman's own defaults exceed this kind of host's hard limits and runc then fails with
 # "setrlimit: operation not permitted" once capabilities are dropped: always send both.
@@ -178,7 +176,10 @@ class PodmanRuntime:
         )
 
     def _fail(self, response: Any, action: str, **context: object) -> OciError:
-        return OciError(f"{action} failed: {_message(response)}", action=action,
+        message = _message(response)
+        if "crun" in message and action in ("create", "start"):
+            message = f"{message} ({CRUN_HINT})"
+        return OciError(f"{action} failed: {message}", action=action,
                         status=response.status_code, socket=self.url, **context)
 
     # --- the port -------------------------------------------------------------------

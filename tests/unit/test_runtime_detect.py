@@ -1,0 +1,252 @@
+"""Runtime detection order (SPEC section 6) against fake AF_UNIX services; no real runtime."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import stat
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from flwd.adapters.podman_runtime import PodmanRuntime
+from flwd.adapters.podman_service import PrivatePodmanService
+from flwd.adapters.runtime_detect import describe_candidates, detect_runtime
+from flwd.domain.errors import RuntimeUnavailableError
+
+FAKE_PODMAN = """#!{python}
+import os, signal, socket, sys, threading
+if {fail!r}:
+    sys.stderr.write("Error: {fail}\\n")
+    sys.exit(125)
+path = sys.argv[-1].removeprefix("unix://")
+server = socket.socket(socket.AF_UNIX)
+server.bind(path)
+server.listen()
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+while True:
+    conn, _ = server.accept()
+    conn.recv(1024)
+    conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nOK")
+    conn.close()
+"""
+
+
+class FakeService:
+    """A tiny HTTP-ish server on a unix socket answering every request with *status*."""
+
+    def __init__(self, path: Path, status: int | None) -> None:
+        self.path = path
+        self._server = socket.socket(socket.AF_UNIX)
+        self._server.bind(str(path))
+        self._server.listen()
+        self._status = status
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.path}"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(1024)
+                if self._status is None:  # hung: accept, never answer
+                    time.sleep(2)
+                    continue
+                conn.sendall(f"HTTP/1.1 {self._status} X\r\nContent-Length: 2\r\n\r\nOK".encode())
+
+    def close(self) -> None:
+        self._server.close()
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="fd-", dir="/tmp"))  # AF_UNIX paths must stay short
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def serve(short_dir: Path) -> Iterator[Callable[..., FakeService]]:
+    services: list[FakeService] = []
+
+    def start(name: str, status: int | None = 200) -> FakeService:
+        service = FakeService(short_dir / name, status)
+        services.append(service)
+        return service
+
+    yield start
+    for service in services:
+        service.close()
+
+
+@pytest.fixture
+def env(short_dir: Path) -> dict[str, str]:
+    """Nothing answers anywhere and podman is not on PATH, until a test says otherwise."""
+    (short_dir / "bin").mkdir()
+    return {"PATH": str(short_dir / "bin"), "DOCKER_HOST": f"unix://{short_dir}/no-docker.sock"}
+
+
+def _dead(short_dir: Path, name: str) -> str:
+    return f"unix://{short_dir}/{name}"
+
+
+def test_detect_prefers_container_host_when_it_answers(serve, env, short_dir) -> None:
+    host, xdg_dir = serve("host.sock"), short_dir / "xdg"
+    (xdg_dir / "podman").mkdir(parents=True)
+    serve("xdg/podman/podman.sock")
+    env |= {"CONTAINER_HOST": host.url, "XDG_RUNTIME_DIR": str(xdg_dir)}
+
+    runtime = detect_runtime("auto", env=env, system_podman_url=_dead(short_dir, "sys.sock"))
+
+    assert isinstance(runtime, PodmanRuntime)
+    assert runtime.url == host.url
+
+
+def test_detect_uses_xdg_socket_when_container_host_is_dead(serve, env, short_dir) -> None:
+    (short_dir / "xdg" / "podman").mkdir(parents=True)
+    xdg = serve("xdg/podman/podman.sock")
+    env |= {"CONTAINER_HOST": _dead(short_dir, "gone.sock"), "XDG_RUNTIME_DIR": str(short_dir / "xdg")}
+
+    runtime = detect_runtime("podman", env=env, system_podman_url=_dead(short_dir, "sys.sock"))
+
+    assert isinstance(runtime, PodmanRuntime)
+    assert runtime.url == xdg.url
+
+
+def test_detect_uses_system_socket_when_user_sockets_are_dead(serve, env, short_dir) -> None:
+    system = serve("sys.sock")
+    env |= {"XDG_RUNTIME_DIR": str(short_dir / "nothing-here")}
+
+    runtime = detect_runtime("auto", env=env, system_podman_url=system.url)
+
+    assert isinstance(runtime, PodmanRuntime)
+    assert runtime.url == system.url
+
+
+def test_detect_skips_a_socket_when_it_answers_ping_with_an_error(serve, env, short_dir) -> None:
+    broken, system = serve("broken.sock", status=500), serve("sys.sock")
+    env |= {"CONTAINER_HOST": broken.url}
+
+    runtime = detect_runtime("podman", env=env, system_podman_url=system.url)
+
+    assert isinstance(runtime, PodmanRuntime)
+    assert runtime.url == system.url
+
+
+def test_detect_falls_back_to_docker_when_no_podman_answers_and_auto(serve, env, short_dir) -> None:
+    docker = serve("docker.sock")
+    env |= {"DOCKER_HOST": docker.url}
+
+    runtime = detect_runtime("auto", env=env, system_podman_url=_dead(short_dir, "sys.sock"))
+
+    assert type(runtime).__name__ == "DockerRuntime"
+
+
+def test_detect_ignores_podman_when_docker_is_asked_for(serve, env, short_dir) -> None:
+    podman, docker = serve("podman.sock"), serve("docker.sock")
+    env |= {"CONTAINER_HOST": podman.url, "DOCKER_HOST": docker.url}
+
+    runtime = detect_runtime("docker", env=env, system_podman_url=podman.url)
+
+    assert type(runtime).__name__ == "DockerRuntime"
+
+
+def test_detect_never_falls_back_to_docker_when_podman_is_asked_for(serve, env, short_dir) -> None:
+    env |= {"DOCKER_HOST": serve("docker.sock").url}
+
+    with pytest.raises(RuntimeUnavailableError) as err:
+        detect_runtime("podman", env=env, system_podman_url=_dead(short_dir, "sys.sock"))
+
+    assert "docker" not in err.value.detail.split("tried:")[1].replace("no-docker", "")
+
+
+def test_detect_lists_everything_tried_quickly_when_nothing_answers(serve, env, short_dir) -> None:
+    hung = serve("hung.sock", status=None)
+    env |= {"CONTAINER_HOST": hung.url, "XDG_RUNTIME_DIR": str(short_dir / "x")}
+    started = time.monotonic()
+
+    with pytest.raises(RuntimeUnavailableError) as err:
+        detect_runtime("auto", env=env, system_podman_url=_dead(short_dir, "sys.sock"))
+
+    assert time.monotonic() - started < 2.0
+    assert err.value.code == "container.runtime.unavailable"
+    for expected in (hung.url, f"{short_dir}/x/podman/podman.sock", "sys.sock",
+                     "podman is not installed", env["DOCKER_HOST"]):
+        assert expected in err.value.detail
+
+
+def test_detect_rejects_an_unknown_kind_when_asked(env) -> None:
+    with pytest.raises(RuntimeUnavailableError, match="unknown runtime"):
+        detect_runtime("lxc", env=env)
+
+
+def test_describe_lists_candidates_in_order_when_some_answer(serve, env, short_dir) -> None:
+    docker = serve("docker.sock")
+    env |= {"CONTAINER_HOST": _dead(short_dir, "gone.sock"), "DOCKER_HOST": docker.url}
+
+    found = describe_candidates(env, system_podman_url=_dead(short_dir, "sys.sock"))
+
+    assert [(c.runtime, c.source, c.reachable) for c in found] == [
+        ("podman", "CONTAINER_HOST", False),
+        ("podman", "system socket", False),
+        ("docker", "DOCKER_HOST", True),
+    ]
+    assert found[0].reason
+
+
+def _install_fake_podman(env: dict[str, str], fail: str = "") -> None:
+    script = Path(env["PATH"]) / "podman"
+    script.write_text(FAKE_PODMAN.format(python=sys.executable, fail=fail))
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+
+
+def test_detect_starts_a_private_service_when_podman_is_installed_but_silent(env, short_dir) -> None:
+    _install_fake_podman(env)
+    env["XDG_RUNTIME_DIR"] = str(short_dir)
+
+    runtime = detect_runtime("podman", env=env, system_podman_url=_dead(short_dir, "sys.sock"))
+    assert isinstance(runtime, PodmanRuntime)
+    socket_path = Path(runtime.url.removeprefix("unix://"))
+    answering = socket_path.exists()
+    runtime.close()
+
+    assert answering and socket_path.parent.parent == short_dir
+    assert not socket_path.parent.exists()
+
+
+def test_private_service_explains_crun_when_podman_fails_with_it(env, short_dir) -> None:
+    _install_fake_podman(env, fail="crun: cgroups in hybrid mode not supported")
+    service = PrivatePodmanService(env=env | {"XDG_RUNTIME_DIR": str(short_dir)})
+
+    with pytest.raises(RuntimeUnavailableError) as err:
+        service.start()
+
+    assert 'runtime = "runc"' in err.value.detail
+    assert not service.running
+    assert [p.name for p in short_dir.iterdir()] == ["bin"]
+
+
+def test_private_service_socket_dir_is_private_when_started(env, short_dir) -> None:
+    _install_fake_podman(env)
+    service = PrivatePodmanService(env=env | {"XDG_RUNTIME_DIR": str(short_dir)})
+
+    url = service.start()
+    mode = stat.S_IMODE(os.stat(Path(url.removeprefix("unix://")).parent).st_mode)
+    service.stop()
+
+    assert mode == 0o700
+    assert len(url) < 108
+    assert not service.running
