@@ -218,7 +218,8 @@ class FakeRunIds:
 def _event(
     run_id: str, seq: int, event_type: str, time: str, data: Mapping[str, Any]
 ) -> EventRecord:
-    return EventRecord(run_id=run_id, seq=seq, type=event_type, time=time, data=codec.roundtrip(data))
+    data = codec.roundtrip(data)
+    return EventRecord(run_id=run_id, seq=seq, type=event_type, time=time, data=data)
 
 
 def _newest_key(run: RunRecord) -> tuple[str, str]:

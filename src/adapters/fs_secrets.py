@@ -8,7 +8,7 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from flwd.domain.errors import SecretMaterialisationError
 from flwd.ports.secrets import SecretFile
@@ -24,13 +24,13 @@ def check_safe_segment(value: str, what: str) -> None:
         raise SecretMaterialisationError(f"unsafe {what}: {value!r}", value=repr(value))
 
 
-def default_base_dir() -> Path:
-    """``$XDG_RUNTIME_DIR/flwd-secrets``, else ``/dev/shm/flwd-secrets-<uid>``, else temp."""
-    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+def default_base_dir(environ: Mapping[str, str] | None = None, shm: str = "/dev/shm") -> Path:
+    """``$XDG_RUNTIME_DIR/flwd-secrets``, else ``<shm>/flwd-secrets-<uid>``, else temp."""
+    runtime_dir = (os.environ if environ is None else environ).get("XDG_RUNTIME_DIR")
     if runtime_dir and os.path.isdir(runtime_dir):
         return Path(runtime_dir) / "flwd-secrets"
-    if os.path.isdir("/dev/shm"):
-        return Path(f"/dev/shm/flwd-secrets-{os.getuid()}")
+    if os.path.isdir(shm):
+        return Path(shm) / f"flwd-secrets-{os.getuid()}"
     return Path(tempfile.gettempdir()) / f"flwd-secrets-{os.getuid()}"
 
 

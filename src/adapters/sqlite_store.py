@@ -1,4 +1,4 @@
-"""The run store on one SQLite file (WAL), shared by the CLI and the API server, even across processes."""
+"""The run store on one SQLite file (WAL), shared by CLI and API server, even across processes."""
 
 from __future__ import annotations
 

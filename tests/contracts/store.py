@@ -64,7 +64,8 @@ def _check_append_assigns_seq_and_replaces_run(store: RunStore) -> None:
     store.create(run, "run.created", {})
     running = run.evolve(status="running", started_at="2026-01-01T00:00:03.000Z")
 
-    second = store.append("a1", "run.started", {"container": "x"}, "2026-01-01T00:00:03.000Z", running)
+    at = "2026-01-01T00:00:03.000Z"
+    second = store.append("a1", "run.started", {"container": "x"}, at, running)
     third = store.append("a1", "run.output", {"line": "hi"}, "2026-01-01T00:00:04.000Z")
 
     assert (second.seq, third.seq) == (2, 3)

@@ -31,7 +31,8 @@ def test_fakes_conform_to_their_ports_when_assigned() -> None:
     clock: Clock = FakeClock()
     ids: IdSource = FakeRunIds()
 
-    for port, adapter in [(RunStore, store), (SecretWriter, writer), (Clock, clock), (IdSource, ids)]:
+    pairs = [(RunStore, store), (SecretWriter, writer), (Clock, clock), (IdSource, ids)]
+    for port, adapter in pairs:
         assert _port_methods(port) <= set(dir(adapter)), port.__name__
 
 
@@ -94,7 +95,9 @@ def test_fake_run_ids_count_up_when_asked(fake_ids: FakeRunIds) -> None:
 
 
 def test_fake_catalog_serves_its_list_when_the_list_changes(fake_catalog: FakeJobCatalog) -> None:
-    doc = JobDocument(default_id="hello", spec_path="/j/hello/job.yaml", directory="/j/hello", data={})
+    doc = JobDocument(
+        default_id="hello", spec_path="/j/hello/job.yaml", directory="/j/hello", data={}
+    )
 
     fake_catalog.docs.append(doc)
 

@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -20,9 +21,9 @@ from tests.contracts.store import check_list_limit_is_capped, check_store_contra
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqliteRunStore:
+def store(tmp_path: Path) -> Iterator[SqliteRunStore]:
     store = SqliteRunStore(tmp_path / "data" / "flwd.db")
-    yield store  # type: ignore[misc]
+    yield store
     store.close()
 
 
@@ -175,8 +176,9 @@ def test_a_crash_mid_transaction_leaves_nothing_half_written_when_reopened(
     code = subprocess.run([sys.executable, "-c", _CRASHER, str(store.path)], timeout=60).returncode
     after = store.append("r1", "run.output", {}, "2026-01-01T00:00:02.000Z")
 
+    survivor = store.get("r1")
     assert code == 9
     assert store.get("r2") is None
-    assert store.get("r1").status == "queued"  # type: ignore[union-attr]
+    assert survivor is not None and survivor.status == "queued"
     assert after.seq == 2
     assert _seqs(store, "r1") == [1, 2]
