@@ -179,26 +179,34 @@ class SqliteRunStore:
         """One write transaction, taken with the write lock up front so seq reads are safe."""
         with self._lock:
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise self._failure("cannot write to", exc) from exc
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     def _read(self, sql: str, params: Sequence[object]) -> Sequence[tuple[Any, ...]]:
         with self._lock:
-            return self._connection().execute(sql, tuple(params)).fetchall()
+            try:
+                return self._connection().execute(sql, tuple(params)).fetchall()
+            except sqlite3.OperationalError as exc:
+                raise self._failure("cannot read", exc) from exc
+
+    def _failure(self, what: str, exc: BaseException) -> FlwdError:
+        return FlwdError(f"{what} the run store {self.path}: {exc}", path=str(self.path))
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             try:
                 self._conn = self._open()
             except (OSError, sqlite3.Error) as exc:
-                raise FlwdError(
-                    f"cannot open the run store {self.path}: {exc}", path=str(self.path)
-                ) from exc
+                raise self._failure("cannot open", exc) from exc
         return self._conn
 
     def _open(self) -> sqlite3.Connection:
@@ -232,11 +240,17 @@ def _prepare_file(path: Path) -> None:
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
+    if conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS):
+        return  # the usual case: no write lock needed to open
     for version, steps in enumerate(MIGRATIONS, start=1):
         conn.execute("BEGIN IMMEDIATE")
         try:
             # Re-read inside the lock: another process may have migrated meanwhile.
             (current,) = conn.execute("PRAGMA user_version").fetchone()
+            if current > len(MIGRATIONS):
+                raise sqlite3.DatabaseError(
+                    f"schema version {current} is newer than this flwd knows ({len(MIGRATIONS)})"
+                )
             if current < version:
                 for statement in steps:
                     conn.execute(statement)

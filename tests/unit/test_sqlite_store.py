@@ -182,3 +182,35 @@ def test_a_crash_mid_transaction_leaves_nothing_half_written_when_reopened(
     assert survivor is not None and survivor.status == "queued"
     assert after.seq == 2
     assert _seqs(store, "r1") == [1, 2]
+
+
+def test_open_refuses_when_the_schema_is_newer_than_this_flwd(tmp_path: Path) -> None:
+    path = tmp_path / "flwd.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    store = SqliteRunStore(path)
+
+    with pytest.raises(FlwdError) as err:
+        store.get("r1")
+
+    assert "newer" in err.value.detail
+
+
+def test_a_locked_database_is_a_coded_error_when_the_wait_runs_out(tmp_path: Path) -> None:
+    path = tmp_path / "flwd.db"
+    holder = SqliteRunStore(path)
+    holder.create(make_run("r1"), "run.created", {})
+    waiter = SqliteRunStore(path, busy_timeout=0.1)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(FlwdError) as err:
+            waiter.append("r1", "run.output", {}, "2026-01-01T00:00:01.000Z")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+    assert "cannot write" in err.value.detail
+    assert _seqs(holder, "r1") == [1]
+    holder.close()
+    waiter.close()
