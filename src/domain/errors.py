@@ -174,6 +174,18 @@ class RequestTooLargeError(FlwdError):
     code = "request.too.large"
 
 
+class RouteNotFoundError(FlwdError):
+    """No API endpoint has this path."""
+
+    code = "route.not.found"
+
+
+class MethodNotAllowedError(FlwdError):
+    """The API endpoint exists but not with this HTTP method."""
+
+    code = "method.not.allowed"
+
+
 class RemoteServerError(FlwdError):
     """The CLI could not talk to the flwd server given with --server."""
 

@@ -38,6 +38,8 @@ EXIT_FOR_CODE: dict[str, int] = {
     "auth.forbidden": EXIT_FLWD,
     "request.invalid": EXIT_USAGE,
     "request.too.large": EXIT_USAGE,
+    "route.not.found": EXIT_FLWD,
+    "method.not.allowed": EXIT_FLWD,
     "server.unreachable": EXIT_FLWD,
 }
 
