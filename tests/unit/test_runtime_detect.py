@@ -153,6 +153,7 @@ def test_detect_falls_back_to_docker_when_no_podman_answers_and_auto(serve, env,
     runtime = detect_runtime("auto", env=env, system_podman_url=_dead(short_dir, "sys.sock"))
 
     assert type(runtime).__name__ == "DockerRuntime"
+    assert getattr(runtime, "url") == docker.url
 
 
 def test_detect_ignores_podman_when_docker_is_asked_for(serve, env, short_dir) -> None:
@@ -162,6 +163,7 @@ def test_detect_ignores_podman_when_docker_is_asked_for(serve, env, short_dir) -
     runtime = detect_runtime("docker", env=env, system_podman_url=podman.url)
 
     assert type(runtime).__name__ == "DockerRuntime"
+    assert getattr(runtime, "url") == docker.url
 
 
 def test_detect_never_falls_back_to_docker_when_podman_is_asked_for(serve, env, short_dir) -> None:
