@@ -9,14 +9,8 @@ from pathlib import Path, PurePosixPath
 from typing import Sequence
 
 import yaml
-from yaml.events import (
-    AliasEvent,
-    MappingEndEvent,
-    MappingStartEvent,
-    ScalarEvent,
-    SequenceEndEvent,
-    SequenceStartEvent,
-)
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from flwd.ports.catalog import JobDocument
 
@@ -100,10 +94,13 @@ def _spec_file(directory: Path) -> str | None:
 
 def _load_document(directory: Path, spec: str, default_id: str, shown: Path) -> JobDocument:
     absolute = os.path.abspath(directory)
+    real_dir = os.path.realpath(absolute)
     scripts = tuple(
         e.name
         for e in _sorted_entries(directory)
-        if e.name.endswith(".sh") and not e.name.startswith(".") and e.is_file()
+        if e.name.endswith(".sh")
+        and not e.name.startswith(".")
+        and (e.is_file(follow_symlinks=False) or _is_file_inside(real_dir, e.path))
     )
     doc = JobDocument(
         default_id=default_id,
@@ -128,25 +125,41 @@ def _script_file(directory: str, script: object) -> frozenset[str]:
     if rel.is_absolute() or ".." in rel.parts or "\x00" in script:
         return frozenset()
     candidate = os.path.join(directory, *rel.parts)
-    real_dir = os.path.realpath(directory)
-    inside = os.path.realpath(candidate).startswith(real_dir + os.sep)
-    return frozenset({str(rel)}) if inside and os.path.isfile(candidate) else frozenset()
+    return frozenset({str(rel)}) if _is_file_inside(os.path.realpath(directory), candidate) else frozenset()
+
+
+def _is_file_inside(real_dir: str, candidate: str) -> bool:
+    """A regular file that stays inside the job directory once symlinks are resolved.
+
+    Only the job directory is mounted into the container, so a link leading out of it
+    would dangle there.
+    """
+    return os.path.realpath(candidate).startswith(real_dir + os.sep) and os.path.isfile(candidate)
 
 
 def _read_mapping(path: str) -> dict[str, object]:
-    raw = _read_bounded(path)
-    _check_structure(raw)
-    try:
-        data = yaml.load(raw, Loader=_SafeLoader)  # noqa: S506 - a safe loader
-    except yaml.MarkedYAMLError as exc:
-        raise _Rejected(_describe(exc)) from None
-    except (yaml.YAMLError, RecursionError, ValueError) as exc:
-        raise _Rejected(f"invalid YAML: {exc}") from None
+    data = _load_yaml(_read_bounded(path))
     if data is None:
         raise _Rejected("the file is empty (expected a mapping such as executor: container)")
     if not isinstance(data, dict):
         raise _Rejected(f"the top level must be a mapping, not a {type(data).__name__}")
     return data
+
+
+def _load_yaml(raw: bytes) -> object:
+    """Compose the node tree (aliases stay shared), check it, then build Python objects."""
+    try:
+        node = yaml.compose(raw, Loader=_SafeLoader)
+        if node is None:
+            return None
+        _check_tree(node)
+        return SafeConstructor().construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        raise _Rejected(_describe(exc)) from None
+    except RecursionError:
+        raise _Rejected(f"invalid YAML: nested deeper than {MAX_YAML_DEPTH} levels") from None
+    except (yaml.YAMLError, ValueError, TypeError) as exc:
+        raise _Rejected(f"invalid YAML: {exc}") from None
 
 
 def _read_bounded(path: str) -> bytes:
@@ -165,42 +178,48 @@ def _read_bounded(path: str) -> bytes:
     return raw
 
 
-def _check_structure(raw: bytes) -> None:
-    """Walk the YAML event stream (no objects built) and refuse deep nesting and alias bombs."""
-    anchored: dict[str, int] = {}  # anchor -> node count of its value, aliases expanded
-    open_anchors: list[str | None] = []  # one entry per open collection
-    open_sizes: list[int] = []
-    try:
-        for event in yaml.parse(raw, Loader=_SafeLoader):
-            if isinstance(event, (MappingStartEvent, SequenceStartEvent)):
-                open_anchors.append(event.anchor)
-                open_sizes.append(1)
-                if len(open_sizes) > MAX_YAML_DEPTH:
-                    raise _Rejected(_at(event, f"nested deeper than {MAX_YAML_DEPTH} levels"))
-                continue
-            if isinstance(event, (MappingEndEvent, SequenceEndEvent)):
-                anchor, size = open_anchors.pop(), open_sizes.pop()
-            elif isinstance(event, ScalarEvent):
-                anchor, size = event.anchor, 1
-            elif isinstance(event, AliasEvent):
-                anchor, size = None, anchored.get(event.anchor or "", 1)
-            else:
-                continue
-            if anchor:
-                anchored[anchor] = size
-            if open_sizes:
-                open_sizes[-1] += size
-                size = open_sizes[-1]
-            if size > MAX_YAML_NODES:
-                raise _Rejected(_at(event, f"expands to more than {MAX_YAML_NODES} nodes (aliases)"))
-    except yaml.MarkedYAMLError as exc:
-        raise _Rejected(_describe(exc)) from None
-    except yaml.YAMLError as exc:
-        raise _Rejected(f"invalid YAML: {exc}") from None
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return node.value  # type: ignore[no-any-return]
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
-def _at(event: yaml.Event, message: str) -> str:
-    mark = event.start_mark
+def _check_tree(root: Node) -> None:
+    """Refuse deep nesting, alias bombs and self-referencing aliases, without recursion.
+
+    An alias is the same node object as its anchor, so each node is measured once
+    (memoised by identity) while sizes and depths count every alias fully expanded.
+    """
+    height: dict[int, int] = {}
+    size: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[Node, list[Node] | None]] = [(root, None)]
+    while stack:
+        node, kids = stack.pop()
+        key = id(node)
+        if kids is not None:  # all children measured: measure the node itself
+            height[key] = 1 + max([height[id(k)] for k in kids], default=0)
+            size[key] = 1 + sum([size[id(k)] for k in kids])
+            open_nodes.discard(key)
+            if height[key] > MAX_YAML_DEPTH:
+                raise _Rejected(_at(node, f"nested deeper than {MAX_YAML_DEPTH} levels"))
+            if size[key] > MAX_YAML_NODES:
+                raise _Rejected(_at(node, f"expands to more than {MAX_YAML_NODES} nodes (aliases)"))
+        elif isinstance(node, ScalarNode):
+            height[key] = size[key] = 1
+        elif key in open_nodes:
+            raise _Rejected(_at(node, "an alias refers to a collection that contains it"))
+        elif key not in height:
+            open_nodes.add(key)
+            kids = _children(node)
+            stack.append((node, kids))
+            stack.extend((kid, None) for kid in kids)
+
+
+def _at(node: Node, message: str) -> str:
+    mark = node.start_mark
     return f"line {mark.line + 1}, column {mark.column + 1}: {message}" if mark else message
 
 

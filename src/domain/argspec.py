@@ -109,7 +109,8 @@ def _parse_one(item: object, *, spec_path: str, where: str) -> ArgSpec:
     enum = _parse_enum(item.get("enum"), arg_type, items, fail)
     pattern = _parse_pattern(item.get("pattern"), arg_type, fail)
     secret = _parse_secret(item, name, arg_type, fail)
-    default = item["default"] if "default" in item else NO_DEFAULT
+    # `default:` left empty is YAML null, which no argument type admits: read it as absent.
+    default = item["default"] if item.get("default") is not None else NO_DEFAULT
     if default is not NO_DEFAULT:
         _check_default(default, required, arg_type, items, enum, minimum, maximum, fail)
     return ArgSpec(
