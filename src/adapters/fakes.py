@@ -173,6 +173,10 @@ class FakeSecretWriter:
         with self._lock:
             return sorted(self.files)
 
+    def recover(self, run_id: str) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(v.decode() for v in self.files.get(run_id, {}).values())
+
     def read(self, directory: str, name: str) -> bytes | None:
         """The value a job would read at ``<directory>/<name>``, or None when absent."""
         run_id = directory.removeprefix(f"{self.root}/")

@@ -90,6 +90,20 @@ class FilesystemSecretWriter:
         except OSError as exc:
             raise _error(run_id, "cannot remove the secrets directory", exc) from exc
 
+    def recover(self, run_id: str) -> tuple[str, ...]:
+        """The values still on disk for *run_id* (to keep redacting a reattached run)."""
+        check_safe_segment(run_id, "run id")
+        values = []
+        try:
+            entries = list(os.scandir(self.base_dir / run_id))
+        except FileNotFoundError:
+            return ()
+        for entry in entries:
+            if entry.is_file(follow_symlinks=False):
+                with open(entry.path, "rb") as handle:
+                    values.append(handle.read().decode("utf-8", errors="replace"))
+        return tuple(values)
+
     def leftovers(self) -> list[str]:
         """Run ids whose secrets directory still exists (after a crash), sorted."""
         try:

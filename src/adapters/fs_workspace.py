@@ -25,12 +25,25 @@ class FilesystemRunWorkspace:
         if not _SAFE_RUN_ID.match(run_id):
             raise RunWorkspaceError(f"unsafe run id {run_id!r}")
         target = self._base / run_id
+        foreign = owner is not None and owner[0] != os.getuid()
         try:
             self._base.mkdir(parents=True, exist_ok=True)
+            if foreign:
+                _allow_traverse(self._base)
             target.mkdir(mode=0o755)
             os.chmod(target, 0o755)
-            if owner is not None and owner != (os.getuid(), os.getgid()) and os.getuid() == 0:
+            if foreign and os.getuid() == 0:
+                assert owner is not None
                 os.chown(target, *owner)
         except OSError as exc:
             raise RunWorkspaceError(f"cannot create run directory {target}: {exc}") from exc
         return str(target)
+
+
+def _allow_traverse(base: Path) -> None:
+    """A runtime running as another uid (rootless Podman of a service user) must reach the
+    run directory: grant search, not read, on the runs dir and the data dir above it."""
+    for directory in (base, base.parent):
+        mode = directory.stat().st_mode & 0o777
+        if mode & 0o001 == 0:
+            os.chmod(directory, mode | 0o111)

@@ -18,7 +18,7 @@ from flwd.ports.store import EventRecord, RunPage, RunRecord
 COLUMNS = (
     "run_id", "job_id", "status", "profile", "created_at", "args", "decisions", "runtime",
     "image", "container_id", "started_at", "finished_at", "exit_code", "code", "detail",
-    "idempotency_key", "request_digest",
+    "idempotency_key", "request_digest", "owner",
 )  # fmt: skip
 
 # Applied in order, each in its own transaction; PRAGMA user_version counts those applied.
@@ -58,6 +58,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (run_id, seq)
         ) WITHOUT ROWID""",
     ),
+    ("ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''",),
 )
 
 _INSERT_RUN = f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
 import time
 from datetime import datetime, timezone
 
@@ -23,3 +25,25 @@ class UuidRunIds:
 
     def new_run_id(self) -> str:
         return secrets.token_hex(6)
+
+
+class LocalRunOwners:
+    """Owner tags ``host:pid``; a tag is alive when it names another live process here."""
+
+    def __init__(self) -> None:
+        self._host = socket.gethostname()
+
+    def me(self) -> str:
+        return f"{self._host}:{os.getpid()}"
+
+    def alive(self, owner: str) -> bool:
+        host, _, pid_text = owner.rpartition(":")
+        if host != self._host or not pid_text.isdigit() or int(pid_text) == os.getpid():
+            return False
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True

@@ -13,6 +13,7 @@ from flwd.domain.errors import FlwdError
 from flwd.domain.model import JobSpec, PolicyBundle, RunStatus
 from flwd.domain.plan import PreparedRun
 from flwd.domain.profiles import raise_for_denials, runtime_decisions
+from flwd.domain.redact import Redactor
 from flwd.ports.clock import Clock
 from flwd.ports.events import EventListener
 from flwd.ports.runtime import ContainerRuntime, PullProgress, RuntimeInfo
@@ -63,6 +64,7 @@ class ExecuteRun:
         bundle: PolicyBundle,
         cancel_grace: float,
         host_env: Mapping[str, str] | None = None,
+        owner: str = "",
     ) -> None:
         self._runtime = runtime
         self._secrets = secrets
@@ -72,6 +74,7 @@ class ExecuteRun:
         self._bundle = bundle
         self._grace = cancel_grace
         self._host_env = host_env
+        self._owner = owner
 
     def __call__(
         self, queued: QueuedRun, control: RunControl, listeners: Iterable[EventListener] = ()
@@ -132,7 +135,7 @@ class ExecuteRun:
             raise _Stopped()
         plan = queued.prepared.plan
         recorder.emit(ev.IMAGE_PULL, {"image": plan.image, "status": "checking"},
-                      status=RunStatus.PULLING.value)
+                      status=RunStatus.PULLING.value, owner=self._owner)
         last: list[tuple[str, int | None]] = []
 
         def progress(step: PullProgress) -> None:
@@ -186,21 +189,71 @@ class ExecuteRun:
         runtime.start(container_id)
         recorder.emit(ev.RUN_STARTED, {"container": container_id, "image": queued.prepared.plan.image},
                       status=RunStatus.RUNNING.value, started_at=recorder.now())
+        self._follow(runtime, container_id, recorder, control, outcome,
+                     queued.prepared.plan.timeout_seconds)
+
+    def _follow(
+        self,
+        runtime: ContainerRuntime,
+        container_id: str,
+        recorder: ev.RunRecorder,
+        control: RunControl,
+        outcome: _Outcome,
+        timeout: float | None,
+        skip: Mapping[str, int] | None = None,
+    ) -> None:
+        """Stream output and wait for the end, enforcing cancel, kill and *timeout*."""
         pump = threading.Thread(
-            target=self._pump_output, args=(runtime, container_id, recorder), daemon=True,
-            name=f"flwd-output-{queued.record.run_id}",
+            target=self._pump_output, args=(runtime, container_id, recorder, dict(skip or {})),
+            daemon=True, name=f"flwd-output-{recorder.run_id}",
         )
         pump.start()
-        exit_code = self._wait(runtime, container_id, queued, recorder, control, outcome)
+        exit_code = self._wait(runtime, container_id, recorder, control, outcome, timeout)
         pump.join(_OUTPUT_DRAIN_SECONDS)
         outcome.exit_code = exit_code
         if outcome.status is RunStatus.ERROR and outcome.code is None:
             outcome.status = RunStatus.SUCCEEDED if exit_code == 0 else RunStatus.FAILED
 
+    def reattach(
+        self,
+        record: RunRecord,
+        control: RunControl,
+        *,
+        redactor: Redactor,
+        timeout: float | None = None,
+        listeners: Iterable[EventListener] = (),
+    ) -> RunRecord:
+        """Adopt a run whose container outlived the process that started it (reconcile).
+
+        Output lines already recorded are not recorded twice; the end is as for any run.
+        """
+        recorder = ev.RunRecorder(store=self._store, clock=self._clock,
+                                  record=record.evolve(owner=self._owner),
+                                  redact=redactor.redact_obj, listeners=listeners)
+        seen: dict[str, int] = {}
+        for event in self._store.events(record.run_id):
+            if event.type == ev.RUN_OUTPUT:
+                stream = str(event.data.get("stream"))
+                seen[stream] = seen.get(stream, 0) + 1
+        started = self._clock.monotonic()
+        outcome = _Outcome()
+        runtime: ContainerRuntime | None = None
+        try:
+            runtime = self._runtime()
+            self._follow(runtime, record.container_id, recorder, control, outcome, timeout, seen)
+        except FlwdError as exc:
+            outcome.status, outcome.code, outcome.detail = RunStatus.ERROR, exc.code, exc.detail
+        finally:
+            self._cleanup(runtime, record.container_id, record.run_id)
+        return self._finish(recorder, outcome, started)
+
     def _pump_output(self, runtime: ContainerRuntime, container_id: str,
-                     recorder: ev.RunRecorder) -> None:
+                     recorder: ev.RunRecorder, skip: dict[str, int]) -> None:
         try:
             for line in runtime.output(container_id):
+                if skip.get(line.stream, 0) > 0:
+                    skip[line.stream] -= 1
+                    continue
                 recorder.emit(ev.RUN_OUTPUT, {"stream": line.stream, "line": line.line})
         except FlwdError:
             pass  # the container went away; its exit status is what the run reports
@@ -209,10 +262,10 @@ class ExecuteRun:
         self,
         runtime: ContainerRuntime,
         container_id: str,
-        queued: QueuedRun,
         recorder: ev.RunRecorder,
         control: RunControl,
         outcome: _Outcome,
+        timeout: float | None,
     ) -> int | None:
         result: list[int | BaseException] = []
 
@@ -224,7 +277,6 @@ class ExecuteRun:
             control.poke()
 
         threading.Thread(target=waiter, daemon=True).start()
-        timeout = queued.prepared.plan.timeout_seconds
         deadline = None if timeout is None else self._clock.monotonic() + timeout
         stopper: threading.Thread | None = None
         killed = False
@@ -233,7 +285,7 @@ class ExecuteRun:
             control.wait(_POLL_SECONDS)
             if result:
                 break
-            seen_seq = self._remote_cancel(queued.record.run_id, seen_seq, control)
+            seen_seq = self._remote_cancel(recorder.run_id, seen_seq, control)
             if control.kill_requested and not killed:
                 killed = True
                 runtime.kill(container_id)

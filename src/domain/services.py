@@ -99,8 +99,10 @@ class SubmitRun:
     matching ``PolicyDeniedError`` is raised: no container ever exists for it.
     """
 
-    def __init__(self, *, plan: PlanJob, store: RunStore, clock: Clock, ids: IdSource) -> None:
+    def __init__(self, *, plan: PlanJob, store: RunStore, clock: Clock, ids: IdSource,
+                 owner: str = "") -> None:
         self._plan = plan
+        self._owner = owner
         self._store = store
         self._clock = clock
         self._ids = ids
@@ -131,6 +133,7 @@ class SubmitRun:
             image=plan.image,
             idempotency_key=idempotency_key,
             request_digest=digest,
+            owner=self._owner,
         )
         created = {"job_id": job.id, "profile": plan.profile.value, "image": plan.image,
                    "args": dict(plan.args)}

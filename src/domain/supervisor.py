@@ -29,11 +29,26 @@ class RunSupervisor:
 
     def submit(self, queued: QueuedRun, listeners: Iterable[EventListener] = ()) -> Future[RunRecord]:
         control = self.control_for(queued.record.run_id)
+        return self._ensure_pool().submit(self._run, queued, control, tuple(listeners))
+
+    def _ensure_pool(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._max, thread_name_prefix="flwd-run")
-            pool = self._pool
-        return pool.submit(self._run, queued, control, tuple(listeners))
+            return self._pool
+
+    def adopt(self, run_id: str, work: Callable[[RunControl], RunRecord]) -> Future[RunRecord]:
+        """Run *work* (e.g. a reattached run) on the pool, cancellable like any run."""
+        control = self.control_for(run_id)
+
+        def adopted() -> RunRecord:
+            try:
+                return work(control)
+            finally:
+                with self._lock:
+                    self._controls.pop(run_id, None)
+
+        return self._ensure_pool().submit(adopted)
 
     def run_here(self, queued: QueuedRun, listeners: Iterable[EventListener] = ()) -> RunRecord:
         """Execute in the calling thread (the CLI), still cancellable through ``cancel``."""

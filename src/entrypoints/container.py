@@ -11,11 +11,12 @@ from dependency_injector import containers, providers
 from flwd.adapters.fs_secrets import FilesystemSecretWriter
 from flwd.adapters.fs_workspace import FilesystemRunWorkspace
 from flwd.adapters.sqlite_store import SqliteRunStore
-from flwd.adapters.system import SystemClock, UuidRunIds
+from flwd.adapters.system import LocalRunOwners, SystemClock, UuidRunIds
 from flwd.adapters.yaml_catalog import YamlJobCatalog
 from flwd.domain.execution import ExecuteRun
 from flwd.domain.model import PolicyBundle
 from flwd.domain.policy import parse_policy
+from flwd.domain.reconcile import ReconcileRuns
 from flwd.domain.services import (
     CancelRun,
     EngineSettings,
@@ -57,6 +58,8 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidRunIds)
+    owners = providers.Singleton(LocalRunOwners)
+    owner = providers.Callable(lambda owners: owners.me(), owners)
     catalog = providers.Singleton(YamlJobCatalog, roots=config.jobs_dirs)
     store = providers.Singleton(SqliteRunStore, path=config.db_path)
     secrets = providers.Singleton(FilesystemSecretWriter)
@@ -83,13 +86,26 @@ class Container(containers.DeclarativeContainer):
         bundle=bundle,
         cancel_grace=config.cancel_grace,
         host_env=env,
+        owner=owner,
     )
     supervisor = providers.Singleton(
         RunSupervisor, execute=execute_run, max_concurrent=config.max_concurrent_runs
     )
-    submit_run = providers.Factory(SubmitRun, plan=plan_job, store=store, clock=clock, ids=ids)
+    submit_run = providers.Factory(
+        SubmitRun, plan=plan_job, store=store, clock=clock, ids=ids, owner=owner
+    )
     cancel_run = providers.Factory(CancelRun, store=store, supervisor=supervisor, clock=clock)
     query_runs = providers.Factory(QueryRuns, store=store)
+    reconcile_runs = providers.Factory(
+        ReconcileRuns,
+        store=store,
+        runtime=runtime,
+        secrets=secrets,
+        supervisor=supervisor,
+        execute=execute_run,
+        clock=clock,
+        owners=owners,
+    )
 
 
 def config_dict(config: FlwdConfig, *, profile_override: str | None = None) -> dict[str, Any]:

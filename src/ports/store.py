@@ -27,6 +27,7 @@ class RunRecord:
     detail: str | None = None
     idempotency_key: str | None = None
     request_digest: str | None = None
+    owner: str = ""
 
     def evolve(self, **changes: Any) -> RunRecord:
         return replace(self, **changes)

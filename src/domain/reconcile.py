@@ -1,0 +1,106 @@
+"""Start-up reconciliation: adopt or end runs a previous process left active, and sweep
+containers flwd labelled whose runs are over."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flwd.domain import events as ev
+from flwd.domain.errors import RunLostError
+from flwd.domain.execution import ExecuteRun
+from flwd.domain.model import RunStatus
+from flwd.domain.redact import Redactor
+from flwd.domain.supervisor import RunSupervisor
+from flwd.ports.clock import Clock
+from flwd.ports.owner import RunOwners
+from flwd.ports.runtime import ContainerRuntime, ManagedContainer
+from flwd.ports.secrets import SecretWriter
+from flwd.ports.store import RunRecord, RunStore
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    reattached: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    removed_containers: list[str] = field(default_factory=list)
+    removed_secrets: list[str] = field(default_factory=list)
+
+
+class ReconcileRuns:
+    """Runs left ``queued``/``pulling``/``running`` by a dead process are reattached when
+    their container still runs, else ended ``error`` with ``run.lost``. Containers labelled
+    by flwd whose runs are finished (or unknown) are removed, and stale secret dirs deleted.
+
+    Runs owned by another live process on this host are left alone.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: RunStore,
+        runtime: ContainerRuntime,
+        secrets: SecretWriter,
+        supervisor: RunSupervisor,
+        execute: ExecuteRun,
+        clock: Clock,
+        owners: RunOwners,
+    ) -> None:
+        self._store = store
+        self._runtime = runtime
+        self._secrets = secrets
+        self._supervisor = supervisor
+        self._execute = execute
+        self._clock = clock
+        self._owners = owners
+
+    def __call__(self) -> ReconcileReport:
+        report = ReconcileReport()
+        containers = {c.run_id: c for c in self._runtime.managed()}
+        for record in self._store.active():
+            if record.run_id in self._supervisor.active_ids() or self._owners.alive(record.owner):
+                continue
+            container = containers.get(record.run_id)
+            if container is not None and container.running and record.container_id:
+                self._reattach(record)
+                report.reattached.append(record.run_id)
+            else:
+                self._lose(record, container)
+                report.lost.append(record.run_id)
+        self._sweep(containers, report)
+        return report
+
+    def _reattach(self, record: RunRecord) -> None:
+        redactor = Redactor(self._secrets.recover(record.run_id))
+        self._supervisor.adopt(
+            record.run_id,
+            lambda control: self._execute.reattach(record, control, redactor=redactor),
+        )
+
+    def _lose(self, record: RunRecord, container: ManagedContainer | None) -> None:
+        if container is not None:
+            self._runtime.remove(container.id)
+        self._secrets.remove(record.run_id)
+        lost = RunLostError("the process running it ended and its container is gone")
+        self._store.append(
+            record.run_id, ev.RUN_FINISHED,
+            {"status": RunStatus.ERROR.value, "exit_code": None, "duration_ms": 0,
+             "code": lost.code, "detail": lost.detail},
+            self._clock.now_iso(),
+            run=record.evolve(status=RunStatus.ERROR.value, finished_at=self._clock.now_iso(),
+                              code=lost.code, detail=lost.detail),
+        )
+
+    def _sweep(self, containers: dict[str, ManagedContainer], report: ReconcileReport) -> None:
+        for run_id, container in containers.items():
+            record = self._store.get(run_id)
+            if record is None or RunStatus(record.status).finished:
+                if run_id in self._supervisor.active_ids():
+                    continue
+                self._runtime.remove(container.id)
+                report.removed_containers.append(container.id)
+        for run_id in self._secrets.leftovers():
+            record = self._store.get(run_id)
+            if record is None or RunStatus(record.status).finished:
+                self._secrets.remove(run_id)
+                report.removed_secrets.append(run_id)
+

@@ -1,0 +1,73 @@
+"""``flwd :doctor``: which runtime flwd would use, its version, socket, rootlessness, problems."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Mapping
+
+from flwd.domain.errors import FlwdError, UsageError
+from flwd.entrypoints.cli.exit_codes import EXIT_FLWD, EXIT_OK
+from flwd.entrypoints.cli.render import Io
+from flwd.entrypoints.config import FlwdConfig
+
+
+def doctor(config: FlwdConfig, tokens: list[str], io: Io, env: Mapping[str, str]) -> int:
+    """Exit 0 when a runtime is usable, 125 (with the reasons) when none is."""
+    as_json = "--json" in tokens
+    unknown = [t for t in tokens if t != "--json"]
+    if unknown:
+        raise UsageError(f"unexpected argument(s) for :doctor: {' '.join(unknown)}")
+    from flwd.adapters.runtime_detect import describe_candidates, detect_runtime
+
+    report: dict[str, Any] = {
+        "runtime_setting": config.runtime,
+        "candidates": [c.describe() for c in describe_candidates(env, config.runtime)],
+        "problems": [],
+    }
+    try:
+        runtime = detect_runtime(config.runtime, env=env)
+    except FlwdError as exc:
+        report["problems"].append(f"{exc.code}: {exc.detail}")
+        return _print(io, report, as_json, EXIT_FLWD)
+    try:
+        info = runtime.probe()
+        report.update({
+            "runtime": info.name, "version": info.version, "socket": info.socket,
+            "rootless": info.rootless, "enforces_limits": info.enforces_limits,
+            "container_root_maps_to": f"{info.root_uid}:{info.root_gid}",
+        })
+        report["problems"] += list(info.problems)
+        if not info.rootless:
+            report["problems"].append(
+                "runtime is rootful: runs record a runtime.rootful warning "
+                "(denied where the policy has require_rootless)")
+        if not info.enforces_limits:
+            report["problems"].append(
+                "resource limits (pids, memory, cpu) are not enforced by this runtime: runs "
+                "record runtime.limits.unenforced (denied where the policy has require_limits)")
+    except FlwdError as exc:
+        report["problems"].append(f"{exc.code}: {exc.detail}")
+        return _print(io, report, as_json, EXIT_FLWD)
+    finally:
+        runtime.close()
+    report["data_dir"] = str(config.data_path)
+    report["jobs_dirs"] = [os.path.expanduser(d) for d in config.jobs_dirs]
+    return _print(io, report, as_json, EXIT_OK)
+
+
+def _print(io: Io, report: dict[str, Any], as_json: bool, code: int) -> int:
+    if as_json:
+        io.out.write(json.dumps(report) + "\n")
+        return code
+    for key in ("runtime", "version", "socket", "rootless", "enforces_limits",
+                "container_root_maps_to", "data_dir", "jobs_dirs"):
+        if key in report:
+            io.out.write(f"{key + ':':<24}{report[key]}\n")
+    io.out.write("checked:\n")
+    for line in report["candidates"]:
+        io.out.write(f"  {line}\n")
+    io.out.write("problems:\n" if report["problems"] else "problems: none\n")
+    for problem in report["problems"]:
+        io.out.write(f"  - {problem}\n")
+    return code
