@@ -1,0 +1,296 @@
+"""The ContainerRuntime port on Docker Engine, through docker-py (lazily connected)."""
+
+from __future__ import annotations
+
+import math
+import os
+import queue
+import re
+import threading
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import docker
+import docker.errors
+from docker.types import Mount as DockerMount
+from docker.types import Ulimit
+
+from flwd.adapters._runtime_common import (
+    LABEL_RUN_ID,
+    NEVER_PULL_MESSAGE,
+    PULL_POLICIES,
+    check_reachable,
+    managed_container,
+    split_lines,
+    translate_api_error,
+)
+from flwd.domain.errors import OciError, RuntimeUnavailableError
+from flwd.ports.runtime import (
+    ContainerSpec,
+    ManagedContainer,
+    OutputLine,
+    PullProgress,
+    RuntimeInfo,
+)
+
+DEFAULT_DOCKER_SOCKET = "unix:///var/run/docker.sock"
+_REMAPPED_ROOT_DIR = re.compile(r"/(\d+)\.(\d+)/?$")
+
+
+class DockerRuntime:
+    """Runs job containers on a Docker daemon (rootful, userns-remapped or rootless).
+
+    ``base_url`` is a Docker host URL (``unix:///var/run/docker.sock``, ``tcp://...``);
+    None means ``DOCKER_HOST`` or the default socket. No I/O happens before first use.
+    """
+
+    def __init__(self, base_url: str | None = None, timeout: float = 30.0) -> None:
+        self._base_url = base_url
+        self._timeout = timeout
+        self._client: docker.DockerClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return self._base_url or os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_SOCKET
+
+    def _docker(self) -> docker.DockerClient:
+        with self._lock:
+            if self._client is None:
+                check_reachable(self.url, "docker")
+                try:
+                    self._client = docker.DockerClient(base_url=self.url, timeout=int(self._timeout))
+                except docker.errors.DockerException as exc:
+                    raise RuntimeUnavailableError(
+                        f"docker is not usable at {self.url}: {exc}", runtime="docker", socket=self.url
+                    ) from exc
+            return self._client
+
+    def _api(self) -> docker.APIClient:
+        return self._docker().api
+
+    # --- the port ------------------------------------------------------------------
+
+    def probe(self) -> RuntimeInfo:
+        check_reachable(self.url, "docker")
+        try:
+            version = self._api().version()
+            info = self._api().info()
+        except Exception as exc:
+            raise translate_api_error(exc, "probe", socket=self.url) from exc
+        options = [str(o) for o in info.get("SecurityOptions") or ()]
+        userns = any("name=userns" in o for o in options)
+        rootless = userns or any("name=rootless" in o for o in options)
+        root_uid, root_gid = self._root_ids(info, userns=userns, rootless=rootless)
+        enforces = bool(info.get("MemoryLimit", True)) and bool(info.get("PidsLimit", True))
+        return RuntimeInfo(
+            name="docker",
+            version=str(version.get("Version", "unknown")),
+            rootless=rootless,
+            socket=self.url,
+            enforces_limits=enforces,
+            root_uid=root_uid,
+            root_gid=root_gid,
+            problems=tuple(str(w) for w in info.get("Warnings") or ()),
+        )
+
+    def ensure_image(
+        self, image: str, policy: str, progress: Callable[[PullProgress], None]
+    ) -> bool:
+        if policy not in PULL_POLICIES:
+            raise ValueError(f"unknown pull policy {policy!r}; expected one of {PULL_POLICIES}")
+        present = self._image_present(image)
+        if policy == "never" and not present:
+            raise OciError(NEVER_PULL_MESSAGE, image=image)
+        if present and policy != "always":
+            return False
+        self._pull(image, progress)
+        return True
+
+    def create(self, spec: ContainerSpec) -> str:
+        try:
+            container = self._docker().containers.create(**_create_kwargs(spec))
+        except Exception as exc:
+            raise translate_api_error(exc, "create", name=spec.name, image=spec.image) from exc
+        return str(container.id)
+
+    def start(self, container_id: str) -> None:
+        try:
+            self._api().start(container_id)
+        except Exception as exc:
+            raise translate_api_error(exc, "start", container=container_id) from exc
+
+    def output(self, container_id: str) -> Iterator[OutputLine]:
+        api = self._api()
+        try:
+            streams = {
+                "stdout": api.logs(container_id, stdout=True, stderr=False, stream=True, follow=True),
+                "stderr": api.logs(container_id, stdout=False, stderr=True, stream=True, follow=True),
+            }
+        except Exception as exc:
+            raise translate_api_error(exc, "logs", container=container_id) from exc
+        try:
+            yield from split_lines(_merged(streams))
+        finally:
+            for stream in streams.values():
+                stream.close()
+
+    def wait(self, container_id: str) -> int:
+        try:
+            result = self._api().wait(container_id, timeout=None)
+        except Exception as exc:
+            raise translate_api_error(exc, "wait", container=container_id) from exc
+        return int(result.get("StatusCode", -1))
+
+    def stop(self, container_id: str, grace_seconds: float) -> None:
+        self._quietly("stop", container_id,
+                      lambda: self._api().stop(container_id, timeout=math.ceil(grace_seconds)))
+
+    def kill(self, container_id: str) -> None:
+        self._quietly("kill", container_id, lambda: self._api().kill(container_id))
+
+    def remove(self, container_id: str) -> None:
+        self._quietly("remove", container_id,
+                      lambda: self._api().remove_container(container_id, force=True, v=True))
+
+    def managed(self) -> Sequence[ManagedContainer]:
+        try:
+            rows = self._api().containers(all=True, filters={"label": LABEL_RUN_ID})
+        except Exception as exc:
+            raise translate_api_error(exc, "list") from exc
+        found = (
+            managed_container(row["Id"], (row.get("Names") or [""])[0], row.get("Labels"),
+                              row.get("State") == "running")
+            for row in rows
+        )
+        return [m for m in found if m is not None]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    # --- helpers -------------------------------------------------------------------
+
+    def _image_present(self, image: str) -> bool:
+        try:
+            self._api().inspect_image(image)
+        except docker.errors.ImageNotFound:
+            return False
+        except Exception as exc:
+            raise translate_api_error(exc, "inspect image", image=image) from exc
+        return True
+
+    def _pull(self, image: str, progress: Callable[[PullProgress], None]) -> None:
+        repository, tag = docker.utils.parse_repository_tag(image)
+        try:
+            for event in self._api().pull(repository, tag=tag or "latest", stream=True, decode=True):
+                if "error" in event:
+                    raise OciError(f"pull failed: {event['error']}", image=image)
+                detail = event.get("progressDetail") or {}
+                progress(PullProgress(
+                    image=image,
+                    status=" ".join(str(event[k]) for k in ("id", "status") if event.get(k)),
+                    current=detail.get("current"), total=detail.get("total"),
+                ))
+        except Exception as exc:
+            raise translate_api_error(exc, "pull", image=image) from exc
+
+    def _quietly(self, action: str, container_id: str, call: Callable[[], object]) -> None:
+        """Run a stop/kill/remove, treating 'already gone / not running' as success."""
+        try:
+            call()
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if exc.status_code in (304, 409):  # not running / removal already in progress
+                return
+            raise translate_api_error(exc, action, container=container_id) from exc
+        except Exception as exc:
+            raise translate_api_error(exc, action, container=container_id) from exc
+
+    def _root_ids(self, info: dict[str, Any], *, userns: bool, rootless: bool) -> tuple[int, int]:
+        if userns:
+            # userns-remap keeps its data under <root>/<uid>.<gid>
+            match = _REMAPPED_ROOT_DIR.search(str(info.get("DockerRootDir", "")))
+            if match:
+                return int(match.group(1)), int(match.group(2))
+            return _subid("/etc/subuid", "dockremap"), _subid("/etc/subgid", "dockremap")
+        if rootless and self.url.startswith("unix://"):
+            try:  # rootless dockerd: container root is the daemon's user, who owns the socket
+                st = os.stat(self.url.removeprefix("unix://"))
+            except OSError:
+                return 0, 0
+            return st.st_uid, st.st_gid
+        return 0, 0
+
+
+def _merged(streams: dict[str, Iterable[bytes]]) -> Iterator[tuple[str, bytes]]:
+    """Read each log stream in its own thread; yield (stream, chunk) as they arrive."""
+    chunks: queue.Queue[tuple[str, bytes | BaseException | None]] = queue.Queue()
+
+    def pump(name: str, stream: Iterable[bytes]) -> None:
+        try:
+            for chunk in stream:
+                chunks.put((name, chunk))
+        except BaseException as exc:  # handed to the reader, which decides
+            chunks.put((name, exc))
+        chunks.put((name, None))
+
+    for name, stream in streams.items():
+        threading.Thread(target=pump, args=(name, stream), daemon=True,
+                         name=f"flwd-docker-{name}").start()
+    open_streams = len(streams)
+    while open_streams:
+        name, item = chunks.get()
+        if item is None:
+            open_streams -= 1
+        elif isinstance(item, BaseException):
+            raise translate_api_error(item, "logs")
+        else:
+            yield name, item
+
+
+def _create_kwargs(spec: ContainerSpec) -> dict[str, Any]:
+    """ContainerSpec -> docker-py ``containers.create`` keywords; nothing from the host beyond mounts."""
+    return {
+        "image": spec.image,
+        "command": list(spec.command) if spec.command is not None else None,
+        "name": spec.name,
+        "environment": dict(spec.env),
+        "labels": dict(spec.labels),
+        "mounts": [
+            DockerMount(target=m.target, source=m.source, type="bind", read_only=m.read_only)
+            for m in spec.mounts
+        ],
+        "working_dir": spec.workdir,
+        "read_only": spec.read_only_rootfs,
+        "tmpfs": dict(spec.tmpfs) or None,
+        "cap_drop": list(spec.cap_drop) or None,
+        "cap_add": list(spec.cap_add) or None,
+        "security_opt": ["no-new-privileges"] if spec.no_new_privileges else None,
+        "network_mode": spec.network,
+        "pids_limit": spec.pids_limit,
+        "mem_limit": spec.memory_bytes,
+        "memswap_limit": spec.memory_bytes,  # no swap beyond the memory ceiling
+        "nano_cpus": spec.nano_cpus,
+        "init": spec.init,
+        "ulimits": [Ulimit(name=k, soft=v, hard=v) for k, v in spec.ulimits.items()] or None,
+        "user": spec.user,
+        "privileged": False,
+        "detach": True,
+        "stdin_open": False,
+        "tty": False,
+    }
+
+
+def _subid(path: str, user: str) -> int:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                name, _, rest = line.strip().partition(":")
+                if name == user:
+                    return int(rest.split(":")[0])
+    except (OSError, ValueError):
+        pass
+    return 0

@@ -1,0 +1,233 @@
+"""An in-memory ContainerRuntime for tests: configured behaviour, recorded state, no I/O.
+
+Knobs are plain attributes, read when the relevant call happens (a container's program —
+``output_lines``, ``exit_code``, ``run_seconds`` — is fixed when it is created). The fake passes
+``tests/contracts/runtime.py`` exactly like the Docker and Podman adapters.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator, Sequence
+
+from flwd.adapters._runtime_common import (
+    LABEL_JOB_ID,
+    LABEL_RUN_ID,
+    NEVER_PULL_MESSAGE,
+    PULL_POLICIES,
+)
+from flwd.domain.errors import ContainerNameConflictError, OciError, RuntimeUnavailableError
+from flwd.ports.runtime import (
+    ContainerSpec,
+    ManagedContainer,
+    OutputLine,
+    PullProgress,
+    RuntimeInfo,
+)
+
+EXIT_STOPPED = 143  # 128 + SIGTERM, what an init-wrapped job reports after a graceful stop
+EXIT_KILLED = 137  # 128 + SIGKILL
+
+
+@dataclass(slots=True, kw_only=True)
+class FakeContainer:
+    """One fake container; ``state`` is created|running|exited."""
+
+    id: str
+    spec: ContainerSpec
+    output_lines: tuple[OutputLine, ...]
+    exit_code: int
+    run_seconds: float
+    state: str = "created"
+    started_at: float | None = None
+    ended: threading.Event = field(default_factory=threading.Event)
+    final_exit_code: int | None = None
+
+
+def _default_info() -> RuntimeInfo:
+    return RuntimeInfo(name="fake", version="1.0", rootless=True, socket="fake://")
+
+
+class FakeRuntime:
+    """``ContainerRuntime`` in memory.
+
+    Knobs: ``unavailable``, ``images`` (present locally), ``pull_fails``, ``exit_code``,
+    ``output_lines``, ``run_seconds`` (how long a started container runs; stop/kill end it
+    early with 143/137), ``info``. State: ``created``, ``containers``, ``started``,
+    ``stopped``, ``killed``, ``removed``, ``pulled``, ``closed``.
+    """
+
+    def __init__(
+        self,
+        *,
+        images: Iterable[str] = (),
+        unavailable: bool = False,
+        pull_fails: bool = False,
+        exit_code: int = 0,
+        output_lines: Iterable[OutputLine] = (),
+        run_seconds: float = 0.0,
+        info: RuntimeInfo | None = None,
+    ) -> None:
+        self.images: set[str] = set(images)
+        self.unavailable = unavailable
+        self.pull_fails = pull_fails
+        self.exit_code = exit_code
+        self.output_lines: list[OutputLine] = list(output_lines)
+        self.run_seconds = run_seconds
+        self.info = info or _default_info()
+        self.created: list[ContainerSpec] = []
+        self.containers: dict[str, FakeContainer] = {}
+        self.started: list[str] = []
+        self.stopped: list[str] = []
+        self.killed: list[str] = []
+        self.removed: list[str] = []
+        self.pulled: list[str] = []
+        self.closed = False
+        self._ids = itertools.count(1)
+        self._lock = threading.RLock()
+
+    # --- the port ------------------------------------------------------------------
+
+    def probe(self) -> RuntimeInfo:
+        self._reachable()
+        return self.info
+
+    def ensure_image(
+        self, image: str, policy: str, progress: Callable[[PullProgress], None]
+    ) -> bool:
+        self._reachable()
+        if policy not in PULL_POLICIES:
+            raise ValueError(f"unknown pull policy {policy!r}; expected one of {PULL_POLICIES}")
+        present = image in self.images
+        if policy == "never" and not present:
+            raise OciError(NEVER_PULL_MESSAGE, image=image)
+        if present and policy != "always":
+            return False
+        progress(PullProgress(image=image, status="Pulling from fake registry"))
+        if self.pull_fails:
+            raise OciError(f"pull failed: fake registry refused {image}", image=image)
+        progress(PullProgress(image=image, status="Download complete", current=1, total=1))
+        with self._lock:
+            self.images.add(image)
+            self.pulled.append(image)
+        return True
+
+    def create(self, spec: ContainerSpec) -> str:
+        self._reachable()
+        with self._lock:
+            if any(c.spec.name == spec.name for c in self.containers.values()):
+                raise ContainerNameConflictError(
+                    f"container name is already in use: {spec.name}", name=spec.name)
+            if spec.image not in self.images:
+                raise OciError(f"create failed: No such image: {spec.image}", image=spec.image)
+            container = FakeContainer(
+                id=f"fake{next(self._ids):012d}", spec=spec, output_lines=tuple(self.output_lines),
+                exit_code=self.exit_code, run_seconds=self.run_seconds,
+            )
+            self.created.append(spec)
+            self.containers[container.id] = container
+            return container.id
+
+    def start(self, container_id: str) -> None:
+        self._reachable()
+        with self._lock:
+            container = self._get(container_id, "start")
+            if container.state != "created":
+                raise OciError(f"start failed: container {container_id} is {container.state}")
+            container.state, container.started_at = "running", time.monotonic()
+            self.started.append(container_id)
+
+    def output(self, container_id: str) -> Iterator[OutputLine]:
+        self._reachable()
+        container = self._get(container_id, "logs")
+        if container.started_at is None:
+            return  # like `docker logs -f` on a never-started container: nothing, at once
+        yield from container.output_lines
+        self._wait_for_end(container)
+
+    def wait(self, container_id: str) -> int:
+        self._reachable()
+        container = self._get(container_id, "wait")
+        self._wait_for_end(container)
+        return container.final_exit_code or 0  # never started: 0 at once, as Docker does
+
+    def stop(self, container_id: str, grace_seconds: float) -> None:
+        self._end(container_id, EXIT_STOPPED, self.stopped)
+
+    def kill(self, container_id: str) -> None:
+        self._end(container_id, EXIT_KILLED, self.killed)
+
+    def remove(self, container_id: str) -> None:
+        self._reachable()
+        with self._lock:
+            container = self.containers.pop(container_id, None)
+            if container is None:
+                return
+            self._finish(container, EXIT_KILLED)
+            self.removed.append(container_id)
+
+    def managed(self) -> Sequence[ManagedContainer]:
+        self._reachable()
+        with self._lock:
+            containers = list(self.containers.values())
+        return [
+            ManagedContainer(
+                id=c.id, name=c.spec.name, run_id=c.spec.labels[LABEL_RUN_ID],
+                job_id=c.spec.labels.get(LABEL_JOB_ID, ""), running=self._running(c),
+            )
+            for c in containers
+            if LABEL_RUN_ID in c.spec.labels
+        ]
+
+    def close(self) -> None:
+        self.closed = True
+
+    # --- helpers -------------------------------------------------------------------
+
+    def _reachable(self) -> None:
+        if self.unavailable:
+            raise RuntimeUnavailableError("fake runtime is unavailable", runtime="fake",
+                                          socket=self.info.socket)
+
+    def _get(self, container_id: str, action: str) -> FakeContainer:
+        with self._lock:
+            container = self.containers.get(container_id)
+        if container is None:
+            raise OciError(f"{action} failed: No such container: {container_id}",
+                           container=container_id)
+        return container
+
+    def _running(self, container: FakeContainer) -> bool:
+        if container.state != "running":
+            return False
+        assert container.started_at is not None
+        if time.monotonic() - container.started_at >= container.run_seconds:
+            self._finish(container, container.exit_code)
+            return False
+        return True
+
+    def _wait_for_end(self, container: FakeContainer) -> None:
+        if container.started_at is None:
+            return
+        remaining = container.started_at + container.run_seconds - time.monotonic()
+        container.ended.wait(max(0.0, remaining))
+        self._finish(container, container.exit_code)
+
+    def _end(self, container_id: str, exit_code: int, record: list[str]) -> None:
+        self._reachable()
+        with self._lock:
+            container = self.containers.get(container_id)
+            if container is None or not self._running(container):
+                return
+            self._finish(container, exit_code)
+            record.append(container_id)
+
+    def _finish(self, container: FakeContainer, exit_code: int) -> None:
+        with self._lock:
+            if container.final_exit_code is None:
+                container.final_exit_code = exit_code
+            container.state = "exited"
+            container.ended.set()
