@@ -146,7 +146,7 @@ def _podman(url: str, service: PrivatePodmanService | None = None) -> ContainerR
 
 
 def _docker(url: str) -> ContainerRuntime:
-    from flwd.adapters.docker_runtime import DockerRuntime  # type: ignore[import-not-found,unused-ignore]
+    from flwd.adapters.docker_runtime import DockerRuntime
 
     runtime: ContainerRuntime = DockerRuntime(base_url=url)
     return runtime

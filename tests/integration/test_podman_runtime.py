@@ -15,6 +15,7 @@ import pytest
 from flwd.adapters.podman_runtime import PodmanRuntime
 from flwd.domain.errors import ContainerNameConflictError, OciError, RuntimeUnavailableError
 from flwd.ports.runtime import ContainerSpec, Mount, RuntimeInfo
+from tests.contracts.runtime import check_runtime_contract
 
 pytestmark = pytest.mark.podman
 
@@ -56,7 +57,9 @@ def info(runtime: PodmanRuntime) -> RuntimeInfo:
 
 
 @pytest.fixture(scope="module")
-def facts(runtime: PodmanRuntime, info: RuntimeInfo, test_image: str) -> Iterator[dict[str, list[str]]]:
+def facts(
+    runtime: PodmanRuntime, info: RuntimeInfo, test_image: str
+) -> Iterator[dict[str, list[str]]]:
     """Run the probe script once in a container set up like a secure flwd run."""
     os.makedirs("/var/tmp/flwd-it", mode=0o755, exist_ok=True)
     base = Path(tempfile.mkdtemp(prefix="podman-", dir="/var/tmp/flwd-it"))
@@ -92,9 +95,13 @@ def facts(runtime: PodmanRuntime, info: RuntimeInfo, test_image: str) -> Iterato
         runtime.remove(container_id)
     found: dict[str, list[str]] = {"exit": [str(exit_code)], "stderr": []}
     for line in lines:
-        key, _, value = line.line.partition("=") if line.stream == "stdout" else ("stderr", "", line.line)
-        found.setdefault(key, []).append(value)
-    found["run_file"] = [(run / "out.txt").read_text().strip()] if (run / "out.txt").exists() else []
+        if line.stream == "stderr":
+            found["stderr"].append(line.line)
+        else:
+            key, _, value = line.line.partition("=")
+            found.setdefault(key, []).append(value)
+    out_file = run / "out.txt"
+    found["run_file"] = [out_file.read_text().strip()] if out_file.exists() else []
     yield found
     shutil.rmtree(base, ignore_errors=True)
 
@@ -112,10 +119,10 @@ def test_probe_reports_unenforced_limits_when_rootless_on_cgroup_v1(info: Runtim
     assert any("limits" in problem for problem in info.problems) is cgroup_v1
 
 
-def test_contract_holds_when_run_against_rootless_podman(runtime: PodmanRuntime, test_image: str) -> None:
-    from tests.contracts.runtime import check_runtime_contract
-
-    check_runtime_contract(runtime, test_image)
+def test_contract_holds_when_run_against_rootless_podman(
+    runtime: PodmanRuntime, test_image: str, shared_tmp: Path
+) -> None:
+    check_runtime_contract(runtime, test_image, shared_tmp)
 
 
 def test_container_has_no_capabilities_when_secure(facts: dict[str, list[str]]) -> None:
@@ -228,7 +235,9 @@ def test_create_raises_oci_error_with_podman_message_when_mount_source_is_missin
     assert err.value.code == "E_OCI"
 
 
-def test_stop_delivers_sigterm_through_init_when_running(runtime: PodmanRuntime, test_image: str) -> None:
+def test_stop_delivers_sigterm_through_init_when_running(
+    runtime: PodmanRuntime, test_image: str
+) -> None:
     script = "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done"
     container = runtime.create(_spec(test_image, f"flwd-it-{uuid.uuid4().hex[:10]}",
                                      ("/bin/sh", "-c", script)))
@@ -249,7 +258,8 @@ def test_ensure_image_raises_oci_error_when_pull_fails(runtime: PodmanRuntime) -
     steps: list[str] = []
 
     with pytest.raises(OciError) as err:
-        runtime.ensure_image("localhost:1/none:latest", "if-not-present", lambda p: steps.append(p.status))
+        runtime.ensure_image("localhost:1/none:latest", "if-not-present",
+                             lambda p: steps.append(p.status))
 
     assert "localhost:1" in err.value.detail and steps[0] == "pulling"
 

@@ -103,7 +103,9 @@ def _dead(short_dir: Path, name: str) -> str:
     return f"unix://{short_dir}/{name}"
 
 
-def test_detect_prefers_container_host_when_it_answers(serve, env, short_dir) -> None:
+def test_detect_prefers_container_host_when_it_answers(
+    serve: Callable[..., FakeService], env: dict[str, str], short_dir: Path
+) -> None:
     host, xdg_dir = serve("host.sock"), short_dir / "xdg"
     (xdg_dir / "podman").mkdir(parents=True)
     serve("xdg/podman/podman.sock")
@@ -115,10 +117,13 @@ def test_detect_prefers_container_host_when_it_answers(serve, env, short_dir) ->
     assert runtime.url == host.url
 
 
-def test_detect_uses_xdg_socket_when_container_host_is_dead(serve, env, short_dir) -> None:
+def test_detect_uses_xdg_socket_when_container_host_is_dead(
+    serve: Callable[..., FakeService], env: dict[str, str], short_dir: Path
+) -> None:
     (short_dir / "xdg" / "podman").mkdir(parents=True)
     xdg = serve("xdg/podman/podman.sock")
-    env |= {"CONTAINER_HOST": _dead(short_dir, "gone.sock"), "XDG_RUNTIME_DIR": str(short_dir / "xdg")}
+    env |= {"CONTAINER_HOST": _dead(short_dir, "gone.sock"),
+            "XDG_RUNTIME_DIR": str(short_dir / "xdg")}
 
     runtime = detect_runtime("podman", env=env, system_podman_url=_dead(short_dir, "sys.sock"))
 
@@ -126,7 +131,9 @@ def test_detect_uses_xdg_socket_when_container_host_is_dead(serve, env, short_di
     assert runtime.url == xdg.url
 
 
-def test_detect_uses_system_socket_when_user_sockets_are_dead(serve, env, short_dir) -> None:
+def test_detect_uses_system_socket_when_user_sockets_are_dead(
+    serve: Callable[..., FakeService], env: dict[str, str], short_dir: Path
+) -> None:
     system = serve("sys.sock")
     env |= {"XDG_RUNTIME_DIR": str(short_dir / "nothing-here")}
 
@@ -136,7 +143,9 @@ def test_detect_uses_system_socket_when_user_sockets_are_dead(serve, env, short_
     assert runtime.url == system.url
 
 
-def test_detect_skips_a_socket_when_it_answers_ping_with_an_error(serve, env, short_dir) -> None:
+def test_detect_skips_a_socket_when_it_answers_ping_with_an_error(
+    serve: Callable[..., FakeService], env: dict[str, str], short_dir: Path
+) -> None:
     broken, system = serve("broken.sock", status=500), serve("sys.sock")
     env |= {"CONTAINER_HOST": broken.url}
 
@@ -146,7 +155,9 @@ def test_detect_skips_a_socket_when_it_answers_ping_with_an_error(serve, env, sh
     assert runtime.url == system.url
 
 
-def test_detect_falls_back_to_docker_when_no_podman_answers_and_auto(serve, env, short_dir) -> None:
+def test_detect_falls_back_to_docker_when_no_podman_answers_and_auto(
+    serve: Callable[..., FakeService], env: dict[str, str], short_dir: Path
+) -> None:
     docker = serve("docker.sock")
     env |= {"DOCKER_HOST": docker.url}
 
@@ -156,7 +167,9 @@ def test_detect_falls_back_to_docker_when_no_podman_answers_and_auto(serve, env,
     assert getattr(runtime, "url") == docker.url
 
 
-def test_detect_ignores_podman_when_docker_is_asked_for(serve, env, short_dir) -> None:
+def test_detect_ignores_podman_when_docker_is_asked_for(
+    serve: Callable[..., FakeService], env: dict[str, str], short_dir: Path
+) -> None:
     podman, docker = serve("podman.sock"), serve("docker.sock")
     env |= {"CONTAINER_HOST": podman.url, "DOCKER_HOST": docker.url}
 
@@ -166,7 +179,9 @@ def test_detect_ignores_podman_when_docker_is_asked_for(serve, env, short_dir) -
     assert getattr(runtime, "url") == docker.url
 
 
-def test_detect_never_falls_back_to_docker_when_podman_is_asked_for(serve, env, short_dir) -> None:
+def test_detect_never_falls_back_to_docker_when_podman_is_asked_for(
+    serve: Callable[..., FakeService], env: dict[str, str], short_dir: Path
+) -> None:
     env |= {"DOCKER_HOST": serve("docker.sock").url}
 
     with pytest.raises(RuntimeUnavailableError) as err:
@@ -175,7 +190,9 @@ def test_detect_never_falls_back_to_docker_when_podman_is_asked_for(serve, env, 
     assert "docker" not in err.value.detail.split("tried:")[1].replace("no-docker", "")
 
 
-def test_detect_lists_everything_tried_quickly_when_nothing_answers(serve, env, short_dir) -> None:
+def test_detect_lists_everything_tried_quickly_when_nothing_answers(
+    serve: Callable[..., FakeService], env: dict[str, str], short_dir: Path
+) -> None:
     hung = serve("hung.sock", status=None)
     env |= {"CONTAINER_HOST": hung.url, "XDG_RUNTIME_DIR": str(short_dir / "x")}
     started = time.monotonic()
@@ -190,12 +207,14 @@ def test_detect_lists_everything_tried_quickly_when_nothing_answers(serve, env, 
         assert expected in err.value.detail
 
 
-def test_detect_rejects_an_unknown_kind_when_asked(env) -> None:
+def test_detect_rejects_an_unknown_kind_when_asked(env: dict[str, str]) -> None:
     with pytest.raises(RuntimeUnavailableError, match="unknown runtime"):
         detect_runtime("lxc", env=env)
 
 
-def test_describe_lists_candidates_in_order_when_some_answer(serve, env, short_dir) -> None:
+def test_describe_lists_candidates_in_order_when_some_answer(
+    serve: Callable[..., FakeService], env: dict[str, str], short_dir: Path
+) -> None:
     docker = serve("docker.sock")
     env |= {"CONTAINER_HOST": _dead(short_dir, "gone.sock"), "DOCKER_HOST": docker.url}
 
@@ -215,7 +234,9 @@ def _install_fake_podman(env: dict[str, str], fail: str = "") -> None:
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
 
 
-def test_detect_starts_a_private_service_when_podman_is_installed_but_silent(env, short_dir) -> None:
+def test_detect_starts_a_private_service_when_podman_is_installed_but_silent(
+    env: dict[str, str], short_dir: Path
+) -> None:
     _install_fake_podman(env)
     env["XDG_RUNTIME_DIR"] = str(short_dir)
 
@@ -229,7 +250,9 @@ def test_detect_starts_a_private_service_when_podman_is_installed_but_silent(env
     assert not socket_path.parent.exists()
 
 
-def test_private_service_explains_crun_when_podman_fails_with_it(env, short_dir) -> None:
+def test_private_service_explains_crun_when_podman_fails_with_it(
+    env: dict[str, str], short_dir: Path
+) -> None:
     _install_fake_podman(env, fail="crun: cgroups in hybrid mode not supported")
     service = PrivatePodmanService(env=env | {"XDG_RUNTIME_DIR": str(short_dir)})
 
@@ -241,7 +264,9 @@ def test_private_service_explains_crun_when_podman_fails_with_it(env, short_dir)
     assert [p.name for p in short_dir.iterdir()] == ["bin"]
 
 
-def test_private_service_socket_dir_is_private_when_started(env, short_dir) -> None:
+def test_private_service_socket_dir_is_private_when_started(
+    env: dict[str, str], short_dir: Path
+) -> None:
     _install_fake_podman(env)
     service = PrivatePodmanService(env=env | {"XDG_RUNTIME_DIR": str(short_dir)})
 
