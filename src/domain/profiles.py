@@ -19,6 +19,7 @@ Decision codes, by subject (stable; the verdict says whether a code allows, warn
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Iterable
 
 from flwd.domain.errors import (
@@ -35,6 +36,7 @@ from flwd.domain.errors import (
 )
 from flwd.domain.images import registry_allowed
 from flwd.domain.model import (
+    ContainerRequest,
     ContainerSettings,
     Decision,
     ImageRef,
@@ -212,7 +214,14 @@ def decide(
     as limits) and applies only the relaxations the decisions allow. Never raises for a
     denial: the decisions carry it (see ``raise_for_denials``).
     """
-    asked = job.container
+    return _decide(job.container, profile, bundle, image)
+
+
+@lru_cache(maxsize=1024)
+def _decide(
+    asked: ContainerRequest, profile: Profile, bundle: PolicyBundle, image: ImageRef
+) -> tuple[ContainerSettings, tuple[Decision, ...]]:
+    # Pure and keyed on frozen values only, so plans for the same job shape share the work.
     overrides = bundle.overrides
     network, network_d = _network(asked.network, profile, bundle)
     cap_add, caps_d = _capabilities(asked.capabilities, profile, bundle)

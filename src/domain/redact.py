@@ -21,8 +21,7 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         unique = {s for s in secrets if s}
         self._secrets: tuple[str, ...] = tuple(sorted(unique, key=len, reverse=True))
-        # str.replace masks non-overlapping matches only; "aba" in "ababa" needs spans.
-        self._simple = not any(_self_overlaps(s) for s in self._secrets)
+        self._simple: bool | None = None  # computed on first need: most runs never print one
 
     def __repr__(self) -> str:
         return f"Redactor(<{len(self._secrets)} secrets>)"
@@ -38,9 +37,15 @@ class Redactor:
         present = [s for s in secrets if s in text]
         if not present:
             return text
-        if len(present) == 1 and self._simple:
+        if len(present) == 1 and self._is_simple():
             return text.replace(present[0], MASK)
         return _mask_spans(text, present)
+
+    def _is_simple(self) -> bool:
+        # str.replace masks non-overlapping matches only; "aba" in "ababa" needs spans.
+        if self._simple is None:
+            self._simple = not any(_self_overlaps(s) for s in self._secrets)
+        return self._simple
 
     def redact_obj(self, obj: object) -> object:
         """*obj* with secrets masked in every string inside dicts, lists and tuples (keys too)."""
