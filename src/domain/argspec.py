@@ -7,7 +7,7 @@ import re
 from typing import Callable, Mapping
 
 from flwd.domain.errors import SpecInvalidError
-from flwd.domain.model import NO_DEFAULT, ArgSpec, ArgType
+from flwd.domain.model import NO_DEFAULT, ArgSpec, ArgType, env_name
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 _SAFE_FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -84,7 +84,22 @@ def parse_arg_specs(raw: object, *, spec_path: str, field: str = "args") -> tupl
             )
         seen[spec.env_name] = (index, spec.name)
         specs.append(spec)
+    _check_negations(specs, spec_path=spec_path, field=field)
     return tuple(specs)
+
+
+def _check_negations(specs: list[ArgSpec], *, spec_path: str, field: str) -> None:
+    """A boolean ``loud`` owns ``--no-loud`` on the CLI, so no argument may be called ``no-loud``."""
+    booleans = {env_name(s.name): s.name for s in specs if s.type is ArgType.BOOLEAN}
+    for index, spec in enumerate(specs):
+        if spec.name[:3].lower() in ("no-", "no_"):
+            owner = booleans.get(env_name(spec.name[3:]))
+            if owner is not None:
+                raise spec_error(
+                    spec_path,
+                    f"{field}[{index}].name",
+                    f"{spec.name!r} collides with --no-{owner}, the negation of boolean {owner!r}",
+                )
 
 
 def _parse_one(item: object, *, spec_path: str, where: str) -> ArgSpec:

@@ -29,6 +29,7 @@ INVALID = [
     ("duplicate-name", [{"name": "a", "type": "string"}, {"name": "a", "type": "integer"}], "args[1].name", "duplicate"),
     ("dash-underscore-clash", [{"name": "my-x", "type": "string"}, {"name": "my_x", "type": "string"}], "args[1].name", "ARG_MY_X"),
     ("case-clash", [{"name": "Tok", "type": "string"}, {"name": "tok", "type": "string"}], "args[1].name", "duplicate"),
+    ("boolean-negation-clash", [{"name": "no-loud", "type": "string"}, {"name": "loud", "type": "boolean"}], "args[0].name", "--no-loud"),
     ("required-not-bool", [{"name": "a", "type": "string", "required": "yes"}], "args[0].required", "true or false"),
     ("description-not-string", [{"name": "a", "type": "string", "description": 5}], "args[0].description", "string"),
     ("items-on-string", [{"name": "a", "type": "string", "items": "string"}], "args[0].items", "only arrays"),
