@@ -1,0 +1,74 @@
+"""The Litestar application: controllers, guards, problem details and OpenAPI, over one DI container."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+
+from flwd.entrypoints.container import Container
+from flwd.entrypoints.http.auth import Authenticator
+from flwd.entrypoints.http.jobs import JobsController
+from flwd.entrypoints.http.metrics import Metrics, record_response
+from flwd.entrypoints.http.plans import PlansController
+from flwd.entrypoints.http.problems import EXCEPTION_HANDLERS
+from flwd.entrypoints.http.runs import RunsController
+from flwd.entrypoints.http.settings import ServerSettings
+from flwd.entrypoints.http.sse import EventHub
+from flwd.entrypoints.http.system import RuntimeProbe, SystemController
+
+API_VERSION = "0.1.0"
+OPENAPI_PATH = "/schema/openapi.json"
+_CANCEL_ROUTE = "/runs/{run_id}"
+
+
+class FlwdOpenApiJson(JsonRenderPlugin):
+    """Serves the generated document, with the cancel handler under its public path
+    ``/runs/{run_id}:cancel`` (Litestar cannot route a segment that mixes a parameter and text)."""
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        schema = copy.deepcopy(openapi_schema)
+        paths = schema.get("paths", {})
+        item = paths.get(_CANCEL_ROUTE, {})
+        if "post" in item:
+            paths[_CANCEL_ROUTE + ":cancel"] = {"post": item.pop("post")}
+            if "parameters" in item:
+                paths[_CANCEL_ROUTE + ":cancel"]["parameters"] = item["parameters"]
+        return self.render_json(request, schema)
+
+
+def create_app(container: Container, *, server_settings: ServerSettings) -> Litestar:
+    """The API over *container*; nothing starts here (the runtime is resolved by ``serve``)."""
+    hub, metrics = EventHub(), Metrics()
+    probe = RuntimeProbe(container, server_settings.runtime_enabled)
+    values: dict[str, object] = {
+        "container": container, "hub": hub, "metrics": metrics,
+        "settings": server_settings, "probe": probe,
+    }
+    return Litestar(
+        route_handlers=[SystemController, JobsController, PlansController, RunsController],
+        dependencies={name: _constant(value) for name, value in values.items()},
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=server_settings.max_body_bytes,
+        before_send=[record_response],
+        state=State({"authenticator": Authenticator(server_settings.grants),
+                     "settings": server_settings, "metrics": metrics, "hub": hub}),
+        openapi_config=OpenAPIConfig(
+            title="flwd", version=API_VERSION, path="/schema",
+            description="Run typed-argument jobs in hardened, rootless containers.",
+            render_plugins=[FlwdOpenApiJson()],
+        ),
+        debug=False,
+    )
+
+
+def _constant(value: object) -> Provide:
+    def provide() -> Any:
+        return value
+
+    return Provide(provide, use_cache=True, sync_to_thread=False)

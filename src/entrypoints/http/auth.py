@@ -1,0 +1,101 @@
+"""Bearer-token authentication and scope guards: a token grants only what its digest is configured for."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from litestar.connection import ASGIConnection
+
+from flwd.domain.errors import AuthForbiddenError, AuthUnauthenticatedError
+from flwd.entrypoints.config import ALL_SCOPES, TokenGrant, token_digest
+
+DEV_TOKEN = "dev-token"
+_MAX_TOKEN_CHARS = 4096
+
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], Any], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Principal:
+    """Who made a request: the matching grant's name and scopes."""
+
+    name: str
+    scopes: frozenset[str]
+
+
+def dev_grant() -> TokenGrant:
+    """``--dev``: the well-known token ``dev-token`` with every scope (loopback only)."""
+    return TokenGrant(name="dev", digest=token_digest(DEV_TOKEN), scopes=ALL_SCOPES)
+
+
+class Authenticator:
+    """Matches a bearer token's SHA-256 digest against every configured grant.
+
+    Each grant is compared with ``hmac.compare_digest`` and the loop never stops early, so
+    the time taken says nothing about which (if any) grant matched.
+    """
+
+    def __init__(self, grants: Iterable[TokenGrant]) -> None:
+        self._grants = tuple(grants)
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        digest = token_digest(_bearer_token(authorization))
+        found: TokenGrant | None = None
+        for grant in self._grants:
+            if hmac.compare_digest(digest, grant.digest) and found is None:
+                found = grant
+        if found is None:
+            raise AuthUnauthenticatedError("the bearer token is not a configured API token")
+        return Principal(name=found.name, scopes=found.scopes)
+
+
+def _bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise AuthUnauthenticatedError("missing Authorization: Bearer TOKEN header")
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > _MAX_TOKEN_CHARS:
+        raise AuthUnauthenticatedError("the Authorization header must be 'Bearer TOKEN'")
+    return token
+
+
+def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    """The request's principal (authenticating it now if no guard did yet)."""
+    principal = connection.scope.get("state", {}).get("flwd_principal")
+    if isinstance(principal, Principal):
+        return principal
+    authenticator: Authenticator = connection.app.state.authenticator
+    principal = authenticator.authenticate(connection.headers.get("authorization"))
+    connection.scope.setdefault("state", {})["flwd_principal"] = principal
+    return principal
+
+
+def check_scope(principal: Principal, scope: str, why: str = "") -> None:
+    if scope not in principal.scopes:
+        reason = f" ({why})" if why else ""
+        raise AuthForbiddenError(f"this token lacks the scope {scope}{reason}", scope=scope)
+
+
+def require(scope: str) -> Guard:
+    """A Litestar guard: the request must carry a configured token holding *scope*."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: Any) -> None:
+        check_scope(principal_of(connection), scope)
+
+    guard.__name__ = f"require_{scope.replace(':', '_')}"
+    return guard
+
+
+def metrics_guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: Any) -> None:
+    """``/metrics`` is open when the server listens on loopback only, else needs runs:read."""
+    if connection.app.state.settings.loopback:
+        return
+    check_scope(principal_of(connection), "runs:read")
+
+
+def check_profile_scope(connection: ASGIConnection[Any, Any, Any, Any], profile: str | None) -> None:
+    """Asking for the ``disabled`` profile through the API needs ``runs:admin`` (SPEC 8)."""
+    if profile == "disabled":
+        check_scope(principal_of(connection), "runs:admin", "asking for the disabled profile")

@@ -1,0 +1,26 @@
+"""``POST /plans``: what a run would do, without any container runtime."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, post
+
+from flwd.domain.plan import plan_as_dict
+from flwd.entrypoints.http.deps import ContainerDep
+from flwd.entrypoints.http.auth import check_profile_scope, require
+from flwd.entrypoints.http.schemas import RunBody
+
+
+class PlansController(Controller):
+    path = "/plans"
+    guards = [require("jobs:read")]
+    tags = ["plans"]
+
+    @post("/", status_code=200, sync_to_thread=True, summary="Plan a run (no runtime needed)")
+    def plan(self, request: Request[Any, Any, Any], container: ContainerDep,
+             data: RunBody) -> dict[str, Any]:
+        run_request = data.to_domain()
+        check_profile_scope(request, run_request.requested_profile)
+        _, prepared = container.plan_job()(run_request)
+        return plan_as_dict(prepared.plan)

@@ -1,0 +1,119 @@
+"""``/runs``: submit, list, look up, follow (SSE) and cancel runs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio.to_thread
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+from litestar.response import ServerSentEvent
+
+from flwd.domain.errors import PolicyDeniedError, RequestInvalidError, RouteNotFoundError
+from flwd.domain.execution import QueuedRun
+from flwd.entrypoints.http.auth import check_profile_scope, require
+from flwd.entrypoints.http.deps import ContainerDep, HubDep, MetricsDep, SettingsDep
+from flwd.entrypoints.http.schemas import (
+    RunBody,
+    RunPageView,
+    check_idempotency_key,
+    check_status_filter,
+)
+from flwd.entrypoints.http.sse import follow_run
+from flwd.entrypoints.views import run_view
+from flwd.ports.store import RunRecord
+
+CANCEL_ACTION = "cancel"
+
+
+class RunsController(Controller):
+    path = "/runs"
+    tags = ["runs"]
+
+    @post("/", status_code=202, sync_to_thread=True, guards=[require("runs:write")],
+          summary="Submit a run; it proceeds in the background")
+    def submit(
+        self,
+        request: Request[Any, Any, Any],
+        container: ContainerDep,
+        hub: HubDep,
+        metrics: MetricsDep,
+        settings: SettingsDep,
+        data: RunBody,
+        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
+    ) -> Response[dict[str, Any]]:
+        run_request = data.to_domain()
+        check_profile_scope(request, run_request.requested_profile)
+        key = check_idempotency_key(idempotency_key)
+        settings.require_runtime()
+        try:
+            submitted = container.submit_run()(run_request, key)
+        except PolicyDeniedError as exc:
+            metrics.count_denial(exc.code)
+            raise
+        if isinstance(submitted, QueuedRun):
+            container.supervisor().submit(submitted, [hub, metrics])
+            record = submitted.record
+        else:
+            record = submitted
+        return _accepted(record)
+
+    @get("/", sync_to_thread=True, guards=[require("runs:read")], summary="List runs, newest first")
+    def list_runs(
+        self,
+        container: ContainerDep,
+        job: str | None = None,
+        status: str | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, Parameter(max_length=1024)] = None,
+    ) -> RunPageView:
+        page = container.query_runs().page(
+            job_id=job, status=check_status_filter(status), limit=limit, cursor=cursor)
+        return RunPageView(runs=[run_view(r) for r in page.runs], next_cursor=page.next_cursor)
+
+    @get("/{run_id:str}", sync_to_thread=True, guards=[require("runs:read")], summary="One run")
+    def get_run(self, container: ContainerDep, run_id: str) -> dict[str, Any]:
+        return run_view(container.query_runs().get(run_id))
+
+    @get("/{run_id:str}/events", guards=[require("runs:read")],
+         summary="The run's events as Server-Sent Events; resumes after Last-Event-ID")
+    async def events(
+        self,
+        container: ContainerDep,
+        hub: HubDep,
+        settings: SettingsDep,
+        run_id: str,
+        last_event_id: Annotated[str | None, Parameter(header="Last-Event-ID")] = None,
+        after: Annotated[int | None, Parameter(ge=0)] = None,
+    ) -> ServerSentEvent:
+        query = container.query_runs()
+        await anyio.to_thread.run_sync(query.get, run_id)  # 404 before the stream starts
+        stream = follow_run(
+            run_id, _resume_point(last_event_id, after),
+            read_events=lambda rid, seq: query.events(rid, after_seq=seq),
+            read_run=query.get, hub=hub, timing=settings.timing,
+        )
+        return ServerSentEvent(stream, headers={"X-Accel-Buffering": "no"})
+
+    @post("/{run_id:str}", status_code=202, sync_to_thread=True, guards=[require("runs:write")],
+          summary="POST /runs/{run_id}:cancel - cancel an active run")
+    def cancel(self, container: ContainerDep, run_id: str) -> Response[dict[str, Any]]:
+        target, _, action = run_id.rpartition(":")
+        if action != CANCEL_ACTION or not target:
+            raise RouteNotFoundError(f"no endpoint POST /runs/{run_id}; cancel is POST /runs/ID:cancel")
+        return _accepted(container.cancel_run()(target))
+
+
+def _accepted(record: RunRecord) -> Response[dict[str, Any]]:
+    return Response(run_view(record), status_code=202,
+                    headers={"Location": f"/runs/{record.run_id}"})
+
+
+def _resume_point(last_event_id: str | None, after: int | None) -> int:
+    if last_event_id is not None and last_event_id.strip():
+        text = last_event_id.strip()
+        if not text.isdigit() or len(text) > 18:
+            raise RequestInvalidError("Last-Event-ID must be an event seq number",
+                                      field="Last-Event-ID")
+        return int(text)
+    return after or 0

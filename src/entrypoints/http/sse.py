@@ -1,0 +1,125 @@
+"""Server-Sent Events of a run: replay from the store, then follow it, woken by an in-process hub."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import AsyncIterator, Callable, Iterator, Sequence
+
+import anyio.to_thread
+from litestar.response import ServerSentEventMessage
+
+from flwd.domain.events import RUN_FINISHED
+from flwd.domain.model import RunStatus
+from flwd.ports.store import EventRecord, RunRecord
+
+
+@dataclass(slots=True)
+class _Subscriber:
+    loop: asyncio.AbstractEventLoop
+    wakeup: asyncio.Event
+
+
+class EventHub:
+    """An ``EventListener`` that wakes the SSE streams following a run.
+
+    The publisher (a run's worker thread) never blocks and never waits for a client: it only
+    schedules ``Event.set`` on each subscriber's loop. Events themselves are always read
+    from the store, so a subscriber that misses a wake-up loses nothing.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: dict[str, set[_Subscriber]] = {}
+
+    def __call__(self, event: EventRecord) -> None:
+        self.notify(event.run_id)
+
+    def notify(self, run_id: str) -> None:
+        with self._lock:
+            subscribers = tuple(self._subscribers.get(run_id, ()))
+        for sub in subscribers:
+            try:
+                sub.loop.call_soon_threadsafe(sub.wakeup.set)
+            except RuntimeError:
+                pass  # that loop is closed: its stream is gone
+
+    @contextmanager
+    def subscribe(self, run_id: str) -> Iterator[asyncio.Event]:
+        """An event set whenever *run_id* has something new; call from the event loop."""
+        sub = _Subscriber(loop=asyncio.get_running_loop(), wakeup=asyncio.Event())
+        with self._lock:
+            self._subscribers.setdefault(run_id, set()).add(sub)
+        try:
+            yield sub.wakeup
+        finally:
+            with self._lock:
+                subs = self._subscribers.get(run_id)
+                if subs is not None:
+                    subs.discard(sub)
+                    if not subs:
+                        del self._subscribers[run_id]
+
+    def subscriber_count(self, run_id: str) -> int:
+        with self._lock:
+            return len(self._subscribers.get(run_id, ()))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamTiming:
+    keepalive_seconds: float = 15.0
+    poll_seconds: float = 0.5  # runs executed by another process are seen by polling
+
+
+def event_message(event: EventRecord) -> ServerSentEventMessage:
+    data = json.dumps(event.as_dict(), ensure_ascii=False, separators=(",", ":"), default=str)
+    return ServerSentEventMessage(data=data, event=event.type, id=event.seq)
+
+
+async def follow_run(
+    run_id: str,
+    after_seq: int,
+    *,
+    read_events: Callable[[str, int], Sequence[EventRecord]],
+    read_run: Callable[[str], RunRecord],
+    hub: EventHub,
+    timing: StreamTiming,
+) -> AsyncIterator[ServerSentEventMessage]:
+    """Every stored event after *after_seq*, then new ones as they come, until ``run.finished``.
+
+    Subscribes before the first read so nothing falls between replay and follow; the store's
+    ``seq`` order means no gap and no duplicate. Store reads run in worker threads.
+    """
+    with hub.subscribe(run_id) as wakeup:
+        last_seq, last_sent = after_seq, time.monotonic()
+        while True:
+            wakeup.clear()
+            events = await anyio.to_thread.run_sync(read_events, run_id, last_seq)
+            for event in events:
+                yield event_message(event)
+                last_seq, last_sent = event.seq, time.monotonic()
+                if event.type == RUN_FINISHED:
+                    return
+            if not events and await _finished(read_run, run_id):
+                return  # resumed after run.finished: nothing more will come
+            woken = await _wait(wakeup, timing.poll_seconds)
+            if not woken and time.monotonic() - last_sent >= timing.keepalive_seconds:
+                yield ServerSentEventMessage(data=None, comment="keep-alive")
+                last_sent = time.monotonic()
+
+
+async def _finished(read_run: Callable[[str], RunRecord], run_id: str) -> bool:
+    record = await anyio.to_thread.run_sync(read_run, run_id)
+    return RunStatus(record.status).finished
+
+
+async def _wait(wakeup: asyncio.Event, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(wakeup.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        return False
+    return True
