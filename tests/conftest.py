@@ -38,3 +38,54 @@ def fake_ids() -> FakeRunIds:
 @pytest.fixture
 def fake_catalog() -> FakeJobCatalog:
     return FakeJobCatalog([])
+
+
+# --- the fake runtime and a whole engine wired with fakes ----------------------------
+
+from pathlib import Path  # noqa: E402
+from typing import Iterator  # noqa: E402
+
+from dependency_injector import providers  # noqa: E402
+
+from flwd.adapters.fake_runtime import FakeRuntime  # noqa: E402
+from flwd.entrypoints.config import FlwdConfig  # noqa: E402
+from flwd.entrypoints.container import Container, build_container  # noqa: E402
+
+TEST_IMAGE = "docker.io/library/alpine:3.20"
+
+
+@pytest.fixture
+def fake_runtime() -> FakeRuntime:
+    return FakeRuntime(images={TEST_IMAGE})
+
+
+@pytest.fixture
+def jobs_root(tmp_path: Path) -> Path:
+    root = tmp_path / "jobs"
+    root.mkdir()
+    return root
+
+
+def write_job(root: Path, job_id: str, spec: str, script: str | None = None) -> Path:
+    """A job directory under *root* with *spec* as job.yaml (and main.sh if given)."""
+    directory = root / job_id
+    directory.mkdir(parents=True)
+    (directory / "job.yaml").write_text(spec)
+    if script is not None:
+        (directory / "main.sh").write_text(script)
+    return directory
+
+
+@pytest.fixture
+def engine(tmp_path: Path, jobs_root: Path, fake_runtime: FakeRuntime,
+           fake_secrets: object) -> Iterator[Container]:
+    """The real container with the runtime and secret writer replaced by fakes."""
+    config = FlwdConfig(jobs_dirs=(str(jobs_root),), data_dir=str(tmp_path / "data"),
+                        cancel_grace=1.0)
+    container = build_container(config)
+    container.runtime.override(providers.Object(fake_runtime))
+    container.secrets.override(providers.Object(fake_secrets))
+    container.env.override(providers.Object({"HOME": str(tmp_path), "HOST_CANARY": "x"}))
+    yield container
+    container.supervisor().shutdown(cancel=True)
+    container.reset_override()

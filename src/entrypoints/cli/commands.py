@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol
 
 from flwd.domain.errors import FlwdError, UsageError
 from flwd.domain.model import JobSpec
@@ -20,6 +20,9 @@ from flwd.entrypoints.cli.render import (
 from flwd.entrypoints.config import FlwdConfig, load_config
 from flwd.ports.store import RunRecord
 
+if TYPE_CHECKING:
+    from flwd.entrypoints.container import Container
+
 META_COMMANDS = (":jobs", ":plan", ":serve", ":runs", ":logs", ":cancel", ":doctor")
 
 
@@ -36,7 +39,8 @@ class Backend(Protocol):
     def cancel(self, run_id: str) -> dict[str, Any]: ...
 
 
-def dispatch(line: CommandLine, io: Io, env: Mapping[str, str]) -> int:
+def dispatch(line: CommandLine, io: Io, env: Mapping[str, str],
+             container: Container | None = None) -> int:
     config = load_config(line.overrides, env)
     command = line.command or ""
     if command == ":serve":
@@ -49,7 +53,7 @@ def dispatch(line: CommandLine, io: Io, env: Mapping[str, str]) -> int:
         return doctor(config, list(line.rest), io, env)
     if command.startswith(":") and command not in META_COMMANDS:
         raise UsageError(f"unknown command {command} (commands: {', '.join(META_COMMANDS)})")
-    backend, close = _backend(config, io)
+    backend, close = _backend(config, io, container)
     try:
         if command == ":plan":
             return _plan(backend, list(line.rest), io)
@@ -60,8 +64,8 @@ def dispatch(line: CommandLine, io: Io, env: Mapping[str, str]) -> int:
         close()
 
 
-def _backend(config: FlwdConfig, io: Io) -> tuple[Backend, Any]:
-    if config.server_url:
+def _backend(config: FlwdConfig, io: Io, given: Container | None) -> tuple[Backend, Any]:
+    if config.server_url and given is None:
         from flwd.entrypoints.cli.remote import RemoteBackend
 
         remote = RemoteBackend(config.server_url, config.token, io)
@@ -69,7 +73,7 @@ def _backend(config: FlwdConfig, io: Io) -> tuple[Backend, Any]:
     from flwd.entrypoints.cli.local import LocalBackend
     from flwd.entrypoints.container import build_container
 
-    container = build_container(config)
+    container = given or build_container(config)
 
     def close() -> None:
         container.supervisor().shutdown(cancel=True)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from flwd.domain.errors import FlwdError
 from flwd.entrypoints.cli.argv import split_command_line
 from flwd.entrypoints.cli.exit_codes import EXIT_CANCELED, EXIT_FLWD, EXIT_OK, exit_for_code
 from flwd.entrypoints.cli.render import Io, print_error, print_flwd_error
+
+if TYPE_CHECKING:
+    from flwd.entrypoints.container import Container
 
 VERSION = "0.1.0"
 
@@ -46,8 +49,11 @@ Exit codes: the job's own; 2 usage or invalid spec/arguments; 124 timed out;
 
 
 def main(argv: Sequence[str] | None = None, io: Io | None = None,
-         env: dict[str, str] | None = None) -> int:
-    """Entry point of the console script; returns the process exit status."""
+         env: dict[str, str] | None = None, container: Container | None = None) -> int:
+    """Entry point of the console script; returns the process exit status.
+
+    Tests pass a *container* whose providers they overrode with fakes.
+    """
     io = io or Io()
     env = dict(os.environ) if env is None else env
     try:
@@ -60,7 +66,7 @@ def main(argv: Sequence[str] | None = None, io: Io | None = None,
             return EXIT_OK
         from flwd.entrypoints.cli.commands import dispatch
 
-        return dispatch(line, io, env)
+        return dispatch(line, io, env, container)
     except FlwdError as exc:
         print_flwd_error(io, exc)
         return exit_for_code(exc.code)
