@@ -16,6 +16,7 @@ from flwd.adapters.podman_runtime import PodmanRuntime
 from flwd.domain.errors import ContainerNameConflictError, OciError, RuntimeUnavailableError
 from flwd.ports.runtime import ContainerSpec, Mount, RuntimeInfo
 from tests.contracts.runtime import check_runtime_contract
+from tests.integration.conftest import PODMAN_TEST_IMAGE
 
 pytestmark = pytest.mark.podman
 
@@ -57,9 +58,7 @@ def info(runtime: PodmanRuntime) -> RuntimeInfo:
 
 
 @pytest.fixture(scope="module")
-def facts(
-    runtime: PodmanRuntime, info: RuntimeInfo, test_image: str
-) -> Iterator[dict[str, list[str]]]:
+def facts(runtime: PodmanRuntime, info: RuntimeInfo) -> Iterator[dict[str, list[str]]]:
     """Run the probe script once in a container set up like a secure flwd run."""
     os.makedirs("/var/tmp/flwd-it", mode=0o755, exist_ok=True)
     base = Path(tempfile.mkdtemp(prefix="podman-", dir="/var/tmp/flwd-it"))
@@ -75,7 +74,7 @@ def facts(
     secrets.chmod(0o500)
     (secrets / "token").chmod(0o400)
     spec = ContainerSpec(
-        name=f"flwd-it-{uuid.uuid4().hex[:10]}", image=test_image,
+        name=f"flwd-it-{uuid.uuid4().hex[:10]}", image=PODMAN_TEST_IMAGE,
         command=("/bin/sh", "/flwd/job/main.sh"),
         env={"FLWD_RUN_ID": "r1", "ARG_NAME": "Alice"},
         labels={"flwd.run-id": "r1", "flwd.job-id": "probe"},
