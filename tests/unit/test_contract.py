@@ -22,13 +22,16 @@ SECRET = "s3cr3t-Zq9vXw7LpK2m"
 
 
 def arg(name: str, kind: ArgType = T.STRING, **kw: object) -> ArgSpec:
-    return ArgSpec(name=name, type=kind, **kw)  # type: ignore[arg-type]
+    return ArgSpec(name=name, type=kind, **kw)
 
 
-def problems_of(specs: tuple[ArgSpec, ...], raw: dict[str, object], *, text: bool) -> tuple[ArgProblem, ...]:
+def problems_of(
+    specs: tuple[ArgSpec, ...], raw: dict[str, object], *, text: bool
+) -> tuple[ArgProblem, ...]:
     with pytest.raises(ArgsInvalidError) as err:
         check_args(specs, raw, from_text=text)
-    return err.value.problems
+    problems: tuple[ArgProblem, ...] = err.value.problems
+    return problems
 
 
 def only_problem(spec: ArgSpec, value: object, *, text: bool) -> ArgProblem:
@@ -295,7 +298,9 @@ def test_check_args_fills_defaults_and_omits_optional_without_default_when_absen
 def test_check_args_copies_default_when_mutable() -> None:
     spec = arg("tags", T.ARRAY, default=["a"])
 
-    check_args((spec,), {}, from_text=False)["tags"].append("mutated")  # type: ignore[attr-defined]
+    tags = check_args((spec,), {}, from_text=False)["tags"]
+    assert isinstance(tags, list)
+    tags.append("mutated")
 
     assert spec.default == ["a"]
     assert check_args((spec,), {}, from_text=False) == {"tags": ["a"]}
@@ -310,7 +315,9 @@ def test_check_args_matches_name_when_dash_and_underscore_differ(key: str, decla
 def test_check_args_reports_unknown_with_suggestion_when_key_is_close() -> None:
     (problem,) = problems_of((arg("level", T.INTEGER),), {"levle": 3}, text=False)
 
-    assert problem == ArgProblem(arg="levle", code="unknown", message="unknown argument; did you mean 'level'?")
+    assert problem == ArgProblem(
+        arg="levle", code="unknown", message="unknown argument; did you mean 'level'?"
+    )
 
 
 def test_check_args_reports_two_spellings_when_api_repeats_an_argument() -> None:
@@ -364,7 +371,9 @@ SECRET_CASES = [
 
 
 @pytest.mark.parametrize(("spec", "value", "text"), SECRET_CASES)
-def test_check_args_hides_secret_value_when_reporting_it(spec: ArgSpec, value: object, text: bool) -> None:
+def test_check_args_hides_secret_value_when_reporting_it(
+    spec: ArgSpec, value: object, text: bool
+) -> None:
     with pytest.raises(ArgsInvalidError) as err:
         check_args((spec,), {spec.name: value}, from_text=text)
 
@@ -386,8 +395,15 @@ def test_ulc_environment_renders_every_kind_when_values_are_checked() -> None:
         arg("meta-data", T.OBJECT),
         arg("api_token", secret=True),
     )
-    values = {"name": "Zoë", "level": 3, "ratio": 1.5, "loud": False, "tags": ["a", "b"],
-              "meta-data": {"k": "v"}, "api_token": SECRET}
+    values = {
+        "name": "Zoë",
+        "level": 3,
+        "ratio": 1.5,
+        "loud": False,
+        "tags": ["a", "b"],
+        "meta-data": {"k": "v"},
+        "api_token": SECRET,
+    }
 
     env = ulc_environment(specs, values, run_id="r1", job_id="demo")
 
@@ -416,9 +432,16 @@ def test_ulc_environment_omits_variable_but_keeps_null_when_value_is_none() -> N
 
 
 def test_secret_values_gives_text_of_each_secret_when_present() -> None:
-    specs = (arg("a", secret=True), arg("pin", T.INTEGER, secret=True), arg("b"), arg("c", secret=True))
+    specs = (
+        arg("a", secret=True),
+        arg("pin", T.INTEGER, secret=True),
+        arg("b"),
+        arg("c", secret=True),
+    )
 
-    assert secret_values(specs, {"a": SECRET, "pin": 1234, "b": "x"}) == {"a": SECRET, "pin": "1234"}
+    texts = secret_values(specs, {"a": SECRET, "pin": 1234, "b": "x"})
+
+    assert texts == {"a": SECRET, "pin": "1234"}
 
 
 def test_public_args_replaces_secrets_when_rendering() -> None:
@@ -436,13 +459,23 @@ OPTION_NAMES = [
 
 
 @pytest.mark.parametrize(("name", "expected"), OPTION_NAMES)
-def test_text_option_names_lists_spellings_when_name_has_separators(name: str, expected: tuple[str, ...]) -> None:
+def test_text_option_names_lists_spellings_when_name_has_separators(
+    name: str, expected: tuple[str, ...]
+) -> None:
     assert text_option_names(arg(name)) == expected
 
 
-def test_negative_option_names_lists_no_forms_when_boolean() -> None:
-    assert negative_option_names(arg("dry_run", T.BOOLEAN)) == ("--no-dry-run", "--no_dry_run", "--no-dry_run")
-    assert negative_option_names(arg("loud", T.BOOLEAN)) == ("--no-loud", "--no_loud")
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("dry_run", ("--no-dry-run", "--no_dry_run", "--no-dry_run")),
+        ("loud", ("--no-loud", "--no_loud")),
+    ],
+)
+def test_negative_option_names_lists_no_forms_when_boolean(
+    name: str, expected: tuple[str, ...]
+) -> None:
+    assert negative_option_names(arg(name, T.BOOLEAN)) == expected
 
 
 def test_negative_option_names_is_empty_when_not_boolean() -> None:
