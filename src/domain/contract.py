@@ -214,7 +214,7 @@ def _from_text(kind: ArgType, value: object) -> object:
         decoded = _decode_json(value)
         if decoded is not _NOTHING:
             return _json_value(kind, None, decoded)
-        raise _Bad("type", f"expected {_NOUNS[kind]} as JSON text", value)
+        raise _Bad("type", f"expected {_NOUNS[kind]} written as JSON", value)
     raise _Bad("type", f"expected {_NOUNS[kind]}", value)
 
 
