@@ -1,0 +1,151 @@
+"""End to end through the real `flwd` CLI: the seed example, exit codes, output streams,
+runtime failures, and the run history (`:runs`, `:logs`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.e2e_support import (  # noqa: F401 - fixtures
+    EXAMPLES,
+    Result,
+    Runtime,
+    Sandbox,
+    rt,
+    sandbox,
+)
+
+FAILING_SCRIPT = """\
+echo "to stdout"
+echo "to stderr one" >&2
+echo "to stderr two" >&2
+exit 7
+"""
+
+
+@pytest.fixture(scope="module")
+def seed_run(sandbox: Sandbox) -> Result:
+    return sandbox.flwd("demo-container", "--name", "Alice", jobs_dir=EXAMPLES)
+
+
+@pytest.fixture(scope="module")
+def seed_json(sandbox: Sandbox) -> Result:
+    return sandbox.flwd("demo-container", "--name", "Alice", "--json", jobs_dir=EXAMPLES)
+
+
+@pytest.fixture(scope="module")
+def failing_run(sandbox: Sandbox) -> Result:
+    sandbox.write_job("fails", """\
+        executor: container
+        image: alpine:3.20
+        script: main.sh
+        """, {"main.sh": FAILING_SCRIPT})
+    return sandbox.flwd("fails")
+
+
+def test_seed_example_greets_when_run_with_a_name(seed_run: Result) -> None:
+    assert seed_run.code == 0, seed_run.describe()
+    assert seed_run.out == "Hello Alice from inside a container!\n"
+    assert "error[" not in seed_run.err
+
+
+def test_json_prints_ordered_events_from_created_to_succeeded_when_asked(seed_json: Result) -> None:
+    events = seed_json.events()
+    seqs = [e["seq"] for e in events]
+    types = [e["type"] for e in events]
+
+    assert seed_json.code == 0, seed_json.describe()
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert len({e["run_id"] for e in events}) == 1
+    assert types[0] == "run.created" and types[-1] == "run.finished"
+    assert types.index("run.started") < types.index("run.output")
+    assert events[-1]["data"]["status"] == "succeeded" and events[-1]["data"]["exit_code"] == 0
+    assert {"stream": "stdout", "line": "Hello Alice from inside a container!"} in [
+        e["data"] for e in events if e["type"] == "run.output"]
+
+
+def test_job_exit_code_passes_through_when_job_fails(sandbox: Sandbox, failing_run: Result) -> None:
+    run = sandbox.only_run("fails")
+
+    assert failing_run.code == 7, failing_run.describe()
+    assert run["status"] == "failed" and run["exit_code"] == 7
+
+
+def test_job_streams_reach_flwd_streams_when_job_writes_both(failing_run: Result) -> None:
+    assert failing_run.out == "to stdout\n"
+    assert "to stderr one\nto stderr two\n" in failing_run.err
+
+
+def test_run_ends_e_oci_when_image_cannot_be_pulled(sandbox: Sandbox) -> None:
+    sandbox.write_job("no-image", """\
+        executor: container
+        image: localhost:1/none:latest
+        command: ["/bin/true"]
+        """)
+
+    result = sandbox.flwd("no-image", "--json")
+    last = result.events()[-1]
+
+    assert result.code == 125, result.describe()
+    assert "error[E_OCI]" in result.err
+    assert last["type"] == "run.finished"
+    assert last["data"]["status"] == "error" and last["data"]["code"] == "E_OCI"
+    assert "run.started" not in [e["type"] for e in result.events()]
+
+
+def test_run_fails_fast_with_runtime_unavailable_when_socket_is_dead(sandbox: Sandbox) -> None:
+    variable = "CONTAINER_HOST" if sandbox.runtime.name == "podman" else "DOCKER_HOST"
+    env = {**sandbox.env(), variable: "unix:///nonexistent.sock"}
+    # with the podman binary on PATH flwd would (per SPEC section 6) start a private service
+    env["PATH"] = "/nonexistent"
+    sandbox.write_job("unreachable", """\
+        executor: container
+        image: alpine:3.20
+        command: ["/bin/true"]
+        """)
+
+    result = sandbox.flwd("unreachable", raw_env=env)
+
+    assert result.code == 125, result.describe()
+    assert "error[container.runtime.unavailable]" in result.err
+    assert "/nonexistent.sock" in result.err
+    assert result.seconds < 2.0, result.describe()
+
+
+def test_runs_lists_every_run_when_runs_were_made(
+    sandbox: Sandbox, seed_run: Result, seed_json: Result, failing_run: Result
+) -> None:
+    runs = sandbox.runs()
+    by_job = {(r["job_id"], r["status"], r["exit_code"]) for r in runs}
+
+    assert ("demo-container", "succeeded", 0) in by_job
+    assert ("fails", "failed", 7) in by_job
+    assert len([r for r in runs if r["job_id"] == "demo-container"]) == 2
+
+    table = sandbox.flwd(":runs")
+    assert table.code == 0, table.describe()
+    assert all(r["run_id"] in table.out for r in runs)
+
+
+def test_logs_prints_the_output_when_run_has_finished(sandbox: Sandbox, seed_json: Result) -> None:
+    run_id = seed_json.events()[0]["run_id"]
+
+    logs = sandbox.flwd(":logs", run_id)
+
+    assert logs.code == 0, logs.describe()
+    assert logs.out == "Hello Alice from inside a container!\n"
+
+
+def test_logs_keeps_stream_separation_when_job_wrote_stderr(sandbox: Sandbox, failing_run: Result) -> None:
+    run_id = sandbox.only_run("fails")["run_id"]
+
+    logs = sandbox.flwd(":logs", run_id)
+
+    assert logs.out == "to stdout\n"
+    assert "to stderr one\nto stderr two\n" in logs.err
+
+
+def test_no_container_is_left_when_runs_have_ended(
+    rt: Runtime, sandbox: Sandbox, seed_run: Result, failing_run: Result
+) -> None:
+    # every run above has returned: its container must already be gone
+    assert [name for run in sandbox.runs() for name in rt.containers(run["run_id"])] == []
