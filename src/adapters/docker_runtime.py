@@ -129,7 +129,7 @@ class DockerRuntime:
         except Exception as exc:
             raise translate_api_error(exc, "logs", container=container_id) from exc
         try:
-            yield from split_lines(_merged(streams))
+            yield from split_lines(self._with_lost_tails(container_id, _merged(streams)))
         finally:
             for stream in streams.values():
                 stream.close()
@@ -195,6 +195,34 @@ class DockerRuntime:
                 ))
         except Exception as exc:
             raise translate_api_error(exc, "pull", image=image) from exc
+
+    def _with_lost_tails(
+        self, container_id: str, chunks: Iterator[tuple[str, bytes]]
+    ) -> Iterator[tuple[str, bytes]]:
+        """Pass *chunks* on, then add an unterminated last line the follow stream dropped.
+
+        Docker 20.10 ends ``logs --follow`` at exit before flushing a final line that has no
+        newline; once the container has stopped, a plain (non-follow) tail read has it.
+        """
+        last: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+        for stream, data in chunks:
+            if data:
+                last[stream] = data[-1:]
+            yield stream, data
+        api = self._api()
+        try:
+            api.wait(container_id, timeout=None)
+            for stream, last_byte in last.items():
+                if last_byte not in (b"", b"\n"):
+                    continue
+                # json-file's tail counting is off by one around a final partial line
+                tail = api.logs(container_id, stdout=stream == "stdout",
+                                stderr=stream == "stderr", tail=3)
+                unterminated = tail.rpartition(b"\n")[2]
+                if unterminated:
+                    yield stream, unterminated
+        except docker.errors.NotFound:
+            return  # removed meanwhile: nothing more to read
 
     def _quietly(self, action: str, container_id: str, call: Callable[[], object]) -> None:
         """Run a stop/kill/remove, treating 'already gone / not running' as success."""

@@ -1,0 +1,202 @@
+"""DockerRuntime against a real Docker daemon: the port contract and flwd's secure settings."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from flwd.adapters.docker_runtime import DockerRuntime
+from flwd.domain.errors import OciError, RuntimeUnavailableError
+from flwd.ports.runtime import ContainerRuntime, OutputLine
+from tests.contracts.runtime import check_runtime_contract, collect_output, contract_spec
+
+pytestmark = pytest.mark.docker
+
+PROBE_SCRIPT = r"""
+grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status | tr -d '\t ' | tr ':' '='
+echo "net=$(ls /sys/class/net | tr '\n' ' ')"
+if touch /x 2>/dev/null; then echo rootfs=writable; else echo rootfs=readonly; fi
+if touch /tmp/x; then echo tmp=writable; fi
+echo "tmpmount=$(grep ' /tmp ' /proc/mounts | cut -d' ' -f4)"
+echo "pids=$(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max)"
+echo "init=$(cat /proc/1/comm)"
+echo "nofile=$(ulimit -n)"
+echo "job=$(cat /flwd/job/main.sh)"
+if touch /flwd/job/x 2>/dev/null; then echo jobdir=writable; else echo jobdir=readonly; fi
+touch /flwd/run/written && echo rundir=writable
+echo "cwd=$(pwd)"
+echo "sockets=$(grep -c docker.sock /proc/mounts)"
+echo "env=$(env | cut -d= -f1 | sort | tr '\n' ' ')"
+"""
+
+
+@pytest.fixture
+def docker_runtime(docker_socket: str) -> Iterator[DockerRuntime]:
+    runtime = DockerRuntime(base_url=docker_socket)
+    yield runtime
+    runtime.close()
+
+
+def run_to_end(runtime: DockerRuntime, command: tuple[str, ...], image: str,
+               workdir: Path) -> tuple[list[OutputLine], int]:
+    container_id = runtime.create(contract_spec(image, command, workdir))
+    try:
+        runtime.start(container_id)
+        lines = collect_output(runtime, container_id)
+        return lines, runtime.wait(container_id)
+    finally:
+        runtime.remove(container_id)
+
+
+def facts(lines: list[OutputLine]) -> dict[str, str]:
+    pairs = (x.line.partition("=") for x in lines if x.stream == "stdout")
+    return {key: value.strip() for key, sep, value in pairs if sep}
+
+
+def test_docker_runtime_conforms_to_the_port_when_typed() -> None:
+    runtime: ContainerRuntime = DockerRuntime(base_url="unix:///nonexistent/docker.sock")
+
+    assert runtime is not None  # construction did no I/O, so a bad socket is fine here
+
+
+def test_docker_passes_the_runtime_contract_when_daemon_is_up(
+    docker_runtime: DockerRuntime, test_image: str, shared_tmp: Path
+) -> None:
+    check_runtime_contract(docker_runtime, test_image, shared_tmp)
+
+    assert docker_runtime.managed() == []
+
+
+def test_probe_describes_the_daemon_when_reachable(
+    docker_runtime: DockerRuntime, docker_socket: str
+) -> None:
+    info = docker_runtime.probe()
+
+    assert (info.name, info.socket) == ("docker", docker_socket)
+    assert info.version[0].isdigit()
+    assert info.rootless is (info.root_uid != 0)  # rootful here; remapped root would be a sub-uid
+
+
+def test_probe_fails_fast_naming_the_socket_when_daemon_is_absent() -> None:
+    runtime = DockerRuntime(base_url="unix:///run/flwd-no-such-docker.sock")
+    began = time.monotonic()
+
+    with pytest.raises(RuntimeUnavailableError) as err:
+        runtime.probe()
+
+    assert time.monotonic() - began < 3
+    assert "unix:///run/flwd-no-such-docker.sock" in err.value.detail
+
+
+def test_secure_settings_hold_inside_the_container(
+    docker_runtime: DockerRuntime, test_image: str, shared_tmp: Path
+) -> None:
+    lines, exit_code = run_to_end(docker_runtime, ("sh", "-c", PROBE_SCRIPT), test_image, shared_tmp)
+    seen = facts(lines)
+
+    assert exit_code == 0, lines
+    assert seen["CapEff"] == "0000000000000000"
+    assert seen["NoNewPrivs"] == "1"
+    assert seen["Seccomp"] == "2"
+    assert seen["net"] == "lo"
+    assert seen["rootfs"] == "readonly"
+    assert seen["tmp"] == "writable"
+    assert {"nosuid", "nodev"} <= set(seen["tmpmount"].split(","))
+    assert seen["pids"] == "64"
+    assert seen["init"] == "docker-init"
+    assert seen["nofile"] == "1024"
+    assert (seen["job"], seen["jobdir"], seen["rundir"]) == ("echo hello", "readonly", "writable")
+    assert seen["cwd"] == "/flwd/run"
+    assert seen["sockets"] == "0"
+    assert "FLWD_RUN_ID" in seen["env"].split()
+    assert "FLWD_TEST_DOCKER_SOCKET" not in seen["env"]
+    assert (shared_tmp / "run" / "written").exists()
+
+
+def test_memory_limit_is_enforced_when_set(
+    docker_runtime: DockerRuntime, test_image: str, shared_tmp: Path
+) -> None:
+    script = ("cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null "
+              "|| cat /sys/fs/cgroup/memory.max")
+
+    lines, exit_code = run_to_end(docker_runtime, ("sh", "-c", script), test_image, shared_tmp)
+
+    assert exit_code == 0
+    assert [x.line for x in lines] == [str(64 * 1024 * 1024)]
+
+
+def test_output_buffers_partial_lines_and_replaces_bad_utf8(
+    docker_runtime: DockerRuntime, test_image: str, shared_tmp: Path
+) -> None:
+    script = r"printf 'a'; sleep 1; printf 'b\nc\377'; printf 'e1\ne2' >&2"
+
+    lines, exit_code = run_to_end(docker_runtime, ("sh", "-c", script), test_image, shared_tmp)
+
+    assert exit_code == 0
+    assert [x.line for x in lines if x.stream == "stdout"] == ["ab", "c\ufffd"]
+    assert [x.line for x in lines if x.stream == "stderr"] == ["e1", "e2"]
+
+
+def test_start_raises_oci_error_with_daemon_message_when_mount_source_vanished(
+    docker_runtime: DockerRuntime, test_image: str, shared_tmp: Path
+) -> None:
+    container_id = docker_runtime.create(contract_spec(test_image, ("true",), shared_tmp))
+    (shared_tmp / "job" / "main.sh").unlink()
+    (shared_tmp / "job").rmdir()
+    try:
+        with pytest.raises(OciError) as err:
+            docker_runtime.start(container_id)
+    finally:
+        docker_runtime.remove(container_id)
+
+    assert err.value.code == "E_OCI"
+    assert "bind source path does not exist" in err.value.detail
+
+
+def test_missing_command_exits_127_through_the_init(
+    docker_runtime: DockerRuntime, test_image: str, shared_tmp: Path
+) -> None:
+    lines, exit_code = run_to_end(docker_runtime, ("/no/such/bin",), test_image, shared_tmp)
+
+    assert exit_code == 127
+    assert any("/no/such/bin" in x.line for x in lines if x.stream == "stderr")
+
+
+def test_create_raises_oci_error_when_image_is_missing(
+    docker_runtime: DockerRuntime, shared_tmp: Path
+) -> None:
+    spec = contract_spec("localhost:1/none:latest", ("true",), shared_tmp)
+
+    with pytest.raises(OciError) as err:
+        docker_runtime.create(spec)
+
+    assert "none" in err.value.detail
+    assert docker_runtime.managed() == []
+
+
+def test_pull_failure_carries_the_daemon_message(docker_runtime: DockerRuntime) -> None:
+    with pytest.raises(OciError) as err:
+        docker_runtime.ensure_image("localhost:1/none:latest", "always", lambda p: None)
+
+    assert "localhost:1" in err.value.detail
+
+
+def test_user_and_env_are_applied_when_given(
+    docker_runtime: DockerRuntime, test_image: str, shared_tmp: Path
+) -> None:
+    spec = replace(contract_spec(test_image, ("sh", "-c", "id -u; echo $GREETING"), shared_tmp),
+                   user="65534:65534", env={"GREETING": "hello"})
+    container_id = docker_runtime.create(spec)
+    try:
+        docker_runtime.start(container_id)
+        lines = collect_output(docker_runtime, container_id)
+        exit_code = docker_runtime.wait(container_id)
+    finally:
+        docker_runtime.remove(container_id)
+
+    assert exit_code == 0
+    assert [x.line for x in lines] == ["65534", "hello"]
