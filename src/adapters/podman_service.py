@@ -23,10 +23,11 @@ CRUN_HINT = (
 )
 
 
-def ping(url: str, timeout: float) -> None:
-    """``GET /_ping`` over a raw socket; raise ``OSError`` unless the answer is 200.
+def ping(url: str, timeout: float) -> dict[str, str]:
+    """``GET /_ping`` over a raw socket; the answer's headers (lower-case names) if it is 200.
 
     Much cheaper than building an SDK client: detection pings every candidate first.
+    Raises ``OSError`` when nothing answers, or answers something else than 200.
     """
     parsed = urlparse(url)
     if parsed.scheme in ("unix", "http+unix"):
@@ -41,10 +42,17 @@ def ping(url: str, timeout: float) -> None:
         sock.settimeout(timeout)
         sock.connect(address)
         sock.sendall(b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
-        head = sock.recv(64)
-    status = head.split(b"\r\n", 1)[0]
-    if not status.startswith(b"HTTP/1.") or status.split(b" ")[1:2] != [b"200"]:
-        raise OSError(f"unexpected answer to /_ping: {status.decode('latin-1') or 'nothing'}")
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < 8192:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+    status, *lines = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    if not status.startswith("HTTP/1.") or status.split(" ")[1:2] != ["200"]:
+        raise OSError(f"unexpected answer to /_ping: {status or 'nothing'}")
+    headers = (line.partition(":") for line in lines)
+    return {name.strip().lower(): value.strip() for name, _, value in headers}
 
 
 def _socket_dir(env: Mapping[str, str]) -> Path:

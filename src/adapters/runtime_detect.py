@@ -70,10 +70,13 @@ def _check(runtime: str, url: str, source: str, deadline: float) -> Candidate:
         return Candidate(runtime=runtime, url=url, source=source, reachable=True,
                          reason="not checked")
     try:
-        ping(url, timeout=min(PING_TIMEOUT, remaining))
+        headers = ping(url, timeout=min(PING_TIMEOUT, remaining))
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
         return Candidate(runtime=runtime, url=url, source=source, reachable=False, reason=reason)
+    if runtime == "podman" and "libpod-api-version" not in headers:
+        return Candidate(runtime=runtime, url=url, source=source, reachable=False,
+                         reason="answers, but is not a Podman service (no Libpod-Api-Version)")
     return Candidate(runtime=runtime, url=url, source=source, reachable=True)
 
 

@@ -33,7 +33,7 @@ signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 while True:
     conn, _ = server.accept()
     conn.recv(1024)
-    conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nOK")
+    conn.sendall(b"HTTP/1.1 200 OK\\r\\nLibpod-Api-Version: 4.3.1\\r\\n\\r\\nOK")
     conn.close()
 """
 
@@ -41,12 +41,13 @@ while True:
 class FakeService:
     """A tiny HTTP-ish server on a unix socket answering every request with *status*."""
 
-    def __init__(self, path: Path, status: int | None) -> None:
+    def __init__(self, path: Path, status: int | None, libpod: bool) -> None:
         self.path = path
         self._server = socket.socket(socket.AF_UNIX)
         self._server.bind(str(path))
         self._server.listen()
         self._status = status
+        self._extra = "Libpod-Api-Version: 4.3.1\r\n" if libpod else ""
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
@@ -65,7 +66,8 @@ class FakeService:
                 if self._status is None:  # hung: accept, never answer
                     time.sleep(2)
                     continue
-                conn.sendall(f"HTTP/1.1 {self._status} X\r\nContent-Length: 2\r\n\r\nOK".encode())
+                head = f"HTTP/1.1 {self._status} X\r\n{self._extra}Content-Length: 2\r\n\r\n"
+                conn.sendall(head.encode() + b"OK")
 
     def close(self) -> None:
         self._server.close()
@@ -82,8 +84,8 @@ def short_dir() -> Iterator[Path]:
 def serve(short_dir: Path) -> Iterator[Callable[..., FakeService]]:
     services: list[FakeService] = []
 
-    def start(name: str, status: int | None = 200) -> FakeService:
-        service = FakeService(short_dir / name, status)
+    def start(name: str, status: int | None = 200, libpod: bool = True) -> FakeService:
+        service = FakeService(short_dir / name, status, libpod)
         services.append(service)
         return service
 
@@ -155,10 +157,23 @@ def test_detect_skips_a_socket_when_it_answers_ping_with_an_error(
     assert runtime.url == system.url
 
 
+def test_detect_skips_a_socket_when_it_is_not_podman(
+    serve: Callable[..., FakeService], env: dict[str, str], short_dir: Path
+) -> None:
+    docker_like, system = serve("docker-like.sock", libpod=False), serve("sys.sock")
+    env |= {"CONTAINER_HOST": docker_like.url}
+
+    found = describe_candidates(env, "podman", system_podman_url=system.url)
+    runtime = detect_runtime("podman", env=env, system_podman_url=system.url)
+
+    assert "not a Podman service" in found[0].reason
+    assert isinstance(runtime, PodmanRuntime) and runtime.url == system.url
+
+
 def test_detect_falls_back_to_docker_when_no_podman_answers_and_auto(
     serve: Callable[..., FakeService], env: dict[str, str], short_dir: Path
 ) -> None:
-    docker = serve("docker.sock")
+    docker = serve("docker.sock", libpod=False)
     env |= {"DOCKER_HOST": docker.url}
 
     runtime = detect_runtime("auto", env=env, system_podman_url=_dead(short_dir, "sys.sock"))
@@ -170,7 +185,7 @@ def test_detect_falls_back_to_docker_when_no_podman_answers_and_auto(
 def test_detect_ignores_podman_when_docker_is_asked_for(
     serve: Callable[..., FakeService], env: dict[str, str], short_dir: Path
 ) -> None:
-    podman, docker = serve("podman.sock"), serve("docker.sock")
+    podman, docker = serve("podman.sock"), serve("docker.sock", libpod=False)
     env |= {"CONTAINER_HOST": podman.url, "DOCKER_HOST": docker.url}
 
     runtime = detect_runtime("docker", env=env, system_podman_url=podman.url)
@@ -215,7 +230,7 @@ def test_detect_rejects_an_unknown_kind_when_asked(env: dict[str, str]) -> None:
 def test_describe_lists_candidates_in_order_when_some_answer(
     serve: Callable[..., FakeService], env: dict[str, str], short_dir: Path
 ) -> None:
-    docker = serve("docker.sock")
+    docker = serve("docker.sock", libpod=False)
     env |= {"CONTAINER_HOST": _dead(short_dir, "gone.sock"), "DOCKER_HOST": docker.url}
 
     found = describe_candidates(env, system_podman_url=_dead(short_dir, "sys.sock"))
