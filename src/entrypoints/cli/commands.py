@@ -84,7 +84,7 @@ def _backend(config: FlwdConfig, io: Io, given: Container | None) -> tuple[Backe
 
 def _run(backend: Backend, job_id: str, tokens: list[str], io: Io) -> int:
     job = backend.get_job(job_id)
-    invocation = parse_job_options(job, tokens, prog=f"flwd {job.id}")
+    invocation = parse_job_options(job, tokens, prog=f"flwd {job.id}", out=io.out)
     if invocation.help_shown:
         return EXIT_OK
     printer = EventPrinter(io, as_json=invocation.json)
@@ -105,7 +105,8 @@ def _plan(backend: Backend, tokens: list[str], io: Io) -> int:
             return EXIT_OK
         raise UsageError("usage: flwd :plan JOB [--ARG VALUE ...] [--profile P] [--json]")
     job = backend.get_job(tokens[0])
-    invocation = parse_job_options(job, tokens[1:], prog=f"flwd :plan {job.id}", allow_detach=False)
+    invocation = parse_job_options(job, tokens[1:], prog=f"flwd :plan {job.id}",
+                                   allow_detach=False, out=io.out)
     if invocation.help_shown:
         return EXIT_OK
     plan = backend.plan(job, invocation.args, invocation.profile)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import re
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Optional, TextIO
 
 from flwd.domain.contract import compact_json, negative_option_names, text_option_names
 from flwd.domain.errors import ArgProblem, ArgsInvalidError, UsageError
@@ -32,11 +32,12 @@ class JobInvocation:
 
 
 def parse_job_options(job: JobSpec, tokens: list[str] | tuple[str, ...], *, prog: str,
-                      allow_detach: bool = True) -> JobInvocation:
-    """Parse *tokens* (everything after the job name). ``--help`` prints the job's help."""
+                      allow_detach: bool = True, out: TextIO | None = None) -> JobInvocation:
+    """Parse *tokens* (everything after the job name). ``--help`` prints the job's help
+    to *out* (default stdout)."""
     import cyclopts
 
-    app = _build_app(job, prog, allow_detach)
+    app = _build_app(job, prog, allow_detach, out)
     tokens = list(tokens)
     if any(t in ("--help", "-h") for t in _before_terminator(tokens)):
         app(["--help"])
@@ -60,8 +61,9 @@ def _before_terminator(tokens: list[str]) -> list[str]:
     return tokens[: tokens.index("--")] if "--" in tokens else tokens
 
 
-def _build_app(job: JobSpec, prog: str, allow_detach: bool) -> Any:
+def _build_app(job: JobSpec, prog: str, allow_detach: bool, out: TextIO | None) -> Any:
     from cyclopts import App
+    from rich.console import Console
 
     def invoke(**kwargs: object) -> dict[str, object]:
         return dict(kwargs)
@@ -78,6 +80,7 @@ def _build_app(job: JobSpec, prog: str, allow_detach: bool) -> Any:
         exit_on_error=False,
         print_error=False,
         help_on_error=False,
+        console=Console(file=out, width=100 if out is not None and not out.isatty() else None),
     )
     app.default(invoke)
     return app

@@ -1,0 +1,80 @@
+"""The composition root: every provider resolves from a sample config, fakes swap in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dependency_injector import providers
+
+from flwd.adapters.fake_runtime import FakeRuntime
+from flwd.adapters.sqlite_store import SqliteRunStore
+from flwd.domain.errors import ConfigInvalidError
+from flwd.domain.model import Profile
+from flwd.entrypoints.config import CliOverrides, FlwdConfig, load_config, token_digest
+from flwd.entrypoints.container import Container, build_container
+
+
+def test_every_provider_resolves_when_runtime_is_faked(tmp_path: Path) -> None:
+    container = build_container(FlwdConfig(jobs_dirs=(str(tmp_path),), data_dir=str(tmp_path / "d")))
+    container.runtime.override(providers.Object(FakeRuntime()))
+
+    resolved = {name: provider() for name, provider in container.providers.items()
+                if name not in ("config",)}
+
+    assert isinstance(resolved["store"], SqliteRunStore)
+    assert isinstance(resolved["runtime"], FakeRuntime)
+    assert resolved["settings"].cancel_grace == 10.0
+
+
+def test_profile_override_becomes_configured_profile(tmp_path: Path) -> None:
+    container = build_container(FlwdConfig(data_dir=str(tmp_path)), profile_override="permissive")
+
+    assert container.settings().configured_profile == "permissive"
+
+
+def test_config_file_env_and_flags_apply_in_order(tmp_path: Path) -> None:
+    (tmp_path / "flwd.yaml").write_text(
+        "jobs_dir: jobs\nruntime: docker\nsecurity: {default_profile: permissive}\n"
+        "cancel_grace: 3s\nmax_concurrent_runs: 2\n"
+        f"auth: {{tokens: [{{name: ci, sha256: {token_digest('t1')}, scopes: [runs:read]}}]}}\n")
+    env = {"FLWD_RUNTIME": "podman", "FLWD_PROFILE": "secure", "FLWD_TOKENS": "t2=runs:admin"}
+
+    config = load_config(CliOverrides(config=str(tmp_path / "flwd.yaml"), runtime="auto"), env)
+
+    assert config.jobs_dirs == (str(tmp_path / "jobs"),)
+    assert (config.runtime, config.default_profile, config.env_profile) == ("auto", "permissive", "secure")
+    assert (config.cancel_grace, config.max_concurrent_runs) == (3.0, 2)
+    assert [(t.name, sorted(t.scopes)) for t in config.tokens] == [("ci", ["runs:read"]),
+                                                                   ("env0", ["runs:admin"])]
+    assert config.tokens[1].digest == token_digest("t2")
+
+
+@pytest.mark.parametrize("text", [
+    "runtime: kubernetes\n",
+    "cancel_grace: soon\n",
+    "max_concurrent_runs: 0\n",
+    "auth: {tokens: [{sha256: nothex}]}\n",
+    "auth: {tokens: [{sha256: " + "a" * 64 + ", scopes: [root]}]}\n",
+    "- a list\n",
+    "security: [secure]\n",
+])
+def test_bad_config_is_config_invalid(tmp_path: Path, text: str) -> None:
+    (tmp_path / "flwd.yaml").write_text(text)
+
+    with pytest.raises(ConfigInvalidError):
+        load_config(CliOverrides(config=str(tmp_path / "flwd.yaml")), {})
+
+
+def test_policy_file_is_loaded_into_settings(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("allowed_profiles: [secure]\nrequire_rootless: true\n")
+    container = build_container(FlwdConfig(data_dir=str(tmp_path), policy_file=str(policy)))
+
+    bundle = container.settings().bundle
+
+    assert bundle.require_rootless and bundle.allowed_profiles == frozenset({Profile.SECURE})
+
+
+def test_container_is_the_declarative_class() -> None:
+    assert issubclass(Container, object) and "runtime" in Container.providers

@@ -1,0 +1,176 @@
+"""Submission, idempotency, cancel and reconciliation use cases, wired with fakes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from flwd.adapters.fake_runtime import FakeRuntime
+from flwd.adapters.fakes import FakeSecretWriter
+from flwd.domain.errors import (
+    ArgsInvalidError,
+    IdempotencyConflictError,
+    JobNotFoundError,
+    RunNotActiveError,
+    RunNotFoundError,
+)
+from flwd.domain.execution import QueuedRun
+from flwd.domain.services import RunRequest
+from flwd.entrypoints.container import Container
+from flwd.ports.runtime import ContainerSpec
+from flwd.ports.secrets import SecretFile
+from flwd.ports.store import RunRecord
+from tests.conftest import write_job
+
+SLEEPER = "executor: container\nimage: alpine:3.20\nargs: [{name: n, type: integer}]\n"
+
+
+@pytest.fixture
+def sleeper(jobs_root: Path) -> Path:
+    return write_job(jobs_root, "sleeper", SLEEPER)
+
+
+def test_submit_records_queued_run_with_decisions_when_request_is_valid(
+        engine: Container, sleeper: Path) -> None:
+    queued = engine.submit_run()(RunRequest(job="sleeper", args={"n": 3}))
+
+    assert isinstance(queued, QueuedRun)
+    stored = engine.store().get(queued.record.run_id)
+    assert stored is not None and stored.status == "queued" and stored.args == {"n": 3}
+    types = [e.type for e in engine.store().events(queued.record.run_id)]
+    assert types[0] == "run.created" and set(types[1:]) == {"policy.decision"}
+
+
+def test_submit_records_nothing_when_arguments_are_invalid(engine: Container, sleeper: Path) -> None:
+    with pytest.raises(ArgsInvalidError):
+        engine.submit_run()(RunRequest(job="sleeper", args={"n": "three"}))
+
+    assert engine.store().list().runs == ()
+
+
+def test_submit_raises_job_not_found_when_job_is_unknown(engine: Container) -> None:
+    with pytest.raises(JobNotFoundError):
+        engine.submit_run()(RunRequest(job="nope"))
+
+
+def test_same_idempotency_key_returns_same_run_when_body_is_same(
+        engine: Container, sleeper: Path) -> None:
+    submit = engine.submit_run()
+    first = submit(RunRequest(job="sleeper", args={"n": 1}), idempotency_key="k1")
+
+    again = submit(RunRequest(job="sleeper", args={"n": 1}), idempotency_key="k1")
+
+    assert isinstance(first, QueuedRun) and isinstance(again, RunRecord)
+    assert again.run_id == first.record.run_id
+    assert len(engine.store().list().runs) == 1
+
+
+def test_same_idempotency_key_conflicts_when_body_differs(engine: Container, sleeper: Path) -> None:
+    submit = engine.submit_run()
+    submit(RunRequest(job="sleeper", args={"n": 1}), idempotency_key="k1")
+
+    with pytest.raises(IdempotencyConflictError):
+        submit(RunRequest(job="sleeper", args={"n": 2}), idempotency_key="k1")
+
+
+def test_cancel_raises_not_found_when_run_is_unknown(engine: Container) -> None:
+    with pytest.raises(RunNotFoundError):
+        engine.cancel_run()("missing")
+
+
+def test_cancel_raises_not_active_when_run_has_finished(engine: Container, sleeper: Path) -> None:
+    queued = engine.submit_run()(RunRequest(job="sleeper"))
+    assert isinstance(queued, QueuedRun)
+    engine.supervisor().submit(queued).result(10)
+
+    with pytest.raises(RunNotActiveError):
+        engine.cancel_run()(queued.record.run_id)
+
+
+def test_cancel_stops_run_held_by_supervisor(engine: Container, sleeper: Path,
+                                             fake_runtime: FakeRuntime) -> None:
+    fake_runtime.run_seconds = 30
+    queued = engine.submit_run()(RunRequest(job="sleeper"))
+    assert isinstance(queued, QueuedRun)
+    future = engine.supervisor().submit(queued)
+    time.sleep(0.3)
+
+    engine.cancel_run()(queued.record.run_id)
+
+    assert future.result(10).status == "canceled"
+
+
+def test_extra_runs_wait_queued_when_max_concurrency_is_busy(
+        engine: Container, sleeper: Path, fake_runtime: FakeRuntime) -> None:
+    fake_runtime.run_seconds = 30
+    supervisor = engine.supervisor()
+    runs = [engine.submit_run()(RunRequest(job="sleeper")) for _ in range(5)]
+    futures = [supervisor.submit(q) for q in runs if isinstance(q, QueuedRun)]
+    time.sleep(0.5)
+
+    statuses = sorted(engine.store().get(q.record.run_id).status  # type: ignore[union-attr]
+                      for q in runs if isinstance(q, QueuedRun))
+
+    assert statuses.count("queued") == 1 and statuses.count("running") == 4
+    supervisor.shutdown(cancel=True)
+    assert {f.result(10).status for f in futures} == {"canceled"}
+
+
+def _orphan(engine: Container, fake_runtime: FakeRuntime, *, running: bool) -> QueuedRun:
+    """A run left 'running' by a process that no longer exists."""
+    queued = engine.submit_run()(RunRequest(job="sleeper"))
+    assert isinstance(queued, QueuedRun)
+    run_id = queued.record.run_id
+    spec = ContainerSpec(name=f"flwd-{run_id}", image="docker.io/library/alpine:3.20", command=None,
+                         env={}, labels={"flwd.run-id": run_id, "flwd.job-id": "sleeper"},
+                         mounts=(), workdir="/")
+    fake_runtime.run_seconds = 30 if running else 0
+    container_id = fake_runtime.create(spec)
+    fake_runtime.start(container_id)
+    record = queued.record.evolve(status="running", container_id=container_id,
+                                  owner="elsewhere:999999")
+    engine.store().append(run_id, "run.started", {}, "2026-01-01T00:00:00.000Z", run=record)
+    return queued
+
+
+def test_reconcile_ends_run_lost_when_its_container_is_gone(
+        engine: Container, sleeper: Path, fake_runtime: FakeRuntime,
+        fake_secrets: FakeSecretWriter) -> None:
+    queued = _orphan(engine, fake_runtime, running=False)
+    fake_secrets.materialise(queued.record.run_id, [SecretFile(name="t", value=b"v")])
+
+    report = engine.reconcile_runs()()
+
+    run = engine.store().get(queued.record.run_id)
+    assert report.lost == [queued.record.run_id]
+    assert run is not None and (run.status, run.code) == ("error", "run.lost")
+    assert fake_runtime.containers == {} and fake_secrets.files == {}
+
+
+def test_reconcile_reattaches_run_when_its_container_still_runs(
+        engine: Container, sleeper: Path, fake_runtime: FakeRuntime) -> None:
+    queued = _orphan(engine, fake_runtime, running=True)
+
+    report = engine.reconcile_runs()()
+    engine.cancel_run()(queued.record.run_id)
+    engine.supervisor().shutdown(cancel=False, wait=True)
+
+    run = engine.store().get(queued.record.run_id)
+    assert report.reattached == [queued.record.run_id]
+    assert run is not None and run.status == "canceled"
+    assert fake_runtime.containers == {}
+
+
+def test_reconcile_removes_container_when_its_run_has_finished(
+        engine: Container, sleeper: Path, fake_runtime: FakeRuntime) -> None:
+    queued = _orphan(engine, fake_runtime, running=True)
+    run = engine.store().get(queued.record.run_id)
+    assert run is not None
+    engine.store().append(run.run_id, "run.finished", {}, "2026-01-01T00:00:01.000Z",
+                          run=run.evolve(status="succeeded"))
+
+    report = engine.reconcile_runs()()
+
+    assert report.removed_containers and fake_runtime.containers == {}
