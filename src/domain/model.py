@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Mapping
 
 
@@ -55,6 +56,7 @@ _ACTIVE = frozenset({RunStatus.QUEUED, RunStatus.PULLING, RunStatus.RUNNING})
 _ENV_UNSAFE = re.compile(r"[^A-Za-z0-9]")
 
 
+@lru_cache(maxsize=4096)  # called per argument per plan; names repeat across runs
 def env_name(arg_name: str) -> str:
     """``ARG_<NAME>``: upper-cased, every non-alphanumeric replaced by ``_``."""
     return "ARG_" + _ENV_UNSAFE.sub("_", arg_name).upper()
