@@ -229,3 +229,8 @@ def _event(
 def _newest_key(run: RunRecord) -> tuple[str, str]:
     return (run.created_at, run.run_id)
 
+
+
+# The runtime fake lives in its own module; re-exported so every fake comes from here.
+from flwd.adapters.fake_runtime import FakeContainer as FakeContainer  # noqa: E402
+from flwd.adapters.fake_runtime import FakeRuntime as FakeRuntime  # noqa: E402

@@ -120,3 +120,9 @@ def test_uuid_run_ids_are_twelve_fresh_hex_digits_when_generated() -> None:
 
     assert len(generated) == 1000
     assert all(re.fullmatch(r"[0-9a-f]{12}", run_id) for run_id in generated)
+
+
+def test_runtime_fake_is_served_from_fakes_when_imported() -> None:
+    from flwd.adapters import fake_runtime, fakes
+
+    assert fakes.FakeRuntime is fake_runtime.FakeRuntime
