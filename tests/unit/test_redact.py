@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flwd.domain.redact import Redactor
 
@@ -59,3 +61,13 @@ def test_repr_hides_secrets_when_printed() -> None:
 
     assert "hunter2" not in repr(redactor)
     assert bool(redactor) and not Redactor([])
+
+
+@given(
+    secrets=st.lists(st.text(alphabet="abc", min_size=1, max_size=4), max_size=4),
+    text=st.text(alphabet="abc \n", max_size=40),
+)
+def test_redact_leaves_no_secret_when_texts_are_arbitrary(secrets: list[str], text: str) -> None:
+    redacted = Redactor(secrets).redact(text)
+
+    assert not any(secret in redacted for secret in secrets)
