@@ -36,10 +36,6 @@ class SecretWriter(Protocol):
         """Run ids whose secrets directory still exists, e.g. after a crash, for clean-up."""
         ...
 
-    def leftovers(self) -> list[str]:
-        """Run ids whose secrets directory still exists (cleaned up at start-up)."""
-        ...
-
     def recover(self, run_id: str) -> tuple[str, ...]:
         """The secret values of a run still on disk, so a reattached run can keep
         redacting its output; empty when there are none."""

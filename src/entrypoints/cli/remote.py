@@ -1,0 +1,204 @@
+"""The CLI's remote backend: the same commands against a `flwd :serve` over HTTP (stdlib only)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from typing import Any, Callable, Iterator
+from urllib.parse import quote, urlencode, urlsplit
+
+from flwd.domain.contract import check_args
+from flwd.domain.errors import (
+    ArgProblem,
+    ArgsInvalidError,
+    FlwdError,
+    RemoteServerError,
+    all_error_classes,
+)
+from flwd.domain.events import RUN_FINISHED
+from flwd.domain.model import JobSpec
+from flwd.entrypoints.cli.render import EventPrinter, Io
+from flwd.entrypoints.views import job_from_view
+from flwd.ports.store import EventRecord, RunRecord
+
+_TIMEOUT = 30.0
+_RECONNECT_SECONDS = 1.0
+
+
+class RemoteBackend:
+    """Talks to a flwd server; output and exit codes match the local backend."""
+
+    def __init__(self, url: str, token: str | None, io: Io) -> None:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise RemoteServerError(f"--server must be an http(s) URL, not {url!r}")
+        self._parts = parts
+        self._prefix = parts.path.rstrip("/")
+        self._token = token
+        self._io = io
+
+    def close(self) -> None:
+        """Connections are per request; nothing to release."""
+
+    # --- commands -----------------------------------------------------------------
+
+    def list_jobs(self) -> dict[str, Any]:
+        return self._json("GET", "/jobs")
+
+    def get_job(self, job_id: str) -> JobSpec:
+        return job_from_view(self._json("GET", "/jobs/" + quote(job_id, safe="/")))
+
+    def plan(self, job: JobSpec, args: dict[str, object], profile: str | None) -> dict[str, Any]:
+        return self._json("POST", "/plans", self._body(job, args, profile))
+
+    def run(self, job: JobSpec, args: dict[str, object], profile: str | None, *,
+            printer: EventPrinter, detach: bool) -> RunRecord:
+        run = self._json("POST", "/runs", self._body(job, args, profile))
+        record = _record(run)
+        if detach:
+            return record
+        self._follow(record.run_id, printer, cancel_on_interrupt=True)
+        return _record(self._json("GET", f"/runs/{quote(record.run_id)}"))
+
+    def runs(self, job: str | None, status: str | None) -> list[dict[str, Any]]:
+        query = {k: v for k, v in (("job", job), ("status", status), ("limit", "100")) if v}
+        return list(self._json("GET", "/runs?" + urlencode(query))["runs"])
+
+    def logs(self, run_id: str, follow: bool, printer: Callable[[Any], None]) -> RunRecord:
+        if follow:
+            self._follow(run_id, printer, cancel_on_interrupt=False)
+        else:
+            for event in self._events(run_id, after=0):
+                printer(event)
+                if event.type == RUN_FINISHED:
+                    break
+        return _record(self._json("GET", f"/runs/{quote(run_id)}"))
+
+    def cancel(self, run_id: str) -> dict[str, Any]:
+        return self._json("POST", f"/runs/{quote(run_id)}:cancel")
+
+    # --- helpers ------------------------------------------------------------------
+
+    def _body(self, job: JobSpec, args: dict[str, object], profile: str | None) -> dict[str, Any]:
+        values = check_args(job.args, args, from_text=True, job=job.id)
+        body: dict[str, Any] = {"job": job.id, "args": values}
+        if profile:
+            body["requested_security_profile"] = profile
+        return body
+
+    def _follow(self, run_id: str, printer: Callable[[Any], None], *,
+                cancel_on_interrupt: bool) -> None:
+        """Stream events until run.finished; Ctrl-C asks the server to cancel the run."""
+        after = 0
+        interrupts = 0
+        while True:
+            try:
+                for event in self._events(run_id, after):
+                    after = event.seq
+                    printer(event)
+                    if event.type == RUN_FINISHED:
+                        return
+                time.sleep(_RECONNECT_SECONDS)
+            except KeyboardInterrupt:
+                if not cancel_on_interrupt:
+                    raise
+                interrupts += 1
+                self._io.err.write("\nflwd: canceling on the server\n")
+                try:
+                    self.cancel(run_id)
+                except FlwdError:
+                    pass  # already finished: the stream will say so
+                if interrupts > 1:
+                    raise
+
+    def _events(self, run_id: str, after: int) -> Iterator[EventRecord]:
+        headers = {"Accept": "text/event-stream", "Last-Event-ID": str(after)}
+        conn, response = self._request("GET", f"/runs/{quote(run_id)}/events", None, headers,
+                                       timeout=None)
+        try:
+            if response.status >= 400:
+                raise _error(response.status, response.read())
+            data: list[str] = []
+            for raw in response:
+                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                if line.startswith("data:"):
+                    data.append(line[5:].lstrip())
+                elif not line and data:
+                    yield _event(json.loads("\n".join(data)))
+                    data = []
+        finally:
+            conn.close()
+
+    def _json(self, method: str, path: str, body: Any = None) -> Any:
+        conn, response = self._request(method, path, body, {"Accept": "application/json"})
+        try:
+            payload = response.read()
+        finally:
+            conn.close()
+        if response.status >= 400:
+            raise _error(response.status, payload)
+        return json.loads(payload) if payload else {}
+
+    def _request(self, method: str, path: str, body: Any, headers: dict[str, str],
+                 timeout: float | None = _TIMEOUT) -> tuple[http.client.HTTPConnection,
+                                                            http.client.HTTPResponse]:
+        parts = self._parts
+        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        conn = kind(parts.hostname or "", parts.port, timeout=timeout)
+        headers = dict(headers)
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        try:
+            conn.request(method, self._prefix + path, body=payload, headers=headers)
+            return conn, conn.getresponse()
+        except OSError as exc:
+            conn.close()
+            raise RemoteServerError(f"cannot reach flwd server at {parts.geturl()}: {exc}") from exc
+
+
+_CLASSES = {cls.code: cls for cls in all_error_classes()}
+
+
+def _error(status: int, payload: bytes) -> FlwdError:
+    """The server's problem+json as the same coded error the local engine would raise."""
+    try:
+        problem = json.loads(payload)
+    except ValueError:
+        problem = {}
+    if not isinstance(problem, dict):
+        problem = {}
+    code = str(problem.get("code") or "server.unreachable")
+    detail = str(problem.get("detail") or problem.get("title") or f"HTTP {status}")
+    if code == ArgsInvalidError.code:
+        problems = [ArgProblem(arg=str(p.get("arg", "")), code=str(p.get("code", "")),
+                               message=str(p.get("message", "")))
+                    for p in problem.get("errors") or [] if isinstance(p, dict)]
+        return ArgsInvalidError(problems, job=str(problem.get("job", "")))
+    cls = _CLASSES.get(code)
+    if cls is None:
+        error = FlwdError(detail, status=status)
+        error.code = code  # type: ignore[misc]  # an unknown code from a newer server
+        return error
+    return cls(detail, status=status)
+
+
+def _event(data: dict[str, Any]) -> EventRecord:
+    return EventRecord(run_id=str(data.get("run_id", "")), seq=int(data.get("seq", 0)),
+                       type=str(data.get("type", "")), time=str(data.get("time", "")),
+                       data=data.get("data") or {})
+
+
+def _record(run: dict[str, Any]) -> RunRecord:
+    return RunRecord(
+        run_id=str(run["run_id"]), job_id=str(run.get("job_id", "")),
+        status=str(run.get("status", "")), profile=str(run.get("profile", "")),
+        created_at=str(run.get("created_at", "")), args=run.get("args") or {},
+        decisions=tuple(run.get("decisions") or ()), image=str(run.get("image", "")),
+        started_at=run.get("started_at"), finished_at=run.get("finished_at"),
+        exit_code=run.get("exit_code"), code=run.get("code"), detail=run.get("detail"),
+    )
