@@ -137,7 +137,14 @@ class SubmitRun:
         )
         created = {"job_id": job.id, "profile": plan.profile.value, "image": plan.image,
                    "args": dict(plan.args)}
-        self._store.create(record, ev.RUN_CREATED, created)
+        try:
+            self._store.create(record, ev.RUN_CREATED, created)
+        except IdempotencyConflictError:
+            # Another request with the same key won the race: answer as it was answered.
+            existing = self._store.find_by_idempotency_key(idempotency_key or "")
+            if existing is not None and existing.request_digest == digest:
+                return existing
+            raise
         recorder = ev.RunRecorder(store=self._store, clock=self._clock, record=record,
                                   redact=prepared.redactor.redact_obj)
         for decision in plan.decisions:
