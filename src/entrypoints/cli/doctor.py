@@ -10,6 +10,7 @@ from flwd.domain.errors import FlwdError, UsageError
 from flwd.entrypoints.cli.exit_codes import EXIT_FLWD, EXIT_OK
 from flwd.entrypoints.cli.render import Io
 from flwd.entrypoints.config import FlwdConfig
+from flwd.ports.runtime import RuntimeInfo
 
 
 def doctor(config: FlwdConfig, tokens: list[str], io: Io, env: Mapping[str, str]) -> int:
@@ -37,15 +38,7 @@ def doctor(config: FlwdConfig, tokens: list[str], io: Io, env: Mapping[str, str]
             "rootless": info.rootless, "enforces_limits": info.enforces_limits,
             "container_root_maps_to": f"{info.root_uid}:{info.root_gid}",
         })
-        report["problems"] += list(info.problems)
-        if not info.rootless:
-            report["problems"].append(
-                "runtime is rootful: runs record a runtime.rootful warning "
-                "(denied where the policy has require_rootless)")
-        if not info.enforces_limits:
-            report["problems"].append(
-                "resource limits (pids, memory, cpu) are not enforced by this runtime: runs "
-                "record runtime.limits.unenforced (denied where the policy has require_limits)")
+        report["problems"] += list(info.problems) or _derived_problems(info)
     except FlwdError as exc:
         report["problems"].append(f"{exc.code}: {exc.detail}")
         return _print(io, report, as_json, EXIT_FLWD)
@@ -54,6 +47,18 @@ def doctor(config: FlwdConfig, tokens: list[str], io: Io, env: Mapping[str, str]
     report["data_dir"] = str(config.data_path)
     report["jobs_dirs"] = [os.path.expanduser(d) for d in config.jobs_dirs]
     return _print(io, report, as_json, EXIT_OK)
+
+
+def _derived_problems(info: RuntimeInfo) -> list[str]:
+    """What a runtime that reports no problems of its own still implies for runs."""
+    problems = []
+    if not info.rootless:
+        problems.append("runtime is rootful: runs record a runtime.rootful warning "
+                        "(denied where the policy has require_rootless)")
+    if not info.enforces_limits:
+        problems.append("resource limits are not enforced: runs record "
+                        "runtime.limits.unenforced (denied where the policy has require_limits)")
+    return problems
 
 
 def _print(io: Io, report: dict[str, Any], as_json: bool, code: int) -> int:
