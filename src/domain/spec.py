@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import Callable, Mapping, Sequence, TypeVar
 
+from flwd.domain.images import parse_image_ref
 from flwd.domain.argspec import parse_arg_specs, spec_error
 from flwd.domain.errors import JobNotFoundError, SpecInvalidError
 from flwd.domain.model import (
@@ -132,8 +133,10 @@ def _parse_image(path: str, data: Mapping[str, object]) -> str:
 
 def _image_text(path: str, key: str, text: str) -> str:
     image = text.strip()
-    if not image or any(ch.isspace() for ch in image):
-        raise spec_error(path, key, f"{text!r} is not an image reference")
+    try:
+        parse_image_ref(image)
+    except SpecInvalidError as exc:
+        raise spec_error(path, key, exc.detail) from None
     return image
 
 
