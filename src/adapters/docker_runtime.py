@@ -293,7 +293,7 @@ def _create_kwargs(spec: ContainerSpec) -> dict[str, Any]:
         ],
         "working_dir": spec.workdir,
         "read_only": spec.read_only_rootfs,
-        "tmpfs": dict(spec.tmpfs) or None,
+        "tmpfs": {target: _explicit_tmpfs_options(o) for target, o in spec.tmpfs.items()} or None,
         "cap_drop": list(spec.cap_drop) or None,
         "cap_add": list(spec.cap_add) or None,
         "security_opt": ["no-new-privileges"] if spec.no_new_privileges else None,
@@ -310,6 +310,16 @@ def _create_kwargs(spec: ContainerSpec) -> dict[str, Any]:
         "stdin_open": False,
         "tty": False,
     }
+
+
+def _explicit_tmpfs_options(options: str) -> str:
+    """Docker silently adds noexec/nosuid/nodev unless told otherwise: say exec/suid/dev
+    where the plan did not ask for the restriction, so the mount has exactly its flags."""
+    flags = [f for f in options.split(",") if f]
+    for permissive in ("exec", "suid", "dev"):
+        if permissive not in flags and f"no{permissive}" not in flags:
+            flags.append(permissive)
+    return ",".join(flags)
 
 
 def _subid(path: str, user: str) -> int:
