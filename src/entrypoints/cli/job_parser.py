@@ -37,9 +37,10 @@ def parse_job_options(job: JobSpec, tokens: list[str] | tuple[str, ...], *, prog
     to *out* (default stdout)."""
     import cyclopts
 
-    app = _build_app(job, prog, allow_detach, out)
     tokens = list(tokens)
-    if any(t in ("--help", "-h") for t in _before_terminator(tokens)):
+    wants_help = any(t in ("--help", "-h") for t in _before_terminator(tokens))
+    app = _build_app(job, prog, allow_detach, out if wants_help else None)
+    if wants_help:
         app(["--help"])
         return JobInvocation(help_shown=True)
     try:
@@ -61,9 +62,9 @@ def _before_terminator(tokens: list[str]) -> list[str]:
     return tokens[: tokens.index("--")] if "--" in tokens else tokens
 
 
-def _build_app(job: JobSpec, prog: str, allow_detach: bool, out: TextIO | None) -> Any:
+def _build_app(job: JobSpec, prog: str, allow_detach: bool, help_out: TextIO | None) -> Any:
+    """*help_out*: where help goes when it is asked for (rich is imported only then)."""
     from cyclopts import App
-    from rich.console import Console
 
     def invoke(**kwargs: object) -> dict[str, object]:
         return dict(kwargs)
@@ -80,8 +81,11 @@ def _build_app(job: JobSpec, prog: str, allow_detach: bool, out: TextIO | None) 
         exit_on_error=False,
         print_error=False,
         help_on_error=False,
-        console=Console(file=out, width=100 if out is not None and not out.isatty() else None),
     )
+    if help_out is not None:
+        from rich.console import Console
+
+        app.console = Console(file=help_out, width=None if help_out.isatty() else 100)
     app.default(invoke)
     return app
 

@@ -1,0 +1,54 @@
+"""Wall time of `flwd --help` and `flwd :plan demo-container --name x --json` (target: each
+under 250 ms on this machine), plus the bare interpreter start for reference.
+
+Prints figures only: `.venv/bin/python bench/cli_bench.py [--runs N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FLWD = [sys.executable, "-c", "import sys; from flwd.entrypoints.cli.main import main; sys.exit(main())"]
+
+
+def wall(argv: list[str], runs: int, env: dict[str, str]) -> list[float]:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=15)
+    runs = parser.parse_args().runs
+    env = dict(os.environ, FLWD_DATA_DIR=str(ROOT / ".ci" / "work" / "bench-data"))
+    cases = {
+        "python -c pass (floor)": [sys.executable, "-c", "pass"],
+        "flwd --help": [*FLWD, "--help"],
+        "flwd :plan demo-container --name x --json": [*FLWD, ":plan", "demo-container", "--name", "x",
+                                                     "--json"],
+        "flwd demo-container --help": [*FLWD, "demo-container", "--help"],
+    }
+    wall(cases["flwd --help"], 2, env)  # warm the page cache and .pyc files
+    print(f"{'command':<46} {'median ms':>10} {'p10 ms':>8} {'max ms':>8}   (target < 250 ms)")
+    for name, argv in cases.items():
+        times = sorted(wall(argv, runs, env))
+        print(f"{name:<46} {statistics.median(times):>10.0f} {times[len(times) // 10]:>8.0f} "
+              f"{times[-1]:>8.0f}")
+    load = os.getloadavg()[0]
+    print(f"load average during the run: {load:.2f} on {os.cpu_count()} cpus")
+
+
+if __name__ == "__main__":
+    main()
