@@ -53,6 +53,8 @@ def dispatch(line: CommandLine, io: Io, env: Mapping[str, str],
         return doctor(config, list(line.rest), io, env)
     if command.startswith(":") and command not in META_COMMANDS:
         raise UsageError(f"unknown command {command} (commands: {', '.join(META_COMMANDS)})")
+    if command == ":jobs" and not config.server_url:
+        _warn_missing_roots(config, io)
     backend, close = _backend(config, io, container)
     try:
         if command == ":plan":
@@ -62,6 +64,14 @@ def dispatch(line: CommandLine, io: Io, env: Mapping[str, str],
         return _run(backend, command, list(line.rest), io)
     finally:
         close()
+
+
+def _warn_missing_roots(config: FlwdConfig, io: Io) -> None:
+    import os
+
+    for root in config.jobs_dirs:
+        if not os.path.isdir(os.path.expanduser(root)):
+            io.err.write(f"warning: jobs root {root} does not exist\n")
 
 
 def _backend(config: FlwdConfig, io: Io, given: Container | None) -> tuple[Backend, Any]:
