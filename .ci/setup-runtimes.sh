@@ -13,7 +13,7 @@ set -euo pipefail
 RUN_USER=${FLWD_RUN_USER:-flwdrun}
 ENV_FILE=/run/flwd-ci.env
 DOCKER_LOG=/var/log/flwd-dockerd.log
-PACKAGES=(podman runc uidmap slirp4netns fuse-overlayfs busybox-static docker.io iproute2 curl)
+PACKAGES=(podman runc uidmap slirp4netns fuse-overlayfs busybox-static docker.io iproute2 curl catatonit)
 IMAGE=localhost/flwd-test:latest
 ALIAS=docker.io/library/alpine:3.20
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -40,9 +40,17 @@ install_packages() {
   done
   if [ "${#missing[@]}" -eq 0 ]; then log "packages already installed"; return; fi
   log "installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
+  export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
+  local guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    # no service starts from package scripts: this script starts dockerd itself
+    guard=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$guard"; chmod 0755 "$guard"
+  fi
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+  # with Recommends: podman needs catatonit (--init) and the CNI plugins from them
+  apt-get install -y -qq "${PACKAGES[@]}" >/dev/null || { [ -z "$guard" ] || rm -f "$guard"; exit 1; }
+  [ -z "$guard" ] || rm -f "$guard"
 }
 
 set_runc() { # set_runc FILE: runtime = "runc" under [engine], keeping everything else
