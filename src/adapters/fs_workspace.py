@@ -16,7 +16,9 @@ class FilesystemRunWorkspace:
     the run so its artifacts stay available."""
 
     def __init__(self, base_dir: str | Path) -> None:
-        self._base = Path(os.path.expanduser(str(base_dir)))
+        # absolute: the path becomes a bind-mount source, and a runtime resolves a relative one
+        # against its own working directory (Podman) or refuses it (Docker)
+        self._base = Path(os.path.abspath(os.path.expanduser(str(base_dir))))
 
     def path(self, run_id: str) -> str:
         return str(self._base / run_id)

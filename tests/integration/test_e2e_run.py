@@ -3,10 +3,13 @@ runtime failures, and the run history (`:runs`, `:logs`)."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from tests.integration.e2e_support import (  # noqa: F401 - fixtures
     EXAMPLES,
+    FLWD,
     Result,
     Runtime,
     Sandbox,
@@ -149,3 +152,20 @@ def test_no_container_is_left_when_runs_have_ended(
 ) -> None:
     # every run above has returned: its container must already be gone
     assert [name for run in sandbox.runs() for name in rt.containers(run["run_id"])] == []
+
+
+def test_job_runs_when_data_and_jobs_dirs_are_relative(sandbox: Sandbox) -> None:
+    """`--data-dir data --jobs-dir jobs` from the sandbox: mount sources must not stay relative."""
+    sandbox.write_job("relative", """\
+        executor: container
+        image: alpine:3.20
+        command: ["/bin/sh", "-c", "echo ok > /flwd/run/out.txt && cat /flwd/run/out.txt"]
+        """)
+    argv = ["--runtime", sandbox.runtime.name, "--jobs-dir", "jobs", "--data-dir", "data", "relative"]
+
+    done = subprocess.run([FLWD, *argv], capture_output=True, text=True, timeout=60,
+                          cwd=sandbox.base, env=sandbox.env())
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ok\n"
+    assert [p.read_text() for p in (sandbox.data / "runs").glob("*/out.txt")] == ["ok\n"]
