@@ -36,7 +36,7 @@ STEPS = [  # (label, event that ends the step) measured from the previous step's
     ("image ready -> run.started (secrets, run dir, create + start)", "run.started"),
     ("run.started -> first output", "run.output"),
     ("first output -> run.finished (wait, drain, remove)", "run.finished"),
-    ("run.finished -> process exit (shutdown)", "exit"),
+    ("run.finished -> process exit (shutdown, interpreter teardown)", "exit"),
 ]
 
 
@@ -142,6 +142,26 @@ def import_profile(bench: Bench) -> tuple[float, list[tuple[str, float]]]:
     return total, sorted(top, key=lambda item: -item[1])[:8]
 
 
+def info_call(bench: Bench) -> float:
+    """The runtime's own answer time for the info call flwd's probe makes (median of 3)."""
+    import http.client
+    import socket
+
+    path = "/v4.0.0/libpod/info" if bench.runtime == "podman" else "/info"
+    times = []
+    for _ in range(3):
+        conn = http.client.HTTPConnection("localhost", timeout=10)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(bench.socket.removeprefix("unix://"))
+        conn.sock = sock
+        start = time.perf_counter()
+        conn.request("GET", path)
+        conn.getresponse().read()
+        times.append(time.perf_counter() - start)
+        conn.close()
+    return statistics.median(times)
+
+
 def floor() -> float:
     start = time.perf_counter()
     subprocess.run([PYTHON, "-c", "pass"], check=True)
@@ -165,6 +185,8 @@ def report(runtime: str, runs: int) -> None:
         print("where one flwd run spends its time:")
         for label, seconds in breakdown(bench):
             print(f"  {seconds * 1000:>7.0f} ms  {label}")
+        print(f"  (the runtime itself takes {info_call(bench) * 1000:.0f} ms to answer the "
+              "info call of the probe)")
         total, heaviest = import_profile(bench)
         print(f"python start-up: bare interpreter {floor() * 1000:.0f} ms; imports during a run "
               f"{total * 1000:.0f} ms, heaviest top-level:")
