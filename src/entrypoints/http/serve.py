@@ -1,0 +1,183 @@
+"""``flwd :serve``: check tokens and runtime, reconcile, then serve the API with uvicorn until a signal."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import signal
+import threading
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from flwd.domain.errors import ConfigInvalidError, UsageError
+from flwd.domain.model import Profile
+from flwd.entrypoints.cli.render import Io
+from flwd.entrypoints.config import FlwdConfig
+
+USAGE = """\
+Usage: flwd :serve [--bind HOST:PORT] [--dev] [--profile P] [--no-runtime]
+
+Serve the REST API (SPEC section 8).
+
+  --bind HOST:PORT   address to listen on (default: server.bind, FLWD_BIND or 127.0.0.1:8080)
+  --dev              add the token `dev-token` with every scope; loopback addresses only
+  --profile P        default security profile: secure | permissive | disabled
+  --no-runtime       plan-only: no container runtime needed; POST /runs answers 422
+"""
+_SHUTDOWN_EXTRA_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServeOptions:
+    host: str
+    port: int
+    dev: bool = False
+    profile: str | None = None
+    no_runtime: bool = False
+    help: bool = False
+
+
+def parse_bind(text: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``[v6]:PORT`` or ``:PORT`` (loopback); raises UsageError."""
+    host, sep, port_text = text.strip().rpartition(":")
+    if not sep or not port_text.isdigit() or int(port_text) > 65535:
+        raise UsageError(f"--bind must be HOST:PORT, not {text!r}")
+    host = host.strip("[]") or "127.0.0.1"
+    return host, int(port_text)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_serve_args(tokens: Sequence[str], default_bind: str) -> ServeOptions:
+    values: dict[str, Any] = {"bind": default_bind}
+    items = iter(tokens)
+    for token in items:
+        name, eq, inline = token.partition("=")
+        if name in ("--help", "-h"):
+            values["help"] = True
+        elif name in ("--dev", "--no-runtime") and not eq:
+            values[name[2:].replace("-", "_")] = True
+        elif name in ("--bind", "--profile"):
+            value = inline if eq else next(items, None)
+            if value is None:
+                raise UsageError(f"{name} needs a value\n{USAGE.splitlines()[0]}")
+            values[name[2:]] = value
+        else:
+            raise UsageError(f"unknown option {token!r} for :serve\n{USAGE.splitlines()[0]}")
+    host, port = parse_bind(values.pop("bind"))
+    profile = values.get("profile")
+    if profile is not None and profile not in {p.value for p in Profile}:
+        raise UsageError(f"--profile must be one of {', '.join(p.value for p in Profile)}")
+    return ServeOptions(host=host, port=port, **values)
+
+
+def serve_command(config: FlwdConfig, tokens: list[str], io: Io, env: Mapping[str, str]) -> int:
+    """Run the API server until SIGTERM/SIGINT; returns the exit status (errors raise)."""
+    options = parse_serve_args(tokens, config.server_bind)
+    if options.help:
+        io.out.write(USAGE)
+        return 0
+    from flwd.entrypoints.http.auth import dev_grant
+
+    grants = config.tokens + ((dev_grant(),) if options.dev else ())
+    if options.dev and not is_loopback(options.host):
+        raise ConfigInvalidError(
+            f"--dev serves the well-known token dev-token, so it only binds to loopback "
+            f"(127.0.0.1, ::1, localhost), not {options.host}", field="server.bind")
+    if not grants:
+        raise ConfigInvalidError(
+            "no API token is configured: set auth.tokens in flwd.yaml or FLWD_TOKENS, "
+            "or pass --dev for a local development server", field="auth.tokens")
+    _serve(config, options, grants, io)
+    return 0
+
+
+def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], io: Io) -> None:
+    from flwd.entrypoints.container import build_container
+    from flwd.entrypoints.http.app import create_app
+    from flwd.entrypoints.http.settings import ServerSettings
+
+    container = build_container(config, profile_override=options.profile)
+    supervisor = container.supervisor()
+    try:
+        if not options.no_runtime:
+            container.runtime()  # RuntimeUnavailableError: refuse to start (exit 125)
+            reconcile = container.providers.get("reconcile_runs")
+            if reconcile is not None:
+                reconcile()()
+        settings = ServerSettings(grants=grants, loopback=is_loopback(options.host),
+                                  runtime_enabled=not options.no_runtime)
+        app = create_app(container, server_settings=settings)
+        _run_uvicorn(app, options, io, config.cancel_grace,
+                     on_signal=lambda killing: _stop_runs(supervisor, killing))
+    finally:
+        supervisor.shutdown(cancel=True)
+        container.shutdown_resources()
+
+
+def _stop_runs(supervisor: Any, killing: bool) -> None:
+    for run_id in supervisor.active_ids():
+        (supervisor.kill if killing else supervisor.cancel)(run_id)
+
+
+def _run_uvicorn(app: Any, options: ServeOptions, io: Io, grace: float,
+                 on_signal: Callable[[bool], None]) -> None:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """Announces the bound address and cancels active runs on the first signal."""
+
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                host, port = _bound_address(self, options)
+                io.err.write(f"flwd: serving on http://{host}:{port}\n")
+                io.err.flush()
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            killing = self.should_exit  # a second signal: kill instead of a graceful stop
+            threading.Thread(target=on_signal, args=(killing,), daemon=True).start()
+            super().handle_exit(sig, frame)
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # uvicorn re-raises the signal afterwards; flwd cleans up and exits 0 instead.
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            handled = (signal.SIGINT, signal.SIGTERM)
+            originals = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in originals.items():
+                    signal.signal(sig, handler)
+
+    config = uvicorn.Config(app, host=options.host, port=options.port, workers=1,
+                            log_level="warning", access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=int(grace + _SHUTDOWN_EXTRA_SECONDS))
+    try:
+        Server(config).run()
+    except SystemExit as exc:  # uvicorn exits when it cannot bind or start
+        if exc.code not in (0, None):
+            raise ConfigInvalidError(
+                f"cannot serve on {options.host}:{options.port} (see the message above)",
+                field="server.bind") from None
+
+
+def _bound_address(server: Any, options: ServeOptions) -> tuple[str, int]:
+    """The real port (``--bind HOST:0`` picks a free one)."""
+    for listener in getattr(server, "servers", ()):
+        for sock in getattr(listener, "sockets", ()):
+            port = sock.getsockname()[1]
+            host = options.host
+            return (f"[{host}]" if ":" in host else host), int(port)
+    return options.host, options.port
