@@ -20,7 +20,8 @@ from flwd.entrypoints.http.problems import EXCEPTION_HANDLERS
 from flwd.entrypoints.http.runs import RunsController
 from flwd.entrypoints.http.settings import ServerSettings
 from flwd.entrypoints.http.sse import EventHub
-from flwd.entrypoints.http.system import RuntimeProbe, SystemController
+from flwd.entrypoints.http.system import SystemController
+from flwd.entrypoints.http.system_probe import RuntimeProbe
 
 API_VERSION = "0.1.0"
 OPENAPI_PATH = "/schema/openapi.json"

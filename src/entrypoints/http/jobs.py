@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get
+from litestar.params import FromPath
 
 from flwd.entrypoints.http.deps import ContainerDep
 from flwd.entrypoints.http.auth import require
@@ -21,5 +22,5 @@ class JobsController(Controller):
         return catalog_view(container.list_jobs()())
 
     @get("/{job_id:path}", sync_to_thread=True, summary="One job and its argument contract")
-    def get_job(self, container: ContainerDep, job_id: str) -> dict[str, Any]:
+    def get_job(self, container: ContainerDep, job_id: FromPath[str]) -> dict[str, Any]:
         return job_view(container.list_jobs().find(job_id.strip("/")))

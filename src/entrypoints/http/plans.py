@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, post
+from litestar.params import JSONBody
 
 from flwd.domain.plan import plan_as_dict
 from flwd.entrypoints.http.deps import ContainerDep
@@ -19,7 +20,7 @@ class PlansController(Controller):
 
     @post("/", status_code=200, sync_to_thread=True, summary="Plan a run (no runtime needed)")
     def plan(self, request: Request[Any, Any, Any], container: ContainerDep,
-             data: RunBody) -> dict[str, Any]:
+             data: JSONBody[RunBody]) -> dict[str, Any]:
         run_request = data.to_domain()
         check_profile_scope(request, run_request.requested_profile)
         _, prepared = container.plan_job()(run_request)

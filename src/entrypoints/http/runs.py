@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 
 from flwd.domain.errors import PolicyDeniedError, RequestInvalidError, RouteNotFoundError
@@ -39,8 +39,8 @@ class RunsController(Controller):
         hub: HubDep,
         metrics: MetricsDep,
         settings: SettingsDep,
-        data: RunBody,
-        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
+        data: JSONBody[RunBody],
+        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
     ) -> Response[dict[str, Any]]:
         run_request = data.to_domain()
         check_profile_scope(request, run_request.requested_profile)
@@ -62,17 +62,17 @@ class RunsController(Controller):
     def list_runs(
         self,
         container: ContainerDep,
-        job: str | None = None,
-        status: str | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        cursor: Annotated[str | None, Parameter(max_length=1024)] = None,
+        job: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=1024)] = None,
     ) -> RunPageView:
         page = container.query_runs().page(
             job_id=job, status=check_status_filter(status), limit=limit, cursor=cursor)
         return RunPageView(runs=[run_view(r) for r in page.runs], next_cursor=page.next_cursor)
 
     @get("/{run_id:str}", sync_to_thread=True, guards=[require("runs:read")], summary="One run")
-    def get_run(self, container: ContainerDep, run_id: str) -> dict[str, Any]:
+    def get_run(self, container: ContainerDep, run_id: FromPath[str]) -> dict[str, Any]:
         return run_view(container.query_runs().get(run_id))
 
     @get("/{run_id:str}/events", guards=[require("runs:read")],
@@ -82,9 +82,9 @@ class RunsController(Controller):
         container: ContainerDep,
         hub: HubDep,
         settings: SettingsDep,
-        run_id: str,
-        last_event_id: Annotated[str | None, Parameter(header="Last-Event-ID")] = None,
-        after: Annotated[int | None, Parameter(ge=0)] = None,
+        run_id: FromPath[str],
+        last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID")] = None,
+        after: Annotated[int | None, QueryParameter(ge=0)] = None,
     ) -> ServerSentEvent:
         query = container.query_runs()
         await anyio.to_thread.run_sync(query.get, run_id)  # 404 before the stream starts
@@ -97,7 +97,7 @@ class RunsController(Controller):
 
     @post("/{run_id:str}", status_code=202, sync_to_thread=True, guards=[require("runs:write")],
           summary="POST /runs/{run_id}:cancel - cancel an active run")
-    def cancel(self, container: ContainerDep, run_id: str) -> Response[dict[str, Any]]:
+    def cancel(self, container: ContainerDep, run_id: FromPath[str]) -> Response[dict[str, Any]]:
         target, _, action = run_id.rpartition(":")
         if action != CANCEL_ACTION or not target:
             raise RouteNotFoundError(f"no endpoint POST /runs/{run_id}; cancel is POST /runs/ID:cancel")
