@@ -207,7 +207,11 @@ def _from_text(kind: ArgType, value: object) -> object:
         except ValueError:  # more digits than int() will read
             raise _Bad("type", "expected an integer of reasonable size", value) from None
     if kind is ArgType.NUMBER and _NUMBER.fullmatch(text):
-        return _json_value(kind, None, int(text) if _INTEGER.fullmatch(text) else float(text))
+        try:
+            number = int(text) if _INTEGER.fullmatch(text) else float(text)
+        except ValueError:  # more digits than int() will read
+            raise _Bad("type", "expected a number of reasonable size", value) from None
+        return _json_value(kind, None, number)
     if kind is ArgType.BOOLEAN and text.lower() in _BOOLEANS:
         return _BOOLEANS[text.lower()]
     if kind in (ArgType.ARRAY, ArgType.OBJECT):

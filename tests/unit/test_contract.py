@@ -88,6 +88,7 @@ TEXT_TYPE_ERRORS = [
     (T.INTEGER, None, ""),
     (T.INTEGER, None, "٣"),
     (T.INTEGER, None, "9" * 5000),
+    (T.NUMBER, None, "9" * 5000),
     (T.NUMBER, None, "nan"),
     (T.NUMBER, None, "inf"),
     (T.NUMBER, None, "1e999"),
