@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
+
+import uvicorn
 
 from dependency_injector import providers
 from litestar import Litestar
@@ -137,3 +141,22 @@ def read_events(client: TestClient[Any], run_id: str, headers: dict[str, str] | 
             {"id": int(m["id"]), "event": m["event"], "data": json.loads(m["data"])}
             for m in sse_messages(response.iter_lines()) if "data" in m
         ]
+
+
+@contextmanager
+def served(app: Litestar) -> Iterator[str]:
+    """*app* on a real uvicorn in a thread (the TestClient buffers streamed bodies); its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                           lifespan="on", timeout_graceful_shutdown=2))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

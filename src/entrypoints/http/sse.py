@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from contextlib import contextmanager
@@ -17,8 +18,10 @@ from flwd.domain.events import RUN_FINISHED
 from flwd.domain.model import RunStatus
 from flwd.ports.store import EventRecord, RunRecord
 
+_log = logging.getLogger("flwd.http")
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, eq=False)
 class _Subscriber:
     loop: asyncio.AbstractEventLoop
     wakeup: asyncio.Event
@@ -92,8 +95,27 @@ async def follow_run(
     """Every stored event after *after_seq*, then new ones as they come, until ``run.finished``.
 
     Subscribes before the first read so nothing falls between replay and follow; the store's
-    ``seq`` order means no gap and no duplicate. Store reads run in worker threads.
+    ``seq`` order means no gap and no duplicate. Store reads run in worker threads. A failure
+    mid-stream is logged and ends the stream (a client resumes with Last-Event-ID).
     """
+    try:
+        async for message in _follow(run_id, after_seq, read_events=read_events,
+                                     read_run=read_run, hub=hub, timing=timing):
+            yield message
+    except Exception:  # noqa: BLE001 - headers are sent: a problem body is no longer possible
+        _log.exception("event stream of run %s failed", run_id)
+        yield ServerSentEventMessage(data=None, comment="error: stream ended, resume later")
+
+
+async def _follow(
+    run_id: str,
+    after_seq: int,
+    *,
+    read_events: Callable[[str, int], Sequence[EventRecord]],
+    read_run: Callable[[str], RunRecord],
+    hub: EventHub,
+    timing: StreamTiming,
+) -> AsyncIterator[ServerSentEventMessage]:
     with hub.subscribe(run_id) as wakeup:
         last_seq, last_sent = after_seq, time.monotonic()
         while True:
