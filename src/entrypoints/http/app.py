@@ -16,7 +16,7 @@ from flwd.entrypoints.http.auth import Authenticator
 from flwd.entrypoints.http.jobs import JobsController
 from flwd.entrypoints.http.metrics import Metrics, record_response
 from flwd.entrypoints.http.plans import PlansController
-from flwd.entrypoints.http.problems import EXCEPTION_HANDLERS
+from flwd.entrypoints.http.problems import EXCEPTION_HANDLERS, replace_html_not_found
 from flwd.entrypoints.http.runs import RunsController
 from flwd.entrypoints.http.settings import ServerSettings
 from flwd.entrypoints.http.sse import EventHub
@@ -57,6 +57,7 @@ def create_app(container: Container, *, server_settings: ServerSettings) -> Lite
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=server_settings.max_body_bytes,
         before_send=[record_response],
+        after_request=replace_html_not_found,
         state=State({"authenticator": Authenticator(server_settings.grants),
                      "settings": server_settings, "metrics": metrics, "hub": hub}),
         openapi_config=OpenAPIConfig(

@@ -147,6 +147,15 @@ def _framework_detail(exc: HTTPException) -> str:
     return detail
 
 
+def replace_html_not_found(response: Response[Any]) -> Response[Any]:
+    """``after_request`` hook: Litestar's OpenAPI router answers unknown ``/schema/*`` paths with
+    an HTML page; every error of this API is a problem document instead."""
+    media_type = getattr(response.media_type, "value", response.media_type)
+    if response.status_code == 404 and str(media_type).startswith("text/html"):
+        return problem_response(problem_body(RouteNotFoundError.code, 404, "Not Found"))
+    return response
+
+
 EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     FlwdError: handle_flwd_error,
     HTTPException: handle_http_exception,

@@ -96,16 +96,20 @@ def serve_command(config: FlwdConfig, tokens: list[str], io: Io, env: Mapping[st
         raise ConfigInvalidError(
             "no API token is configured: set auth.tokens in flwd.yaml or FLWD_TOKENS, "
             "or pass --dev for a local development server", field="auth.tokens")
-    _serve(config, options, grants, io)
+    _serve(config, options, grants, io, env)
     return 0
 
 
-def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], io: Io) -> None:
+def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], io: Io,
+           env: Mapping[str, str]) -> None:
+    from dependency_injector import providers
+
     from flwd.entrypoints.container import build_container
     from flwd.entrypoints.http.app import create_app
     from flwd.entrypoints.http.settings import ServerSettings
 
     container = build_container(config, profile_override=options.profile)
+    container.env.override(providers.Object(env))
     supervisor = container.supervisor()
     try:
         if not options.no_runtime:

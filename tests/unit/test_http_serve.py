@@ -1,0 +1,111 @@
+"""``flwd :serve``: options, refusals with their exit codes, and a real start/stop without runtime."""
+
+from __future__ import annotations
+
+import io as stdio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from flwd.domain.errors import UsageError
+from flwd.entrypoints.cli.main import main
+from flwd.entrypoints.cli.render import Io
+from flwd.entrypoints.http.serve import is_loopback, parse_bind, parse_serve_args
+from tests.unit.http_support import write_jobs
+
+
+def run_cli(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    out, err = stdio.StringIO(), stdio.StringIO()
+    code = main(argv, Io(out=out, err=err), env)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("127.0.0.1:8080", ("127.0.0.1", 8080)), ("[::1]:9", ("::1", 9)), (":7000", ("127.0.0.1", 7000)),
+    ("0.0.0.0:0", ("0.0.0.0", 0)),
+])
+def test_parse_bind_reads_host_and_port_when_well_formed(text: str, expected: tuple[str, int]) -> None:
+    assert parse_bind(text) == expected
+
+
+@pytest.mark.parametrize("text", ["8080", "host:", "host:http", "h:70000"])
+def test_parse_bind_raises_usage_error_when_malformed(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_bind(text)
+
+
+def test_is_loopback_accepts_only_loopback_addresses() -> None:
+    assert [is_loopback(h) for h in ("127.0.0.1", "127.9.9.9", "::1", "localhost")] == [True] * 4
+    assert [is_loopback(h) for h in ("0.0.0.0", "10.0.0.1", "::", "example.org")] == [False] * 4
+
+
+def test_parse_serve_args_reads_every_option_when_given() -> None:
+    options = parse_serve_args(["--bind=[::1]:9000", "--dev", "--profile", "permissive",
+                                "--no-runtime"], "127.0.0.1:8080")
+
+    assert (options.host, options.port, options.dev, options.profile, options.no_runtime) == (
+        "::1", 9000, True, "permissive", True)
+
+
+@pytest.mark.parametrize("argv", [["--profile", "lax"], ["--bogus"], ["--bind"]])
+def test_parse_serve_args_raises_usage_error_when_option_invalid(argv: list[str]) -> None:
+    with pytest.raises(UsageError):
+        parse_serve_args(argv, "127.0.0.1:8080")
+
+
+def test_serve_refuses_with_exit_2_when_no_token_configured(tmp_path: Path) -> None:
+    code, _, err = run_cli(["--data-dir", str(tmp_path), ":serve", "--no-runtime"], {})
+
+    assert code == 2
+    assert err.startswith("error[config.invalid]: no API token is configured")
+
+
+def test_serve_refuses_with_exit_2_when_dev_binds_beyond_loopback(tmp_path: Path) -> None:
+    code, _, err = run_cli(["--data-dir", str(tmp_path), ":serve", "--dev", "--bind", "0.0.0.0:8080"], {})
+
+    assert code == 2 and "loopback" in err and err.startswith("error[config.invalid]")
+
+
+def test_serve_refuses_with_exit_125_when_runtime_unreachable(tmp_path: Path) -> None:
+    env = {"DOCKER_HOST": f"unix://{tmp_path}/none.sock", "HOME": str(tmp_path)}
+
+    code, _, err = run_cli(["--runtime", "docker", "--data-dir", str(tmp_path), ":serve", "--dev"], env)
+
+    assert code == 125
+    assert err.startswith("error[container.runtime.unavailable]")
+
+
+def test_serve_help_prints_usage_and_exits_0() -> None:
+    code, out, _ = run_cli([":serve", "--help"], {})
+
+    assert code == 0 and out.startswith("Usage: flwd :serve")
+
+
+def test_serve_without_runtime_serves_plans_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    jobs = write_jobs(tmp_path / "jobs")
+    command = [str(Path(sys.executable).parent / "flwd")]
+    argv = ["--jobs-dir", str(jobs), "--data-dir", str(tmp_path / "data"), ":serve", "--dev",
+            "--no-runtime", "--bind", "127.0.0.1:0"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen(command + argv, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert server.stderr is not None
+        line = server.stderr.readline()
+        assert line.startswith("flwd: serving on http://127.0.0.1:"), line
+        base = line.split()[-1]
+        plan = httpx.post(f"{base}/plans", json={"job": "hello", "args": {"name": "A"}},
+                          headers={"Authorization": "Bearer dev-token"})
+        run = httpx.post(f"{base}/runs", json={"job": "hello", "args": {"name": "A"}},
+                         headers={"Authorization": "Bearer dev-token"})
+    finally:
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=20)
+
+    assert plan.status_code == 200 and plan.json()["job_id"] == "hello"
+    assert run.status_code == 422 and run.json()["code"] == "container.runtime.unavailable"
+    assert code == 0

@@ -1,0 +1,67 @@
+"""The SSE hub never blocks its publisher, and wakes only the subscribers of that run."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from flwd.entrypoints.http.sse import EventHub
+
+
+def test_notify_never_blocks_when_subscriber_does_not_consume() -> None:
+    hub = EventHub()
+
+    async def scenario() -> float:
+        with hub.subscribe("r1") as wakeup:
+            started = time.monotonic()
+            publisher = threading.Thread(target=lambda: [hub.notify("r1") for _ in range(20_000)])
+            publisher.start()
+            publisher.join(5)
+            elapsed = time.monotonic() - started
+            await asyncio.wait_for(wakeup.wait(), 1)
+            return elapsed
+
+    elapsed = asyncio.run(scenario())
+
+    assert elapsed < 2.0
+
+
+def test_notify_wakes_only_subscribers_of_that_run() -> None:
+    hub = EventHub()
+
+    async def scenario() -> tuple[bool, bool]:
+        with hub.subscribe("a") as a, hub.subscribe("b") as b:
+            threading.Thread(target=hub.notify, args=("a",)).start()
+            await asyncio.wait_for(a.wait(), 1)
+            await asyncio.sleep(0.05)
+            return a.is_set(), b.is_set()
+
+    assert asyncio.run(scenario()) == (True, False)
+
+
+def test_subscription_is_removed_when_stream_ends() -> None:
+    hub = EventHub()
+
+    async def scenario() -> int:
+        with hub.subscribe("r"):
+            assert hub.subscriber_count("r") == 1
+        return hub.subscriber_count("r")
+
+    assert asyncio.run(scenario()) == 0
+
+
+def test_notify_ignores_subscriber_whose_loop_is_closed() -> None:
+    hub = EventHub()
+    loop = asyncio.new_event_loop()
+    subscription = hub.subscribe("r")
+
+    async def enter() -> None:
+        subscription.__enter__()
+
+    loop.run_until_complete(enter())
+    loop.close()
+
+    hub.notify("r")  # must not raise
+
+    assert hub.subscriber_count("r") == 1
