@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from flwd.adapters._runtime_common import (
@@ -35,6 +36,8 @@ DEFAULT_NPROC = 4096
 CPU_PERIOD_US = 100_000
 _NAME_IN_USE = "name is already in use"
 _GONE = (304, 404)
+LOG_POLL_SECONDS = 0.2
+_ENDED = ("exited", "stopped", "dead", "removing", None)
 
 
 def build_specgen(spec: ContainerSpec) -> dict[str, Any]:
@@ -259,13 +262,57 @@ class PodmanRuntime:
             raise self._fail(response, "start", container=container_id)
 
     def output(self, container_id: str) -> Iterator[OutputLine]:
-        response = self._call(
-            "get", f"/containers/{container_id}/logs", "output", stream=True,
-            params={"follow": True, "stdout": True, "stderr": True}, timeout=(2.0, None))
+        yield from split_lines(self._complete_frames(container_id))
+
+    def _complete_frames(self, container_id: str) -> Iterator[tuple[str, bytes]]:
+        """Every log frame once, in log order, while the container runs and after it exits.
+
+        Podman 4.x's ``follow`` stream drops chunks of a k8s-file log, in the middle and at
+        the end, when a job writes fast (podman issue 21914); plain reads are complete. So
+        the log is read without ``follow`` every ``LOG_POLL_SECONDS`` from the second of the
+        last frame seen (``since`` has one-second resolution; the frames of that second
+        already delivered are skipped), until a read made after the container stopped.
+        """
+        second: str | None = None
+        delivered = 0  # frames of *second* already yielded
+        while True:
+            running = self._is_running(container_id)
+            seen_in_second = 0
+            for stamp, stream, payload in self._log_frames(container_id, since=second):
+                if stamp == second:
+                    seen_in_second += 1
+                    if seen_in_second <= delivered:
+                        continue
+                    delivered += 1
+                else:
+                    second, delivered, seen_in_second = stamp, 1, 1
+                yield stream, payload
+            if not running:
+                return
+            time.sleep(LOG_POLL_SECONDS)
+
+    def _is_running(self, container_id: str) -> bool:
+        response = self._call("get", f"/containers/{container_id}/json", "output")
+        if response.status_code != 200:
+            raise self._fail(response, "output", container=container_id)
+        state = response.json().get("State") or {}
+        return bool(state.get("Running")) or state.get("Status") not in _ENDED
+
+    def _log_frames(self, container_id: str, *, since: str | None
+                    ) -> Iterator[tuple[str, str, bytes]]:
+        """``(second, stream, payload)`` of each frame of one plain (non-follow) log read."""
+        params: dict[str, Any] = {"follow": False, "stdout": True, "stderr": True,
+                                  "timestamps": True}
+        if since is not None:
+            params["since"] = since
+        response = self._call("get", f"/containers/{container_id}/logs", "output", stream=True,
+                              params=params, timeout=(2.0, None))
         if response.status_code != 200:
             raise self._fail(response, "output", container=container_id)
         try:
-            yield from split_lines(_frames(response.iter_content(chunk_size=None)))
+            for stream, framed in _frames(response.iter_content(chunk_size=None)):
+                stamp, _, payload = framed.partition(b" ")
+                yield stamp.decode("ascii", "replace"), stream, payload
         finally:
             response.close()
 

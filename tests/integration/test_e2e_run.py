@@ -169,3 +169,19 @@ def test_job_runs_when_data_and_jobs_dirs_are_relative(sandbox: Sandbox) -> None
     assert done.returncode == 0, done.stderr
     assert done.stdout == "ok\n"
     assert [p.read_text() for p in (sandbox.data / "runs").glob("*/out.txt")] == ["ok\n"]
+
+
+def test_every_output_line_arrives_in_order_when_job_prints_fast(sandbox: Sandbox) -> None:
+    """10000 lines printed at once, then the job exits: none may be lost after the exit."""
+    sandbox.write_job("chatty", """\
+        executor: container
+        image: alpine:3.20
+        script: main.sh
+        """, {"main.sh": 'i=1; while [ $i -le 10000 ]; do echo "line $i"; i=$((i+1)); done\n'
+                         'echo "last words" >&2\n'})
+
+    result = sandbox.flwd("chatty")
+
+    assert result.code == 0, result.err
+    assert result.out.splitlines() == [f"line {i}" for i in range(1, 10001)]
+    assert "last words\n" in result.err
