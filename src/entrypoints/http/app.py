@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 
 from flwd.entrypoints.container import Container
 from flwd.entrypoints.http.auth import Authenticator
@@ -64,6 +65,10 @@ def create_app(container: Container, *, server_settings: ServerSettings) -> Lite
             title="flwd", version=API_VERSION, path="/schema",
             description="Run typed-argument jobs in hardened, rootless containers.",
             render_plugins=[FlwdOpenApiJson()],
+            security=[{"bearer": []}],
+            components=Components(security_schemes={"bearer": SecurityScheme(
+                type="http", scheme="bearer",
+                description="A configured API token (auth.tokens / FLWD_TOKENS; --dev: dev-token)")}),
         ),
         debug=False,
     )

@@ -136,7 +136,7 @@ async def _follow(
 
 async def _finished(read_run: Callable[[str], RunRecord], run_id: str) -> bool:
     record = await anyio.to_thread.run_sync(read_run, run_id)
-    return RunStatus(record.status).finished
+    return bool(RunStatus(record.status).finished)
 
 
 async def _wait(wakeup: asyncio.Event, seconds: float) -> bool:

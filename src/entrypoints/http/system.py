@@ -16,7 +16,7 @@ from flwd.entrypoints.http.schemas import HealthView
 class SystemController(Controller):
     tags = ["system"]
 
-    @get("/healthz", summary="Liveness, plus the container runtime's name, version, rootless")
+    @get("/healthz", security=[{}], summary="Liveness, plus the container runtime's name, version, rootless")
     async def healthz(self, probe: ProbeDep, settings: SettingsDep) -> HealthView:
         runtime = await anyio.to_thread.run_sync(probe.current)
         degraded = settings.runtime_enabled and runtime is None
