@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
@@ -22,7 +23,7 @@ from flwd.ports.store import RunRecord, RunStore
 from flwd.ports.workspace import RunWorkspace
 
 _POLL_SECONDS = 0.5
-_OUTPUT_DRAIN_SECONDS = 5.0
+_OUTPUT_DRAIN_SECONDS = 5.0  # silence after the exit that ends the wait for more output
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,6 +33,30 @@ class QueuedRun:
     record: RunRecord
     job: JobSpec
     prepared: PreparedRun = field(repr=False)
+
+
+@dataclass(slots=True)
+class _PumpState:
+    """What the output pump has recorded, and whether it may still record."""
+
+    lines: int = 0
+    closed: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _drain(pump: threading.Thread, state: _PumpState) -> None:
+    """After the exit, wait for the rest of the output as long as lines keep arriving (a
+    chatty job's backlog can take longer than any fixed delay to record); give up only after
+    ``_OUTPUT_DRAIN_SECONDS`` without a new line. Nothing is recorded after this returns."""
+    seen, quiet_since = -1, time.monotonic()
+    while pump.is_alive():
+        pump.join(0.2)
+        if state.lines != seen:
+            seen, quiet_since = state.lines, time.monotonic()
+        elif time.monotonic() - quiet_since >= _OUTPUT_DRAIN_SECONDS:
+            break
+    with state.lock:
+        state.closed = True
 
 
 class _Stopped(Exception):
@@ -203,13 +228,15 @@ class ExecuteRun:
         skip: Mapping[str, int] | None = None,
     ) -> None:
         """Stream output and wait for the end, enforcing cancel, kill and *timeout*."""
+        state = _PumpState()
         pump = threading.Thread(
-            target=self._pump_output, args=(runtime, container_id, recorder, dict(skip or {})),
+            target=self._pump_output,
+            args=(runtime, container_id, recorder, dict(skip or {}), state),
             daemon=True, name=f"flwd-output-{recorder.run_id}",
         )
         pump.start()
         exit_code = self._wait(runtime, container_id, recorder, control, outcome, timeout)
-        pump.join(_OUTPUT_DRAIN_SECONDS)
+        _drain(pump, state)
         outcome.exit_code = exit_code
         if outcome.status is RunStatus.ERROR and outcome.code is None:
             outcome.status = RunStatus.SUCCEEDED if exit_code == 0 else RunStatus.FAILED
@@ -248,13 +275,17 @@ class ExecuteRun:
         return self._finish(recorder, outcome, started)
 
     def _pump_output(self, runtime: ContainerRuntime, container_id: str,
-                     recorder: ev.RunRecorder, skip: dict[str, int]) -> None:
+                     recorder: ev.RunRecorder, skip: dict[str, int], state: _PumpState) -> None:
         try:
             for line in runtime.output(container_id):
                 if skip.get(line.stream, 0) > 0:
                     skip[line.stream] -= 1
                     continue
-                recorder.emit(ev.RUN_OUTPUT, {"stream": line.stream, "line": line.line})
+                with state.lock:
+                    if state.closed:
+                        return  # run.finished is (about to be) recorded: it stays the last event
+                    recorder.emit(ev.RUN_OUTPUT, {"stream": line.stream, "line": line.line})
+                    state.lines += 1
         except FlwdError:
             pass  # the container went away; its exit status is what the run reports
 
