@@ -152,3 +152,29 @@ def test_metrics_and_openapi_are_served_without_token_on_loopback(server: Server
     assert metrics.status_code == 200 and "flwd_runs{" in metrics.text
     assert "/runs/{run_id}:cancel" in schema.json()["paths"]
 
+
+
+def test_sigterm_cancels_active_runs_and_exits_0(podman_socket: str) -> None:
+    base = shared_dir("api-term-")
+    write_job(base / "jobs", "sleep", SLEEP_JOB)
+    for name in ("data", "home"):
+        (base / name).mkdir(mode=0o755)
+    server = start_server(base, ["--dev"], {"CONTAINER_HOST": podman_socket},
+                          global_args=["--runtime", "podman"])
+    try:
+        with server.client() as http:
+            run_id = http.post("/runs", json={"job": "sleep"}).json()["run_id"]
+            wait_status(http, run_id, {"running"})
+            stream = sse(http, run_id)
+            next(stream)
+
+            code = server.stop()
+            rest = list(stream)
+
+        assert code == 0, server.log.read_text(errors="replace")
+        assert rest[-1]["event"] == "run.finished"
+        assert rest[-1]["data"]["data"]["status"] == "canceled"
+        assert podman_containers(podman_socket, run_id) == []
+    finally:
+        server.stop()
+        remove_tree(base)
