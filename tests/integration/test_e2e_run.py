@@ -185,3 +185,22 @@ def test_every_output_line_arrives_in_order_when_job_prints_fast(sandbox: Sandbo
     assert result.code == 0, result.err
     assert result.out.splitlines() == [f"line {i}" for i in range(1, 10001)]
     assert "last words\n" in result.err
+
+
+def test_every_argument_problem_is_reported_at_once_when_several_are_wrong(sandbox: Sandbox) -> None:
+    sandbox.write_job("typed", """\
+        executor: container
+        image: alpine:3.20
+        command: ["/bin/true"]
+        args:
+          - {name: name, type: string, required: true}
+          - {name: level, type: integer, minimum: 1, maximum: 5}
+        """)
+
+    result = sandbox.flwd("typed", "--level", "9", "--bogus", "1")
+
+    assert result.code == 2, result.describe()
+    assert "error[args.invalid]" in result.err
+    problems = {line.split(":")[0].strip() for line in result.err.splitlines()[1:]}
+    assert problems == {"--name", "--level", "--bogus"}, result.err
+    assert "typed" not in [r["job_id"] for r in sandbox.runs()]
