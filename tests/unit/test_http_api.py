@@ -181,6 +181,8 @@ def test_disabled_profile_is_403_when_token_lacks_runs_admin(client: TestClient[
     b"{not json", b"[]", b'"text"', b'{"job": 5}', b'{"job": "hello", "args": []}',
     b'{"job": "hello", "args": "x"}', b'{"job": "hello", "extra": 1}', b"{}",
     b'{"job": "hello", "job_id": "other"}', b'{"job": "hello", "requested_security_profile": "lax"}',
+    b'{"job": "hello", "args": {"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}",
+    b'{"job": "hello", "args": {"level": ' + b"9" * 5000 + b"}}",
 ])
 def test_post_bodies_are_400_request_invalid_when_malformed(client: TestClient[Any], content: bytes) -> None:
     for path in ("/plans", "/runs"):

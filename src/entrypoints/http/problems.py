@@ -147,6 +147,12 @@ def _framework_detail(exc: HTTPException) -> str:
     return detail
 
 
+def handle_too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    """A body nested deeper than the JSON decoder recurses is malformed, not a server fault."""
+    return problem_response(problem_body(RequestInvalidError.code, 400,
+                                         "the JSON body is nested too deeply"))
+
+
 def replace_html_not_found(response: Response[Any]) -> Response[Any]:
     """``after_request`` hook: Litestar's OpenAPI router answers unknown ``/schema/*`` paths with
     an HTML page; every error of this API is a problem document instead."""
@@ -159,5 +165,6 @@ def replace_html_not_found(response: Response[Any]) -> Response[Any]:
 EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     FlwdError: handle_flwd_error,
     HTTPException: handle_http_exception,
+    RecursionError: handle_too_deep,
     Exception: handle_unexpected,
 }
