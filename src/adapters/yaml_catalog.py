@@ -41,15 +41,34 @@ class YamlJobCatalog:
 
     def __init__(self, roots: Sequence[str | Path]) -> None:
         self._roots = tuple(Path(root) for root in roots)
+        self._cache: dict[str, tuple[tuple[int, ...], JobDocument]] = {}
 
     def documents(self) -> list[JobDocument]:
+        """Every job's document; a spec whose file and directory are unchanged since the
+        last call (same inode, size and mtimes) is not read or parsed again."""
         docs: list[JobDocument] = []
         for root in self._roots:
-            docs.extend(_scan_root(root))
+            docs.extend(_scan_root(root, self._cache))
         return docs
 
 
-def _scan_root(root: Path) -> list[JobDocument]:
+def _cached_load(cache: dict[str, tuple[tuple[int, ...], JobDocument]], directory: Path,
+                 spec: str, default_id: str, shown: Path) -> JobDocument:
+    try:
+        spec_stat = os.stat(os.path.join(directory, spec))
+        dir_stat = os.stat(directory)
+    except OSError:
+        return _load_document(directory, spec, default_id, shown)
+    key = (spec_stat.st_ino, spec_stat.st_size, spec_stat.st_mtime_ns, dir_stat.st_mtime_ns)
+    cached = cache.get(str(shown))
+    if cached is not None and cached[0] == key and cached[1].default_id == default_id:
+        return cached[1]
+    doc = _load_document(directory, spec, default_id, shown)
+    cache[str(shown)] = (key, doc)
+    return doc
+
+
+def _scan_root(root: Path, cache: dict[str, tuple[tuple[int, ...], JobDocument]]) -> list[JobDocument]:
     if not root.is_dir():
         return []
     docs: list[JobDocument] = []
@@ -68,7 +87,8 @@ def _scan_root(root: Path) -> list[JobDocument]:
         spec = _spec_file(directory)
         if spec is not None:
             default_id = str(rel) if rel != PurePosixPath(".") else Path(os.path.abspath(root)).name
-            docs.append(_load_document(directory, spec, default_id, root / rel.as_posix() / spec))
+            docs.append(_cached_load(cache, directory, spec, default_id,
+                                     root / rel.as_posix() / spec))
             continue
         if depth >= MAX_WALK_DEPTH:
             continue

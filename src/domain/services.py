@@ -58,9 +58,18 @@ class ListJobs:
 
     def __init__(self, *, catalog: JobCatalog) -> None:
         self._catalog = catalog
+        self._last: tuple[tuple[object, ...], Catalog] | None = None
 
     def __call__(self) -> Catalog:
-        return load_catalog(self._catalog.documents())
+        """Validated anew whenever the catalog hands back any different document."""
+        docs = tuple(self._catalog.documents())
+        last = self._last
+        if last is not None and len(last[0]) == len(docs) and all(
+                a is b for a, b in zip(last[0], docs)):
+            return last[1]
+        catalog = load_catalog(docs)
+        self._last = (docs, catalog)
+        return catalog
 
     def find(self, job_id: str) -> JobSpec:
         """The job *job_id*; raises ``JobNotFoundError`` or the job's ``SpecInvalidError``."""

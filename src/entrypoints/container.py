@@ -74,7 +74,7 @@ class Container(containers.DeclarativeContainer):
         bundle=bundle,
         cancel_grace=config.cancel_grace,
     )
-    list_jobs = providers.Factory(ListJobs, catalog=catalog)
+    list_jobs = providers.Singleton(ListJobs, catalog=catalog)
     plan_job = providers.Factory(PlanJob, jobs=list_jobs, settings=settings)
     execute_run = providers.Singleton(
         ExecuteRun,

@@ -174,3 +174,14 @@ def test_reconcile_removes_container_when_its_run_has_finished(
     report = engine.reconcile_runs()()
 
     assert report.removed_containers and fake_runtime.containers == {}
+
+
+def test_catalog_is_validated_once_while_no_spec_changes(engine: Container, sleeper: Path) -> None:
+    list_jobs = engine.list_jobs()
+
+    first, second = list_jobs(), list_jobs()
+    (sleeper / "job.yaml").write_text(SLEEPER + "name: renamed\n")
+    third = list_jobs()
+
+    assert first is second
+    assert third is not first and third.find("sleeper").name == "renamed"

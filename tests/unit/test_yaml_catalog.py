@@ -238,3 +238,28 @@ def test_examples_load_as_valid_jobs_when_read_from_the_repository() -> None:
     assert demo.command == ("/bin/sh", "/flwd/job/main.sh")
     assert [(a.name, a.required) for a in demo.args] == [("name", True)]
     assert any(arg.secret for job in catalog.jobs for arg in job.args)
+
+
+def test_unchanged_spec_is_not_parsed_again_when_documents_are_listed_twice(tmp_path: Path) -> None:
+    job = tmp_path / "cached"
+    job.mkdir()
+    (job / "job.yaml").write_text("executor: container\nimage: alpine:3.20\n")
+    catalog = YamlJobCatalog([tmp_path])
+
+    first, second = catalog.documents(), catalog.documents()
+
+    assert first[0] is second[0]
+
+
+def test_changed_spec_is_read_again_when_its_file_changes(tmp_path: Path) -> None:
+    job = tmp_path / "cached"
+    job.mkdir()
+    spec = job / "job.yaml"
+    spec.write_text("executor: container\nimage: alpine:3.20\n")
+    catalog = YamlJobCatalog([tmp_path])
+    catalog.documents()
+
+    spec.write_text("executor: container\nimage: alpine:3.21\nname: changed\n")
+    doc = catalog.documents()[0]
+
+    assert doc.data is not None and doc.data["image"] == "alpine:3.21"
