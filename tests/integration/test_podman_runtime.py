@@ -111,6 +111,14 @@ def test_probe_reports_rootless_mapping_when_service_is_rootless(info: RuntimeIn
     assert info.root_uid != 0 and info.root_gid != 0
 
 
+def test_fast_probe_agrees_with_info_when_socket_is_local(podman_socket: str) -> None:
+    """The socket-owner shortcut must describe the service exactly as GET /info does."""
+    fast = PodmanRuntime(podman_socket).probe()
+    slow = PodmanRuntime(podman_socket, fast_probe=False).probe()
+
+    assert fast == slow
+
+
 def test_probe_reports_unenforced_limits_when_rootless_on_cgroup_v1(info: RuntimeInfo) -> None:
     cgroup_v1 = not Path("/sys/fs/cgroup/cgroup.controllers").exists()
 
