@@ -207,3 +207,12 @@ def test_unknown_job_exits_2_with_job_not_found(tmp_path: Path) -> None:
     code, _, err = _cli(None, "--jobs-dir", str(tmp_path), "--data-dir", str(tmp_path / "d"), "nope")
 
     assert code == 2 and "error[job.not.found]" in err
+
+
+def test_unknown_option_and_contract_problems_are_reported_together(
+        engine: Container, demo: Path) -> None:
+    code, _, err = _cli(engine, "demo-container", "--level", "9", "--bogus", "1", "--name", "a",
+                        "--name", "b")
+
+    assert code == 2
+    assert "--bogus: unknown" in err and "--level: range" in err and "--name: type" in err

@@ -12,7 +12,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Optional, TextIO
 
-from flwd.domain.contract import compact_json, negative_option_names, text_option_names
+from flwd.domain.contract import (
+    check_args,
+    compact_json,
+    negative_option_names,
+    text_option_names,
+)
 from flwd.domain.errors import ArgProblem, ArgsInvalidError, UsageError
 from flwd.domain.model import ArgSpec, ArgType, JobSpec
 
@@ -43,11 +48,9 @@ def parse_job_options(job: JobSpec, tokens: list[str] | tuple[str, ...], *, prog
     if wants_help:
         app(["--help"])
         return JobInvocation(help_shown=True)
-    try:
-        parsed = app(tokens)
-    except cyclopts.CycloptsError as exc:
-        raise _as_args_error(job, exc) from None
-    assert isinstance(parsed, dict)
+    parsed, problems = _parse_collecting(app, job, tokens, cyclopts.CycloptsError)
+    if problems:
+        _raise_with_contract_problems(job, parsed, problems)
     run_opts = {key: parsed.pop(key) for key in ("_profile", "_json", "_detach") if key in parsed}
     args = {name: value for name, value in parsed.items() if value is not None}
     return JobInvocation(
@@ -56,6 +59,57 @@ def parse_job_options(job: JobSpec, tokens: list[str] | tuple[str, ...], *, prog
         json=bool(run_opts.get("_json")),
         detach=bool(run_opts.get("_detach")),
     )
+
+
+def _parse_collecting(app: Any, job: JobSpec, tokens: list[str],
+                      error: type[Exception]) -> tuple[dict[str, Any], list[ArgProblem]]:
+    """Parse, dropping each unknown or repeated option and parsing again, so that every
+    problem is reported at once (SPEC section 2), not only the first one Cyclopts meets."""
+    problems: list[ArgProblem] = []
+    for _ in range(len(tokens) + 1):
+        try:
+            parsed = app(tokens)
+            assert isinstance(parsed, dict)
+            return parsed, problems
+        except error as exc:
+            converted = _as_args_error(job, exc)
+            remaining = _without_offender(tokens, exc)
+            if not isinstance(converted, ArgsInvalidError) or remaining is None:
+                if problems and isinstance(converted, ArgsInvalidError):
+                    problems.extend(converted.problems)
+                    raise ArgsInvalidError(problems, job=job.id) from None
+                raise converted from None
+            problems.extend(converted.problems)
+            tokens = remaining
+    raise ArgsInvalidError(problems, job=job.id)
+
+
+def _without_offender(tokens: list[str], exc: Exception) -> list[str] | None:
+    """*tokens* without the option Cyclopts refused (and its value); None if not found."""
+    token = getattr(exc, "token", None)
+    keyword = getattr(token, "keyword", None)
+    if not keyword:
+        return None
+    repeated = type(exc).__name__ == "RepeatArgumentError"
+    positions = [i for i, t in enumerate(tokens) if t == keyword or t.startswith(keyword + "=")]
+    if not positions or (repeated and len(positions) < 2):
+        return None
+    at = positions[-1] if repeated else positions[0]
+    end = at + 1
+    if "=" not in tokens[at] and end < len(tokens) and not tokens[end].startswith("-"):
+        end += 1
+    return tokens[:at] + tokens[end:]
+
+
+def _raise_with_contract_problems(job: JobSpec, parsed: dict[str, Any],
+                                  problems: list[ArgProblem]) -> None:
+    args = {k: v for k, v in parsed.items() if v is not None and not k.startswith("_")}
+    try:
+        check_args(job.args, args, from_text=True, job=job.id)
+    except ArgsInvalidError as exc:
+        reported = {p.arg for p in problems}
+        problems = problems + [p for p in exc.problems if p.arg not in reported]
+    raise ArgsInvalidError(problems, job=job.id)
 
 
 def _before_terminator(tokens: list[str]) -> list[str]:
