@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
@@ -11,6 +9,7 @@ from flwd.domain import events as ev
 from flwd.domain.container_spec import build_container_spec
 from flwd.domain.control import RunControl
 from flwd.domain.errors import FlwdError
+from flwd.domain.follow import ContainerWatch, Outcome
 from flwd.domain.model import JobSpec, PolicyBundle, RunStatus
 from flwd.domain.plan import PreparedRun
 from flwd.domain.profiles import raise_for_denials, runtime_decisions
@@ -22,9 +21,6 @@ from flwd.ports.secrets import SecretWriter
 from flwd.ports.store import RunRecord, RunStore
 from flwd.ports.workspace import RunWorkspace
 
-_POLL_SECONDS = 0.5
-_OUTPUT_DRAIN_SECONDS = 5.0  # silence after the exit that ends the wait for more output
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueuedRun:
@@ -35,40 +31,8 @@ class QueuedRun:
     prepared: PreparedRun = field(repr=False)
 
 
-@dataclass(slots=True)
-class _PumpState:
-    """What the output pump has recorded, and whether it may still record."""
-
-    lines: int = 0
-    closed: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def _drain(pump: threading.Thread, state: _PumpState) -> None:
-    """After the exit, wait for the rest of the output as long as lines keep arriving (a
-    chatty job's backlog can take longer than any fixed delay to record); give up only after
-    ``_OUTPUT_DRAIN_SECONDS`` without a new line. Nothing is recorded after this returns."""
-    seen, quiet_since = -1, time.monotonic()
-    while pump.is_alive():
-        pump.join(0.2)
-        if state.lines != seen:
-            seen, quiet_since = state.lines, time.monotonic()
-        elif time.monotonic() - quiet_since >= _OUTPUT_DRAIN_SECONDS:
-            break
-    with state.lock:
-        state.closed = True
-
-
 class _Stopped(Exception):
     """Internal: the run was cancelled before its container existed."""
-
-
-@dataclass(slots=True)
-class _Outcome:
-    status: RunStatus = RunStatus.ERROR
-    exit_code: int | None = None
-    code: str | None = None
-    detail: str | None = None
 
 
 class ExecuteRun:
@@ -112,7 +76,7 @@ class ExecuteRun:
             listeners=listeners,
         )
         started = self._clock.monotonic()
-        outcome = _Outcome()
+        outcome = Outcome()
         runtime: ContainerRuntime | None = None
         container_id: str | None = None
         try:
@@ -209,37 +173,13 @@ class ExecuteRun:
         queued: QueuedRun,
         recorder: ev.RunRecorder,
         control: RunControl,
-        outcome: _Outcome,
+        outcome: Outcome,
     ) -> None:
         runtime.start(container_id)
         recorder.emit(ev.RUN_STARTED, {"container": container_id, "image": queued.prepared.plan.image},
                       status=RunStatus.RUNNING.value, started_at=recorder.now())
-        self._follow(runtime, container_id, recorder, control, outcome,
-                     queued.prepared.plan.timeout_seconds)
-
-    def _follow(
-        self,
-        runtime: ContainerRuntime,
-        container_id: str,
-        recorder: ev.RunRecorder,
-        control: RunControl,
-        outcome: _Outcome,
-        timeout: float | None,
-        skip: Mapping[str, int] | None = None,
-    ) -> None:
-        """Stream output and wait for the end, enforcing cancel, kill and *timeout*."""
-        state = _PumpState()
-        pump = threading.Thread(
-            target=self._pump_output,
-            args=(runtime, container_id, recorder, dict(skip or {}), state),
-            daemon=True, name=f"flwd-output-{recorder.run_id}",
-        )
-        pump.start()
-        exit_code = self._wait(runtime, container_id, recorder, control, outcome, timeout)
-        _drain(pump, state)
-        outcome.exit_code = exit_code
-        if outcome.status is RunStatus.ERROR and outcome.code is None:
-            outcome.status = RunStatus.SUCCEEDED if exit_code == 0 else RunStatus.FAILED
+        self._watch(runtime)(container_id, recorder, control, outcome,
+                             queued.prepared.plan.timeout_seconds)
 
     def reattach(
         self,
@@ -263,97 +203,20 @@ class ExecuteRun:
                 stream = str(event.data.get("stream"))
                 seen[stream] = seen.get(stream, 0) + 1
         started = self._clock.monotonic()
-        outcome = _Outcome()
+        outcome = Outcome()
         runtime: ContainerRuntime | None = None
         try:
             runtime = self._runtime()
-            self._follow(runtime, record.container_id, recorder, control, outcome, timeout, seen)
+            self._watch(runtime)(record.container_id, recorder, control, outcome, timeout, seen)
         except FlwdError as exc:
             outcome.status, outcome.code, outcome.detail = RunStatus.ERROR, exc.code, exc.detail
         finally:
             self._cleanup(runtime, record.container_id, record.run_id)
         return self._finish(recorder, outcome, started)
 
-    def _pump_output(self, runtime: ContainerRuntime, container_id: str,
-                     recorder: ev.RunRecorder, skip: dict[str, int], state: _PumpState) -> None:
-        try:
-            for line in runtime.output(container_id):
-                if skip.get(line.stream, 0) > 0:
-                    skip[line.stream] -= 1
-                    continue
-                with state.lock:
-                    if state.closed:
-                        return  # run.finished is (about to be) recorded: it stays the last event
-                    recorder.emit(ev.RUN_OUTPUT, {"stream": line.stream, "line": line.line})
-                    state.lines += 1
-        except FlwdError:
-            pass  # the container went away; its exit status is what the run reports
-
-    def _wait(
-        self,
-        runtime: ContainerRuntime,
-        container_id: str,
-        recorder: ev.RunRecorder,
-        control: RunControl,
-        outcome: _Outcome,
-        timeout: float | None,
-    ) -> int | None:
-        result: list[int | BaseException] = []
-
-        def waiter() -> None:
-            try:
-                result.append(runtime.wait(container_id))
-            except BaseException as exc:  # noqa: BLE001 - handed to the run's thread
-                result.append(exc)
-            control.poke()
-
-        threading.Thread(target=waiter, daemon=True).start()
-        deadline = None if timeout is None else self._clock.monotonic() + timeout
-        stopper: threading.Thread | None = None
-        killed = False
-        seen_seq = 0
-        while not result:
-            control.wait(_POLL_SECONDS)
-            if result:
-                break
-            seen_seq = self._remote_cancel(recorder.run_id, seen_seq, control)
-            if control.kill_requested and not killed:
-                killed = True
-                runtime.kill(container_id)
-            if stopper is None and control.cancel_requested:
-                recorder.emit(ev.RUN_CANCELED, {"grace_seconds": self._grace})
-                outcome.status = RunStatus.CANCELED
-                stopper = self._stop_async(runtime, container_id)
-            elif stopper is None and deadline is not None and self._clock.monotonic() >= deadline:
-                recorder.emit(ev.RUN_TIMED_OUT, {"timeout_seconds": timeout,
-                                                 "grace_seconds": self._grace})
-                outcome.status = RunStatus.TIMED_OUT
-                stopper = self._stop_async(runtime, container_id)
-        value = result[0]
-        if isinstance(value, BaseException):
-            raise value
-        return value
-
-    def _remote_cancel(self, run_id: str, seen_seq: int, control: RunControl) -> int:
-        """A cancel asked by another process arrives as a stored run.cancel.requested event."""
-        if control.cancel_requested:
-            return seen_seq
-        for event in self._store.events(run_id, after_seq=seen_seq):
-            seen_seq = event.seq
-            if event.type == ev.RUN_CANCEL_REQUESTED:
-                control.cancel()
-        return seen_seq
-
-    def _stop_async(self, runtime: ContainerRuntime, container_id: str) -> threading.Thread:
-        def stop() -> None:
-            try:
-                runtime.stop(container_id, self._grace)
-            except FlwdError:
-                pass  # already gone: wait() reports how it ended
-
-        thread = threading.Thread(target=stop, daemon=True)
-        thread.start()
-        return thread
+    def _watch(self, runtime: ContainerRuntime) -> ContainerWatch:
+        return ContainerWatch(runtime=runtime, store=self._store, clock=self._clock,
+                              grace=self._grace)
 
     def _cleanup(self, runtime: ContainerRuntime | None, container_id: str | None,
                  run_id: str) -> FlwdError | None:
@@ -369,7 +232,7 @@ class ExecuteRun:
             first = first or exc
         return first
 
-    def _finish(self, recorder: ev.RunRecorder, outcome: _Outcome, started: float) -> RunRecord:
+    def _finish(self, recorder: ev.RunRecorder, outcome: Outcome, started: float) -> RunRecord:
         duration_ms = int((self._clock.monotonic() - started) * 1000)
         data: dict[str, object] = {
             "status": outcome.status.value,

@@ -1,0 +1,174 @@
+"""Following one started container: its output, its end, and cancel, kill and timeout."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from flwd.domain import events as ev
+from flwd.domain.control import RunControl
+from flwd.domain.errors import FlwdError
+from flwd.domain.model import RunStatus
+from flwd.ports.clock import Clock
+from flwd.ports.runtime import ContainerRuntime
+from flwd.ports.store import RunStore
+
+_POLL_SECONDS = 0.5
+_OUTPUT_DRAIN_SECONDS = 5.0  # silence after the exit that ends the wait for more output
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How a run ended, filled in as it goes; ``error`` without a code until decided."""
+
+    status: RunStatus = RunStatus.ERROR
+    exit_code: int | None = None
+    code: str | None = None
+    detail: str | None = None
+
+
+@dataclass(slots=True)
+class _PumpState:
+    """What the output pump has recorded, and whether it may still record."""
+
+    lines: int = 0
+    closed: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _drain(pump: threading.Thread, state: _PumpState) -> None:
+    """After the exit, wait for the rest of the output as long as lines keep arriving (a
+    chatty job's backlog can take longer than any fixed delay to record); give up only after
+    ``_OUTPUT_DRAIN_SECONDS`` without a new line. Nothing is recorded after this returns."""
+    seen, quiet_since = -1, time.monotonic()
+    while pump.is_alive():
+        pump.join(0.2)
+        if state.lines != seen:
+            seen, quiet_since = state.lines, time.monotonic()
+        elif time.monotonic() - quiet_since >= _OUTPUT_DRAIN_SECONDS:
+            break
+    with state.lock:
+        state.closed = True
+
+
+
+class ContainerWatch:
+    """Streams a started container's output into the run's events and waits for its end.
+
+    A cancel (in this process, or asked by another one through a stored
+    ``run.cancel.requested``) or the timeout stops it gracefully (SIGTERM, then SIGKILL after
+    the grace period); a kill request kills it at once.
+    """
+
+    def __init__(self, *, runtime: ContainerRuntime, store: RunStore, clock: Clock,
+                 grace: float) -> None:
+        self._runtime = runtime
+        self._store = store
+        self._clock = clock
+        self._grace = grace
+
+    def __call__(
+        self,
+        container_id: str,
+        recorder: ev.RunRecorder,
+        control: RunControl,
+        outcome: Outcome,
+        timeout: float | None,
+        skip: Mapping[str, int] | None = None,
+    ) -> None:
+        """Record output (skipping the first *skip* lines per stream, already recorded) and
+        set *outcome* from how the container ended."""
+        state = _PumpState()
+        pump = threading.Thread(
+            target=self._pump_output,
+            args=(container_id, recorder, dict(skip or {}), state),
+            daemon=True, name=f"flwd-output-{recorder.run_id}",
+        )
+        pump.start()
+        exit_code = self._wait(container_id, recorder, control, outcome, timeout)
+        _drain(pump, state)
+        outcome.exit_code = exit_code
+        if outcome.status is RunStatus.ERROR and outcome.code is None:
+            outcome.status = RunStatus.SUCCEEDED if exit_code == 0 else RunStatus.FAILED
+
+    def _pump_output(self, container_id: str,
+                     recorder: ev.RunRecorder, skip: dict[str, int], state: _PumpState) -> None:
+        try:
+            for line in self._runtime.output(container_id):
+                if skip.get(line.stream, 0) > 0:
+                    skip[line.stream] -= 1
+                    continue
+                with state.lock:
+                    if state.closed:
+                        return  # run.finished is (about to be) recorded: it stays the last event
+                    recorder.emit(ev.RUN_OUTPUT, {"stream": line.stream, "line": line.line})
+                    state.lines += 1
+        except FlwdError:
+            pass  # the container went away; its exit status is what the run reports
+
+    def _wait(
+        self,
+        container_id: str,
+        recorder: ev.RunRecorder,
+        control: RunControl,
+        outcome: Outcome,
+        timeout: float | None,
+    ) -> int | None:
+        result: list[int | BaseException] = []
+
+        def waiter() -> None:
+            try:
+                result.append(self._runtime.wait(container_id))
+            except BaseException as exc:  # noqa: BLE001 - handed to the run's thread
+                result.append(exc)
+            control.poke()
+
+        threading.Thread(target=waiter, daemon=True).start()
+        deadline = None if timeout is None else self._clock.monotonic() + timeout
+        stopper: threading.Thread | None = None
+        killed = False
+        seen_seq = 0
+        while not result:
+            control.wait(_POLL_SECONDS)
+            if result:
+                break
+            seen_seq = self._remote_cancel(recorder.run_id, seen_seq, control)
+            if control.kill_requested and not killed:
+                killed = True
+                self._runtime.kill(container_id)
+            if stopper is None and control.cancel_requested:
+                recorder.emit(ev.RUN_CANCELED, {"grace_seconds": self._grace})
+                outcome.status = RunStatus.CANCELED
+                stopper = self._stop_async(container_id)
+            elif stopper is None and deadline is not None and self._clock.monotonic() >= deadline:
+                recorder.emit(ev.RUN_TIMED_OUT, {"timeout_seconds": timeout,
+                                                 "grace_seconds": self._grace})
+                outcome.status = RunStatus.TIMED_OUT
+                stopper = self._stop_async(container_id)
+        value = result[0]
+        if isinstance(value, BaseException):
+            raise value
+        return value
+
+    def _remote_cancel(self, run_id: str, seen_seq: int, control: RunControl) -> int:
+        """A cancel asked by another process arrives as a stored run.cancel.requested event."""
+        if control.cancel_requested:
+            return seen_seq
+        for event in self._store.events(run_id, after_seq=seen_seq):
+            seen_seq = event.seq
+            if event.type == ev.RUN_CANCEL_REQUESTED:
+                control.cancel()
+        return seen_seq
+
+    def _stop_async(self, container_id: str) -> threading.Thread:
+        def stop() -> None:
+            try:
+                self._runtime.stop(container_id, self._grace)
+            except FlwdError:
+                pass  # already gone: wait() reports how it ended
+
+        thread = threading.Thread(target=stop, daemon=True)
+        thread.start()
+        return thread
