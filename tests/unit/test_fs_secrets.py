@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -142,15 +144,41 @@ def test_refuses_a_base_dir_when_another_uid_owns_it(base: Path) -> None:
     assert not (base / "r1").exists()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may change ownership")
-def test_foreign_owner_is_a_clear_error_when_not_root(
-    writer: FilesystemSecretWriter, base: Path
-) -> None:
-    with pytest.raises(SecretMaterialisationError) as err:
-        writer.materialise("r1", [SecretFile(name="t", value=b"x")], owner=(4321, 4321))
+def _as_unprivileged(check: Callable[[], None], home: Path) -> None:
+    """Run *check* as this user, or, when we are root, in a child that became ``nobody``."""
+    if os.geteuid() != 0:
+        check()
+        return
+    os.chown(home, 65534, 65534)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        code = 1
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            check()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
-    assert "needs root" in err.value.detail
-    assert list(base.iterdir()) == []
+
+def test_foreign_owner_is_a_clear_error_when_not_root() -> None:
+    home = Path(tempfile.mkdtemp(prefix="flwd-unprivileged-"))
+
+    def check() -> None:
+        base = home / "secrets"
+        with pytest.raises(SecretMaterialisationError) as err:
+            FilesystemSecretWriter(base).materialise(
+                "r1", [SecretFile(name="t", value=b"x")], owner=(4321, 4321))
+        assert "needs root" in err.value.detail
+        assert list(base.iterdir()) == []
+
+    try:
+        _as_unprivileged(check, home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @needs_root
