@@ -283,7 +283,10 @@ def _create_kwargs(spec: ContainerSpec) -> dict[str, Any]:
     """ContainerSpec -> docker-py ``containers.create`` keywords; nothing from the host beyond mounts."""
     return {
         "image": spec.image,
-        "command": list(spec.command) if spec.command is not None else None,
+        # A command replaces the image's entrypoint too (as on Podman): the job's script or
+        # exec form runs as written, whatever ENTRYPOINT the image carries.
+        "entrypoint": list(spec.command[:1]) if spec.command else None,
+        "command": list(spec.command[1:]) if spec.command else None,
         "name": spec.name,
         "environment": dict(spec.env),
         "labels": dict(spec.labels),

@@ -204,3 +204,28 @@ def test_every_argument_problem_is_reported_at_once_when_several_are_wrong(sandb
     problems = {line.split(":")[0].strip() for line in result.err.splitlines()[1:]}
     assert problems == {"--name", "--level", "--bogus"}, result.err
     assert "typed" not in [r["job_id"] for r in sandbox.runs()]
+
+
+def test_command_and_script_replace_the_image_entrypoint(sandbox: Sandbox) -> None:
+    """An image with its own ENTRYPOINT still runs the job's command and script as written,
+    on both runtimes (as `--entrypoint` would)."""
+    context = sandbox.base / "entrypoint-image"
+    context.mkdir(exist_ok=True)
+    (context / "Containerfile").write_text(
+        'FROM alpine:3.20\nENTRYPOINT ["/bin/echo", "IMAGE-ENTRYPOINT"]\n')
+    image = "localhost/flwd-entrypoint-test:latest"
+    built = sandbox.runtime.cli("build", "-q", "-t", image, "-f", str(context / "Containerfile"),
+                                str(context), timeout=120)
+    assert built.returncode == 0, built.stderr
+    sandbox.write_job("ep-command", f"executor: container\nimage: {image}\n"
+                                    "command: [/bin/echo, from-command]\n")
+    sandbox.write_job("ep-script", f"executor: container\nimage: {image}\nscript: main.sh\n",
+                      {"main.sh": "echo from-script\n"})
+    try:
+        command = sandbox.flwd("ep-command")
+        script = sandbox.flwd("ep-script")
+    finally:
+        sandbox.runtime.cli("rmi", "-f", image)
+
+    assert (command.code, command.out) == (0, "from-command\n"), command.describe()
+    assert (script.code, script.out) == (0, "from-script\n"), script.describe()
