@@ -30,16 +30,19 @@ class CommandLine:
 def split_command_line(argv: list[str] | tuple[str, ...]) -> CommandLine:
     """Global options may only come before the command or job name; after it every token
     belongs to the command (so a job may have its own ``--token`` argument)."""
-    values: dict[str, object] = {"jobs_dirs": []}
+    values: dict[str, str] = {}
+    jobs_dirs: list[str] = []
     index = 0
     while index < len(argv):
         token = argv[index]
         if token in HELP_FLAGS:
-            return CommandLine(overrides=_overrides(values), command=None, rest=(), help=True)
+            return CommandLine(overrides=_overrides(values, jobs_dirs), command=None, rest=(),
+                               help=True)
         if token == "--version":
-            return CommandLine(overrides=_overrides(values), command=None, rest=(), version=True)
+            return CommandLine(overrides=_overrides(values, jobs_dirs), command=None, rest=(),
+                               version=True)
         if not token.startswith("-"):
-            return CommandLine(overrides=_overrides(values), command=token,
+            return CommandLine(overrides=_overrides(values, jobs_dirs), command=token,
                                rest=tuple(argv[index + 1:]))
         name, eq, inline = token.partition("=")
         field = _GLOBAL_VALUE_OPTIONS.get(name)
@@ -53,13 +56,19 @@ def split_command_line(argv: list[str] | tuple[str, ...]) -> CommandLine:
                 raise UsageError(f"option {name} needs a value", option=name)
             value = argv[index]
         if field == "jobs_dirs":
-            values["jobs_dirs"].append(value)  # type: ignore[union-attr]
+            jobs_dirs.append(value)
         else:
             values[field] = value
         index += 1
-    return CommandLine(overrides=_overrides(values), command=None, rest=())
+    return CommandLine(overrides=_overrides(values, jobs_dirs), command=None, rest=())
 
 
-def _overrides(values: dict[str, object]) -> CliOverrides:
-    jobs = tuple(values.pop("jobs_dirs", []))  # type: ignore[arg-type]
-    return CliOverrides(jobs_dirs=jobs, **values)  # type: ignore[arg-type]
+def _overrides(values: dict[str, str], jobs_dirs: list[str]) -> CliOverrides:
+    return CliOverrides(
+        jobs_dirs=tuple(jobs_dirs),
+        config=values.get("config"),
+        data_dir=values.get("data_dir"),
+        runtime=values.get("runtime"),
+        server=values.get("server"),
+        token=values.get("token"),
+    )

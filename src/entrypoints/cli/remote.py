@@ -44,13 +44,13 @@ class RemoteBackend:
     # --- commands -----------------------------------------------------------------
 
     def list_jobs(self) -> dict[str, Any]:
-        return self._json("GET", "/jobs")
+        return dict(self._json("GET", "/jobs"))
 
     def get_job(self, job_id: str) -> JobSpec:
         return job_from_view(self._json("GET", "/jobs/" + quote(job_id, safe="/")))
 
     def plan(self, job: JobSpec, args: dict[str, object], profile: str | None) -> dict[str, Any]:
-        return self._json("POST", "/plans", self._body(job, args, profile))
+        return dict(self._json("POST", "/plans", self._body(job, args, profile)))
 
     def run(self, job: JobSpec, args: dict[str, object], profile: str | None, *,
             printer: EventPrinter, detach: bool) -> RunRecord:
@@ -76,7 +76,7 @@ class RemoteBackend:
         return _record(self._json("GET", f"/runs/{quote(run_id)}"))
 
     def cancel(self, run_id: str) -> dict[str, Any]:
-        return self._json("POST", f"/runs/{quote(run_id)}:cancel")
+        return dict(self._json("POST", f"/runs/{quote(run_id)}:cancel"))
 
     # --- helpers ------------------------------------------------------------------
 

@@ -55,7 +55,7 @@ def create_app(container: Container, *, server_settings: ServerSettings) -> Lite
     return Litestar(
         route_handlers=[SystemController, JobsController, PlansController, RunsController],
         dependencies={name: _constant(value) for name, value in values.items()},
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=server_settings.max_body_bytes,
         before_send=[record_response],
         after_request=replace_html_not_found,

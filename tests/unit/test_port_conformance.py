@@ -1,0 +1,45 @@
+"""Typed conformance: every adapter and fake is assignable to its port (checked by mypy in
+CI), and constructing the real adapters does no I/O (they connect lazily)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flwd.adapters.docker_runtime import DockerRuntime
+from flwd.adapters.fake_runtime import FakeRuntime
+from flwd.adapters.fakes import FakeClock, FakeJobCatalog, FakeRunIds, FakeRunStore, FakeSecretWriter
+from flwd.adapters.fs_secrets import FilesystemSecretWriter
+from flwd.adapters.fs_workspace import FilesystemRunWorkspace
+from flwd.adapters.podman_runtime import PodmanRuntime
+from flwd.adapters.sqlite_store import SqliteRunStore
+from flwd.adapters.system import LocalRunOwners, SystemClock, UuidRunIds
+from flwd.adapters.yaml_catalog import YamlJobCatalog
+from flwd.ports.catalog import JobCatalog
+from flwd.ports.clock import Clock, IdSource
+from flwd.ports.owner import RunOwners
+from flwd.ports.runtime import ContainerRuntime
+from flwd.ports.secrets import SecretWriter
+from flwd.ports.store import RunStore
+from flwd.ports.workspace import RunWorkspace
+
+
+def test_adapters_conform_to_ports_without_io_when_constructed(tmp_path: Path) -> None:
+    missing = tmp_path / "nothing-here"
+
+    runtimes: list[ContainerRuntime] = [
+        PodmanRuntime("unix:///nonexistent/podman.sock"),
+        DockerRuntime("unix:///nonexistent/docker.sock"),
+        FakeRuntime(),
+    ]
+    stores: list[RunStore] = [SqliteRunStore(missing / "flwd.db"), FakeRunStore()]
+    writers: list[SecretWriter] = [FilesystemSecretWriter(missing / "secrets"), FakeSecretWriter()]
+    catalogs: list[JobCatalog] = [YamlJobCatalog([missing]), FakeJobCatalog()]
+    clocks: list[Clock] = [SystemClock(), FakeClock()]
+    ids: list[IdSource] = [UuidRunIds(), FakeRunIds()]
+    workspace: RunWorkspace = FilesystemRunWorkspace(missing / "runs")
+    owners: RunOwners = LocalRunOwners()
+
+    assert len(runtimes) == 3 and len(stores) == len(writers) == len(catalogs) == 2
+    assert len(clocks) == len(ids) == 2 and workspace.path("r1").endswith("r1")
+    assert owners.me() and not owners.alive(owners.me())
+    assert not missing.exists()
