@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 
 from litestar.connection import ASGIConnection
 
@@ -14,7 +14,7 @@ from flwd.entrypoints.config import ALL_SCOPES, TokenGrant, token_digest
 DEV_TOKEN = "dev-token"
 _MAX_TOKEN_CHARS = 4096
 
-Guard = Callable[[ASGIConnection[Any, Any, Any, Any], Any], None]
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], Any], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,16 +79,19 @@ def check_scope(principal: Principal, scope: str, why: str = "") -> None:
 
 
 def require(scope: str) -> Guard:
-    """A Litestar guard: the request must carry a configured token holding *scope*."""
+    """A Litestar guard: the request must carry a configured token holding *scope*.
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: Any) -> None:
+    Async on purpose: Litestar runs a sync guard in a worker thread (a thread hop per guard
+    per request); checking a digest is cheap enough for the event loop."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: Any) -> None:
         check_scope(principal_of(connection), scope)
 
     guard.__name__ = f"require_{scope.replace(':', '_')}"
     return guard
 
 
-def metrics_guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: Any) -> None:
+async def metrics_guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: Any) -> None:
     """``/metrics`` is open when the server listens on loopback only, else needs runs:read."""
     if connection.app.state.settings.loopback:
         return

@@ -153,9 +153,10 @@ def handle_too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Res
                                          "the JSON body is nested too deeply"))
 
 
-def replace_html_not_found(response: Response[Any]) -> Response[Any]:
+async def replace_html_not_found(response: Response[Any]) -> Response[Any]:
     """``after_request`` hook: Litestar's OpenAPI router answers unknown ``/schema/*`` paths with
-    an HTML page; every error of this API is a problem document instead."""
+    an HTML page; every error of this API is a problem document instead. (Async: a sync hook
+    would cost a worker-thread hop on every request.)"""
     media_type = getattr(response.media_type, "value", response.media_type)
     if response.status_code == 404 and str(media_type).startswith("text/html"):
         return problem_response(problem_body(RouteNotFoundError.code, 404, "Not Found"))
