@@ -87,11 +87,14 @@ def _parse_collecting(app: Any, job: JobSpec, tokens: list[str],
 def _without_offender(tokens: list[str], exc: Exception) -> list[str] | None:
     """*tokens* without the option Cyclopts refused (and its value); None if not found."""
     token = getattr(exc, "token", None)
-    keyword = getattr(token, "keyword", None)
+    keyword = getattr(token, "keyword", None) or getattr(exc, "keyword", None)
     if not keyword:
         return None
     repeated = type(exc).__name__ == "RepeatArgumentError"
     positions = [i for i, t in enumerate(tokens) if t == keyword or t.startswith(keyword + "=")]
+    if type(exc).__name__ == "MissingArgumentError":  # the occurrence that lacks its value
+        positions = [i for i in positions if "=" not in tokens[i] and
+                     (i + 1 == len(tokens) or tokens[i + 1].startswith("-"))] or positions
     if not positions or (repeated and len(positions) < 2):
         return None
     at = positions[-1] if repeated else positions[0]
@@ -240,4 +243,18 @@ def _as_args_error(job: JobSpec, exc: Exception) -> Exception:
     if name == "MissingArgumentError":
         return ArgsInvalidError([ArgProblem(arg=arg, code="type", message="option needs a value")],
                                 job=job.id)
+    if name == "CoercionError":  # only flags are coerced by Cyclopts: --loud=maybe
+        return ArgsInvalidError([_flag_problem(job, getattr(exc, "token", None), arg)], job=job.id)
     return UsageError(message)
+
+
+def _flag_problem(job: JobSpec, token: object, arg: str) -> ArgProblem:
+    """A flag given a value that is not a boolean; a secret's value is never shown."""
+    keyword = str(getattr(token, "keyword", "") or "")
+    value = str(getattr(token, "value", ""))
+    for spec in job.args:
+        if keyword in text_option_names(spec) + negative_option_names(spec):
+            shown = "(value hidden)" if spec.secret else f"got {value!r}"
+            return ArgProblem(arg=spec.name, code="type",
+                              message=f"expected a boolean (true or false), {shown}")
+    return ArgProblem(arg=arg, code="type", message="expected a boolean (true or false)")
