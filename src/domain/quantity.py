@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from flwd.domain.errors import SpecInvalidError
@@ -69,20 +70,20 @@ def parse_duration(value: object, field: str = "timeout") -> float:
     """``"10m"``, ``"1h30m"``, ``"45s"``, ``"500ms"``, ``90`` (seconds) -> seconds."""
     number = _number(value)
     if number is not None:
-        if number > 0:
+        if 0 < number < math.inf:
             return number
     else:
         text = str(value).strip()
         parts = _DURATION_PART.findall(text)
         if parts and "".join(n + u for n, u in parts) == text:
             total = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
-            if total > 0:
+            if 0 < total < math.inf:
                 return total
         try:
             seconds = float(text)
         except ValueError:
             seconds = 0.0
-        if seconds > 0:
+        if 0 < seconds < math.inf:
             return seconds
     raise SpecInvalidError(f"{field}: {value!r} is not a duration like 10m or 30s", field=field)
 
