@@ -25,10 +25,16 @@ def dumps(value: object) -> str:
 
 def print_error(io: Io, code: str, detail: str, problems: Sequence[Mapping[str, str]] = ()) -> None:
     """``error[CODE]: message`` on stderr, plus one line per argument problem."""
-    io.err.write(f"error[{code}]: {detail}\n")
+    io.err.write(f"error[{code}]: {one_line(detail)}\n")
     for problem in problems:
-        io.err.write(f"  --{problem['arg']}: {problem['code']}: {problem['message']}\n")
+        io.err.write(f"  --{problem['arg']}: {problem['code']}: {one_line(problem['message'])}\n")
     io.err.flush()
+
+
+def one_line(text: str) -> str:
+    """*text* with its line breaks folded, so each error or listing entry stays one line
+    (a YAML parser's message, for one, spans several)."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
 
 def print_flwd_error(io: Io, exc: FlwdError) -> None:
@@ -47,7 +53,7 @@ def print_jobs(io: Io, listing: Mapping[str, Any], as_json: bool) -> None:
     for job_id, text in rows:
         io.out.write(f"{job_id:<{width}}  {text}".rstrip() + "\n")
     for bad in listing["invalid"]:
-        io.out.write(f"{bad['id']:<{width}}  INVALID: {bad['reason']}\n")
+        io.out.write(f"{bad['id']:<{width}}  INVALID: {one_line(bad['reason'])}\n")
     if not rows and not listing["invalid"]:
         io.err.write("no jobs found (set --jobs-dir, FLWD_JOBS_DIR or jobs_dir in flwd.yaml)\n")
 
