@@ -127,7 +127,11 @@ async def _follow(
                 if event.type == RUN_FINISHED:
                     return
             if not events and await _finished(read_run, run_id):
-                return  # resumed after run.finished: nothing more will come
+                # The run ended between the read above and this check: its last events
+                # (run.finished among them) were stored with the final status, so read once more.
+                for event in await anyio.to_thread.run_sync(read_events, run_id, last_seq):
+                    yield event_message(event)
+                return
             woken = await _wait(wakeup, timing.poll_seconds)
             if not woken and time.monotonic() - last_sent >= timing.keepalive_seconds:
                 yield ServerSentEventMessage(data=None, comment="keep-alive")

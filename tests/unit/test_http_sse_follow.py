@@ -1,0 +1,37 @@
+"""The SSE follower never closes a stream before sending the run's last events."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Sequence
+
+from flwd.entrypoints.http.sse import EventHub, StreamTiming, follow_run
+from flwd.ports.store import EventRecord, RunRecord
+
+
+def _event(seq: int, kind: str) -> EventRecord:
+    return EventRecord(run_id="r1", seq=seq, type=kind, time="2026-01-01T00:00:00.000Z", data={})
+
+
+def test_stream_sends_last_events_when_run_ends_between_read_and_status_check() -> None:
+    stored = [_event(1, "run.created")]
+    reads: list[int] = []
+
+    def read_events(run_id: str, after: int) -> Sequence[EventRecord]:
+        reads.append(after)
+        return [e for e in stored if e.seq > after]
+
+    def read_run(run_id: str) -> RunRecord:
+        # The run finishes right after the follower found nothing new.
+        stored.extend([_event(2, "run.canceled"), _event(3, "run.finished")])
+        return RunRecord(run_id="r1", job_id="j", status="canceled", profile="secure",
+                         created_at="2026-01-01T00:00:00.000Z")
+
+    async def collect() -> list[object]:
+        return [m.id async for m in follow_run("r1", 1, read_events=read_events,
+                                               read_run=read_run, hub=EventHub(),
+                                               timing=StreamTiming(poll_seconds=0.01))]
+
+    ids = asyncio.run(collect())
+
+    assert ids == [2, 3]
