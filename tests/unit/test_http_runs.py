@@ -155,6 +155,18 @@ def test_events_are_400_when_last_event_id_is_not_a_number(quick: Any) -> None:
     assert response.status_code == 400 and response.json()["code"] == "request.invalid"
 
 
+def test_events_are_400_when_last_event_id_is_a_non_ascii_digit(tmp_path: Path) -> None:
+    container = make_container(tmp_path, fake_runtime())
+    with served(make_app(container)) as base, httpx.Client(base_url=base, headers=auth()) as http:
+        run_id = http.post("/runs", json=HELLO).json()["run_id"]
+
+        # b"\xb2" is a superscript two in latin-1: str.isdigit() says yes, int() says no
+        response = http.get(f"/runs/{run_id}/events", headers={"Last-Event-ID": b"\xb2"})
+
+    close(container)
+    assert response.status_code == 400 and response.json()["code"] == "request.invalid"
+
+
 def test_events_follow_live_run_with_keepalive_until_it_is_canceled(tmp_path: Path) -> None:
     container = make_container(tmp_path, fake_runtime(run_seconds=30))
     with served(make_app(container)) as base, httpx.Client(base_url=base, headers=auth()) as http:

@@ -112,7 +112,7 @@ def _accepted(record: RunRecord) -> Response[dict[str, Any]]:
 def _resume_point(last_event_id: str | None, after: int | None) -> int:
     if last_event_id is not None and last_event_id.strip():
         text = last_event_id.strip()
-        if not text.isdigit() or len(text) > 18:
+        if not (text.isascii() and text.isdigit()) or len(text) > 18:
             raise RequestInvalidError("Last-Event-ID must be an event seq number",
                                       field="Last-Event-ID")
         return int(text)
