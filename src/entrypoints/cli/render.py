@@ -67,10 +67,17 @@ def print_plan(io: Io, plan: Mapping[str, Any], as_json: bool) -> None:
         f"image:    {plan['image']}",
         f"command:  {' '.join(plan['command']) if plan.get('command') else '(image default)'}",
         f"profile:  {plan['profile']}",
+        f"allowed:  {_allowed(plan.get('decisions', []))}",
+        f"timeout:  {_seconds(plan.get('timeout_seconds'))}",
+        f"pull:     {plan.get('pull_policy') or 'if-not-present'}",
+        "container:",
     ]
     container = plan.get("container") or plan.get("settings") or {}
     for key, value in container.items():
         lines.append(f"  {key}: {_text(value)}")
+    lines.append("arguments:")
+    for key, value in (plan.get("args") or {}).items():
+        lines.append(f"  {key}={value if isinstance(value, str) else dumps(value)}")
     lines.append("mounts:")
     for mount in plan.get("mounts", []):
         mode = "ro" if mount.get("read_only") else "rw"
@@ -88,10 +95,23 @@ def print_plan(io: Io, plan: Mapping[str, Any], as_json: bool) -> None:
 
 def _text(value: object) -> str:
     if isinstance(value, (list, tuple)):
-        return ", ".join(map(str, value)) or "-"
+        return ", ".join(map(_text, value)) or "-"
     if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+        return ", ".join(f"{k}={_text(v)}" for k, v in value.items()) or "-"
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(value)
+
+
+def _allowed(decisions: Sequence[Mapping[str, Any]]) -> str:
+    denied = list(dict.fromkeys(d["code"] for d in decisions if d.get("decision") == "deny"))
+    return f"no (denied: {', '.join(denied)})" if denied else "yes"
+
+
+def _seconds(value: object) -> str:
+    return "none" if value is None else f"{value:g}s" if isinstance(value, (int, float)) else str(value)
 
 
 def print_runs(io: Io, runs: Sequence[Mapping[str, Any]], as_json: bool) -> None:
