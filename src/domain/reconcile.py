@@ -29,7 +29,8 @@ class ReconcileReport:
 class ReconcileRuns:
     """Runs left ``queued``/``pulling``/``running`` by a dead process are reattached when
     their container still runs, else ended ``error`` with ``run.lost``. Containers labelled
-    by flwd whose runs are finished (or unknown) are removed, and stale secret dirs deleted.
+    by flwd whose runs this store records as finished are removed, and their stale secret
+    dirs deleted; those of runs it does not know are left to the flwd that owns them.
 
     Runs owned by another live process on this host are left alone.
     """
@@ -93,14 +94,19 @@ class ReconcileRuns:
     def _sweep(self, containers: dict[str, ManagedContainer], report: ReconcileReport) -> None:
         for run_id, container in containers.items():
             record = self._store.get(run_id)
-            if record is None or RunStatus(record.status).finished:
+            if _finished_here(record):
                 if run_id in self._supervisor.active_ids():
                     continue
                 self._runtime.remove(container.id)
                 report.removed_containers.append(container.id)
         for run_id in self._secrets.leftovers():
-            record = self._store.get(run_id)
-            if record is None or RunStatus(record.status).finished:
+            if _finished_here(self._store.get(run_id)):
                 self._secrets.remove(run_id)
                 report.removed_secrets.append(run_id)
 
+
+def _finished_here(record: RunRecord | None) -> bool:
+    """A run this store knows has ended. A run it does not know belongs to another flwd
+    (another data dir on the same Podman user or Docker daemon): its container and secrets
+    are not ours to remove."""
+    return record is not None and RunStatus(record.status).finished

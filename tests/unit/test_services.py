@@ -176,6 +176,24 @@ def test_reconcile_removes_container_when_its_run_has_finished(
     assert report.removed_containers and fake_runtime.containers == {}
 
 
+def test_reconcile_leaves_container_and_secrets_alone_when_run_is_unknown_to_its_store(
+        engine: Container, fake_runtime: FakeRuntime, fake_secrets: FakeSecretWriter) -> None:
+    """Another flwd (another data dir, same Podman user or Docker daemon) owns that run."""
+    spec = ContainerSpec(name="flwd-elsewhere1", image="docker.io/library/alpine:3.20",
+                         command=None, env={},
+                         labels={"flwd.run-id": "elsewhere1", "flwd.job-id": "other"},
+                         mounts=(), workdir="/")
+    fake_runtime.run_seconds = 30
+    container_id = fake_runtime.create(spec)
+    fake_runtime.start(container_id)
+    fake_secrets.materialise("elsewhere1", [SecretFile(name="t", value=b"v")])
+
+    report = engine.reconcile_runs()()
+
+    assert report.removed_containers == [] and report.removed_secrets == []
+    assert container_id in fake_runtime.containers and "elsewhere1" in fake_secrets.files
+
+
 def test_catalog_is_validated_once_while_no_spec_changes(engine: Container, sleeper: Path) -> None:
     list_jobs = engine.list_jobs()
 
