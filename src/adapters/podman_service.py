@@ -90,7 +90,7 @@ class PrivatePodmanService:
         with log:
             self._process = subprocess.Popen(
                 [binary, "system", "service", "--time=0", self.url],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self._env,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=_local_env(self._env),
                 start_new_session=True,  # its own process group: stop() signals only it
             )
         atexit.register(self.stop)
@@ -144,6 +144,13 @@ class PrivatePodmanService:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
+
+
+def _local_env(env: Mapping[str, str]) -> dict[str, str]:
+    """*env* without the variables that turn ``podman`` into a remote client, which has
+    no ``system service`` of its own (a CONTAINER_HOST nobody serves is why we are here)."""
+    remote = ("CONTAINER_HOST", "CONTAINER_CONNECTION", "CONTAINER_SSHKEY")
+    return {key: value for key, value in env.items() if key not in remote}
 
 
 def _terminate(process: subprocess.Popen[bytes]) -> None:
