@@ -80,6 +80,8 @@ class ExecuteRun:
         runtime: ContainerRuntime | None = None
         container_id: str | None = None
         try:
+            if control.cancel_requested:
+                raise _Stopped()  # canceled while queued: no runtime needed to end it
             runtime = self._runtime()
             info = self._check_runtime(runtime, queued, recorder)
             self._pull(runtime, queued, recorder, control)

@@ -25,10 +25,14 @@ class RunSupervisor:
         self._max = max(1, max_concurrent)
         self._pool: ThreadPoolExecutor | None = None
         self._controls: dict[str, RunControl] = {}
+        self._waiting: dict[str, tuple[QueuedRun, tuple[EventListener, ...]]] = {}
+        self._ended_early: dict[str, Future[RunRecord]] = {}
         self._lock = threading.Lock()
 
     def submit(self, queued: QueuedRun, listeners: Iterable[EventListener] = ()) -> Future[RunRecord]:
         control = self.control_for(queued.record.run_id)
+        with self._lock:
+            self._waiting[queued.record.run_id] = (queued, tuple(listeners))
         return self._ensure_pool().submit(self._run, queued, control, tuple(listeners))
 
     def _ensure_pool(self) -> ThreadPoolExecutor:
@@ -60,6 +64,11 @@ class RunSupervisor:
 
     def _run(self, queued: QueuedRun, control: RunControl,
              listeners: tuple[EventListener, ...]) -> RunRecord:
+        with self._lock:
+            self._waiting.pop(queued.record.run_id, None)
+            early = self._ended_early.pop(queued.record.run_id, None)
+        if early is not None:
+            return early.result()  # canceled while it waited for a worker: already ended
         try:
             return self._execute(queued, control, listeners)
         finally:
@@ -67,21 +76,39 @@ class RunSupervisor:
                 self._controls.pop(queued.record.run_id, None)
 
     def cancel(self, run_id: str) -> bool:
-        """Ask the run to stop gracefully; False when this process does not hold it."""
-        with self._lock:
-            control = self._controls.get(run_id)
-        if control is None:
-            return False
-        control.cancel()
-        return True
+        """Ask the run to stop gracefully; False when this process does not hold it.
+
+        A run still waiting for a worker is ended ``canceled`` at once, in this thread,
+        instead of when a slot frees up (which may be hours later).
+        """
+        return self._stop(run_id, kill=False)
 
     def kill(self, run_id: str) -> bool:
+        return self._stop(run_id, kill=True)
+
+    def _stop(self, run_id: str, *, kill: bool) -> bool:
         with self._lock:
             control = self._controls.get(run_id)
+            waiting = self._waiting.pop(run_id, None) if control is not None else None
+            early: Future[RunRecord] = Future()
+            if waiting is not None:
+                self._ended_early[run_id] = early
         if control is None:
             return False
-        control.kill()
+        (control.kill if kill else control.cancel)()
+        if waiting is not None:
+            self._end_waiting(run_id, waiting, control, early)
         return True
+
+    def _end_waiting(self, run_id: str, waiting: tuple[QueuedRun, tuple[EventListener, ...]],
+                     control: RunControl, early: Future[RunRecord]) -> None:
+        queued, listeners = waiting
+        try:
+            early.set_result(self._execute(queued, control, listeners))
+        except BaseException as exc:  # noqa: BLE001 - handed to the worker that picks it up
+            early.set_exception(exc)
+        with self._lock:
+            self._controls.pop(run_id, None)
 
     def active_ids(self) -> tuple[str, ...]:
         with self._lock:

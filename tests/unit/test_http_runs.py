@@ -227,6 +227,20 @@ def test_cancel_queued_run_never_creates_its_container(slow: Any) -> None:
     assert len(runtime.created) == 1
 
 
+def test_cancel_queued_run_ends_it_at_once_when_every_slot_is_busy(slow: Any) -> None:
+    _, client, runtime = slow
+    running = client.post("/runs", json=HELLO, headers=auth()).json()["run_id"]
+    wait_status(client, running, "running")
+    queued = client.post("/runs", json=HELLO, headers=auth()).json()["run_id"]
+
+    client.post(f"/runs/{queued}:cancel", headers=auth())
+
+    assert wait_finished(client, queued, timeout=3)["status"] == "canceled"
+    assert client.get(f"/runs/{running}", headers=auth()).json()["status"] == "running"
+    assert [e["event"] for e in read_events(client, queued)][-2:] == ["run.canceled", "run.finished"]
+    assert len(runtime.created) == 1
+
+
 def test_cancel_is_409_run_not_active_when_run_already_finished(quick: Any) -> None:
     _, client, _ = quick
     run_id = client.post("/runs", json=HELLO, headers=auth()).json()["run_id"]
