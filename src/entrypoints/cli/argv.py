@@ -55,6 +55,8 @@ def split_command_line(argv: list[str] | tuple[str, ...]) -> CommandLine:
             if index >= len(argv):
                 raise UsageError(f"option {name} needs a value", option=name)
             value = argv[index]
+        if not value.strip():
+            raise UsageError(f"option {name} needs a value, not an empty string", option=name)
         if field == "jobs_dirs":
             jobs_dirs.append(value)
         else:
