@@ -80,7 +80,7 @@ class ExecuteRun:
         runtime: ContainerRuntime | None = None
         container_id: str | None = None
         try:
-            if control.cancel_requested:
+            if self._canceled(queued.record.run_id, control):
                 raise _Stopped()  # canceled while queued: no runtime needed to end it
             runtime = self._runtime()
             info = self._check_runtime(runtime, queued, recorder)
@@ -122,7 +122,7 @@ class ExecuteRun:
         recorder: ev.RunRecorder,
         control: RunControl,
     ) -> None:
-        if control.cancel_requested:
+        if self._canceled(queued.record.run_id, control):
             raise _Stopped()
         plan = queued.prepared.plan
         recorder.emit(ev.IMAGE_PULL, {"image": plan.image, "status": "checking"},
@@ -140,8 +140,15 @@ class ExecuteRun:
 
         pulled = runtime.ensure_image(plan.image, plan.pull_policy.value, progress)
         recorder.emit(ev.IMAGE_PULL, {"image": plan.image, "status": "ready", "pulled": pulled})
-        if control.cancel_requested:
+        if self._canceled(queued.record.run_id, control):
             raise _Stopped()
+
+    def _canceled(self, run_id: str, control: RunControl) -> bool:
+        """Asked here, or by another process through a stored ``run.cancel.requested``."""
+        if not control.cancel_requested and any(
+                e.type == ev.RUN_CANCEL_REQUESTED for e in self._store.events(run_id)):
+            control.cancel()
+        return control.cancel_requested
 
     def _create(
         self,

@@ -193,6 +193,18 @@ def test_cancel_from_another_process_arrives_through_the_store(
     assert record.status == "canceled"
 
 
+def test_cancel_from_another_process_while_queued_never_creates_container(
+        engine: Container, greet: Path, fake_runtime: FakeRuntime) -> None:
+    queued = _submit(engine)
+    engine.store().append(queued.record.run_id, "run.cancel.requested", {},
+                          "2026-01-01T00:00:00.000Z")
+
+    record = _execute(engine, queued)
+
+    assert record.status == "canceled"
+    assert fake_runtime.created == []
+
+
 def test_rootful_runtime_is_denied_before_create_when_policy_requires_rootless(
         engine: Container, greet: Path, fake_runtime: FakeRuntime) -> None:
     engine.bundle.override(providers.Object(PolicyBundle(require_rootless=True)))
