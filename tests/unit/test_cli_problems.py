@@ -67,3 +67,12 @@ def test_secret_boolean_value_is_hidden_when_it_is_not_a_boolean(
     assert code == 2
     assert "--pin: type:" in err
     assert "hunter22" not in out + err
+
+
+def test_unknown_option_names_the_option_as_typed_when_it_is_not_ascii(
+        engine: Container, job: Path) -> None:
+    code, _, err = _plan(engine, "--nämé", "x", "--name", "a")
+
+    assert code == 2
+    assert "  --nämé: unknown:" in err
+

@@ -236,6 +236,8 @@ def _as_args_error(job: JobSpec, exc: Exception) -> Exception:
         if name == "UnusedCliTokensError" and tokens:
             return UsageError(f"unexpected argument(s) {' '.join(map(str, tokens))} for job {job.id}; "
                               "arguments are given as --NAME VALUE")
+        keyword = getattr(getattr(exc, "token", None), "keyword", None)
+        arg = keyword.lstrip("-") if isinstance(keyword, str) and keyword.strip("-") else arg
         return ArgsInvalidError([ArgProblem(arg=arg, code="unknown", message=message)], job=job.id)
     if name == "RepeatArgumentError":
         return ArgsInvalidError([ArgProblem(arg=arg, code="type", message="given more than once")],
