@@ -157,6 +157,9 @@ def _meta(backend: Backend, command: str, tokens: list[str], io: Io) -> int:
         io.out.write(f"cancel requested for run {run['run_id']}\n")
         return EXIT_OK
 
+    for token in tokens:
+        if not token.isprintable():  # also lone surrogates: bytes that were not UTF-8
+            raise UsageError(f"{command}: {token!r} is not printable UTF-8 text")
     try:
         result = app([command, *tokens])
     except cyclopts.CycloptsError as exc:
