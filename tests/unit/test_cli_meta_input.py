@@ -21,14 +21,3 @@ def test_meta_command_is_a_usage_error_when_an_argument_is_not_valid_text(
     code = main(argv, Io(out=out, err=err), {"HOME": "/nonexistent"}, container=engine)
 
     assert code == 2 and err.getvalue().startswith("error[usage.invalid]: ")
-
-
-def test_runs_is_a_usage_error_naming_the_states_when_the_status_filter_is_unknown(
-        engine: Container) -> None:
-    out, err = stdio.StringIO(), stdio.StringIO()
-
-    code = main([":runs", "--status", "sucess"], Io(out=out, err=err), {"HOME": "/nonexistent"},
-                container=engine)
-
-    assert code == 2 and err.getvalue().startswith("error[usage.invalid]: ")
-    assert "succeeded" in err.getvalue()
