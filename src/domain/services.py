@@ -11,6 +11,7 @@ from flwd.domain import events as ev
 from flwd.domain.contract import check_args
 from flwd.domain.errors import (
     IdempotencyConflictError,
+    RequestInvalidError,
     RunNotActiveError,
     RunNotFoundError,
 )
@@ -210,6 +211,11 @@ class QueryRuns:
 
     def page(self, *, job_id: str | None = None, status: str | None = None,
              limit: int = 50, cursor: str | None = None) -> RunPage:
+        """Newest first; an unknown *status* is ``request.invalid`` (not an empty page)."""
+        statuses = tuple(s.value for s in RunStatus)
+        if status is not None and status not in statuses:
+            raise RequestInvalidError(f"status must be one of {', '.join(statuses)}",
+                                      field="status")
         return self._store.list(job_id=job_id, status=status, limit=limit, cursor=cursor)
 
     def events(self, run_id: str, after_seq: int = 0) -> list[Any]:

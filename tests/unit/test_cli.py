@@ -189,6 +189,13 @@ def test_cancel_of_finished_run_is_run_not_active(engine: Container, demo: Path)
     assert code == 125 and "error[run.not.active]" in err
 
 
+def test_runs_with_unknown_status_is_request_invalid_as_on_a_server(engine: Container) -> None:
+    code, out, err = _cli(engine, ":runs", "--status", "bogus")
+
+    assert code == 2 and out == ""
+    assert err.startswith("error[request.invalid]: status must be one of queued, pulling,")
+
+
 @pytest.mark.parametrize("argv, code, text", [
     ([], 0, "Usage: flwd"),
     (["--help"], 0, "Usage: flwd"),
