@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io as stdio
+import json
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,18 @@ def test_unknown_option_names_the_option_as_typed_when_it_is_not_ascii(
     assert code == 2
     assert "  --nämé: unknown:" in err
 
+
+
+def test_arguments_with_dots_in_their_names_reach_the_job_when_given_on_the_command_line(
+        engine: Container, jobs_root: Path) -> None:
+    write_job(jobs_root, "dots", "executor: container\nimage: alpine:3.20\nargs:\n"
+              "  - {name: db.host, type: string, required: true}\n"
+              "  - {name: dry.run-now, type: boolean}\n")
+    out, err = stdio.StringIO(), stdio.StringIO()
+
+    code = main([":plan", "dots", "--db.host", "h1", "--dry.run-now", "--json"],
+                Io(out=out, err=err), {"HOME": "/nonexistent"}, container=engine)
+
+    assert code == 0, err.getvalue()
+    env = json.loads(out.getvalue())["env"]
+    assert (env["ARG_DB_HOST"], env["ARG_DRY_RUN_NOW"]) == ("h1", "true")

@@ -66,11 +66,12 @@ def _parse_collecting(app: Any, job: JobSpec, tokens: list[str],
     """Parse, dropping each unknown or repeated option and parsing again, so that every
     problem is reported at once (SPEC section 2), not only the first one Cyclopts meets."""
     problems: list[ArgProblem] = []
+    names = {_identifier(spec.name): spec.name for spec in job.args}  # db_host -> db.host
     for _ in range(len(tokens) + 1):
         try:
             parsed = app(tokens)
             assert isinstance(parsed, dict)
-            return parsed, problems
+            return {names.get(key, key): value for key, value in parsed.items()}, problems
         except error as exc:
             converted = _as_args_error(job, exc)
             remaining = _without_offender(tokens, exc)
