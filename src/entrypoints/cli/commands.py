@@ -12,6 +12,7 @@ from flwd.entrypoints.cli.job_parser import parse_job_options
 from flwd.entrypoints.cli.render import (
     EventPrinter,
     Io,
+    dumps,
     print_error,
     print_jobs,
     print_plan,
@@ -100,8 +101,9 @@ def _run(backend: Backend, job_id: str, tokens: list[str], io: Io) -> int:
     printer = EventPrinter(io, as_json=invocation.json)
     record = backend.run(job, invocation.args, invocation.profile,
                          printer=printer, detach=invocation.detach)
-    if invocation.detach:
-        io.out.write(f"{record.run_id}\n")
+    if invocation.detach:  # with --json every stdout line stays one JSON document
+        started = {"run_id": record.run_id, "job_id": record.job_id, "status": record.status}
+        io.out.write((dumps(started) if invocation.json else record.run_id) + "\n")
         return EXIT_OK
     if record.code:
         print_error(io, record.code, record.detail or record.status)
