@@ -15,6 +15,10 @@ from flwd.ports.runtime import RuntimeInfo
 
 def doctor(config: FlwdConfig, tokens: list[str], io: Io, env: Mapping[str, str]) -> int:
     """Exit 0 when a runtime is usable, 125 (with the reasons) when none is."""
+    if any(t in ("--help", "-h") for t in tokens):
+        io.out.write("Usage: flwd :doctor [--json]\n\n"
+                     "Find the container runtime: version, rootless or not, socket, problems.\n")
+        return 0
     as_json = "--json" in tokens
     unknown = [t for t in tokens if t != "--json"]
     if unknown:
