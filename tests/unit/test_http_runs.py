@@ -146,6 +146,17 @@ def test_events_resume_after_last_event_id_without_gap_or_duplicate(quick: Any) 
     assert past_end == []
 
 
+def test_events_without_follow_close_after_stored_events_when_run_is_active(slow: Any) -> None:
+    _, client, _ = slow
+    run_id = client.post("/runs", json=HELLO, headers=auth()).json()["run_id"]
+    wait_status(client, run_id, "running")
+
+    events = read_events(client, run_id, query="?follow=false")
+
+    assert events[0]["event"] == "run.created" and "run.started" in [e["event"] for e in events]
+    assert events[-1]["event"] != "run.finished"
+
+
 def test_events_are_400_when_last_event_id_is_not_a_number(quick: Any) -> None:
     _, client, _ = quick
     run_id = client.post("/runs", json=HELLO, headers=auth()).json()["run_id"]

@@ -69,10 +69,8 @@ class RemoteBackend:
         if follow:
             self._follow(run_id, printer, cancel_on_interrupt=False)
         else:
-            for event in self._events(run_id, after=0):
+            for event in self._events(run_id, after=0, follow=False):
                 printer(event)
-                if event.type == RUN_FINISHED:
-                    break
         return _record(self._json("GET", f"/runs/{quote(run_id)}"))
 
     def cancel(self, run_id: str) -> dict[str, Any]:
@@ -112,10 +110,10 @@ class RemoteBackend:
                 if interrupts > 1:
                     raise
 
-    def _events(self, run_id: str, after: int) -> Iterator[EventRecord]:
+    def _events(self, run_id: str, after: int, follow: bool = True) -> Iterator[EventRecord]:
         headers = {"Accept": "text/event-stream", "Last-Event-ID": str(after)}
-        conn, response = self._request("GET", f"/runs/{quote(run_id)}/events", None, headers,
-                                       timeout=None)
+        path = f"/runs/{quote(run_id)}/events" + ("" if follow else "?follow=false")
+        conn, response = self._request("GET", path, None, headers, timeout=None)
         try:
             if response.status >= 400:
                 raise _error(response.status, response.read())

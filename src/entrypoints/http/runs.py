@@ -85,13 +85,15 @@ class RunsController(Controller):
         run_id: FromPath[str],
         last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID")] = None,
         after: Annotated[int | None, QueryParameter(ge=0)] = None,
+        follow: Annotated[bool, QueryParameter(
+            description="false: only the events stored so far, then close")] = True,
     ) -> ServerSentEvent:
         query = container.query_runs()
         await anyio.to_thread.run_sync(query.get, run_id)  # 404 before the stream starts
         stream = follow_run(
             run_id, _resume_point(last_event_id, after),
             read_events=lambda rid, seq: query.events(rid, after_seq=seq),
-            read_run=query.get, hub=hub, timing=settings.timing,
+            read_run=query.get, hub=hub, timing=settings.timing, follow=follow,
         )
         return ServerSentEvent(stream, headers={"X-Accel-Buffering": "no"})
 

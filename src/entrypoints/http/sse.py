@@ -91,8 +91,10 @@ async def follow_run(
     read_run: Callable[[str], RunRecord],
     hub: EventHub,
     timing: StreamTiming,
+    follow: bool = True,
 ) -> AsyncIterator[ServerSentEventMessage]:
-    """Every stored event after *after_seq*, then new ones as they come, until ``run.finished``.
+    """Every stored event after *after_seq*, then new ones as they come, until ``run.finished``
+    (without *follow*: only the events stored so far).
 
     Subscribes before the first read so nothing falls between replay and follow; the store's
     ``seq`` order means no gap and no duplicate. Store reads run in worker threads. A failure
@@ -100,7 +102,7 @@ async def follow_run(
     """
     try:
         async for message in _follow(run_id, after_seq, read_events=read_events,
-                                     read_run=read_run, hub=hub, timing=timing):
+                                     read_run=read_run, hub=hub, timing=timing, follow=follow):
             yield message
     except Exception:  # noqa: BLE001 - headers are sent: a problem body is no longer possible
         _log.exception("event stream of run %s failed", run_id)
@@ -115,6 +117,7 @@ async def _follow(
     read_run: Callable[[str], RunRecord],
     hub: EventHub,
     timing: StreamTiming,
+    follow: bool,
 ) -> AsyncIterator[ServerSentEventMessage]:
     with hub.subscribe(run_id) as wakeup:
         last_seq, last_sent = after_seq, time.monotonic()
@@ -126,6 +129,8 @@ async def _follow(
                 last_seq, last_sent = event.seq, time.monotonic()
                 if event.type == RUN_FINISHED:
                     return
+            if not follow:
+                return
             if not events and await _finished(read_run, run_id):
                 # The run ended between the read above and this check: its last events
                 # (run.finished among them) were stored with the final status, so read once more.

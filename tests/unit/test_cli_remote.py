@@ -1,0 +1,60 @@
+"""The CLI's remote mode against a real (in-thread) server with the fake runtime: same output
+and exit codes as the local mode."""
+
+from __future__ import annotations
+
+import io as stdio
+import time
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from flwd.entrypoints.cli.main import main
+from flwd.entrypoints.cli.render import Io
+from tests.unit.http_support import (
+    ADMIN,
+    auth,
+    close,
+    fake_runtime,
+    make_app,
+    make_container,
+    served,
+)
+
+HELLO = {"job": "hello", "args": {"name": "Alice"}}
+
+
+@pytest.fixture
+def slow_server(tmp_path: Path) -> Iterator[str]:
+    container = make_container(tmp_path, fake_runtime(run_seconds=30))
+    with served(make_app(container)) as base:
+        yield base
+    close(container)
+
+
+def _remote(base: str, *argv: str) -> tuple[int, str, str]:
+    out, err = stdio.StringIO(), stdio.StringIO()
+    code = main(["--server", base, "--token", ADMIN, *argv], Io(out=out, err=err),
+                {"HOME": "/nonexistent"})
+    return code, out.getvalue(), err.getvalue()
+
+
+def _wait_running(base: str, run_id: str) -> None:
+    deadline = time.monotonic() + 10
+    while httpx.get(f"{base}/runs/{run_id}", headers=auth()).json()["status"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def test_logs_without_follow_prints_output_so_far_and_returns_when_run_is_active(
+        slow_server: str) -> None:
+    run_id = httpx.post(f"{slow_server}/runs", json=HELLO, headers=auth()).json()["run_id"]
+    _wait_running(slow_server, run_id)
+    started = time.monotonic()
+
+    code, out, _ = _remote(slow_server, ":logs", run_id)
+
+    assert code == 0 and out == "hello Alice\n"
+    assert time.monotonic() - started < 5
