@@ -4,6 +4,7 @@ and exit codes as the local mode."""
 from __future__ import annotations
 
 import io as stdio
+import json
 import time
 from pathlib import Path
 from typing import Iterator
@@ -13,6 +14,7 @@ import pytest
 
 from flwd.entrypoints.cli.main import main
 from flwd.entrypoints.cli.render import Io
+from flwd.entrypoints.container import Container
 from tests.unit.http_support import (
     ADMIN,
     auth,
@@ -58,3 +60,32 @@ def test_logs_without_follow_prints_output_so_far_and_returns_when_run_is_active
 
     assert code == 0 and out == "hello Alice\n"
     assert time.monotonic() - started < 5
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Container]]:
+    container = make_container(tmp_path, fake_runtime())
+    with served(make_app(container)) as base:
+        yield base, container
+    close(container)
+
+
+def _local(container: Container, *argv: str) -> tuple[int, str, str]:
+    out, err = stdio.StringIO(), stdio.StringIO()
+    code = main(list(argv), Io(out=out, err=err), {"HOME": "/nonexistent"}, container=container)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _types(ndjson: str) -> list[str]:
+    return [json.loads(line)["type"] for line in ndjson.splitlines()]
+
+
+def test_json_run_denied_by_policy_prints_its_events_as_locally(
+        server: tuple[str, Container]) -> None:
+    base, container = server
+
+    local = _local(container, "netty", "--json")
+    remote = _remote(base, "netty", "--json")
+
+    assert remote[0] == local[0] == 125 and remote[2] == local[2]
+    assert _types(remote[1]) == _types(local[1]) and _types(local[1])[-1] == "run.finished"

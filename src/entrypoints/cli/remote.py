@@ -13,6 +13,7 @@ from flwd.domain.errors import (
     ArgProblem,
     ArgsInvalidError,
     FlwdError,
+    PolicyDeniedError,
     RemoteServerError,
     all_error_classes,
 )
@@ -54,7 +55,14 @@ class RemoteBackend:
 
     def run(self, job: JobSpec, args: dict[str, object], profile: str | None, *,
             printer: EventPrinter, detach: bool) -> RunRecord:
-        run = self._json("POST", "/runs", self._body(job, args, profile))
+        try:
+            run = self._json("POST", "/runs", self._body(job, args, profile))
+        except PolicyDeniedError as exc:
+            denied_run = exc.context.get("run_id")
+            if isinstance(denied_run, str) and denied_run:  # recorded, as locally: show it
+                for event in self._events(denied_run, after=0, follow=False):
+                    printer(event)
+            raise
         record = _record(run)
         if detach:
             return record
@@ -177,12 +185,13 @@ def _error(status: int, payload: bytes) -> FlwdError:
                                message=str(p.get("message", "")))
                     for p in problem.get("errors") or [] if isinstance(p, dict)]
         return ArgsInvalidError(problems, job=str(problem.get("job", "")))
+    context = {"status": status, "run_id": problem.get("run_id")}
     cls = _CLASSES.get(code)
     if cls is None:
-        error = FlwdError(detail, status=status)
+        error = FlwdError(detail, **context)
         error.code = code  # type: ignore[misc]  # an unknown code from a newer server
         return error
-    return cls(detail, status=status)
+    return cls(detail, **context)
 
 
 def _event(data: dict[str, Any]) -> EventRecord:
