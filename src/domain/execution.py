@@ -219,6 +219,9 @@ class ExecuteRun:
             self._watch(runtime)(record.container_id, recorder, control, outcome, timeout, seen)
         except FlwdError as exc:
             outcome.status, outcome.code, outcome.detail = RunStatus.ERROR, exc.code, exc.detail
+        except Exception as exc:  # noqa: BLE001 - a run must always end with run.finished
+            outcome.status, outcome.code = RunStatus.ERROR, FlwdError.code
+            outcome.detail = redactor.redact(f"{type(exc).__name__}: {exc}")
         finally:
             self._cleanup(runtime, record.container_id, record.run_id)
         return self._finish(recorder, outcome, started)

@@ -15,6 +15,7 @@ from flwd.domain.control import RunControl
 from flwd.domain.errors import PolicyOverrideDeniedError
 from flwd.domain.execution import QueuedRun
 from flwd.domain.model import PolicyBundle
+from flwd.domain.redact import Redactor
 from flwd.domain.services import RunRequest
 from flwd.entrypoints.container import Container
 from flwd.ports.runtime import ContainerSpec, OutputLine, RuntimeInfo
@@ -203,6 +204,28 @@ def test_cancel_from_another_process_while_queued_never_creates_container(
 
     assert record.status == "canceled"
     assert fake_runtime.created == []
+
+
+class _SocketDropsOnWait(FakeRuntime):
+    def wait(self, container_id: str) -> int:
+        raise ConnectionResetError("the runtime closed the socket")
+
+
+def test_reattached_run_still_ends_with_run_finished_when_runtime_fails_unexpectedly(
+        engine: Container, greet: Path) -> None:
+    runtime = _SocketDropsOnWait(images={"docker.io/library/alpine:3.20"})
+    engine.runtime.override(providers.Object(runtime))
+    queued = _submit(engine)
+    container_id = runtime.create(ContainerSpec(
+        name=f"flwd-{queued.record.run_id}", image="docker.io/library/alpine:3.20",
+        command=None, env={}, labels={}, mounts=(), workdir="/"))
+    record = queued.record.evolve(status="running", container_id=container_id)
+
+    ended = engine.execute_run().reattach(record, RunControl(), redactor=Redactor())
+
+    assert (ended.status, ended.code) == ("error", "flwd.internal")
+    assert _types(engine, record.run_id)[-1] == "run.finished"
+    assert runtime.containers == {}
 
 
 def test_rootful_runtime_is_denied_before_create_when_policy_requires_rootless(
