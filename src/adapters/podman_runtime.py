@@ -41,6 +41,7 @@ _NAME_IN_USE = "name is already in use"
 _GONE = (304, 404)
 LOG_POLL_SECONDS = 0.2
 _ENDED = ("exited", "stopped", "dead", "removing", None)
+PODMAN_DEFAULT_ENV = ("TERM", "container")
 
 
 def build_specgen(spec: ContainerSpec) -> dict[str, Any]:
@@ -71,6 +72,11 @@ def build_specgen(spec: ContainerSpec) -> dict[str, Any]:
         "stdin": False,
         "terminal": False,
     }
+    # Podman adds these on its own (containers.conf's TERM, its container= marker); Docker
+    # does not, and the environment must be the same on both: only what the job is given.
+    unset = [name for name in PODMAN_DEFAULT_ENV if name not in spec.env]
+    if unset:
+        body["unsetenv"] = unset
     if spec.command is not None:
         # exec form replaces the image's entrypoint and cmd alike, as `--entrypoint` would
         body["entrypoint"] = [spec.command[0]] if spec.command else []
