@@ -155,6 +155,11 @@ class SqliteRunStore:
         sql = f"{_SELECT_RUN} WHERE status IN ({marks}) ORDER BY created_at, run_id"
         return [_run_from_row(row) for row in self._read(sql, codec.ACTIVE_STATUSES)]
 
+    def count_by_status(self) -> dict[str, int]:
+        """Runs per status in one query (``/metrics`` asks on every scrape)."""
+        rows = self._read("SELECT status, COUNT(*) FROM runs GROUP BY status", ())
+        return {str(status): int(count) for status, count in rows}
+
     def events(self, run_id: str, after_seq: int = 0) -> Sequence[EventRecord]:
         rows = self._read(
             "SELECT run_id, seq, type, time, data FROM events"

@@ -214,3 +214,13 @@ def test_a_locked_database_is_a_coded_error_when_the_wait_runs_out(tmp_path: Pat
     assert _seqs(holder, "r1") == [1]
     holder.close()
     waiter.close()
+
+
+def test_runs_are_counted_by_status_when_metrics_ask(store: SqliteRunStore) -> None:
+    """/metrics reads these counts on every scrape: one GROUP BY, not a walk of every run."""
+    for index, status in enumerate(("queued", "succeeded", "succeeded", "error")):
+        store.create(make_run(f"r{index}", index, status=status), "run.created", {})
+
+    counts = store.count_by_status()
+
+    assert counts == {"queued": 1, "succeeded": 2, "error": 1}
