@@ -32,6 +32,7 @@ _RESERVED_ENV_PREFIXES = ("ARG_", "FLWD_")
 _CONTAINER_KEYS = ("network", "rootfs_writable", "capabilities", "env_inheritance", "resources", "pull_policy")
 _RESOURCE_KEYS = ("cpu", "memory", "pids")
 _IMAGE_PREFIX = "container:"
+_NUL = "must not contain NUL characters (no process can be given them)"
 _T = TypeVar("_T")
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -175,12 +176,16 @@ def _parse_command(path: str, raw: object) -> tuple[str, ...]:
             words = shlex.split(raw)
         except ValueError as exc:
             raise spec_error(path, "command", f"cannot be split into words: {exc}") from None
+        if "\x00" in raw:
+            raise spec_error(path, "command", _NUL)
     elif isinstance(raw, list):
         words = []
         for index, word in enumerate(raw):
             # Numbers are words too (`command: [sleep, 10]`); anything else is a mistake.
             if isinstance(word, bool) or not isinstance(word, (str, int, float)):
                 raise spec_error(path, f"command[{index}]", f"must be a string, not {word!r}")
+            if "\x00" in str(word):
+                raise spec_error(path, f"command[{index}]", _NUL)
             words.append(str(word))
     else:
         raise spec_error(path, "command", "must be a list of strings or one command line")
@@ -237,6 +242,8 @@ def _parse_env(path: str, raw: object) -> dict[str, str]:
         if isinstance(value, bool):
             env[name] = "true" if value else "false"
         elif isinstance(value, (str, int, float)):
+            if "\x00" in str(value):
+                raise spec_error(path, field, _NUL)
             env[name] = str(value)
         else:
             raise spec_error(path, field, f"must be a string, number or boolean, not {value!r}")
