@@ -71,7 +71,7 @@ def _parse_collecting(app: Any, job: JobSpec, tokens: list[str],
         try:
             parsed = app(tokens)
             assert isinstance(parsed, dict)
-            return {names.get(key, key): value for key, value in parsed.items()}, problems
+            return {names.get(str(key)) or str(key): value for key, value in parsed.items()}, problems
         except error as exc:
             converted = _as_args_error(job, exc)
             remaining = _without_offender(tokens, exc)
