@@ -88,14 +88,15 @@ def _parse_id(path: str, value: object, default_id: str) -> str:
             path,
             where,
             f"{job_id!r} is not a valid job id{hint}: use [A-Za-z0-9._/-], "
-            "no leading '/', no empty or '..' segment",
+            "no leading '/' or '-', no empty or '..' segment",
         )
     return job_id
 
 
 def is_valid_job_id(job_id: str) -> bool:
-    """A job id is ``[A-Za-z0-9._/-]+`` without a leading ``/``, an empty or a ``..``/``.`` segment."""
-    if not _ID.match(job_id) or job_id.startswith("/") or job_id.endswith("/"):
+    """A job id is ``[A-Za-z0-9._/-]+`` without a leading ``/`` or ``-`` (the CLI would read
+    it as an option), an empty or a ``..``/``.`` segment."""
+    if not _ID.match(job_id) or job_id.startswith(("/", "-")) or job_id.endswith("/"):
         return False
     return all(part not in ("", ".", "..") for part in job_id.split("/"))
 
