@@ -92,3 +92,18 @@ def test_arguments_with_dots_in_their_names_reach_the_job_when_given_on_the_comm
     assert code == 0, err.getvalue()
     env = json.loads(out.getvalue())["env"]
     assert (env["ARG_DB_HOST"], env["ARG_DRY_RUN_NOW"]) == ("h1", "true")
+
+
+def test_help_shows_descriptions_verbatim_when_they_hold_markdown_characters(
+        engine: Container, jobs_root: Path) -> None:
+    write_job(jobs_root, "logs", "executor: container\nimage: alpine:3.20\n"
+              "description: 'Cleans files matching *.log and *.tmp under __pycache__'\nargs:\n"
+              "  - {name: glob, type: string, description: 'e.g. **/*.gz or `x`'}\n")
+    out, err = stdio.StringIO(), stdio.StringIO()
+
+    code = main(["logs", "--help"], Io(out=out, err=err), {"HOME": "/nonexistent"},
+                container=engine)
+
+    assert code == 0
+    assert "*.log and *.tmp under __pycache__" in out.getvalue()
+    assert "e.g. **/*.gz or `x`" in out.getvalue()

@@ -139,6 +139,7 @@ def _build_app(job: JobSpec, prog: str, allow_detach: bool, help_out: TextIO | N
         exit_on_error=False,
         print_error=False,
         help_on_error=False,
+        help_format="plaintext",  # a job's descriptions are its author's text, not markdown
     )
     if help_out is not None:
         from rich.console import Console
