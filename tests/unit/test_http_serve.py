@@ -33,7 +33,7 @@ def test_parse_bind_reads_host_and_port_when_well_formed(text: str, expected: tu
     assert parse_bind(text) == expected
 
 
-@pytest.mark.parametrize("text", ["8080", "host:", "host:http", "h:70000"])
+@pytest.mark.parametrize("text", ["8080", "host:", "host:http", "h:70000", "h:\u00b2", "h:\u0663"])
 def test_parse_bind_raises_usage_error_when_malformed(text: str) -> None:
     with pytest.raises(UsageError):
         parse_bind(text)

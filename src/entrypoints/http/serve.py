@@ -41,7 +41,7 @@ class ServeOptions:
 def parse_bind(text: str) -> tuple[str, int]:
     """``HOST:PORT``, ``[v6]:PORT`` or ``:PORT`` (loopback); raises UsageError."""
     host, sep, port_text = text.strip().rpartition(":")
-    if not sep or not port_text.isdigit() or int(port_text) > 65535:
+    if not sep or not (port_text.isascii() and port_text.isdigit()) or int(port_text) > 65535:
         raise UsageError(f"--bind must be HOST:PORT, not {text!r}")
     host = host.strip("[]") or "127.0.0.1"
     return host, int(port_text)
