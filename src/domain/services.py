@@ -11,12 +11,13 @@ from flwd.domain import events as ev
 from flwd.domain.contract import check_args
 from flwd.domain.errors import (
     IdempotencyConflictError,
+    PolicyDeniedError,
     RequestInvalidError,
     RunNotActiveError,
     RunNotFoundError,
 )
 from flwd.domain.execution import QueuedRun
-from flwd.domain.model import JobSpec, PolicyBundle, RunStatus
+from flwd.domain.model import Decision, JobSpec, PolicyBundle, RunStatus, Verdict
 from flwd.domain.plan import PreparedRun, prepare_run
 from flwd.domain.profiles import raise_for_denials, resolve_profile
 from flwd.domain.spec import Catalog, load_catalog
@@ -128,6 +129,7 @@ class SubmitRun:
                         "Idempotency-Key was already used with a different request",
                         run_id=existing.run_id,
                     )
+                _replay_denial(existing)
                 return existing
         run_id = self._ids.new_run_id()
         job, prepared = self._plan(request, run_id)
@@ -178,6 +180,24 @@ class SubmitRun:
             raise
 
 
+def _replay_denial(existing: RunRecord) -> None:
+    """A repeated request that policy denied at submission is answered with the same denial
+    (as the first time), not with the stored run."""
+    decisions = [_decision(d) for d in existing.decisions]
+    if existing.status == RunStatus.ERROR and not existing.runtime and any(
+            d.decision is Verdict.DENY for d in decisions):
+        try:
+            raise_for_denials(decisions)
+        except PolicyDeniedError as exc:
+            exc.context["run_id"] = existing.run_id
+            raise
+
+
+def _decision(data: Mapping[str, str]) -> Decision:
+    return Decision(subject=data["subject"], decision=Verdict(data["decision"]),
+                    code=data["code"], reason=data["reason"])
+
+
 class CancelRun:
     """Asks an active run to stop: in this process directly, in another one through the store."""
 
@@ -194,7 +214,7 @@ class CancelRun:
             raise RunNotActiveError(f"run {run_id} already ended {record.status}", run_id=run_id)
         if not self._supervisor.cancel(run_id):
             self._store.append(run_id, ev.RUN_CANCEL_REQUESTED, {}, self._clock.now_iso())
-        return record
+        return self._store.get(run_id) or record
 
 
 class QueryRuns:

@@ -12,6 +12,7 @@ from flwd.adapters.fakes import FakeSecretWriter
 from flwd.domain.errors import (
     ArgsInvalidError,
     IdempotencyConflictError,
+    PolicyDeniedError,
     JobNotFoundError,
     RunNotActiveError,
     RunNotFoundError,
@@ -203,3 +204,18 @@ def test_catalog_is_validated_once_while_no_spec_changes(engine: Container, slee
 
     assert first is second
     assert third is not first and third.find("sleeper").name == "renamed"
+
+
+def test_repeated_idempotent_request_is_denied_again_when_policy_denied_it(
+        engine: Container, jobs_root: Path) -> None:
+    write_job(jobs_root, "net", "executor: container\nimage: alpine:3.20\ncontainer: {network: host}\n")
+    submit = engine.submit_run()
+    with pytest.raises(PolicyDeniedError) as first:
+        submit(RunRequest(job="net"), idempotency_key="k-denied")
+
+    with pytest.raises(PolicyDeniedError) as again:
+        submit(RunRequest(job="net"), idempotency_key="k-denied")
+
+    assert again.value.code == first.value.code == "policy.override.denied"
+    assert again.value.context["run_id"] == first.value.context["run_id"]
+    assert len(engine.store().list().runs) == 1
