@@ -251,8 +251,10 @@ def test_metrics_need_runs_read_when_bound_beyond_loopback(container: Container)
 
 
 def test_openapi_document_lists_every_endpoint_with_cancel_path(client: TestClient[Any]) -> None:
-    response = client.get("/schema/openapi.json")
+    response = client.get("/schema/openapi.json", headers=auth())
+    anonymous = client.get("/schema/openapi.json")
 
+    assert_problem(anonymous, 401, "auth.unauthenticated")
     assert response.status_code == 200
     paths = response.json()["paths"]
     assert set(paths) == {"/healthz", "/metrics", "/jobs", "/jobs/{job_id}", "/plans", "/runs",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from litestar import Litestar, Request
+from litestar import Litestar, Request, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -13,7 +13,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from flwd.entrypoints.container import Container
-from flwd.entrypoints.http.auth import Authenticator
+from flwd.entrypoints.http.auth import Authenticator, require
 from flwd.entrypoints.http.jobs import JobsController
 from flwd.entrypoints.http.metrics import Metrics, record_response
 from flwd.entrypoints.http.plans import PlansController
@@ -62,7 +62,10 @@ def create_app(container: Container, *, server_settings: ServerSettings) -> Lite
         state=State({"authenticator": Authenticator(server_settings.grants),
                      "settings": server_settings, "metrics": metrics, "hub": hub}),
         openapi_config=OpenAPIConfig(
-            title="flwd", version=API_VERSION, path="/schema",
+            title="flwd", version=API_VERSION,
+            # SPEC 8: every endpoint but /healthz needs a token, the schema included.
+            openapi_router=Router(path="/schema", route_handlers=[], guards=[require("jobs:read")],
+                                  include_in_schema=False),
             description="Run typed-argument jobs in hardened, rootless containers.",
             render_plugins=[FlwdOpenApiJson()],
             security=[{"bearer": []}],
