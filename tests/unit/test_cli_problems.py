@@ -107,3 +107,15 @@ def test_help_shows_descriptions_verbatim_when_they_hold_markdown_characters(
     assert code == 0
     assert "*.log and *.tmp under __pycache__" in out.getvalue()
     assert "e.g. **/*.gz or `x`" in out.getvalue()
+
+
+def test_help_shows_each_arguments_value_type_when_listing_options(
+        engine: Container, job: Path) -> None:
+    out, err = stdio.StringIO(), stdio.StringIO()
+
+    code = main(["j", "--help"], Io(out=out, err=err), {"HOME": "/nonexistent"}, container=engine)
+
+    text = out.getvalue()
+    assert code == 0
+    assert "--level INT " in text and "--name TEXT " in text and "--tags TEXT..." in text
+    assert "--level STR" not in text

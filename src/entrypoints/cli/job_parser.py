@@ -22,6 +22,9 @@ from flwd.domain.errors import ArgProblem, ArgsInvalidError, UsageError
 from flwd.domain.model import ArgSpec, ArgType, JobSpec
 
 RUN_OPTION_NAMES = ("--profile", "--json", "--detach", "--help", "-h")
+# what `flwd JOB --help` shows as each option's value (Cyclopts would say STR: all are text)
+_METAVARS = {ArgType.STRING: "TEXT", ArgType.INTEGER: "INT", ArgType.NUMBER: "NUM",
+             ArgType.BOOLEAN: "BOOL", ArgType.OBJECT: "JSON"}
 _OPTION_IN_MESSAGE = re.compile(r"(--?[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)")
 
 
@@ -154,7 +157,8 @@ def _job_parameter(spec: ArgSpec) -> inspect.Parameter:
 
     names = list(text_option_names(spec))
     kind: Any = Optional[str]
-    options: dict[str, Any] = {"name": names, "help": _help(spec), "show_default": False}
+    options: dict[str, Any] = {"name": names, "help": _help(spec), "show_default": False,
+                               "metavar": _METAVARS.get(spec.type)}
     if spec.type is ArgType.BOOLEAN:
         kind = Optional[bool]
         options["negative"] = list(negative_option_names(spec))
@@ -162,6 +166,7 @@ def _job_parameter(spec: ArgSpec) -> inspect.Parameter:
         kind = Optional[list[str]]
         options["consume_multiple"] = False
         options["negative"] = ()
+        options["metavar"] = _METAVARS[spec.items or ArgType.STRING] + "..."
     return inspect.Parameter(
         _identifier(spec.name), inspect.Parameter.KEYWORD_ONLY, default=None,
         annotation=Annotated[kind, Parameter(**options)],
