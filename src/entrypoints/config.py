@@ -107,9 +107,34 @@ def _read_mapping(path: Path) -> dict[str, Any]:
     return read_yaml_mapping(path)
 
 
+_KNOWN_KEYS: dict[str, frozenset[str] | None] = {
+    "jobs_dir": None, "data_dir": None, "runtime": None, "policy_file": None,
+    "cancel_grace": None, "max_concurrent_runs": None,
+    "security": frozenset({"default_profile"}), "server": frozenset({"bind"}),
+    "auth": frozenset({"tokens"}),
+}
+
+
+def _check_keys(data: Mapping[str, Any], where: str) -> None:
+    """A misspelt key (``policy_fil``) would silently drop a setting, a security policy
+    included: every key must be known."""
+    for key, value in data.items():
+        if key not in _KNOWN_KEYS:
+            raise ConfigInvalidError(
+                f"{where}: unknown key {key!r} (known: {', '.join(sorted(_KNOWN_KEYS))})", field=key)
+        known = _KNOWN_KEYS[key]
+        if known is not None and isinstance(value, dict):
+            for sub in value:
+                if sub not in known:
+                    raise ConfigInvalidError(
+                        f"{where}: unknown key {key}.{sub} (known: {', '.join(sorted(known))})",
+                        field=f"{key}.{sub}")
+
+
 def _apply_file(config: FlwdConfig, data: Mapping[str, Any], path: Path) -> FlwdConfig:
     base = path.resolve().parent
     where = str(path)
+    _check_keys(data, where)
 
     def rel(value: object, key: str) -> str:
         text = _string(value, key, where)

@@ -58,6 +58,8 @@ def test_config_file_env_and_flags_apply_in_order(tmp_path: Path) -> None:
     "auth: {tokens: [{sha256: " + "a" * 64 + ", scopes: [root]}]}\n",
     "- a list\n",
     "security: [secure]\n",
+    "policy_fil: /etc/flwd/policy.yaml\n",
+    "security: {default_profle: disabled}\n",
 ])
 def test_bad_config_is_config_invalid(tmp_path: Path, text: str) -> None:
     (tmp_path / "flwd.yaml").write_text(text)
