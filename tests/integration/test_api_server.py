@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.integration.api_support import (
+    DEV,
     REPO,
     Server,
     remove_tree,
@@ -145,11 +146,13 @@ def test_errors_are_problem_documents_with_stable_codes(
     assert response.json()["type"] == f"urn:flwd:error:{code}"
 
 
-def test_metrics_and_openapi_are_served_without_token_on_loopback(server: Server) -> None:
+def test_metrics_are_open_on_loopback_and_openapi_needs_a_token(server: Server) -> None:
     metrics = httpx.get(f"{server.url}/metrics")
-    schema = httpx.get(f"{server.url}/schema/openapi.json")
+    anonymous = httpx.get(f"{server.url}/schema/openapi.json")
+    schema = httpx.get(f"{server.url}/schema/openapi.json", headers=DEV)
 
     assert metrics.status_code == 200 and "flwd_runs{" in metrics.text
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "auth.unauthenticated"
     assert "/runs/{run_id}:cancel" in schema.json()["paths"]
 
 
