@@ -41,6 +41,7 @@ def _serve_flwd(port: int, base: Path, runs: int) -> None:
     from flwd.adapters.fake_runtime import FakeRuntime
     from flwd.entrypoints.config import FlwdConfig
     from flwd.entrypoints.container import build_container
+    from flwd.entrypoints.http.serve import CATALOG_RESCAN_SECONDS
     from flwd.entrypoints.http.app import create_app
     from flwd.entrypoints.http.auth import dev_grant
     from flwd.entrypoints.http.settings import ServerSettings
@@ -48,7 +49,7 @@ def _serve_flwd(port: int, base: Path, runs: int) -> None:
 
     config = FlwdConfig(jobs_dirs=(str(base / "jobs"),), data_dir=str(base / "data"),
                         max_concurrent_runs=runs)
-    container = build_container(config)
+    container = build_container(config, catalog_rescan_seconds=CATALOG_RESCAN_SECONDS)
     lines = [OutputLine(stream="stdout", line=f"line {i}") for i in range(20)]
     runtime = FakeRuntime(run_seconds=2.0, output_lines=lines)
     container.runtime.override(providers.Object(runtime))

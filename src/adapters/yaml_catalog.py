@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import stat
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
@@ -39,17 +40,24 @@ class YamlJobCatalog:
     size check and an event-level check of nesting depth and alias expansion.
     """
 
-    def __init__(self, roots: Sequence[str | Path]) -> None:
+    def __init__(self, roots: Sequence[str | Path], rescan_seconds: float = 0.0) -> None:
         self._roots = tuple(Path(root) for root in roots)
         self._cache: dict[str, tuple[tuple[int, ...], JobDocument]] = {}
+        self._rescan = rescan_seconds
+        self._last: tuple[float, list[JobDocument]] | None = None
 
     def documents(self) -> list[JobDocument]:
         """Every job's document; a spec whose file and directory are unchanged since the
-        last call (same inode, size and mtimes) is not read or parsed again."""
+        last call (same inode, size and mtimes) is not read or parsed again. With
+        ``rescan_seconds`` (the server), the roots are walked at most that often."""
+        last = self._last
+        if last is not None and time.monotonic() - last[0] < self._rescan:
+            return list(last[1])
         docs: list[JobDocument] = []
         for root in self._roots:
             docs.extend(_scan_root(root, self._cache))
-        return docs
+        self._last = (time.monotonic(), docs)
+        return list(docs)
 
 
 def _cached_load(cache: dict[str, tuple[tuple[int, ...], JobDocument]], directory: Path,

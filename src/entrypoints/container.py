@@ -60,7 +60,9 @@ class Container(containers.DeclarativeContainer):
     ids = providers.Singleton(UuidRunIds)
     owners = providers.Singleton(LocalRunOwners)
     owner = providers.Callable(lambda owners: owners.me(), owners)
-    catalog = providers.Singleton(YamlJobCatalog, roots=config.jobs_dirs)
+    catalog = providers.Singleton(
+        YamlJobCatalog, roots=config.jobs_dirs, rescan_seconds=config.catalog_rescan_seconds
+    )
     store = providers.Singleton(SqliteRunStore, path=config.db_path)
     secrets = providers.Singleton(FilesystemSecretWriter)
     workspace = providers.Singleton(FilesystemRunWorkspace, base_dir=config.runs_dir)
@@ -108,7 +110,8 @@ class Container(containers.DeclarativeContainer):
     )
 
 
-def config_dict(config: FlwdConfig, *, profile_override: str | None = None) -> dict[str, Any]:
+def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
+                catalog_rescan_seconds: float = 0.0) -> dict[str, Any]:
     """The flat provider configuration for *config* (every key present: strict mode)."""
     data = config.data_path
     return {
@@ -122,10 +125,15 @@ def config_dict(config: FlwdConfig, *, profile_override: str | None = None) -> d
         "policy_file": config.policy_file,
         "cancel_grace": config.cancel_grace,
         "max_concurrent_runs": config.max_concurrent_runs,
+        "catalog_rescan_seconds": catalog_rescan_seconds,
     }
 
 
-def build_container(config: FlwdConfig, *, profile_override: str | None = None) -> Container:
+def build_container(config: FlwdConfig, *, profile_override: str | None = None,
+                    catalog_rescan_seconds: float = 0.0) -> Container:
+    """The container for *config*. A long-lived server passes ``catalog_rescan_seconds`` so
+    that the jobs roots are walked at most that often, not on every request."""
     container = Container()
-    container.config.from_dict(config_dict(config, profile_override=profile_override))
+    container.config.from_dict(config_dict(config, profile_override=profile_override,
+                                           catalog_rescan_seconds=catalog_rescan_seconds))
     return container

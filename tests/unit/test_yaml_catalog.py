@@ -263,3 +263,16 @@ def test_changed_spec_is_read_again_when_its_file_changes(tmp_path: Path) -> Non
     doc = catalog.documents()[0]
 
     assert doc.data is not None and doc.data["image"] == "alpine:3.21"
+
+
+def test_roots_are_walked_at_most_once_per_rescan_period(tmp_path: Path) -> None:
+    (tmp_path / "first").mkdir()
+    (tmp_path / "first" / "job.yaml").write_text("executor: container\nimage: alpine:3.20\n")
+    catalog = YamlJobCatalog([tmp_path], rescan_seconds=60)
+    before = catalog.documents()
+    (tmp_path / "second").mkdir()
+    (tmp_path / "second" / "job.yaml").write_text("executor: container\nimage: alpine:3.20\n")
+
+    after = catalog.documents()
+
+    assert [d.default_id for d in after] == [d.default_id for d in before] == ["first"]

@@ -26,6 +26,8 @@ Serve the REST API (SPEC section 8).
   --no-runtime       plan-only: no container runtime needed; POST /runs answers 422
 """
 _SHUTDOWN_EXTRA_SECONDS = 5.0
+# A job added or edited on disk is seen by the server within this many seconds.
+CATALOG_RESCAN_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,7 +110,8 @@ def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], i
     from flwd.entrypoints.http.app import create_app
     from flwd.entrypoints.http.settings import ServerSettings
 
-    container = build_container(config, profile_override=options.profile)
+    container = build_container(config, profile_override=options.profile,
+                                catalog_rescan_seconds=CATALOG_RESCAN_SECONDS)
     container.env.override(providers.Object(env))
     supervisor = container.supervisor()
     try:
