@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import stat
 from dataclasses import replace
@@ -44,20 +45,46 @@ class YamlJobCatalog:
         self._roots = tuple(Path(root) for root in roots)
         self._cache: dict[str, tuple[tuple[int, ...], JobDocument]] = {}
         self._rescan = rescan_seconds
-        self._last: tuple[float, list[JobDocument]] | None = None
+        self._lock = threading.Lock()
+        self._snapshot: tuple[float, list[JobDocument]] | None = None
+        self._refreshing = False
 
     def documents(self) -> list[JobDocument]:
         """Every job's document; a spec whose file and directory are unchanged since the
-        last call (same inode, size and mtimes) is not read or parsed again. With
-        ``rescan_seconds`` (the server), the roots are walked at most that often."""
-        last = self._last
-        if last is not None and time.monotonic() - last[0] < self._rescan:
-            return list(last[1])
+        last call (same inode, size and mtimes) is not read or parsed again.
+
+        With ``rescan_seconds`` (a long-lived server) only the first call walks the roots in
+        the caller's thread; later calls answer from the last walk at once and, when it is
+        older than ``rescan_seconds``, start a new walk in the background, so a request
+        never waits on the disk and an edited job is seen a moment later.
+        """
+        if self._rescan <= 0:
+            return self._walk()
+        with self._lock:
+            snapshot = self._snapshot
+            stale = snapshot is not None and time.monotonic() - snapshot[0] >= self._rescan
+            if stale and not self._refreshing:
+                self._refreshing = True
+                threading.Thread(target=self._refresh, name="flwd-catalog", daemon=True).start()
+        if snapshot is None:
+            return self._refresh()
+        return list(snapshot[1])
+
+    def _refresh(self) -> list[JobDocument]:
+        try:
+            docs = self._walk()
+            with self._lock:
+                self._snapshot = (time.monotonic(), docs)
+            return list(docs)
+        finally:
+            with self._lock:
+                self._refreshing = False
+
+    def _walk(self) -> list[JobDocument]:
         docs: list[JobDocument] = []
         for root in self._roots:
             docs.extend(_scan_root(root, self._cache))
-        self._last = (time.monotonic(), docs)
-        return list(docs)
+        return docs
 
 
 def _cached_load(cache: dict[str, tuple[tuple[int, ...], JobDocument]], directory: Path,

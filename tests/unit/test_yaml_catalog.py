@@ -276,3 +276,17 @@ def test_roots_are_walked_at_most_once_per_rescan_period(tmp_path: Path) -> None
     after = catalog.documents()
 
     assert [d.default_id for d in after] == [d.default_id for d in before] == ["first"]
+
+
+def test_new_job_is_seen_soon_after_the_rescan_period(tmp_path: Path) -> None:
+    catalog = YamlJobCatalog([tmp_path], rescan_seconds=0.05)
+    assert catalog.documents() == []
+    (tmp_path / "late").mkdir()
+    (tmp_path / "late" / "job.yaml").write_text("executor: container\nimage: alpine:3.20\n")
+    time.sleep(0.1)
+
+    deadline = time.monotonic() + 5
+    while not catalog.documents() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+    assert [d.default_id for d in catalog.documents()] == ["late"]
