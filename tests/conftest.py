@@ -9,6 +9,7 @@ from flwd.adapters.fakes import (
     FakeJobCatalog,
     FakeRunIds,
     FakeRunStore,
+    FakeRunWorkspace,
     FakeSecretWriter,
 )
 
@@ -77,14 +78,20 @@ def write_job(root: Path, job_id: str, spec: str, script: str | None = None) -> 
 
 
 @pytest.fixture
+def fake_workspace() -> FakeRunWorkspace:
+    return FakeRunWorkspace()
+
+
+@pytest.fixture
 def engine(tmp_path: Path, jobs_root: Path, fake_runtime: FakeRuntime,
-           fake_secrets: object) -> Iterator[Container]:
-    """The real container with the runtime and secret writer replaced by fakes."""
+           fake_secrets: object, fake_workspace: FakeRunWorkspace) -> Iterator[Container]:
+    """The real container with the runtime, secret writer and run workspace replaced by fakes."""
     config = FlwdConfig(jobs_dirs=(str(jobs_root),), data_dir=str(tmp_path / "data"),
                         cancel_grace=1.0)
     container = build_container(config)
     container.runtime.override(providers.Object(fake_runtime))
     container.secrets.override(providers.Object(fake_secrets))
+    container.workspace.override(providers.Object(fake_workspace))
     container.env.override(providers.Object({"HOME": str(tmp_path), "HOST_CANARY": "x"}))
     yield container
     container.supervisor().shutdown(cancel=True)

@@ -16,6 +16,7 @@ from flwd.domain.errors import (
     FlwdError,
     IdempotencyConflictError,
     RunNotFoundError,
+    RunWorkspaceError,
     SecretMaterialisationError,
 )
 from flwd.ports.catalog import JobDocument
@@ -182,6 +183,31 @@ class FakeSecretWriter:
         run_id = directory.removeprefix(f"{self.root}/")
         with self._lock:
             return self.files.get(run_id, {}).get(name)
+
+
+class FakeRunWorkspace:
+    """A ``RunWorkspace`` in memory: ``created`` maps run ids to the owner they were made
+    for; ``unreachable`` lists paths whose ``check_mount_source`` fails, as for a runtime
+    user that cannot read them."""
+
+    def __init__(self, root: str = "/fake-runs") -> None:
+        self.root = root
+        self.created: dict[str, tuple[int, int] | None] = {}
+        self.unreachable: set[str] = set()
+
+    def path(self, run_id: str) -> str:
+        return f"{self.root}/{run_id}"
+
+    def create(self, run_id: str, owner: tuple[int, int] | None = None) -> str:
+        check_safe_segment(run_id, "run id")
+        if run_id in self.created:
+            raise RunWorkspaceError(f"run directory {self.path(run_id)} exists")
+        self.created[run_id] = owner
+        return self.path(run_id)
+
+    def check_mount_source(self, path: str, owner: tuple[int, int] | None = None) -> None:
+        if path in self.unreachable:
+            raise RunWorkspaceError(f"the container runtime cannot reach {path}")
 
 
 class FakeClock:

@@ -39,7 +39,46 @@ class FilesystemRunWorkspace:
                 os.chown(target, *owner)
         except OSError as exc:
             raise RunWorkspaceError(f"cannot create run directory {target}: {exc}") from exc
+        if foreign:
+            assert owner is not None
+            blocked = _blocking_dir(target, owner, read=False)
+            if blocked is not None:
+                target.rmdir()
+                raise RunWorkspaceError(_unreachable(target, owner, blocked,
+                                                     "put the data directory (FLWD_DATA_DIR, "
+                                                     "--data-dir) where that user can reach it, "
+                                                     "e.g. /var/lib/flwd"))
         return str(target)
+
+    def check_mount_source(self, path: str, owner: tuple[int, int] | None = None) -> None:
+        if owner is None or owner[0] in (0, os.getuid()):
+            return
+        blocked = _blocking_dir(Path(path), owner, read=True)
+        if blocked is not None:
+            raise RunWorkspaceError(_unreachable(Path(path), owner, blocked,
+                                                 "keep jobs roots where that user can read them"))
+
+
+def _blocking_dir(path: Path, owner: tuple[int, int], *, read: bool) -> Path | None:
+    """The first directory on the way to *path* that uid/gid *owner* may not pass (or, with
+    *read*, *path* itself when it may not be listed and read); None when all is open."""
+    uid, gid = owner
+    for directory in [path, *path.parents]:
+        try:
+            info = directory.stat()
+        except OSError:
+            return directory
+        shift = 6 if info.st_uid == uid else 3 if info.st_gid == gid else 0
+        needed = 0o5 if read and directory == path else 0o1
+        if (info.st_mode >> shift) & needed != needed:
+            return directory
+    return None
+
+
+def _unreachable(target: Path, owner: tuple[int, int], blocked: Path, advice: str) -> str:
+    mode = oct(blocked.stat().st_mode & 0o777) if blocked.exists() else "missing"
+    return (f"the container runtime runs as uid {owner[0]}, which cannot reach {target}: "
+            f"{blocked} is mode {mode}; {advice}")
 
 
 def _allow_traverse(base: Path) -> None:

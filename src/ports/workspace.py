@@ -16,3 +16,9 @@ class RunWorkspace(Protocol):
     def path(self, run_id: str) -> str:
         """Where the run's directory is (whether or not it exists)."""
         ...
+
+    def check_mount_source(self, path: str, owner: tuple[int, int] | None = None) -> None:
+        """Raise ``RunWorkspaceError`` naming the blocking directory when the runtime's user
+        (*owner*, as in ``create``) cannot read *path*, a bind-mount source such as the job
+        directory; nothing when it can or when the runtime runs as root or as us."""
+        ...

@@ -10,7 +10,7 @@ import pytest
 from dependency_injector import providers
 
 from flwd.adapters.fake_runtime import FakeRuntime
-from flwd.adapters.fakes import FakeSecretWriter
+from flwd.adapters.fakes import FakeRunWorkspace, FakeSecretWriter
 from flwd.domain.control import RunControl
 from flwd.domain.errors import PolicyOverrideDeniedError
 from flwd.domain.execution import QueuedRun
@@ -295,3 +295,14 @@ def test_host_environment_is_not_inherited_when_policy_does_not_grant_it(
 
     assert "HOST_CANARY" not in env and env["ARG_NAME"] == "Ada"
     assert env["FLWD_RUN_ID"] != "<run_id>"
+
+
+def test_run_ends_before_any_container_when_runtime_user_cannot_read_the_job_dir(
+        engine: Container, greet: Path, fake_runtime: FakeRuntime,
+        fake_workspace: FakeRunWorkspace, fake_secrets: FakeSecretWriter) -> None:
+    fake_workspace.unreachable.add(str(greet))
+
+    record = _execute(engine, _submit(engine, {"name": "Ada", "token": "tok-123456"}))
+
+    assert (record.status, record.code) == ("error", "run.workspace.failed")
+    assert fake_runtime.created == [] and fake_secrets.files == {}
