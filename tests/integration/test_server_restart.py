@@ -131,3 +131,21 @@ def test_remote_cli_matches_local_output_and_exit_code(base: Path, podman_socket
     assert "s3cr3t-value" not in plan.stdout + run.stdout + run.stderr
     assert bad.returncode == 2 and "error[args.invalid]" in bad.stderr
     assert denied.returncode == 125 and "error[auth.unauthenticated]" in denied.stderr
+
+
+def test_remote_doctor_reports_the_servers_runtime(base: Path, podman_socket: str) -> None:
+    server = start_server(base, ["--dev"], _env(podman_socket),
+                          global_args=["--runtime", "podman"])
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(base / "home")}
+    try:
+        done = subprocess.run([FLWD, "--server", server.url, ":doctor", "--json"],
+                              capture_output=True, text=True, timeout=60, env=env)
+    finally:
+        server.stop()
+    dead = subprocess.run([FLWD, "--server", "http://127.0.0.1:9", ":doctor"],
+                          capture_output=True, text=True, timeout=60, env=env)
+
+    report = json.loads(done.stdout)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (report["runtime"], report["rootless"]) == ("podman", True)
+    assert dead.returncode == 125 and "server.unreachable" in dead.stdout

@@ -49,8 +49,10 @@ def dispatch(line: CommandLine, io: Io, env: Mapping[str, str],
 
         return serve_command(config, list(line.rest), io, env)
     if command == ":doctor":
-        from flwd.entrypoints.cli.doctor import doctor
+        from flwd.entrypoints.cli.doctor import doctor, remote_doctor
 
+        if config.server_url and container is None:
+            return remote_doctor(config.server_url, list(line.rest), io)
         return doctor(config, list(line.rest), io, env)
     if command.startswith(":") and command not in META_COMMANDS:
         raise UsageError(f"unknown command {command} (commands: {', '.join(META_COMMANDS)})")

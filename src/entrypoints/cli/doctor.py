@@ -53,6 +53,36 @@ def doctor(config: FlwdConfig, tokens: list[str], io: Io, env: Mapping[str, str]
     return _print(io, report, as_json, EXIT_OK)
 
 
+def remote_doctor(server_url: str, tokens: list[str], io: Io) -> int:
+    """With ``--server``: the server's own runtime, from its ``/healthz``."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    as_json = "--json" in tokens
+    parts = urlsplit(server_url if "://" in server_url else f"http://{server_url}")
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    report: dict[str, Any] = {"server": server_url, "problems": [], "candidates": []}
+    try:
+        conn = kind(parts.hostname or "", parts.port, timeout=10)
+        try:
+            conn.request("GET", parts.path.rstrip("/") + "/healthz")
+            health = json.loads(conn.getresponse().read())
+        finally:
+            conn.close()
+    except (OSError, ValueError) as exc:
+        report["problems"].append(f"server.unreachable: cannot reach {server_url}: {exc}")
+        return _print(io, report, as_json, EXIT_FLWD)
+    runtime = health.get("runtime") if isinstance(health, dict) else None
+    if isinstance(runtime, dict):
+        report.update({key: runtime[key] for key in ("name", "version", "rootless") if key in runtime})
+        report["runtime"] = report.pop("name", "?")
+    else:
+        report["problems"].append("the server has no container runtime (plan-only or unavailable)")
+    if isinstance(health, dict) and health.get("status") != "ok":
+        report["problems"].append(f"server status: {health.get('status')}")
+    return _print(io, report, as_json, EXIT_OK if not report["problems"] else EXIT_FLWD)
+
+
 def _derived_problems(info: RuntimeInfo) -> list[str]:
     """What a runtime that reports no problems of its own still implies for runs."""
     problems = []
@@ -69,11 +99,12 @@ def _print(io: Io, report: dict[str, Any], as_json: bool, code: int) -> int:
     if as_json:
         io.out.write(json.dumps(report) + "\n")
         return code
-    for key in ("runtime", "version", "socket", "rootless", "enforces_limits",
+    for key in ("server", "runtime", "version", "socket", "rootless", "enforces_limits",
                 "container_root_maps_to", "data_dir", "jobs_dirs"):
         if key in report:
             io.out.write(f"{key + ':':<24}{report[key]}\n")
-    io.out.write("checked:\n")
+    if report["candidates"]:
+        io.out.write("checked:\n")
     for line in report["candidates"]:
         io.out.write(f"  {line}\n")
     io.out.write("problems:\n" if report["problems"] else "problems: none\n")
