@@ -7,7 +7,6 @@ import time
 from concurrent.futures import Future
 from typing import Any, Callable
 
-from flwd.domain.contract import check_args
 from flwd.domain.errors import PolicyDeniedError
 from flwd.domain.events import RUN_FINISHED
 from flwd.domain.execution import QueuedRun
@@ -42,7 +41,6 @@ class LocalBackend:
 
     def run(self, job: JobSpec, args: dict[str, object], profile: str | None, *,
             printer: EventPrinter, detach: bool) -> RunRecord:
-        check_args(job.args, args, from_text=True, job=job.id)
         request = RunRequest(job=job.id, args=args, from_text=True, requested_profile=profile)
         try:
             queued = self._container.submit_run()(request)
