@@ -7,11 +7,17 @@ import binascii
 import json
 from typing import Any, Mapping
 
-from flwd.domain.errors import RequestInvalidError
+from flwd.domain.errors import FlwdError, RequestInvalidError
 from flwd.ports.store import RunRecord
 
 MAX_LIMIT = 500
 ACTIVE_STATUSES = ("queued", "pulling", "running")
+
+
+def check_same_run(run_id: str, run: RunRecord | None) -> None:
+    """An ``append`` may only replace the row of the run it appends to."""
+    if run is not None and run.run_id != run_id:
+        raise FlwdError(f"run record {run.run_id} given for run {run_id}", run_id=run_id)
 
 
 def dumps(value: object) -> str:

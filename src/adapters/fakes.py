@@ -61,8 +61,7 @@ class FakeRunStore:
         time: str,
         run: RunRecord | None = None,
     ) -> EventRecord:
-        if run is not None and run.run_id != run_id:
-            raise FlwdError(f"run record {run.run_id} given for run {run_id}", run_id=run_id)
+        codec.check_same_run(run_id, run)
         with self._lock:
             if run_id not in self.runs:
                 raise RunNotFoundError(f"no run with id {run_id}", run_id=run_id)

@@ -98,8 +98,7 @@ class SqliteRunStore:
         time: str,
         run: RunRecord | None = None,
     ) -> EventRecord:
-        if run is not None and run.run_id != run_id:
-            raise FlwdError(f"run record {run.run_id} given for run {run_id}", run_id=run_id)
+        codec.check_same_run(run_id, run)
         with self._write() as conn:
             if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
                 raise RunNotFoundError(f"no run with id {run_id}", run_id=run_id)
