@@ -199,28 +199,25 @@ class DockerRuntime:
     def _with_lost_tails(
         self, container_id: str, chunks: Iterator[tuple[str, bytes]]
     ) -> Iterator[tuple[str, bytes]]:
-        """Pass *chunks* on, then add an unterminated last line the follow stream dropped.
+        """Pass *chunks* on, then add whatever the follow streams dropped.
 
-        Docker 20.10 ends ``logs --follow`` at exit before flushing a final line that has no
-        newline; once the container has stopped, a plain (non-follow) tail read has it.
+        Docker 20.10 may end ``logs --follow`` at exit before it has sent the last lines (an
+        unterminated one always, complete ones sometimes, seen under load). The follow
+        stream is a prefix of each stream's log, so once the container has stopped a plain
+        read of the log past the bytes already passed on is exactly what is missing.
         """
-        last: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+        received = {"stdout": 0, "stderr": 0}
         for stream, data in chunks:
-            if data:
-                last[stream] = data[-1:]
+            received[stream] += len(data)
             yield stream, data
         api = self._api()
         try:
             api.wait(container_id, timeout=None)
-            for stream, last_byte in last.items():
-                if last_byte not in (b"", b"\n"):
-                    continue
-                # json-file's tail counting is off by one around a final partial line
-                tail = api.logs(container_id, stdout=stream == "stdout",
-                                stderr=stream == "stderr", tail=3)
-                unterminated = tail.rpartition(b"\n")[2]
-                if unterminated:
-                    yield stream, unterminated
+            for stream, count in received.items():
+                full = api.logs(container_id, stdout=stream == "stdout",
+                                stderr=stream == "stderr", stream=False, follow=False)
+                if len(full) > count:
+                    yield stream, full[count:]
         except docker.errors.NotFound:
             return  # removed meanwhile: nothing more to read
 
