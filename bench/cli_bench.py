@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FLWD = [sys.executable, "-c", "import sys; from flwd.entrypoints.cli.main import main; sys.exit(main())"]
+# The console script users run (it leaves through os._exit, skipping module finalisation).
+FLWD = [str(Path(sys.executable).parent / "flwd")]
 
 
 def wall(argv: list[str], runs: int, env: dict[str, str]) -> list[float]:

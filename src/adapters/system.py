@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
-import socket
 import time
 from datetime import datetime, timezone
 
@@ -24,14 +22,14 @@ class UuidRunIds:
     """Run ids of 12 random lowercase hex digits; the container is ``flwd-<run_id>``."""
 
     def new_run_id(self) -> str:
-        return secrets.token_hex(6)
+        return os.urandom(6).hex()  # what secrets.token_hex(6) does, without its imports
 
 
 class LocalRunOwners:
     """Owner tags ``host:pid``; a tag is alive when it names another live process here."""
 
     def __init__(self) -> None:
-        self._host = socket.gethostname()
+        self._host = os.uname().nodename  # socket.gethostname() on Linux
 
     def me(self) -> str:
         return f"{self._host}:{os.getpid()}"

@@ -20,7 +20,7 @@ Decision codes, by subject (stable; the verdict says whether a code allows, warn
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from flwd.domain.errors import (
     ConfigInvalidError,
@@ -47,7 +47,9 @@ from flwd.domain.model import (
 )
 from flwd.domain.policy import normalise_cap
 from flwd.domain.ceilings import judge_resources, limits_text
-from flwd.ports.runtime import RuntimeInfo
+
+if TYPE_CHECKING:
+    from flwd.ports.runtime import RuntimeInfo
 
 ALLOW, WARN, DENY = Verdict.ALLOW, Verdict.WARN, Verdict.DENY
 

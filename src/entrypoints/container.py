@@ -4,31 +4,26 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from dependency_injector import containers, providers
 
-from flwd.adapters.fs_secrets import FilesystemSecretWriter
-from flwd.adapters.fs_workspace import FilesystemRunWorkspace
-from flwd.adapters.sqlite_store import SqliteRunStore
 from flwd.adapters.system import LocalRunOwners, SystemClock, UuidRunIds
 from flwd.adapters.yaml_catalog import YamlJobCatalog
-from flwd.domain.execution import ExecuteRun
 from flwd.domain.model import PolicyBundle
 from flwd.domain.policy import parse_policy
-from flwd.domain.reconcile import ReconcileRuns
-from flwd.domain.services import (
-    CancelRun,
-    EngineSettings,
-    ListJobs,
-    PlanJob,
-    QueryRuns,
-    SubmitRun,
-)
-from flwd.domain.supervisor import RunSupervisor
+from flwd.domain.services import EngineSettings, ListJobs, PlanJob
 from flwd.entrypoints.config import FlwdConfig, read_yaml_mapping
-from flwd.ports.runtime import ContainerRuntime
 
+if TYPE_CHECKING:
+    from flwd.domain.execution import ExecuteRun
+    from flwd.domain.reconcile import ReconcileRuns
+    from flwd.domain.run_services import CancelRun, QueryRuns, SubmitRun
+    from flwd.domain.supervisor import RunSupervisor
+    from flwd.ports.runtime import ContainerRuntime
+    from flwd.ports.secrets import SecretWriter
+    from flwd.ports.store import RunStore
+    from flwd.ports.workspace import RunWorkspace
 
 def load_policy(policy_file: str | None) -> PolicyBundle:
     """The bundle from *policy_file*, or the default bundle when none is configured."""
@@ -50,6 +45,63 @@ def runtime_resource(kind: str, env: Mapping[str, str]) -> Iterator[ContainerRun
         runtime.close()
 
 
+# The run side is imported when first provided, so `flwd :jobs` and `flwd :plan` never load
+# the store, the secret writer, the workspace or the executor (a fifth of their start-up).
+
+def build_store(path: str) -> RunStore:
+    from flwd.adapters.sqlite_store import SqliteRunStore
+
+    return SqliteRunStore(path=path)
+
+
+def build_secrets() -> SecretWriter:
+    from flwd.adapters.fs_secrets import FilesystemSecretWriter
+
+    return FilesystemSecretWriter()
+
+
+def build_workspace(base_dir: str) -> RunWorkspace:
+    from flwd.adapters.fs_workspace import FilesystemRunWorkspace
+
+    return FilesystemRunWorkspace(base_dir=base_dir)
+
+
+def build_execute_run(**deps: Any) -> ExecuteRun:
+    from flwd.domain.execution import ExecuteRun
+
+    return ExecuteRun(**deps)
+
+
+def build_supervisor(**deps: Any) -> RunSupervisor:
+    from flwd.domain.supervisor import RunSupervisor
+
+    return RunSupervisor(**deps)
+
+
+def build_submit_run(**deps: Any) -> SubmitRun:
+    from flwd.domain.run_services import SubmitRun
+
+    return SubmitRun(**deps)
+
+
+def build_cancel_run(**deps: Any) -> CancelRun:
+    from flwd.domain.run_services import CancelRun
+
+    return CancelRun(**deps)
+
+
+def build_query_runs(**deps: Any) -> QueryRuns:
+    from flwd.domain.run_services import QueryRuns
+
+    return QueryRuns(**deps)
+
+
+def build_reconcile_runs(**deps: Any) -> ReconcileRuns:
+    from flwd.domain.reconcile import ReconcileRuns
+
+    return ReconcileRuns(**deps)
+
+
 class Container(containers.DeclarativeContainer):
     """Wires adapters to ports and use cases. Tests override providers with fakes."""
 
@@ -63,9 +115,9 @@ class Container(containers.DeclarativeContainer):
     catalog = providers.Singleton(
         YamlJobCatalog, roots=config.jobs_dirs, rescan_seconds=config.catalog_rescan_seconds
     )
-    store = providers.Singleton(SqliteRunStore, path=config.db_path)
-    secrets = providers.Singleton(FilesystemSecretWriter)
-    workspace = providers.Singleton(FilesystemRunWorkspace, base_dir=config.runs_dir)
+    store = providers.Singleton(build_store, path=config.db_path)
+    secrets = providers.Singleton(build_secrets)
+    workspace = providers.Singleton(build_workspace, base_dir=config.runs_dir)
     runtime = providers.Resource(runtime_resource, kind=config.runtime, env=env)
     bundle = providers.Singleton(load_policy, policy_file=config.policy_file)
 
@@ -79,7 +131,7 @@ class Container(containers.DeclarativeContainer):
     list_jobs = providers.Singleton(ListJobs, catalog=catalog)
     plan_job = providers.Factory(PlanJob, jobs=list_jobs, settings=settings)
     execute_run = providers.Singleton(
-        ExecuteRun,
+        build_execute_run,
         runtime=runtime.provider,
         secrets=secrets,
         workspace=workspace,
@@ -91,15 +143,15 @@ class Container(containers.DeclarativeContainer):
         owner=owner,
     )
     supervisor = providers.Singleton(
-        RunSupervisor, execute=execute_run, max_concurrent=config.max_concurrent_runs
+        build_supervisor, execute=execute_run, max_concurrent=config.max_concurrent_runs
     )
     submit_run = providers.Factory(
-        SubmitRun, plan=plan_job, store=store, clock=clock, ids=ids, owner=owner
+        build_submit_run, plan=plan_job, store=store, clock=clock, ids=ids, owner=owner
     )
-    cancel_run = providers.Factory(CancelRun, store=store, supervisor=supervisor, clock=clock)
-    query_runs = providers.Factory(QueryRuns, store=store)
+    cancel_run = providers.Factory(build_cancel_run, store=store, supervisor=supervisor, clock=clock)
+    query_runs = providers.Factory(build_query_runs, store=store)
     reconcile_runs = providers.Factory(
-        ReconcileRuns,
+        build_reconcile_runs,
         store=store,
         runtime=runtime,
         secrets=secrets,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from flwd.domain.model import NO_DEFAULT, ArgSpec, ArgType, JobSpec, Profile
 from flwd.domain.spec import Catalog
-from flwd.ports.store import RunRecord
+
+if TYPE_CHECKING:
+    from flwd.ports.store import RunRecord
 
 
 def arg_view(spec: ArgSpec) -> dict[str, Any]:

@@ -19,10 +19,10 @@ from flwd.entrypoints.cli.render import (
     print_runs,
 )
 from flwd.entrypoints.config import FlwdConfig, load_config
-from flwd.ports.store import RunRecord
 
 if TYPE_CHECKING:
     from flwd.entrypoints.container import Container
+    from flwd.ports.store import RunRecord
 
 META_COMMANDS = (":jobs", ":plan", ":serve", ":runs", ":logs", ":cancel", ":doctor")
 
@@ -86,13 +86,8 @@ def _backend(config: FlwdConfig, io: Io, given: Container | None) -> tuple[Backe
     from flwd.entrypoints.cli.local import LocalBackend
     from flwd.entrypoints.container import build_container
 
-    container = given or build_container(config)
-
-    def close() -> None:
-        container.supervisor().shutdown(cancel=True)
-        container.shutdown_resources()
-
-    return LocalBackend(container, io), close
+    local = LocalBackend(given or build_container(config), io)
+    return local, local.close
 
 
 def _run(backend: Backend, job_id: str, tokens: list[str], io: Io) -> int:

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import Future
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from flwd.domain.errors import PolicyDeniedError
-from flwd.domain.events import RUN_FINISHED
-from flwd.domain.execution import QueuedRun
 from flwd.domain.model import JobSpec
 from flwd.domain.plan import plan_as_dict
 from flwd.domain.services import RunRequest
 from flwd.entrypoints.cli.render import EventPrinter, Io
 from flwd.entrypoints.container import Container
 from flwd.entrypoints.views import catalog_view, run_view
-from flwd.ports.store import RunRecord
+
+if TYPE_CHECKING:  # the run side is imported by the methods that run: plans never load it
+    from concurrent.futures import Future
+
+    from flwd.domain.execution import QueuedRun
+    from flwd.ports.store import RunRecord
 
 _FOLLOW_POLL_SECONDS = 0.3
 
@@ -27,6 +29,14 @@ class LocalBackend:
     def __init__(self, container: Container, io: Io) -> None:
         self._container = container
         self._io = io
+        self._ran = False
+
+    def close(self) -> None:
+        """Cancel and wait for this process's runs, then close the runtime. A command that
+        ran nothing leaves the supervisor unbuilt (plans never import the executor)."""
+        if self._ran:
+            self._container.supervisor().shutdown(cancel=True)
+        self._container.shutdown_resources()
 
     def list_jobs(self) -> dict[str, Any]:
         return catalog_view(self._container.list_jobs()())
@@ -41,6 +51,8 @@ class LocalBackend:
 
     def run(self, job: JobSpec, args: dict[str, object], profile: str | None, *,
             printer: EventPrinter, detach: bool) -> RunRecord:
+        from flwd.domain.execution import QueuedRun
+
         request = RunRequest(job=job.id, args=args, from_text=True, requested_profile=profile)
         try:
             queued = self._container.submit_run()(request)
@@ -48,6 +60,7 @@ class LocalBackend:
             self._replay(str(exc.context.get("run_id", "")), printer)
             raise
         assert isinstance(queued, QueuedRun)
+        self._ran = True
         self._replay(queued.record.run_id, printer)
         if detach:
             return self._detach(queued)
@@ -90,6 +103,8 @@ class LocalBackend:
         return [run_view(r) for r in page.runs]
 
     def logs(self, run_id: str, follow: bool, printer: Callable[[Any], None]) -> RunRecord:
+        from flwd.domain.events import RUN_FINISHED
+
         query = self._container.query_runs()
         seq = 0
         while True:

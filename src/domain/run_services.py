@@ -1,0 +1,161 @@
+"""Run use cases the entrypoints call: submit, cancel, look up runs."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flwd.domain import events as ev
+from flwd.domain.errors import (
+    IdempotencyConflictError,
+    PolicyDeniedError,
+    RequestInvalidError,
+    RunNotActiveError,
+    RunNotFoundError,
+)
+from flwd.domain.execution import QueuedRun
+from flwd.domain.model import Decision, RunStatus, Verdict
+from flwd.domain.profiles import raise_for_denials
+from flwd.domain.services import PlanJob, RunRequest
+from flwd.domain.supervisor import RunSupervisor
+from flwd.ports.clock import Clock, IdSource
+from flwd.ports.store import RunPage, RunRecord, RunStore
+
+
+class SubmitRun:
+    """Records a new run as queued (``run.created`` plus its ``policy.decision`` events).
+
+    A plan with a denial is recorded too, ended ``error`` with the deny's code, and the
+    matching ``PolicyDeniedError`` is raised: no container ever exists for it.
+    """
+
+    def __init__(self, *, plan: PlanJob, store: RunStore, clock: Clock, ids: IdSource,
+                 owner: str = "") -> None:
+        self._plan = plan
+        self._owner = owner
+        self._store = store
+        self._clock = clock
+        self._ids = ids
+
+    def __call__(self, request: RunRequest, idempotency_key: str | None = None) -> QueuedRun | RunRecord:
+        """A fresh QueuedRun, or the existing RunRecord for a repeated idempotent request."""
+        digest = request.digest()
+        if idempotency_key:
+            existing = self._store.find_by_idempotency_key(idempotency_key)
+            if existing is not None:
+                if existing.request_digest != digest:
+                    raise IdempotencyConflictError(
+                        "Idempotency-Key was already used with a different request",
+                        run_id=existing.run_id,
+                    )
+                _replay_denial(existing)
+                return existing
+        run_id = self._ids.new_run_id()
+        job, prepared = self._plan(request, run_id)
+        plan = prepared.plan
+        record = RunRecord(
+            run_id=run_id,
+            job_id=job.id,
+            status=RunStatus.QUEUED.value,
+            profile=plan.profile.value,
+            created_at=self._clock.now_iso(),
+            args=dict(plan.args),
+            decisions=tuple(d.as_dict() for d in plan.decisions),
+            image=plan.image,
+            idempotency_key=idempotency_key,
+            request_digest=digest,
+            owner=self._owner,
+        )
+        created = {"job_id": job.id, "profile": plan.profile.value, "image": plan.image,
+                   "args": dict(plan.args)}
+        try:
+            self._store.create(record, ev.RUN_CREATED, created)
+        except IdempotencyConflictError:
+            # Another request with the same key won the race: answer as it was answered.
+            existing = self._store.find_by_idempotency_key(idempotency_key or "")
+            if existing is not None and existing.request_digest == digest:
+                return existing
+            raise
+        recorder = ev.RunRecorder(store=self._store, clock=self._clock, record=record,
+                                  redact=prepared.redactor.redact_obj)
+        for decision in plan.decisions:
+            recorder.emit(ev.POLICY_DECISION, decision.as_dict())
+        if plan.denied:
+            self._deny(recorder, plan.denied[0].code, plan.decisions)
+        return QueuedRun(record=recorder.record, job=job, prepared=prepared)
+
+    def _deny(self, recorder: ev.RunRecorder, code: str, decisions: Any) -> None:
+        try:
+            raise_for_denials(decisions)
+        except Exception as exc:
+            detail = getattr(exc, "detail", str(exc))
+            recorder.emit(
+                ev.RUN_FINISHED,
+                {"status": RunStatus.ERROR.value, "exit_code": None, "duration_ms": 0,
+                 "code": code, "detail": detail},
+                status=RunStatus.ERROR.value, finished_at=recorder.now(), code=code, detail=detail,
+            )
+            exc.context["run_id"] = recorder.run_id  # type: ignore[attr-defined]
+            raise
+
+
+def _replay_denial(existing: RunRecord) -> None:
+    """A repeated request that policy denied at submission is answered with the same denial
+    (as the first time), not with the stored run."""
+    decisions = [_decision(d) for d in existing.decisions]
+    if existing.status == RunStatus.ERROR and not existing.runtime and any(
+            d.decision is Verdict.DENY for d in decisions):
+        try:
+            raise_for_denials(decisions)
+        except PolicyDeniedError as exc:
+            exc.context["run_id"] = existing.run_id
+            raise
+
+
+def _decision(data: Mapping[str, str]) -> Decision:
+    return Decision(subject=data["subject"], decision=Verdict(data["decision"]),
+                    code=data["code"], reason=data["reason"])
+
+
+class CancelRun:
+    """Asks an active run to stop: in this process directly, in another one through the store."""
+
+    def __init__(self, *, store: RunStore, supervisor: RunSupervisor, clock: Clock) -> None:
+        self._store = store
+        self._supervisor = supervisor
+        self._clock = clock
+
+    def __call__(self, run_id: str) -> RunRecord:
+        record = self._store.get(run_id)
+        if record is None:
+            raise RunNotFoundError(f"no run {run_id}", run_id=run_id)
+        if RunStatus(record.status).finished:
+            raise RunNotActiveError(f"run {run_id} already ended {record.status}", run_id=run_id)
+        if not self._supervisor.cancel(run_id):
+            self._store.append(run_id, ev.RUN_CANCEL_REQUESTED, {}, self._clock.now_iso())
+        return self._store.get(run_id) or record
+
+
+class QueryRuns:
+    """Read side: one run, a page of runs, a run's events."""
+
+    def __init__(self, *, store: RunStore) -> None:
+        self._store = store
+
+    def get(self, run_id: str) -> RunRecord:
+        record = self._store.get(run_id)
+        if record is None:
+            raise RunNotFoundError(f"no run {run_id}", run_id=run_id)
+        return record
+
+    def page(self, *, job_id: str | None = None, status: str | None = None,
+             limit: int = 50, cursor: str | None = None) -> RunPage:
+        """Newest first; an unknown *status* is ``request.invalid`` (not an empty page)."""
+        statuses = tuple(s.value for s in RunStatus)
+        if status is not None and status not in statuses:
+            raise RequestInvalidError(f"status must be one of {', '.join(statuses)}",
+                                      field="status")
+        return self._store.list(job_id=job_id, status=status, limit=limit, cursor=cursor)
+
+    def events(self, run_id: str, after_seq: int = 0) -> list[Any]:
+        self.get(run_id)
+        return list(self._store.events(run_id, after_seq=after_seq))

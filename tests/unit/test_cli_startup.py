@@ -1,0 +1,62 @@
+"""What `flwd :plan` and `flwd :jobs` load: no run store, executor, runtime SDK or web stack.
+
+Start-up time is measured by bench/cli_bench.py; this only guards the lazy imports that keep
+it low, in a fresh interpreter so that other tests' imports do not count.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "jobs"
+
+RUN_SIDE = (
+    "flwd.domain.execution",
+    "flwd.domain.supervisor",
+    "flwd.domain.run_services",
+    "flwd.adapters.sqlite_store",
+    "flwd.adapters.fs_secrets",
+    "flwd.adapters.fs_workspace",
+    "flwd.ports.store",
+    "flwd.ports.runtime",
+    "sqlite3",
+    "hashlib",
+    "podman",
+    "docker",
+    "requests",
+    "litestar",
+    "rich",
+)
+
+_PROBE = """
+import io, json, sys
+from flwd.entrypoints.cli.main import main
+from flwd.entrypoints.cli.render import Io
+out = io.StringIO()
+code = main(sys.argv[1:], io=Io(out=out, err=io.StringIO()))
+loaded = [m for m in json.loads(sys.stdin.read()) if m in sys.modules]
+print(json.dumps({"code": code, "loaded": loaded, "out": out.getvalue()}))
+"""
+
+
+@pytest.mark.parametrize("argv", [
+    [":plan", "demo-container", "--name", "x", "--json"],
+    [":plan", "demo-container", "--name", "x"],
+    [":jobs", "--json"],
+])
+def test_plans_and_listings_never_load_the_run_side(argv: list[str], tmp_path: Path) -> None:
+    env = {"FLWD_DATA_DIR": str(tmp_path / "data"), "FLWD_JOBS_DIR": str(EXAMPLES),
+           "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", _PROBE, *argv], input=json.dumps(RUN_SIDE),
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["code"] == 0
+    assert "demo-container" in result["out"]
+    assert result["loaded"] == []
+    assert not (tmp_path / "data").exists()  # nor does it create the data dir or the store
