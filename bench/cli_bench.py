@@ -36,6 +36,10 @@ def main() -> None:
     env = dict(os.environ, FLWD_DATA_DIR=str(ROOT / ".ci" / "work" / "bench-data"))
     cases = {
         "python -c pass (floor)": [sys.executable, "-c", "pass"],
+        # what `:plan` cannot avoid: the container (dependency-injector, which imports asyncio),
+        # the parser (cyclopts, with attrs) and PyYAML, leaving through os._exit as flwd does
+        "import the fixed libraries only": [sys.executable, "-c", "import os, dependency_injector"
+                                            ".containers, cyclopts, yaml; os._exit(0)"],
         "flwd --help": [*FLWD, "--help"],
         "flwd :plan demo-container --name x --json": [*FLWD, ":plan", "demo-container", "--name", "x",
                                                      "--json"],

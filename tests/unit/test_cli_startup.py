@@ -60,3 +60,26 @@ def test_plans_and_listings_never_load_the_run_side(argv: list[str], tmp_path: P
     assert "demo-container" in result["out"]
     assert result["loaded"] == []
     assert not (tmp_path / "data").exists()  # nor does it create the data dir or the store
+
+
+def test_console_leaves_the_collector_off_only_for_commands_that_end_at_once(
+        tmp_path: Path) -> None:
+    """console() turns garbage collection off for start-up; anything that may run long
+    (a job, :serve, :logs --follow...) must turn it back on."""
+    probe = """
+import gc, io, sys
+from flwd.entrypoints.cli.main import main
+from flwd.entrypoints.cli.render import Io
+seen = {}
+for argv in ([":plan", "demo-container", "--name", "x"], [":jobs"], [":runs"]):
+    gc.disable()
+    main(argv, io=Io(out=io.StringIO(), err=io.StringIO()))
+    seen[argv[0]] = gc.isenabled()
+print(seen)
+"""
+    env = {"FLWD_DATA_DIR": str(tmp_path / "data"), "FLWD_JOBS_DIR": str(EXAMPLES),
+           "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "{':plan': False, ':jobs': False, ':runs': True}"

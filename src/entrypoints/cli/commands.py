@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol
 
 from flwd.domain.errors import FlwdError, UsageError
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from flwd.ports.store import RunRecord
 
 META_COMMANDS = (":jobs", ":plan", ":serve", ":runs", ":logs", ":cancel", ":doctor")
+# commands that end as soon as they have printed: they may run without garbage collection
+SHORT_COMMANDS = (":jobs", ":plan")
 
 
 class Backend(Protocol):
@@ -44,6 +47,8 @@ def dispatch(line: CommandLine, io: Io, env: Mapping[str, str],
              container: Container | None = None) -> int:
     config = load_config(line.overrides, env)
     command = line.command or ""
+    if command not in SHORT_COMMANDS:
+        gc.enable()  # console() starts with the collector off; a run or a server needs it
     if command == ":serve":
         from flwd.entrypoints.http.serve import serve_command
 
