@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 import math
 import re
@@ -127,6 +126,8 @@ def _negate(value: object) -> object:
 
 
 def _unknown(key: str, specs: tuple[ArgSpec, ...]) -> ArgProblem:
+    import difflib  # only an unknown argument needs it; plans that pass never load it
+
     names = [_key(spec.name) for spec in specs]
     close = difflib.get_close_matches(_key(key), names, n=1)
     if close:

@@ -31,6 +31,7 @@ RUN_SIDE = (
     "requests",
     "litestar",
     "rich",
+    "difflib",
 )
 
 _PROBE = """
