@@ -106,10 +106,11 @@ def _key(name: str) -> str:
 def _match(
     by_key: Mapping[str, ArgSpec], key: str, value: object, from_text: bool
 ) -> tuple[ArgSpec | None, object]:
-    spec = by_key.get(_key(key))
-    if spec is not None or not from_text or not _key(key).startswith("no_"):
+    normal = _key(key)
+    spec = by_key.get(normal)
+    if spec is not None or not from_text or not normal.startswith("no_"):
         return spec, value
-    spec = by_key.get(_key(key)[3:])
+    spec = by_key.get(normal[3:])
     if spec is None or spec.type is not ArgType.BOOLEAN:
         return None, value
     return spec, _negate(value)
@@ -234,7 +235,6 @@ def _decode_json(text: str) -> object:
 
 
 def _json_value(kind: ArgType, items: ArgType | None, value: object) -> object:
-    expected = f"expected {_NOUNS[kind]}"
     if kind is ArgType.STRING and isinstance(value, str):
         _check_text(value)
         return value
@@ -251,7 +251,7 @@ def _json_value(kind: ArgType, items: ArgType | None, value: object) -> object:
     if kind is ArgType.OBJECT and isinstance(value, dict):
         _check_plain_json(value)
         return value
-    raise _Bad("type", expected, value)
+    raise _Bad("type", f"expected {_NOUNS[kind]}", value)
 
 
 def _json_array(items: ArgType | None, value: list[object] | tuple[object, ...]) -> list[object]:
@@ -268,6 +268,8 @@ def _json_array(items: ArgType | None, value: list[object] | tuple[object, ...])
 
 
 def _check_text(text: str) -> None:
+    if text.isascii():  # the common case; only non-ASCII text can hold a lone surrogate
+        return
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
