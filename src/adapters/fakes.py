@@ -78,6 +78,14 @@ class FakeRunStore:
         with self._lock:
             return self.runs.get(run_id)
 
+    def claim(self, run_id: str, owner: str, claimant: str) -> RunRecord | None:
+        with self._lock:
+            run = self.runs.get(run_id)
+            if run is None or run.owner != owner or run.status not in codec.ACTIVE_STATUSES:
+                return None
+            self.runs[run_id] = claimed = run.evolve(owner=claimant)
+            return claimed
+
     def find_by_idempotency_key(self, key: str) -> RunRecord | None:
         with self._lock:
             return next((r for r in self.runs.values() if r.idempotency_key == key), None)

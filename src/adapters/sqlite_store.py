@@ -118,6 +118,18 @@ class SqliteRunStore:
         rows = self._read(f"{_SELECT_RUN} WHERE run_id = ?", (run_id,))
         return _run_from_row(rows[0]) if rows else None
 
+    def claim(self, run_id: str, owner: str, claimant: str) -> RunRecord | None:
+        with self._write() as conn:
+            changed = conn.execute(
+                f"UPDATE runs SET owner = ? WHERE run_id = ? AND owner = ? AND status IN "
+                f"({', '.join('?' * len(codec.ACTIVE_STATUSES))})",
+                (claimant, run_id, owner, *codec.ACTIVE_STATUSES),
+            ).rowcount
+            if changed != 1:
+                return None
+            row = conn.execute(f"{_SELECT_RUN} WHERE run_id = ?", (run_id,)).fetchone()
+            return _run_from_row(row)
+
     def find_by_idempotency_key(self, key: str) -> RunRecord | None:
         rows = self._read(f"{_SELECT_RUN} WHERE idempotency_key = ?", (key,))
         return _run_from_row(rows[0]) if rows else None

@@ -28,7 +28,8 @@ class ReconcileReport:
 
 class ReconcileRuns:
     """Runs left ``queued``/``pulling``/``running`` by a dead process are reattached when
-    their container still runs, else ended ``error`` with ``run.lost``. Containers labelled
+    their container still runs, else ended (``error`` with ``run.lost``, or ``canceled`` when
+    a cancel was asked for them). One process adopts each: the store's ``claim`` decides. Containers labelled
     by flwd whose runs this store records as finished are removed, and their stale secret
     dirs deleted; those of runs it does not know are left to the flwd that owns them.
 
@@ -58,17 +59,39 @@ class ReconcileRuns:
         report = ReconcileReport()
         containers = {c.run_id: c for c in self._runtime.managed()}
         for record in self._store.active():
-            if record.run_id in self._supervisor.active_ids() or self._owners.alive(record.owner):
+            if self._owned_elsewhere(record):
                 continue
-            container = containers.get(record.run_id)
-            if container is not None and container.running and record.container_id:
-                self._reattach(record)
-                report.reattached.append(record.run_id)
-            else:
-                self._lose(record, container)
-                report.lost.append(record.run_id)
+            adopted = self._adopt(record, containers.get(record.run_id))
+            if adopted is not None:
+                (report.reattached if adopted else report.lost).append(record.run_id)
         self._sweep(containers, report)
         return report
+
+    def adopt_orphan(self, run_id: str) -> bool:
+        """Adopt one active run whose owning process died (``:cancel`` of such a run): its
+        still-running container is reattached and its pending cancel carried out; otherwise
+        the run ends here. False when the run is owned by a live process, ended, or another
+        process adopted it first."""
+        record = self._store.get(run_id)
+        if record is None or self._owned_elsewhere(record) or record.owner == self._owners.me():
+            return False
+        container = next((c for c in self._runtime.managed() if c.run_id == run_id), None)
+        return self._adopt(record, container) is not None
+
+    def _owned_elsewhere(self, record: RunRecord) -> bool:
+        return record.run_id in self._supervisor.active_ids() or self._owners.alive(record.owner)
+
+    def _adopt(self, record: RunRecord, container: ManagedContainer | None) -> bool | None:
+        """Claim the run for this process (only one process may); True: reattached, False:
+        ended, None: another process claimed it first."""
+        claimed = self._store.claim(record.run_id, record.owner, self._owners.me())
+        if claimed is None:
+            return None
+        if container is not None and container.running and claimed.container_id:
+            self._reattach(claimed)
+            return True
+        self._end(claimed, container)
+        return False
 
     def _reattach(self, record: RunRecord) -> None:
         redactor = Redactor(self._secrets.recover(record.run_id))
@@ -77,18 +100,25 @@ class ReconcileRuns:
             lambda control: self._execute.reattach(record, control, redactor=redactor),
         )
 
-    def _lose(self, record: RunRecord, container: ManagedContainer | None) -> None:
+    def _end(self, record: RunRecord, container: ManagedContainer | None) -> None:
+        """End a run nobody runs any more: ``canceled`` when a cancel was asked for it,
+        else ``error`` with ``run.lost``. Its container and secrets go with it."""
         if container is not None:
             self._runtime.remove(container.id)
         self._secrets.remove(record.run_id)
-        lost = RunLostError("the process running it ended and its container is gone")
+        now = self._clock.now_iso()
+        if any(e.type == ev.RUN_CANCEL_REQUESTED for e in self._store.events(record.run_id)):
+            self._store.append(record.run_id, ev.RUN_CANCELED, {"grace_seconds": 0}, now)
+            status, code, detail = RunStatus.CANCELED, None, None
+        else:
+            lost = RunLostError("the process running it ended and its container is gone")
+            status, code, detail = RunStatus.ERROR, lost.code, lost.detail
+        data: dict[str, object] = {"status": status.value, "exit_code": None, "duration_ms": 0}
+        if code is not None:
+            data.update(code=code, detail=detail)
         self._store.append(
-            record.run_id, ev.RUN_FINISHED,
-            {"status": RunStatus.ERROR.value, "exit_code": None, "duration_ms": 0,
-             "code": lost.code, "detail": lost.detail},
-            self._clock.now_iso(),
-            run=record.evolve(status=RunStatus.ERROR.value, finished_at=self._clock.now_iso(),
-                              code=lost.code, detail=lost.detail),
+            record.run_id, ev.RUN_FINISHED, data, now,
+            run=record.evolve(status=status.value, finished_at=now, code=code, detail=detail),
         )
 
     def _sweep(self, containers: dict[str, ManagedContainer], report: ReconcileReport) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from flwd.domain import events as ev
 from flwd.domain.errors import (
@@ -15,9 +15,11 @@ from flwd.domain.errors import (
 from flwd.domain.execution import QueuedRun
 from flwd.domain.model import Decision, RunStatus, Verdict
 from flwd.domain.profiles import raise_for_denials
+from flwd.domain.reconcile import ReconcileRuns
 from flwd.domain.services import PlanJob, RunRequest
 from flwd.domain.supervisor import RunSupervisor
 from flwd.ports.clock import Clock, IdSource
+from flwd.ports.owner import RunOwners
 from flwd.ports.store import RunPage, RunRecord, RunStore
 
 
@@ -117,12 +119,20 @@ def _decision(data: Mapping[str, str]) -> Decision:
 
 
 class CancelRun:
-    """Asks an active run to stop: in this process directly, in another one through the store."""
+    """Asks an active run to stop: in this process directly, in another one through the store.
 
-    def __init__(self, *, store: RunStore, supervisor: RunSupervisor, clock: Clock) -> None:
+    A run whose owning process died (a CLI killed mid-run) has nobody to hear that request:
+    this process adopts it (*orphans*, built only then), which stops its container
+    gracefully and ends it ``canceled``.
+    """
+
+    def __init__(self, *, store: RunStore, supervisor: RunSupervisor, clock: Clock,
+                 owners: RunOwners, orphans: Callable[[], ReconcileRuns]) -> None:
         self._store = store
         self._supervisor = supervisor
         self._clock = clock
+        self._owners = owners
+        self._orphans = orphans
 
     def __call__(self, run_id: str) -> RunRecord:
         record = self._store.get(run_id)
@@ -132,6 +142,8 @@ class CancelRun:
             raise RunNotActiveError(f"run {run_id} already ended {record.status}", run_id=run_id)
         if not self._supervisor.cancel(run_id):
             self._store.append(run_id, ev.RUN_CANCEL_REQUESTED, {}, self._clock.now_iso())
+            if record.owner != self._owners.me() and not self._owners.alive(record.owner):
+                self._orphans().adopt_orphan(run_id)
         return self._store.get(run_id) or record
 
 

@@ -148,7 +148,6 @@ class Container(containers.DeclarativeContainer):
     submit_run = providers.Factory(
         build_submit_run, plan=plan_job, store=store, clock=clock, ids=ids, owner=owner
     )
-    cancel_run = providers.Factory(build_cancel_run, store=store, supervisor=supervisor, clock=clock)
     query_runs = providers.Factory(build_query_runs, store=store)
     reconcile_runs = providers.Factory(
         build_reconcile_runs,
@@ -159,6 +158,10 @@ class Container(containers.DeclarativeContainer):
         execute=execute_run,
         clock=clock,
         owners=owners,
+    )
+    cancel_run = providers.Factory(
+        build_cancel_run, store=store, supervisor=supervisor, clock=clock, owners=owners,
+        orphans=reconcile_runs.provider,
     )
 
 

@@ -81,6 +81,12 @@ class RunStore(Protocol):
     def get(self, run_id: str) -> RunRecord | None:
         ...
 
+    def claim(self, run_id: str, owner: str, claimant: str) -> RunRecord | None:
+        """Make *claimant* the owner of the run, atomically, if it is still active and still
+        owned by *owner*; the run as claimed, or ``None`` when it ended or another process
+        claimed it first (so that only one process adopts a run whose owner died)."""
+        ...
+
     def find_by_idempotency_key(self, key: str) -> RunRecord | None:
         ...
 

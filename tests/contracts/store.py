@@ -40,6 +40,7 @@ def check_store_contract(store: RunStore) -> None:
     _check_writes_are_atomic(store)
     _check_concurrent_appends_never_collide(store)
     _check_active(store)
+    _check_claim_takes_an_orphan_once(store)
     _check_list_order_filters_and_paging(store)
 
 
@@ -149,6 +150,27 @@ def _check_active(store: RunStore) -> None:
     assert {"s-pulling", "s-running"} <= active
     assert not active & {"s-succeeded", "s-error"}
     assert all(r.status in {"queued", "pulling", "running"} for r in store.active())
+
+
+def _check_claim_takes_an_orphan_once(store: RunStore) -> None:
+    store.create(make_run("o1", 24, status="running", owner="host:1"), "run.created", {})
+    store.create(make_run("o2", 25, status="succeeded", owner="host:1"), "run.created", {})
+
+    claims = []
+    threads = [threading.Thread(target=lambda n=n: claims.append(store.claim("o1", "host:1", f"host:{n}")))
+               for n in (2, 3, 4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    won = [c for c in claims if c is not None]
+    assert len(won) == 1 and won[0].run_id == "o1" and won[0].status == "running"
+    assert store.get("o1") == won[0] and won[0].owner in {"host:2", "host:3", "host:4"}
+    assert store.claim("o1", "host:1", "host:5") is None  # owned by the winner now
+    assert store.claim("o2", "host:1", "host:5") is None  # ended runs are never claimed
+    assert store.claim("nope", "", "host:5") is None
+    assert [e.type for e in store.events("o1")] == ["run.created"]  # a claim adds no event
 
 
 def _check_list_order_filters_and_paging(store: RunStore) -> None:

@@ -127,3 +127,34 @@ def test_cancel_from_another_process_kills_after_grace_when_job_ignores_sigterm(
     assert SHORT_GRACE - 0.5 <= stubborn.stop_seconds < SHORT_GRACE + 5, stubborn.result.describe()
     assert stubborn.containers_after == []
     assert stubborn.secrets_existed_while_running and not secrets_dir(stubborn.run_id).exists()
+
+
+@pytest.fixture(scope="module")
+def orphaned(rt: Runtime, sandbox: Sandbox) -> tuple[Result, str, list[str], list[str]]:
+    """The flwd running a job is killed (SIGKILL: no cleanup); `flwd :cancel` from another
+    process adopts the run: its container stops and goes, the run ends canceled."""
+    sandbox.write_job("orphan", SLEEPER.format(extra=""), {"main.sh": "echo started\nsleep 60\n"})
+    running = sandbox.start("orphan", "--api-token", "t0ken-value", "--json",
+                            env={"FLWD_CANCEL_GRACE": f"{SHORT_GRACE:g}s"})
+    try:
+        run_id = running.read_until("run.started")["run_id"]
+        running.read_until("run.output")
+    finally:
+        running.kill()
+    before = rt.containers(run_id)
+    cancel = sandbox.flwd(":cancel", run_id, env={"FLWD_CANCEL_GRACE": f"{SHORT_GRACE:g}s"})
+    return cancel, run_id, before, rt.containers(run_id)
+
+
+def test_cancel_stops_and_ends_a_run_whose_flwd_was_killed(
+    sandbox: Sandbox, orphaned: tuple[Result, str, list[str], list[str]],
+) -> None:
+    cancel, run_id, before, after = orphaned
+    run = [r for r in sandbox.runs() if r["run_id"] == run_id][0]
+    logs = sandbox.flwd(":logs", run_id)
+
+    assert cancel.code == 0, cancel.describe()
+    assert before != [] and after == []  # the killed flwd had left its container running
+    assert run["status"] == "canceled", run
+    assert not secrets_dir(run_id).exists()
+    assert logs.out.startswith("started\n"), logs.describe()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -193,6 +194,72 @@ def test_reconcile_leaves_container_and_secrets_alone_when_run_is_unknown_to_its
 
     assert report.removed_containers == [] and report.removed_secrets == []
     assert container_id in fake_runtime.containers and "elsewhere1" in fake_secrets.files
+
+
+def _types(engine: Container, run_id: str) -> list[str]:
+    return [e.type for e in engine.store().events(run_id)]
+
+
+def test_cancel_adopts_and_stops_run_when_its_owner_died(
+        engine: Container, sleeper: Path, fake_runtime: FakeRuntime) -> None:
+    """A CLI killed mid-run leaves its run 'running': :cancel must still stop it."""
+    queued = _orphan(engine, fake_runtime, running=True)
+    run_id = queued.record.run_id
+
+    engine.cancel_run()(run_id)
+    engine.supervisor().shutdown(cancel=False, wait=True)
+
+    run = engine.store().get(run_id)
+    assert run is not None and run.status == "canceled" and run.code is None
+    assert fake_runtime.stopped and fake_runtime.containers == {}
+    types = _types(engine, run_id)
+    assert types.index("run.cancel.requested") < types.index("run.canceled")
+    assert types[-1] == "run.finished" and types.count("run.finished") == 1
+
+
+def test_cancel_ends_run_canceled_at_once_when_its_owner_died_and_container_is_gone(
+        engine: Container, sleeper: Path, fake_runtime: FakeRuntime,
+        fake_secrets: FakeSecretWriter) -> None:
+    queued = _orphan(engine, fake_runtime, running=False)
+    run_id = queued.record.run_id
+    fake_secrets.materialise(run_id, [SecretFile(name="t", value=b"v")])
+
+    returned = engine.cancel_run()(run_id)
+
+    assert (returned.status, returned.code) == ("canceled", None)
+    assert fake_runtime.containers == {} and fake_secrets.files == {}
+    assert _types(engine, run_id)[-2:] == ["run.canceled", "run.finished"]
+    assert engine.store().events(run_id)[-1].data["status"] == "canceled"
+
+
+def test_cancel_only_records_the_request_when_the_owner_is_alive(
+        engine: Container, sleeper: Path, fake_runtime: FakeRuntime) -> None:
+    queued = _orphan(engine, fake_runtime, running=True)
+    run_id = queued.record.run_id
+    alive = f"{os.uname().nodename}:{os.getppid()}"  # the process that started pytest
+    record = engine.store().get(run_id)
+    assert record is not None
+    engine.store().append(run_id, "run.note", {}, "2026-01-01T00:00:01.000Z",
+                          run=record.evolve(owner=alive))
+
+    returned = engine.cancel_run()(run_id)
+
+    assert returned.status == "running" and returned.owner == alive
+    assert _types(engine, run_id)[-1] == "run.cancel.requested"
+    assert len(fake_runtime.containers) == 1  # its owner stops it when it reads the request
+
+
+def test_an_orphan_is_adopted_only_once_when_asked_twice(
+        engine: Container, sleeper: Path, fake_runtime: FakeRuntime) -> None:
+    queued = _orphan(engine, fake_runtime, running=True)
+    reconcile = engine.reconcile_runs()
+
+    first, second = reconcile.adopt_orphan(queued.record.run_id), reconcile.adopt_orphan(
+        queued.record.run_id)
+    engine.supervisor().shutdown(cancel=True, wait=True)
+
+    assert (first, second) == (True, False)
+    assert _types(engine, queued.record.run_id).count("run.finished") == 1
 
 
 def test_catalog_is_validated_once_while_no_spec_changes(engine: Container, sleeper: Path) -> None:

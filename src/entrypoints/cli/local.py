@@ -32,8 +32,9 @@ class LocalBackend:
         self._ran = False
 
     def close(self) -> None:
-        """Cancel and wait for this process's runs, then close the runtime. A command that
-        ran nothing leaves the supervisor unbuilt (plans never import the executor)."""
+        """Cancel and wait for this process's runs (and runs it adopted), then close the
+        runtime. A command that ran nothing leaves the supervisor unbuilt (plans never import
+        the executor)."""
         if self._ran:
             self._container.supervisor().shutdown(cancel=True)
         self._container.shutdown_resources()
@@ -118,6 +119,7 @@ class LocalBackend:
             time.sleep(_FOLLOW_POLL_SECONDS)
 
     def cancel(self, run_id: str) -> dict[str, Any]:
+        self._ran = True  # a run whose owner died is adopted here: close() waits for its end
         return run_view(self._container.cancel_run()(run_id))
 
 
