@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 from flwd.domain.contract import public_args, ulc_environment
-from flwd.domain.errors import SpecInvalidError
+from flwd.domain.errors import ArgsInvalidError, SpecInvalidError
 from flwd.domain.images import parse_image_ref
 from flwd.domain.model import (
     JOB_DIR,
@@ -25,6 +25,7 @@ from flwd.domain.profiles import decide
 from flwd.domain.quantity import format_cpu, format_memory
 from flwd.domain.redact import Redactor
 from flwd.domain.secrets_plan import plan_secrets
+from flwd.domain.ulc import oversize_problems
 from flwd.ports.secrets import SecretFile
 
 _BASE_MOUNTS = (
@@ -75,13 +76,17 @@ def prepare_run(
     ``/run/secrets`` mount appears only when there are secret files; its decisions are
     *profile_decision* followed by ``decide``'s. Denials do not raise here: a plan shows
     them, and the run use case calls ``raise_for_denials``. An image reference that breaks
-    the grammar raises ``SpecInvalidError`` (``spec.invalid``, field ``image``).
+    the grammar raises ``SpecInvalidError`` (``spec.invalid``, field ``image``); arguments
+    too long for the container's environment raise ``ArgsInvalidError`` (code ``range``).
     """
     image_ref = _parse_image(job)
     settings, decisions = decide(job, profile, bundle, image_ref)
     specs = job.args
     env = dict(job.env)
     env.update(ulc_environment(specs, values, run_id=run_id, job_id=job.id))
+    oversize = oversize_problems(specs, env)
+    if oversize:
+        raise ArgsInvalidError(oversize, job=job.id)
     secrets = plan_secrets(job, values)
     command = job.command
     if command is None and job.script:

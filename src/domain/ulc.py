@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from flwd.domain.errors import ArgProblem
 from flwd.domain.model import (
     JOB_DIR,
     RUN_DIR,
@@ -64,6 +65,44 @@ def ulc_environment(
     env["FLWD_RUN_DIR"] = RUN_DIR
     env["FLWD_SECRETS_DIR"] = SECRETS_DIR
     return env
+
+
+# Linux will not exec a process with an environment string ("NAME=value" and its NUL) longer
+# than MAX_ARG_STRLEN (32 pages of 4 KiB): a bigger argument would make the job fail at start.
+MAX_ENV_STRING_BYTES = 131_072
+
+
+def _env_string_bytes(name: str, text: str) -> int:
+    size = len(name) + len(text) + 2  # "=" and the NUL
+    if 4 * size <= MAX_ENV_STRING_BYTES:  # no UTF-8 text of that length can be too long
+        return size
+    return len(name) + len(text.encode("utf-8", "surrogatepass")) + 2
+
+
+def oversize_problems(specs: tuple[ArgSpec, ...], env: Mapping[str, str]) -> list[ArgProblem]:
+    """One ``range`` problem per non-secret argument whose ULC variable could not be passed to
+    the container's process; failing that, one naming the largest argument when
+    ``FLWD_ARGS_JSON`` (all of them together) could not. Secrets travel as files: no limit."""
+    limit = f"over the {MAX_ENV_STRING_BYTES:,} bytes Linux lets one environment variable hold"
+    hint = "pass large data as a file instead (a `format: secret` argument is delivered as one)"
+    sizes: dict[str, int] = {}
+    problems: list[ArgProblem] = []
+    for spec in specs:
+        text = None if spec.secret else env.get(spec.env_name)
+        if text is None:
+            continue
+        sizes[spec.name] = size = _env_string_bytes(spec.env_name, text)
+        if size > MAX_ENV_STRING_BYTES:
+            problems.append(ArgProblem(arg=spec.name, code="range", message=(
+                f"too long to deliver: {spec.env_name} would take {size:,} bytes, {limit}; "
+                f"{hint}")))
+    together = _env_string_bytes("FLWD_ARGS_JSON", env.get("FLWD_ARGS_JSON", ""))
+    if not problems and together > MAX_ENV_STRING_BYTES and sizes:
+        largest = max(sizes, key=lambda name: sizes[name])
+        problems.append(ArgProblem(arg=largest, code="range", message=(
+            f"the arguments together are too long to deliver: FLWD_ARGS_JSON would take "
+            f"{together:,} bytes, {limit}; this is the largest of them; {hint}")))
+    return problems
 
 
 def secret_values(specs: tuple[ArgSpec, ...], values: Mapping[str, object]) -> dict[str, str]:

@@ -91,6 +91,17 @@ def test_args_invalid_lists_every_problem_and_exits_2_when_arguments_are_bad(
     assert fake_runtime.created == []
 
 
+def test_an_argument_too_long_for_the_environment_is_args_invalid_before_any_container(
+        engine: Container, demo: Path, fake_runtime: FakeRuntime) -> None:
+    code, out, err = _cli(engine, "demo-container", "--name", "x" * 140_000)
+
+    assert code == 2 and out == ""
+    assert err.startswith("error[args.invalid]: ")
+    assert any(line.strip().startswith("--name: range: too long to deliver")
+               for line in err.splitlines()), err
+    assert fake_runtime.created == [] and engine.store().list().runs == ()
+
+
 def test_unknown_option_is_args_invalid_when_job_has_no_such_argument(
         engine: Container, demo: Path) -> None:
     code, _, err = _cli(engine, "demo-container", "--name", "x", "--nmae", "y")

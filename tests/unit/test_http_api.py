@@ -126,6 +126,16 @@ def test_plan_lists_every_arg_problem_when_args_invalid(client: TestClient[Any])
         ("name", "required"), ("level", "type"), ("x", "unknown")}
 
 
+def test_run_is_422_range_when_an_argument_is_too_long_for_the_environment(
+        client: TestClient[Any]) -> None:
+    response = client.post("/runs", json={"job": "hello", "args": {"name": "x" * 140_000}},
+                           headers=auth())
+
+    body = assert_problem(response, 422, "args.invalid")
+    assert [(e["arg"], e["code"]) for e in body["errors"]] == [("name", "range")]
+    assert client.get("/runs", headers=auth()).json()["runs"] == []
+
+
 def test_plan_shows_denial_without_raising_when_job_needs_a_relaxation(client: TestClient[Any]) -> None:
     response = client.post("/plans", json={"job": "netty", "args": {}}, headers=auth())
 

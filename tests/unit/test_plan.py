@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from flwd.domain.errors import SpecInvalidError
+from flwd.domain.errors import ArgsInvalidError, SpecInvalidError
 from flwd.domain.model import (
     ArgSpec,
     ArgType,
@@ -23,6 +23,7 @@ from flwd.domain.model import (
 )
 from flwd.domain.plan import PreparedRun, plan_as_dict, prepare_run
 from flwd.domain.profiles import profile_decision
+from flwd.domain.ulc import MAX_ENV_STRING_BYTES
 
 SECRET = "hunter2-S3cr3t"
 ARGS = (
@@ -191,3 +192,49 @@ def test_plan_as_dict_marks_plan_not_allowed_when_a_decision_denies() -> None:
 
     assert data["allowed"] is False
     assert any(d["decision"] == Verdict.DENY.value for d in data["decisions"])
+
+
+def _refused(values: dict[str, object]) -> list[tuple[str, str, str]]:
+    with pytest.raises(ArgsInvalidError) as err:
+        _prepare(values=values)
+    return [(p.arg, p.code, p.message) for p in err.value.problems]
+
+
+def test_prepare_run_refuses_an_argument_when_its_variable_exceeds_the_kernel_limit() -> None:
+    problems = _refused({"name": "x" * 200_000, "tags": ["a"]})
+
+    assert [(arg, code) for arg, code, _ in problems] == [("name", "range")]
+    assert "ARG_NAME would take 200,010 bytes" in problems[0][2]
+    assert f"{MAX_ENV_STRING_BYTES:,}" in problems[0][2]
+
+
+def test_prepare_run_counts_bytes_not_characters_when_text_is_not_ascii() -> None:
+    problems = _refused({"name": "é" * 70_000})  # 70,000 characters, 140,000 bytes
+
+    assert [(arg, code) for arg, code, _ in problems] == [("name", "range")]
+
+
+def test_prepare_run_delivers_arguments_up_to_the_limit_when_they_fit_exactly() -> None:
+    overhead = len('FLWD_ARGS_JSON={"name":""}') + 1  # "=" counted in, plus the NUL
+    fits = "x" * (MAX_ENV_STRING_BYTES - overhead)
+
+    plan = _prepare(values={"name": fits}).plan
+    problems = _refused({"name": fits + "x"})
+
+    assert plan.env["ARG_NAME"] == fits
+    assert len(f"FLWD_ARGS_JSON={plan.env['FLWD_ARGS_JSON']}") + 1 == MAX_ENV_STRING_BYTES
+    assert [(arg, code) for arg, code, _ in problems] == [("name", "range")]
+    assert "FLWD_ARGS_JSON would take" in problems[0][2]
+
+
+def test_prepare_run_names_the_largest_argument_when_only_all_together_are_too_long() -> None:
+    problems = _refused({"name": "n" * 62_000, "tags": ["t" * 70_000]})
+
+    assert [(arg, code) for arg, code, _ in problems] == [("tags", "range")]
+    assert "together" in problems[0][2]
+
+
+def test_prepare_run_has_no_size_limit_when_the_large_argument_is_a_secret() -> None:
+    prepared = _prepare(values={"name": "Alice", "api_token": "s" * 1_000_000})
+
+    assert [f.name for f in prepared.secrets] == ["api_token"]
