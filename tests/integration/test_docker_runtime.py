@@ -13,24 +13,15 @@ from flwd.adapters.docker_runtime import DockerRuntime
 from flwd.domain.errors import OciError, RuntimeUnavailableError
 from flwd.ports.runtime import ContainerRuntime, OutputLine
 from tests.contracts.runtime import check_runtime_contract, collect_output, contract_spec
+from tests.integration import secure_facts as secure
 
 pytestmark = pytest.mark.docker
 
-PROBE_SCRIPT = r"""
-grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status | tr -d '\t ' | tr ':' '='
-echo "net=$(ls /sys/class/net | tr '\n' ' ')"
-if touch /x 2>/dev/null; then echo rootfs=writable; else echo rootfs=readonly; fi
-if touch /tmp/x; then echo tmp=writable; fi
-echo "tmpmount=$(grep ' /tmp ' /proc/mounts | cut -d' ' -f4)"
-echo "pids=$(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max)"
+# the shared secure probe, then what only this adapter test checks: Docker's own init by name
+# and that the job dir holds what contract_spec wrote
+PROBE_SCRIPT = secure.SECURE_PROBE + r"""
 echo "init=$(cat /proc/1/comm)"
-echo "nofile=$(ulimit -n)"
 echo "job=$(cat /flwd/job/main.sh)"
-if touch /flwd/job/x 2>/dev/null; then echo jobdir=writable; else echo jobdir=readonly; fi
-touch /flwd/run/written && echo rundir=writable
-echo "cwd=$(pwd)"
-echo "sockets=$(grep -c docker.sock /proc/mounts)"
-echo "env=$(env | cut -d= -f1 | sort | tr '\n' ' ')"
 """
 
 
@@ -50,11 +41,6 @@ def run_to_end(runtime: DockerRuntime, command: tuple[str, ...], image: str,
         return lines, runtime.wait(container_id)
     finally:
         runtime.remove(container_id)
-
-
-def facts(lines: list[OutputLine]) -> dict[str, str]:
-    pairs = (x.line.partition("=") for x in lines if x.stream == "stdout")
-    return {key: value.strip() for key, sep, value in pairs if sep}
 
 
 def test_docker_runtime_conforms_to_the_port_when_typed() -> None:
@@ -95,27 +81,34 @@ def test_probe_fails_fast_naming_the_socket_when_daemon_is_absent() -> None:
 def test_secure_settings_hold_inside_the_container(
     docker_runtime: DockerRuntime, test_image: str, shared_tmp: Path
 ) -> None:
-    lines, exit_code = run_to_end(docker_runtime, ("sh", "-c", PROBE_SCRIPT), test_image, shared_tmp)
-    seen = facts(lines)
+    # run from a file: with `sh -c` the whole script would be pid 1's command line
+    (shared_tmp / "job").mkdir(mode=0o755)
+    (shared_tmp / "job" / "probe.sh").write_text(PROBE_SCRIPT)
+    command = ("sh", "/flwd/job/probe.sh")
+
+    lines, exit_code = run_to_end(docker_runtime, command, test_image, shared_tmp)
+    seen = secure.parse_facts(x.line for x in lines if x.stream == "stdout")
 
     assert exit_code == 0, lines
-    assert seen["CapEff"] == "0000000000000000"
-    assert seen["NoNewPrivs"] == "1"
-    assert seen["Seccomp"] == "2"
-    assert seen["net"] == "lo"
-    assert seen["rootfs"] == "readonly"
-    assert seen["tmp"] == "writable"
-    assert {"nosuid", "nodev"} <= set(seen["tmpmount"].split(","))
-    assert "noexec" not in seen["tmpmount"].split(",")  # exactly the planned flags
-    assert seen["pids"] == "64"
-    assert seen["init"] == "docker-init"
-    assert seen["nofile"] == "1024"
-    assert (seen["job"], seen["jobdir"], seen["rundir"]) == ("echo hello", "readonly", "writable")
-    assert seen["cwd"] == "/flwd/run"
-    assert seen["sockets"] == "0"
-    assert "FLWD_RUN_ID" in seen["env"].split()
+    secure.assert_no_capabilities(seen)
+    secure.assert_no_new_privileges(seen)
+    secure.assert_default_seccomp(seen)
+    secure.assert_only_loopback(seen)
+    secure.assert_rootfs_read_only(seen)
+    secure.assert_tmp_is_the_only_writable_tmpfs(seen)
+    assert "noexec" not in seen["tmp_options"][0].split(",")  # exactly the planned flags
+    assert seen["pids_max"] == ["64"]
+    secure.assert_init_is_pid_one(seen, "/flwd/job/probe.sh")
+    assert seen["init"] == ["docker-init"]
+    assert seen["nofile"] == ["1024"]
+    assert seen["job"] == ["echo hello"]
+    secure.assert_run_dir_writable_job_dir_read_only(seen)
+    secure.assert_mounts_are_exactly(seen)
+    secure.assert_private_namespaces(seen)
+    secure.assert_no_runtime_socket(seen)
+    secure.assert_env_adds_exactly(seen, {"FLWD_RUN_ID"})
     assert "FLWD_TEST_DOCKER_SOCKET" not in seen["env"]
-    assert (shared_tmp / "run" / "written").exists()
+    assert (shared_tmp / "run" / "out.txt").read_text() == "hello\n"
 
 
 def test_memory_limit_is_enforced_when_set(

@@ -16,33 +16,19 @@ from flwd.adapters.podman_runtime import PodmanRuntime
 from flwd.domain.errors import ContainerNameConflictError, OciError, RuntimeUnavailableError
 from flwd.ports.runtime import ContainerSpec, Mount, RuntimeInfo
 from tests.contracts.runtime import check_runtime_contract
+from tests.integration import secure_facts as secure
 from tests.integration.conftest import PODMAN_TEST_IMAGE
 
 pytestmark = pytest.mark.podman
 
-PROBE_SCRIPT = r"""
-grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | tr -d '\t' | sed 's/:/=/'
-echo "uid_map=$(head -n1 /proc/self/uid_map | tr -s ' ' | sed 's/^ //')"
-touch /rootfs-probe 2>/dev/null && echo root_writable=yes || echo root_writable=no
-touch /tmp/probe && echo tmp_writable=yes || echo tmp_writable=no
-awk '$3 == "tmpfs" && $4 ~ /^rw/ { print "rw_tmpfs=" $2 }' /proc/mounts
-awk '$2 == "/tmp" { print "tmp_options=" $4 }' /proc/mounts
-awk '$2 ~ /^\/flwd\// || $2 == "/run/secrets" { print "mount=" $2 " " substr($4, 1, 2) }' /proc/mounts
-for n in /sys/class/net/*; do echo "net=${n##*/}"; done
-echo "pid1=$(tr '\0' ' ' < /proc/1/cmdline)"
+# the shared secure probe, then what only this adapter test checks: catatonit, devices, a secret
+PROBE_SCRIPT = secure.SECURE_PROBE + r"""
 grep -q catatonit /proc/1/exe && echo init=catatonit
-echo "nofile=$(ulimit -n)"
 for d in /dev/*; do echo "dev=${d##*/}"; done
-for ns in net pid ipc uts mnt; do echo "ns_$ns=$(readlink /proc/self/ns/$ns)"; done
 echo "secret=$(cat /run/secrets/token)"
-echo hello > /flwd/run/out.txt && echo run_writable=yes
-touch /flwd/job/x 2>/dev/null && echo job_writable=yes || echo job_writable=no
-env | sed 's/=.*//; s/^/env=/'
-ls /run/podman/podman.sock /var/run/docker.sock /run/user 2>/dev/null | sed 's/^/leak=/'
 """
 DEVICES = {"console", "core", "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm",
            "stderr", "stdin", "stdout", "tty", "urandom", "zero"}
-BASE_ENV = {"PATH", "HOSTNAME", "HOME", "TERM", "container", "PWD", "SHLVL"}
 
 
 @pytest.fixture(scope="module")
@@ -92,13 +78,9 @@ def facts(runtime: PodmanRuntime, info: RuntimeInfo) -> Iterator[dict[str, list[
         exit_code = runtime.wait(container_id)
     finally:
         runtime.remove(container_id)
-    found: dict[str, list[str]] = {"exit": [str(exit_code)], "stderr": []}
-    for line in lines:
-        if line.stream == "stderr":
-            found["stderr"].append(line.line)
-        else:
-            key, _, value = line.line.partition("=")
-            found.setdefault(key, []).append(value)
+    found = secure.parse_facts(line.line for line in lines if line.stream == "stdout")
+    found["exit"] = [str(exit_code)]
+    found["stderr"] = [line.line for line in lines if line.stream == "stderr"]
     out_file = run / "out.txt"
     found["run_file"] = [out_file.read_text().strip()] if out_file.exists() else []
     yield found
@@ -134,16 +116,15 @@ def test_contract_holds_when_run_against_rootless_podman(
 
 def test_container_has_no_capabilities_when_secure(facts: dict[str, list[str]]) -> None:
     assert facts["exit"] == ["0"], facts["stderr"]
-    assert facts["CapEff"] == ["0000000000000000"]
-    assert facts["CapBnd"] == ["0000000000000000"]
+    secure.assert_no_capabilities(facts)
 
 
 def test_container_cannot_gain_privileges_when_secure(facts: dict[str, list[str]]) -> None:
-    assert facts["NoNewPrivs"] == ["1"]
+    secure.assert_no_new_privileges(facts)
 
 
 def test_container_keeps_default_seccomp_when_secure(facts: dict[str, list[str]]) -> None:
-    assert facts["Seccomp"] == ["2"]
+    secure.assert_default_seccomp(facts)
 
 
 def test_container_root_maps_to_service_user_when_rootless(
@@ -153,23 +134,19 @@ def test_container_root_maps_to_service_user_when_rootless(
 
 
 def test_rootfs_is_read_only_when_secure(facts: dict[str, list[str]]) -> None:
-    assert facts["root_writable"] == ["no"]
+    secure.assert_rootfs_read_only(facts)
 
 
 def test_tmp_is_the_only_writable_tmpfs_when_secure(facts: dict[str, list[str]]) -> None:
-    # /dev, /dev/shm and the cgroup stub are runtime plumbing on Docker too, not scratch space
-    scratch = [m for m in facts["rw_tmpfs"] if not m.startswith(("/dev", "/sys/", "/proc/"))]
-
-    assert scratch == ["/tmp"]
-    assert facts["tmp_writable"] == ["yes"]
-    assert {"nosuid", "nodev"} <= set(facts["tmp_options"][0].split(","))
+    secure.assert_tmp_is_the_only_writable_tmpfs(facts)
 
 
 def test_only_loopback_exists_when_network_is_none(facts: dict[str, list[str]]) -> None:
-    assert facts["net"] == ["lo"]
+    secure.assert_only_loopback(facts)
 
 
 def test_init_is_pid_one_when_secure(facts: dict[str, list[str]]) -> None:
+    secure.assert_init_is_pid_one(facts, "/flwd/job/main.sh")
     assert facts["pid1"][0].startswith("/run/podman-init -- /bin/sh /flwd/job/main.sh")
     assert facts["init"] == ["catatonit"]
 
@@ -179,21 +156,20 @@ def test_nofile_ulimit_applies_when_set(facts: dict[str, list[str]]) -> None:
 
 
 def test_mounts_are_exactly_the_run_mounts_when_secure(facts: dict[str, list[str]]) -> None:
-    assert sorted(facts["mount"]) == ["/flwd/job ro", "/flwd/run rw", "/run/secrets ro"]
-    assert facts["job_writable"] == ["no"]
-    assert facts["run_writable"] == ["yes"] and facts["run_file"] == ["hello"]
+    secure.assert_mounts_are_exactly(facts, "/run/secrets ro")
+    secure.assert_run_dir_writable_job_dir_read_only(facts)
+    assert facts["run_file"] == ["hello"]
     assert facts["secret"] == ["s3cr3t"]
-    assert "leak" not in facts
+    secure.assert_no_runtime_socket(facts)
 
 
 def test_no_host_devices_or_namespaces_when_secure(facts: dict[str, list[str]]) -> None:
     assert set(facts["dev"]) <= DEVICES
-    for ns in ("net", "pid", "ipc", "uts", "mnt"):
-        assert facts[f"ns_{ns}"] != [os.readlink(f"/proc/self/ns/{ns}")]
+    secure.assert_private_namespaces(facts)
 
 
 def test_environment_is_clean_when_secure(facts: dict[str, list[str]]) -> None:
-    assert set(facts["env"]) - BASE_ENV == {"FLWD_RUN_ID", "ARG_NAME"}
+    secure.assert_env_adds_exactly(facts, {"FLWD_RUN_ID", "ARG_NAME"})
 
 
 def _spec(image: str, name: str, command: tuple[str, ...]) -> ContainerSpec:
