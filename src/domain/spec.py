@@ -23,6 +23,7 @@ from flwd.domain.model import (
     Resources,
 )
 from flwd.domain.quantity import parse_cpu, parse_duration, parse_memory
+from flwd.domain.ulc import MAX_ENV_STRING_BYTES, env_string_bytes
 from flwd.ports.catalog import JobDocument
 
 _ID = re.compile(r"^[A-Za-z0-9._/-]+$")
@@ -246,6 +247,9 @@ def _parse_env(path: str, raw: object) -> dict[str, str]:
             if "\x00" in str(value):
                 raise spec_error(path, field, _NUL)
             env[name] = str(value)
+            if env_string_bytes(name, env[name]) > MAX_ENV_STRING_BYTES:
+                raise spec_error(path, field, f"too long: over the {MAX_ENV_STRING_BYTES:,} "
+                                              "bytes Linux lets one environment variable hold")
         else:
             raise spec_error(path, field, f"must be a string, number or boolean, not {value!r}")
     return env

@@ -72,7 +72,8 @@ def ulc_environment(
 MAX_ENV_STRING_BYTES = 131_072
 
 
-def _env_string_bytes(name: str, text: str) -> int:
+def env_string_bytes(name: str, text: str) -> int:
+    """The bytes ``NAME=text`` takes in a process's environment, its NUL included."""
     size = len(name) + len(text) + 2  # "=" and the NUL
     if 4 * size <= MAX_ENV_STRING_BYTES:  # no UTF-8 text of that length can be too long
         return size
@@ -91,12 +92,12 @@ def oversize_problems(specs: tuple[ArgSpec, ...], env: Mapping[str, str]) -> lis
         text = None if spec.secret else env.get(spec.env_name)
         if text is None:
             continue
-        sizes[spec.name] = size = _env_string_bytes(spec.env_name, text)
+        sizes[spec.name] = size = env_string_bytes(spec.env_name, text)
         if size > MAX_ENV_STRING_BYTES:
             problems.append(ArgProblem(arg=spec.name, code="range", message=(
                 f"too long to deliver: {spec.env_name} would take {size:,} bytes, {limit}; "
                 f"{hint}")))
-    together = _env_string_bytes("FLWD_ARGS_JSON", env.get("FLWD_ARGS_JSON", ""))
+    together = env_string_bytes("FLWD_ARGS_JSON", env.get("FLWD_ARGS_JSON", ""))
     if not problems and together > MAX_ENV_STRING_BYTES and sizes:
         largest = max(sizes, key=lambda name: sizes[name])
         problems.append(ArgProblem(arg=largest, code="range", message=(

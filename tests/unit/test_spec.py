@@ -83,6 +83,7 @@ INVALID = [
     ("env-flwd-prefix", _spec(env={"FLWD_RUN_ID": "x"}), "env.FLWD_RUN_ID", "reserved"),
     ("env-value-list", _spec(env={"A": [1]}), "env.A", "string, number or boolean"),
     ("env-value-null", _spec(env={"A": None}), "env.A", "string, number or boolean"),
+    ("env-value-too-long", _spec(env={"BIG": "x" * 140_000}), "env.BIG", "too long"),
     ("container-not-mapping", _spec(container="bridge"), "container", "mapping"),
     ("container-unknown-key", _spec(container={"privileged": True}), "container.privileged", "unknown key"),
     ("container-extra-flags", _spec(container={"flags": ["--privileged"]}), "container.flags", "unknown key"),
