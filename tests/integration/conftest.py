@@ -15,6 +15,8 @@ from typing import Iterator
 
 import pytest
 
+pytest.register_assert_rewrite("tests.integration.secure_facts")
+
 from flwd.adapters._runtime_common import check_reachable
 from flwd.domain.errors import RuntimeUnavailableError
 

@@ -18,6 +18,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import pytest
 
 from flwd.adapters.fs_secrets import default_base_dir
+from tests.integration import secure_facts
 
 REPO = Path(__file__).resolve().parents[2]
 FLWD = str(REPO / ".venv" / "bin" / "flwd")
@@ -255,9 +256,4 @@ def unique(prefix: str) -> str:
 
 def parse_facts(out: str) -> dict[str, list[str]]:
     """``key=value`` lines printed by a probe script, grouped by key."""
-    facts: dict[str, list[str]] = {}
-    for line in out.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            facts.setdefault(key, []).append(value)
-    return facts
+    return secure_facts.parse_facts(out.splitlines())
