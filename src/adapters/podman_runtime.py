@@ -6,6 +6,7 @@ import json
 import math
 import os
 import pwd
+import threading
 import time
 from typing import Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import urlparse
@@ -40,6 +41,9 @@ CPU_PERIOD_US = 100_000
 _NAME_IN_USE = "name is already in use"
 _GONE = (304, 404)
 LOG_POLL_SECONDS = 0.2
+# how often the service checks a waited-for container (libpod's default, 250ms, made every run
+# end ~0.2 s late on average; a state check is cheap)
+WAIT_POLL_INTERVAL = "50ms"
 _ENDED = ("exited", "stopped", "dead", "removing", None)
 PODMAN_DEFAULT_ENV = ("TERM", "container")
 
@@ -195,6 +199,9 @@ class PodmanRuntime:
         self._client: Any = None
         self._fast_probe = fast_probe
         self._info: RuntimeInfo | None = None
+        # set when wait() sees a container stop: its log poll reads the rest at once
+        self._stopped: dict[str, threading.Event] = {}
+        self._stopped_lock = threading.Lock()
 
     # --- plumbing -------------------------------------------------------------------
 
@@ -319,7 +326,8 @@ class PodmanRuntime:
         the end, when a job writes fast (podman issue 21914); plain reads are complete. So
         the log is read without ``follow`` every ``LOG_POLL_SECONDS`` from the second of the
         last frame seen (``since`` has one-second resolution; the frames of that second
-        already delivered are skipped), until a read made after the container stopped.
+        already delivered are skipped), until a read made after the container stopped; when
+        ``wait()`` sees the container stop, the pause is cut short.
         """
         second: str | None = None
         delivered = 0  # frames of *second* already yielded
@@ -337,7 +345,11 @@ class PodmanRuntime:
                 yield stream, payload
             if not running:
                 return
-            time.sleep(LOG_POLL_SECONDS)
+            stopped = self._stop_signal(container_id)
+            if stopped.is_set():  # wait() failed while it still runs: poll at the usual pace
+                time.sleep(LOG_POLL_SECONDS)
+            else:
+                stopped.wait(LOG_POLL_SECONDS)  # woken when wait() sees it stop
 
     def _is_running(self, container_id: str) -> bool:
         response = self._call("get", f"/containers/{container_id}/json", "output")
@@ -365,11 +377,20 @@ class PodmanRuntime:
             response.close()
 
     def wait(self, container_id: str) -> int:
-        response = self._call("post", f"/containers/{container_id}/wait", "wait",
-                              params={"condition": ["stopped", "exited"]}, timeout=(2.0, None))
+        try:
+            response = self._call("post", f"/containers/{container_id}/wait", "wait",
+                                  params={"condition": ["stopped", "exited"],
+                                          "interval": WAIT_POLL_INTERVAL},
+                                  timeout=(2.0, None))
+        finally:
+            self._stop_signal(container_id).set()  # stopped, or gone: the log poll re-checks
         if response.status_code != 200:
             raise self._fail(response, "wait", container=container_id)
         return int(response.text.strip())
+
+    def _stop_signal(self, container_id: str) -> threading.Event:
+        with self._stopped_lock:
+            return self._stopped.setdefault(container_id, threading.Event())
 
     def stop(self, container_id: str, grace_seconds: float) -> None:
         grace = max(0, math.ceil(grace_seconds))
@@ -385,6 +406,8 @@ class PodmanRuntime:
             raise self._fail(response, "kill", container=container_id)
 
     def remove(self, container_id: str) -> None:
+        with self._stopped_lock:
+            self._stopped.pop(container_id, None)
         response = self._call("delete", f"/containers/{container_id}", "remove",
                               params={"force": True, "v": True, "timeout": 0})
         if response.status_code not in (200, 204, 404):
