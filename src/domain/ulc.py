@@ -84,6 +84,9 @@ def oversize_problems(specs: tuple[ArgSpec, ...], env: Mapping[str, str]) -> lis
     """One ``range`` problem per non-secret argument whose ULC variable could not be passed to
     the container's process; failing that, one naming the largest argument when
     ``FLWD_ARGS_JSON`` (all of them together) could not. Secrets travel as files: no limit."""
+    together = env_string_bytes("FLWD_ARGS_JSON", env.get("FLWD_ARGS_JSON", ""))
+    if together <= MAX_ENV_STRING_BYTES:
+        return []  # each ARG_<NAME> string is shorter than the JSON that holds its value too
     limit = f"over the {MAX_ENV_STRING_BYTES:,} bytes Linux lets one environment variable hold"
     hint = "pass large data as a file instead (a `format: secret` argument is delivered as one)"
     sizes: dict[str, int] = {}
@@ -97,8 +100,7 @@ def oversize_problems(specs: tuple[ArgSpec, ...], env: Mapping[str, str]) -> lis
             problems.append(ArgProblem(arg=spec.name, code="range", message=(
                 f"too long to deliver: {spec.env_name} would take {size:,} bytes, {limit}; "
                 f"{hint}")))
-    together = env_string_bytes("FLWD_ARGS_JSON", env.get("FLWD_ARGS_JSON", ""))
-    if not problems and together > MAX_ENV_STRING_BYTES and sizes:
+    if not problems and sizes:
         largest = max(sizes, key=lambda name: sizes[name])
         problems.append(ArgProblem(arg=largest, code="range", message=(
             f"the arguments together are too long to deliver: FLWD_ARGS_JSON would take "
