@@ -29,13 +29,13 @@ class LocalBackend:
     def __init__(self, container: Container, io: Io) -> None:
         self._container = container
         self._io = io
-        self._ran = False
+        self._supervising = False
 
     def close(self) -> None:
         """Cancel and wait for this process's runs (and runs it adopted), then close the
         runtime. A command that ran nothing leaves the supervisor unbuilt (plans never import
         the executor)."""
-        if self._ran:
+        if self._supervising:
             self._container.supervisor().shutdown(cancel=True)
         self._container.shutdown_resources()
 
@@ -61,7 +61,7 @@ class LocalBackend:
             self._replay(str(exc.context.get("run_id", "")), printer)
             raise
         assert isinstance(queued, QueuedRun)
-        self._ran = True
+        self._supervising = True
         self._replay(queued.record.run_id, printer)
         if detach:
             return self._detach(queued)
@@ -119,7 +119,7 @@ class LocalBackend:
             time.sleep(_FOLLOW_POLL_SECONDS)
 
     def cancel(self, run_id: str) -> dict[str, Any]:
-        self._ran = True  # a run whose owner died is adopted here: close() waits for its end
+        self._supervising = True  # a run whose owner died is adopted here: close() waits for its end
         return run_view(self._container.cancel_run()(run_id))
 
 
