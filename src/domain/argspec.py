@@ -128,6 +128,8 @@ def _parse_one(item: object, *, spec_path: str, where: str) -> ArgSpec:
     default = item["default"] if item.get("default") is not None else NO_DEFAULT
     if default is not NO_DEFAULT:
         _check_default(default, required, arg_type, items, enum, minimum, maximum, fail)
+        if pattern is not None and re.fullmatch(pattern, default) is None:  # type: ignore[arg-type]
+            raise fail("default", f"{default!r} does not match the pattern {pattern!r}")
     return ArgSpec(
         name=name,
         type=arg_type,
@@ -245,9 +247,11 @@ def _parse_enum(
         return None
     if not isinstance(value, list) or not value:
         raise fail("enum", "must be a non-empty list of allowed values")
+    # An array's enum lists the allowed elements: the contract checks each element against it.
+    kind = (items or None) if arg_type is ArgType.ARRAY else arg_type
     for index, choice in enumerate(value):
-        if not matches_type(choice, arg_type, items):
-            raise fail(f"enum[{index}]", f"{choice!r} is not a {arg_type.value}")
+        if choice is None or (kind is not None and not matches_type(choice, kind)):
+            raise fail(f"enum[{index}]", f"{choice!r} is not a {(kind or arg_type).value}")
     return tuple(value)
 
 
@@ -294,8 +298,12 @@ def _check_default(
     if not matches_type(default, arg_type, items):
         kind = f"array of {items.value}" if items else arg_type.value
         raise fail("default", f"{default!r} is not a {kind}")
-    if enum is not None and default not in enum:
-        raise fail("default", f"{default!r} is not one of the enum values {list(enum)!r}")
+    if enum is not None:
+        # An array's enum lists allowed elements, as the contract checks it; true is not 1.
+        elements = default if isinstance(default, list) else [default]
+        for element in elements:
+            if not any(isinstance(element, bool) == isinstance(c, bool) and element == c for c in enum):
+                raise fail("default", f"{element!r} is not one of the enum values {list(enum)!r}")
     if arg_type in _NUMERIC:
         number = float(default)  # type: ignore[arg-type]
         if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):

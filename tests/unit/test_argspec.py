@@ -59,6 +59,9 @@ INVALID = [
     ("default-not-in-enum", [{"name": "a", "type": "string", "enum": ["r", "g"], "default": "b"}], "args[0].default", "enum"),
     ("default-below-minimum", [{"name": "a", "type": "integer", "minimum": 1, "default": 0}], "args[0].default", "range"),
     ("default-above-maximum", [{"name": "a", "type": "number", "maximum": 1.5, "default": 2}], "args[0].default", "range"),
+    ("default-not-matching-pattern", [{"name": "a", "type": "string", "pattern": "[a-z]+", "default": "ABC"}], "args[0].default", "pattern"),
+    ("array-enum-wrong-element-type", [{"name": "a", "type": "array", "items": "integer", "enum": [1, "two"]}], "args[0].enum[1]", "not a integer"),
+    ("array-default-element-not-in-enum", [{"name": "a", "type": "array", "items": "string", "enum": ["r", "g"], "default": ["r", "b"]}], "args[0].default", "enum"),
 ]
 
 
@@ -129,3 +132,13 @@ def test_parse_arg_specs_treats_null_default_as_absent_when_default_is_empty() -
     specs = parse_arg_specs([{"name": "a", "type": "string", "default": None}], spec_path=SPEC)
 
     assert not specs[0].has_default
+
+
+def test_parse_arg_specs_reads_enum_per_element_when_arg_is_array() -> None:
+    """The contract checks an array's enum against each element, so the spec lists elements."""
+    raw = [{"name": "tags", "type": "array", "items": "string", "enum": ["red", "green"], "default": ["red"]}]
+
+    specs = parse_arg_specs(raw, spec_path=SPEC)
+
+    assert specs[0].enum == ("red", "green")
+    assert specs[0].default == ["red"]
