@@ -267,10 +267,35 @@ def _check_tree(root: Node) -> None:
         elif key in open_nodes:
             raise _Rejected(_at(node, "an alias refers to a collection that contains it"))
         elif key not in height:
+            if isinstance(node, MappingNode):
+                _check_unique_keys(node)
             open_nodes.add(key)
             kids = _children(node)
             stack.append((node, kids))
             stack.extend((kid, None) for kid in kids)
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _check_unique_keys(node: MappingNode) -> None:
+    """PyYAML keeps the last of two equal keys, silently dropping the first value."""
+    seen: set[tuple[str, str]] = set()
+    for key, _ in node.value:
+        if not isinstance(key, ScalarNode) or key.tag == _MERGE_TAG:
+            continue
+        if (key.tag, key.value) in seen:
+            raise _Rejected(_at(key, f"duplicate key {key.value!r}"))
+        seen.add((key.tag, key.value))
+
+
+def load_yaml_bytes(raw: bytes) -> object:
+    """Safely load one YAML document with the limits and checks specs get (depth, alias
+    expansion, duplicate keys); raises ``ValueError`` with a readable message."""
+    try:
+        return _load_yaml(raw)
+    except _Rejected as exc:
+        raise ValueError(exc.message) from None
 
 
 def _at(node: Node, message: str) -> str:

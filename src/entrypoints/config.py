@@ -89,13 +89,13 @@ def _find_config_file(explicit: str | None, env: Mapping[str, str]) -> Path | No
 
 def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
     """A YAML file's top-level mapping (empty file: {}); anything else is config.invalid."""
-    import yaml
+    from flwd.adapters.yaml_catalog import load_yaml_bytes  # the spec loader: duplicate keys refused
 
     try:
         if path.stat().st_size > _MAX_CONFIG_BYTES:
             raise ConfigInvalidError(f"{path}: {what} file is larger than 1 MiB", file=str(path))
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
+        data = load_yaml_bytes(path.read_bytes())
+    except (OSError, ValueError) as exc:
         raise ConfigInvalidError(f"{path}: cannot read {what}: {exc}", file=str(path)) from exc
     if data is None:
         return {}
@@ -169,6 +169,9 @@ def _apply_file(config: FlwdConfig, data: Mapping[str, Any], path: Path) -> Flwd
     return replace(config, **changes)
 
 
+_TOKEN_KEYS = ("name", "scopes", "sha256")
+
+
 def _file_tokens(raw: object, where: str) -> tuple[TokenGrant, ...]:
     if not isinstance(raw, list):
         raise ConfigInvalidError(f"{where}: auth.tokens must be a list", field="auth.tokens")
@@ -177,6 +180,10 @@ def _file_tokens(raw: object, where: str) -> tuple[TokenGrant, ...]:
         key = f"auth.tokens[{index}]"
         if not isinstance(item, dict):
             raise ConfigInvalidError(f"{where}: {key} must be a mapping", field=key)
+        unknown = sorted(str(k) for k in item if k not in _TOKEN_KEYS)
+        if unknown:  # a misspelt `scopes` would silently grant the default scopes
+            raise ConfigInvalidError(f"{where}: {key}.{unknown[0]}: unknown key "
+                                     f"(known: {', '.join(_TOKEN_KEYS)})", field=f"{key}.{unknown[0]}")
         digest = str(item.get("sha256", "")).lower().removeprefix("sha256:")
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
             raise ConfigInvalidError(f"{where}: {key}.sha256 must be a SHA-256 hex digest", field=key)

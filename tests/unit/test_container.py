@@ -60,12 +60,26 @@ def test_config_file_env_and_flags_apply_in_order(tmp_path: Path) -> None:
     "security: [secure]\n",
     "policy_fil: /etc/flwd/policy.yaml\n",
     "security: {default_profle: disabled}\n",
+    "runtime: docker\nruntime: podman\n",
+    "auth: {tokens: [{sha256: " + "a" * 64 + ", scope: [jobs:read]}]}\n",
 ])
 def test_bad_config_is_config_invalid(tmp_path: Path, text: str) -> None:
     (tmp_path / "flwd.yaml").write_text(text)
 
     with pytest.raises(ConfigInvalidError):
         load_config(CliOverrides(config=str(tmp_path / "flwd.yaml")), {})
+
+
+def test_policy_file_is_config_invalid_when_a_key_is_given_twice(tmp_path: Path) -> None:
+    """PyYAML keeps the last of two equal keys: a second allowed_profiles would silently win."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("allowed_profiles: [secure]\nallowed_profiles: [disabled]\n")
+    container = build_container(FlwdConfig(data_dir=str(tmp_path), policy_file=str(policy)))
+
+    with pytest.raises(ConfigInvalidError) as err:
+        container.settings()
+
+    assert "duplicate key 'allowed_profiles'" in err.value.detail
 
 
 def test_policy_file_is_loaded_into_settings(tmp_path: Path) -> None:

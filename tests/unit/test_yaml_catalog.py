@@ -126,8 +126,12 @@ def test_documents_names_root_as_the_job_when_root_is_itself_a_job(tmp_path: Pat
         ("", "empty"),
         ("a: !!python/object/apply:os.system [echo hi]\n", "invalid YAML"),
         ("--- {a: 1}\n--- {b: 2}\n", "invalid YAML"),
+        ("executor: container\nimage: alpine\nargs: []\nargs: [{name: a, type: string}]\n",
+         "line 4, column 1: duplicate key 'args'"),
+        ("executor: container\nimage: alpine\ncontainer: {network: bridge, network: none}\n",
+         "duplicate key 'network'"),
     ],
-    ids=["syntax", "list", "empty", "python-tag", "two-documents"],
+    ids=["syntax", "list", "empty", "python-tag", "two-documents", "duplicate-key", "duplicate-nested-key"],
 )
 def test_documents_reports_yaml_error_when_file_cannot_be_parsed(tmp_path: Path, text: str, fragment: str) -> None:
     _write(tmp_path / "bad" / "job.yaml", text)
@@ -139,6 +143,16 @@ def test_documents_reports_yaml_error_when_file_cannot_be_parsed(tmp_path: Path,
     assert bad.data is None and bad.error_field == "yaml"
     assert fragment in (bad.error or "")
     assert docs[1].data is not None
+
+
+def test_documents_accepts_merge_key_when_it_overrides_a_merged_key(tmp_path: Path) -> None:
+    _write(tmp_path / "m" / "job.yaml",
+           "base: &b {network: bridge}\nexecutor: container\nimage: alpine\n"
+           "container:\n  <<: *b\n  network: none\n")
+
+    doc = _only(tmp_path)
+
+    assert doc.data is not None and doc.data["container"] == {"network": "none"}
 
 
 def test_documents_rejects_quickly_when_file_is_huge(tmp_path: Path) -> None:
