@@ -153,6 +153,13 @@ def handle_too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Res
                                          "the JSON body is nested too deeply"))
 
 
+def handle_bad_encoding(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[Any]:
+    """A JSON body whose strings are not UTF-8 is malformed (the decoder raises this, not a
+    DecodeError), not a server fault."""
+    return problem_response(problem_body(RequestInvalidError.code, 400,
+                                         f"the body is not valid UTF-8 (byte {exc.start})"))
+
+
 async def replace_html_not_found(response: Response[Any]) -> Response[Any]:
     """``after_request`` hook: Litestar's OpenAPI router answers unknown ``/schema/*`` paths with
     an HTML page; every error of this API is a problem document instead. (Async: a sync hook
@@ -167,5 +174,6 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     FlwdError: handle_flwd_error,
     HTTPException: handle_http_exception,
     RecursionError: handle_too_deep,
+    UnicodeDecodeError: handle_bad_encoding,
     Exception: handle_unexpected,
 }
