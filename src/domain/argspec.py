@@ -126,6 +126,9 @@ def _parse_one(item: object, *, spec_path: str, where: str) -> ArgSpec:
     secret = _parse_secret(item, name, arg_type, fail)
     # `default:` left empty is YAML null, which no argument type admits: read it as absent.
     default = item["default"] if item.get("default") is not None else NO_DEFAULT
+    if default is not NO_DEFAULT and secret:
+        # Its value would sit in the spec file and show in every job listing and --help.
+        raise fail("default", "a secret argument cannot have a default (pass its value on each run)")
     if default is not NO_DEFAULT:
         _check_default(default, required, arg_type, items, enum, minimum, maximum, fail)
         if pattern is not None and re.fullmatch(pattern, default) is None:  # type: ignore[arg-type]
