@@ -71,7 +71,7 @@ def load_config(overrides: CliOverrides, env: Mapping[str, str]) -> FlwdConfig:
     if path is not None:
         config = _apply_file(config, _read_mapping(path), path)
     config = _apply_env(config, env)
-    return _apply_flags(config, overrides)
+    return _apply_flags(config, overrides, env)
 
 
 def _find_config_file(explicit: str | None, env: Mapping[str, str]) -> Path | None:
@@ -146,6 +146,8 @@ def _apply_file(config: FlwdConfig, data: Mapping[str, Any], path: Path) -> Flwd
     if "jobs_dir" in data:
         raw = data["jobs_dir"]
         items = raw if isinstance(raw, list) else [raw]
+        if not items:
+            raise ConfigInvalidError(f"{where}: jobs_dir must name at least one directory", field="jobs_dir")
         changes["jobs_dirs"] = tuple(rel(item, "jobs_dir") for item in items)
     if "data_dir" in data:
         changes["data_dir"] = rel(data["data_dir"], "data_dir")
@@ -220,7 +222,7 @@ def _scopes(raw: object, key: str, where: str) -> frozenset[str]:
 def _apply_env(config: FlwdConfig, env: Mapping[str, str]) -> FlwdConfig:
     changes: dict[str, Any] = {}
     if env.get("FLWD_JOBS_DIR"):
-        changes["jobs_dirs"] = tuple(p for p in env["FLWD_JOBS_DIR"].split(os.pathsep) if p)
+        changes["jobs_dirs"] = tuple(_home(p, env) for p in env["FLWD_JOBS_DIR"].split(os.pathsep) if p)
     if env.get("FLWD_DATA_DIR"):
         changes["data_dir"] = env["FLWD_DATA_DIR"]
     if env.get("FLWD_RUNTIME"):
@@ -245,10 +247,18 @@ def _apply_env(config: FlwdConfig, env: Mapping[str, str]) -> FlwdConfig:
     return replace(config, **changes)
 
 
-def _apply_flags(config: FlwdConfig, flags: CliOverrides) -> FlwdConfig:
+def _home(path: str, env: Mapping[str, str]) -> str:
+    """``~/jobs`` -> ``$HOME/jobs``: ``--jobs-dir=~/jobs`` reaches flwd unexpanded by the shell."""
+    if path != "~" and not path.startswith("~/"):
+        return path
+    home = env.get("HOME") or os.path.expanduser("~")
+    return home + path[1:]
+
+
+def _apply_flags(config: FlwdConfig, flags: CliOverrides, env: Mapping[str, str]) -> FlwdConfig:
     changes: dict[str, Any] = {}
     if flags.jobs_dirs:
-        changes["jobs_dirs"] = flags.jobs_dirs
+        changes["jobs_dirs"] = tuple(_home(p, env) for p in flags.jobs_dirs)
     if flags.data_dir:
         changes["data_dir"] = flags.data_dir
     if flags.runtime:
@@ -261,7 +271,9 @@ def _apply_flags(config: FlwdConfig, flags: CliOverrides) -> FlwdConfig:
 
 
 def _section(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
-    value = data.get(key) or {}
+    value = data.get(key)
+    if value is None:
+        return {}
     if not isinstance(value, dict):
         raise ConfigInvalidError(f"{where}: {key} must be a mapping", field=key)
     return value

@@ -61,6 +61,9 @@ def test_config_file_env_and_flags_apply_in_order(tmp_path: Path) -> None:
     "policy_fil: /etc/flwd/policy.yaml\n",
     "security: {default_profle: disabled}\n",
     "runtime: docker\nruntime: podman\n",
+    "security: []\n",
+    "server: false\n",
+    "jobs_dir: []\n",
     "auth: {tokens: [{sha256: " + "a" * 64 + ", scope: [jobs:read]}]}\n",
 ])
 def test_bad_config_is_config_invalid(tmp_path: Path, text: str) -> None:
@@ -68,6 +71,17 @@ def test_bad_config_is_config_invalid(tmp_path: Path, text: str) -> None:
 
     with pytest.raises(ConfigInvalidError):
         load_config(CliOverrides(config=str(tmp_path / "flwd.yaml")), {})
+
+
+def test_jobs_dirs_expand_home_when_given_by_flag_or_variable(tmp_path: Path) -> None:
+    """``--jobs-dir=~/jobs`` reaches flwd unexpanded (the shell expands ~ only at a word's start)."""
+    env = {"HOME": str(tmp_path), "FLWD_JOBS_DIR": "~/a"}
+
+    from_env = load_config(CliOverrides(), env)
+    from_flag = load_config(CliOverrides(jobs_dirs=("~/b",)), env)
+
+    assert from_env.jobs_dirs == (str(tmp_path / "a"),)
+    assert from_flag.jobs_dirs == (str(tmp_path / "b"),)
 
 
 def test_policy_file_is_config_invalid_when_a_key_is_given_twice(tmp_path: Path) -> None:
