@@ -75,7 +75,14 @@ class LocalBackend:
                 printer(event)
 
     def _wait(self, future: Future[RunRecord], run_id: str) -> RunRecord:
-        """Ctrl-C once: graceful cancel; twice: kill. The run always reaches run.finished."""
+        """Ctrl-C (or SIGTERM/SIGHUP) once: graceful cancel; twice: kill. The run always
+        reaches run.finished."""
+        from flwd.entrypoints.cli.signals import stop_signals_interrupt
+
+        with stop_signals_interrupt():
+            return self._wait_interruptible(future, run_id)
+
+    def _wait_interruptible(self, future: Future[RunRecord], run_id: str) -> RunRecord:
         supervisor = self._container.supervisor()
         interrupts = 0
         while True:

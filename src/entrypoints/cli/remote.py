@@ -66,7 +66,10 @@ class RemoteBackend:
         record = _record(run)
         if detach:
             return record
-        self._follow(record.run_id, printer, cancel_on_interrupt=True)
+        from flwd.entrypoints.cli.signals import stop_signals_interrupt
+
+        with stop_signals_interrupt():
+            self._follow(record.run_id, printer, cancel_on_interrupt=True)
         return _record(self._json("GET", f"/runs/{quote(record.run_id)}"))
 
     def runs(self, job: str | None, status: str | None) -> list[dict[str, Any]]:
