@@ -23,6 +23,7 @@ _KNOWN_KEYS = frozenset(
 _FORMATS = ("secret",)
 _Fail = Callable[[str, str], SpecInvalidError]  # fail(key, message) for one argument
 _MAX_PATTERN = 1000
+_MAX_SECRET_NAME = 128
 
 
 def spec_error(spec_path: str, field: str, message: str) -> SpecInvalidError:
@@ -283,6 +284,8 @@ def _parse_secret(item: Mapping[object, object], name: str, arg_type: ArgType, f
         raise fail("type", f"a secret must be a scalar (string, integer, number, boolean), not {arg_type.value}")
     if not _SAFE_FILE_NAME.match(name) or name in (".", ".."):
         raise fail("name", f"secret name {name!r} is not a safe file name ([A-Za-z0-9_.-], not . or ..)")
+    if len(name) > _MAX_SECRET_NAME:  # the secret writer refuses longer file names at run time
+        raise fail("name", f"secret name is {len(name)} characters, over the {_MAX_SECRET_NAME} a file name may have")
     return True
 
 

@@ -59,6 +59,7 @@ INVALID = [
     ("default-not-in-enum", [{"name": "a", "type": "string", "enum": ["r", "g"], "default": "b"}], "args[0].default", "enum"),
     ("default-below-minimum", [{"name": "a", "type": "integer", "minimum": 1, "default": 0}], "args[0].default", "range"),
     ("default-above-maximum", [{"name": "a", "type": "number", "maximum": 1.5, "default": 2}], "args[0].default", "range"),
+    ("secret-name-too-long", [{"name": "t" * 129, "type": "string", "format": "secret"}], "args[0].name", "128"),
     ("secret-with-default", [{"name": "tok", "type": "string", "format": "secret", "default": "hunter2"}], "args[0].default", "secret"),
     ("default-not-matching-pattern", [{"name": "a", "type": "string", "pattern": "[a-z]+", "default": "ABC"}], "args[0].default", "pattern"),
     ("array-enum-wrong-element-type", [{"name": "a", "type": "array", "items": "integer", "enum": [1, "two"]}], "args[0].enum[1]", "not a integer"),
