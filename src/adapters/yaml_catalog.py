@@ -82,8 +82,9 @@ class YamlJobCatalog:
 
     def _walk(self) -> list[JobDocument]:
         docs: list[JobDocument] = []
+        seen: set[tuple[int, int]] = set()  # across roots: a repeated or nested root adds nothing
         for root in self._roots:
-            docs.extend(_scan_root(root, self._cache))
+            docs.extend(_scan_root(root, self._cache, seen))
         return docs
 
 
@@ -103,11 +104,11 @@ def _cached_load(cache: dict[str, tuple[tuple[int, ...], JobDocument]], director
     return doc
 
 
-def _scan_root(root: Path, cache: dict[str, tuple[tuple[int, ...], JobDocument]]) -> list[JobDocument]:
+def _scan_root(root: Path, cache: dict[str, tuple[tuple[int, ...], JobDocument]],
+               seen: set[tuple[int, int]]) -> list[JobDocument]:
     if not root.is_dir():
         return []
     docs: list[JobDocument] = []
-    seen: set[tuple[int, int]] = set()
     # Depth-first, in sorted order, with an explicit stack (no recursion, no symlink loops).
     stack: list[tuple[Path, PurePosixPath, int]] = [(root, PurePosixPath("."), 0)]
     while stack:

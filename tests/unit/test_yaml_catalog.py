@@ -79,6 +79,16 @@ def test_documents_walks_roots_in_order_when_several_are_given(tmp_path: Path) -
     assert [d.default_id for d in docs] == ["z", "a"]
 
 
+def test_documents_lists_each_job_once_when_roots_repeat_or_overlap(tmp_path: Path) -> None:
+    _write(tmp_path / "jobs" / "a" / "job.yaml", SPEC)
+    _write(tmp_path / "jobs" / "sub" / "b" / "job.yaml", SPEC)
+    roots = [tmp_path / "jobs", tmp_path / "jobs" / ".." / "jobs", tmp_path / "jobs" / "sub"]
+
+    docs = YamlJobCatalog(roots).documents()
+
+    assert [d.default_id for d in docs] == ["a", "sub/b"]
+
+
 def test_documents_lists_shell_scripts_and_script_file_when_present(tmp_path: Path) -> None:
     _write(tmp_path / "j" / "job.yaml", SPEC + "script: bin/run\n")
     _write(tmp_path / "j" / "b.sh", "")
