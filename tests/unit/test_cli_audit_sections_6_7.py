@@ -14,9 +14,11 @@ import httpx
 import pytest
 
 from flwd.adapters.fake_runtime import FakeRuntime
+from flwd.entrypoints.cli.local import LocalBackend
 from flwd.entrypoints.cli.main import main
 from flwd.entrypoints.cli.render import Io
 from flwd.entrypoints.container import Container
+from flwd.ports.store import EventRecord
 from tests.conftest import write_job
 from tests.unit.http_support import ADMIN, auth, close, fake_runtime, make_app, make_container, served
 
@@ -94,3 +96,30 @@ def test_a_remote_run_is_canceled_on_the_server_when_the_cli_gets_sigterm(
     runs = httpx.get(f"{slow_server}/runs", headers=auth()).json()["runs"]
     assert (code, ignored_sigterm) == (130, []), err.getvalue()
     assert [r["status"] for r in runs] == ["canceled"]
+
+
+def test_a_run_interrupted_before_it_reaches_the_supervisor_ends_canceled_not_queued(
+        engine: Container, jobs_root: Path, fake_runtime: FakeRuntime) -> None:
+    """Ctrl-C while the recorded run's first events are printed (before the supervisor holds
+    the run) used to leave it ``queued`` for ever."""
+    write_job(jobs_root, "slow", SLOW, "sleep 60\n")
+    fake_runtime.run_seconds = 5.0
+    seen: list[EventRecord] = []
+
+    def printer(event: EventRecord) -> None:
+        seen.append(event)
+        if len(seen) == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # Python's handler raises KeyboardInterrupt
+
+    backend = LocalBackend(engine, Io(out=stdio.StringIO(), err=stdio.StringIO()))
+    try:
+        backend.run(backend.get_job("slow"), {}, None, printer=printer, detach=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        backend.close()
+
+    record = engine.store().get(seen[0].run_id)
+    assert record is not None and record.status == "canceled"
+    assert fake_runtime.started == []
+    assert seen[-1].type == "run.finished"

@@ -53,38 +53,43 @@ class LocalBackend:
     def run(self, job: JobSpec, args: dict[str, object], profile: str | None, *,
             printer: EventPrinter, detach: bool) -> RunRecord:
         from flwd.domain.execution import QueuedRun
+        from flwd.entrypoints.cli.signals import deferred_interrupts
 
         request = RunRequest(job=job.id, args=args, from_text=True, requested_profile=profile)
-        try:
-            queued = self._container.submit_run()(request)
-        except PolicyDeniedError as exc:
-            self._replay(str(exc.context.get("run_id", "")), printer)
-            raise
-        assert isinstance(queued, QueuedRun)
-        self._supervising = True
-        self._replay(queued.record.run_id, printer)
-        if detach:
-            return self._detach(queued)
-        supervisor = self._container.supervisor()
-        future = supervisor.submit(queued, [printer])
-        return self._wait(future, queued.record.run_id)
+        with deferred_interrupts() as interrupted:  # until the supervisor holds the run
+            try:
+                queued = self._container.submit_run()(request)
+            except PolicyDeniedError as exc:
+                self._replay(str(exc.context.get("run_id", "")), printer)
+                raise
+            assert isinstance(queued, QueuedRun)
+            self._supervising = True
+            self._replay(queued.record.run_id, printer)
+            if detach and not interrupted:
+                return self._detach(queued)
+            supervisor = self._container.supervisor()
+            future = supervisor.submit(queued, [printer])
+            if interrupted:  # as a first Ctrl-C: the queued run ends canceled, never started
+                self._io.err.write("\nflwd: canceling (Ctrl-C again to kill)\n")
+                supervisor.cancel(queued.record.run_id)
+        return self._wait(future, queued.record.run_id, interrupts=len(interrupted[:1]))
 
     def _replay(self, run_id: str, printer: EventPrinter) -> None:
         if run_id:
             for event in self._container.store().events(run_id):
                 printer(event)
 
-    def _wait(self, future: Future[RunRecord], run_id: str) -> RunRecord:
+    def _wait(self, future: Future[RunRecord], run_id: str, *, interrupts: int = 0) -> RunRecord:
         """Ctrl-C (or SIGTERM/SIGHUP) once: graceful cancel; twice: kill. The run always
         reaches run.finished."""
         from flwd.entrypoints.cli.signals import stop_signals_interrupt
 
         with stop_signals_interrupt():
-            return self._wait_interruptible(future, run_id)
+            return self._wait_interruptible(future, run_id, interrupts)
 
-    def _wait_interruptible(self, future: Future[RunRecord], run_id: str) -> RunRecord:
+    def _wait_interruptible(self, future: Future[RunRecord], run_id: str,
+                            interrupts: int) -> RunRecord:
         supervisor = self._container.supervisor()
-        interrupts = 0
         while True:
             try:
                 return future.result(timeout=0.2)
@@ -131,8 +136,11 @@ class LocalBackend:
 
 
 def _run_detached_child(container: Container, queued: QueuedRun) -> None:
+    from flwd.entrypoints.cli.signals import restore_defaults
+
     code = 0
     try:
+        restore_defaults()
         os.setsid()
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):

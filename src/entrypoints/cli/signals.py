@@ -28,3 +28,33 @@ def stop_signals_interrupt() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+@contextmanager
+def deferred_interrupts() -> Iterator[list[int]]:
+    """While the block runs, a first Ctrl-C, SIGTERM or SIGHUP is only recorded (the list
+    yielded; a second one interrupts): for the moments between recording a run and handing it
+    to the supervisor, where an interrupt would leave the run ``queued`` with nobody to run or
+    end it."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    def record(signum: int, frame: Any) -> None:
+        if received:  # asked twice: the user means it, even at the cost of a queued run
+            raise KeyboardInterrupt(signal.Signals(signum).name)
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, record) for sig in (signal.SIGINT, *_STOP_SIGNALS)}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def restore_defaults() -> None:
+    """A forked child (``--detach``) starts from the signal handling of a fresh process."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_DFL)
