@@ -130,6 +130,8 @@ class ExecuteRun:
         last: list[tuple[str, int | None]] = []
 
         def progress(step: PullProgress) -> None:
+            if control.cancel_requested:
+                raise _Stopped()  # abandon the pull: the run never starts a container
             percent = (100 * step.current // step.total) if step.current and step.total else None
             key = (step.status, None if percent is None else percent // 10)
             if last and last[-1] == key:
@@ -138,7 +140,12 @@ class ExecuteRun:
             recorder.emit(ev.IMAGE_PULL, {"image": step.image, "status": step.status,
                                           "current": step.current, "total": step.total})
 
-        pulled = runtime.ensure_image(plan.image, plan.pull_policy.value, progress)
+        try:
+            pulled = runtime.ensure_image(plan.image, plan.pull_policy.value, progress)
+        except Exception:
+            if self._canceled(queued.record.run_id, control):
+                raise _Stopped() from None  # canceled while pulling: canceled, whatever the pull did
+            raise
         recorder.emit(ev.IMAGE_PULL, {"image": plan.image, "status": "ready", "pulled": pulled})
         if self._canceled(queued.record.run_id, control):
             raise _Stopped()

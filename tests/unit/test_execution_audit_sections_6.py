@@ -1,0 +1,51 @@
+"""SPEC 6 conformance findings in the run lifecycle: cancel while the image is being pulled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from flwd.adapters.fake_runtime import FakeRuntime
+from flwd.domain.control import RunControl
+from flwd.domain.execution import QueuedRun
+from flwd.domain.services import RunRequest
+from flwd.entrypoints.container import Container
+from flwd.ports.runtime import PullProgress
+from tests.conftest import write_job
+
+JOB = "executor: container\nimage: alpine:3.20\nscript: main.sh\n"
+
+
+def _cancel_on_first_progress(runtime: FakeRuntime, control: RunControl) -> None:
+    original = runtime.ensure_image
+
+    def ensure_image(image: str, policy: str, progress: Callable[[PullProgress], None]) -> bool:
+        def hooked(step: PullProgress) -> None:
+            control.cancel()  # Ctrl-C / :cancel while the registry is still answering
+            progress(step)
+
+        return original(image, policy, hooked)
+
+    runtime.ensure_image = ensure_image  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("pull_fails", [True, False])
+def test_a_run_canceled_while_pulling_ends_canceled_without_a_container(
+        engine: Container, jobs_root: Path, fake_runtime: FakeRuntime, pull_fails: bool) -> None:
+    write_job(jobs_root, "pulled", JOB, "echo hi\n")
+    fake_runtime.images.clear()
+    fake_runtime.pull_fails = pull_fails
+    control = RunControl()
+    _cancel_on_first_progress(fake_runtime, control)
+    queued = engine.submit_run()(RunRequest(job="pulled", args={}))
+    assert isinstance(queued, QueuedRun)
+
+    record = engine.execute_run()(queued, control)
+
+    types = [e.type for e in engine.store().events(record.run_id)]
+    assert (record.status, record.code) == ("canceled", None)
+    assert "run.canceled" in types and types[-1] == "run.finished"
+    assert fake_runtime.created == []
+    assert fake_runtime.pulled == []  # the pull was abandoned at its first progress report
