@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import time
 from dataclasses import dataclass
 from typing import Mapping
@@ -66,7 +67,17 @@ def _check(runtime: str, url: str, source: str, deadline: float) -> Candidate:
     if remaining <= 0:
         return Candidate(runtime=runtime, url=url, source=source, reachable=False,
                          reason="not tried (time budget spent)")
-    if urlparse(url).scheme not in PINGABLE:  # ssh:// and friends: the SDK will tell
+    scheme = urlparse(url).scheme
+    if scheme == "ssh":
+        try:
+            _reach_ssh_host(url, remaining)
+        except OSError as exc:
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            return Candidate(runtime=runtime, url=url, source=source, reachable=False,
+                             reason=f"its SSH host does not answer: {reason}")
+        return Candidate(runtime=runtime, url=url, source=source, reachable=True,
+                         reason="SSH host answers; the service itself is not checked")
+    if scheme not in PINGABLE:  # other schemes: the SDK will tell
         return Candidate(runtime=runtime, url=url, source=source, reachable=True,
                          reason="not checked")
     try:
@@ -78,6 +89,16 @@ def _check(runtime: str, url: str, source: str, deadline: float) -> Candidate:
         return Candidate(runtime=runtime, url=url, source=source, reachable=False,
                          reason="answers, but is not a Podman service (no Libpod-Api-Version)")
     return Candidate(runtime=runtime, url=url, source=source, reachable=True)
+
+
+def _reach_ssh_host(url: str, timeout: float) -> None:
+    """Connect to an ``ssh://`` address's host and port: the SDKs' SSH tunnels wait minutes on
+    a host that cannot be resolved or reached, where SPEC section 6 wants an error at once."""
+    parsed = urlparse(url)
+    if not parsed.hostname:
+        raise OSError(f"no host in {url}")
+    with socket.create_connection((parsed.hostname, parsed.port or 22), timeout=timeout):
+        pass
 
 
 def describe_candidates(

@@ -292,3 +292,38 @@ def test_private_service_socket_dir_is_private_when_started(
     assert mode == 0o700
     assert len(url) < 108
     assert not service.running
+
+
+def test_detect_refuses_an_ssh_container_host_at_once_when_its_host_does_not_resolve(
+        env: dict[str, str], short_dir: Path) -> None:
+    """The SDK's SSH tunnel would wait minutes on it; detection says why right away."""
+    env |= {"CONTAINER_HOST": "ssh://core@flwd-no-such-host.invalid/run/podman/podman.sock",
+            "XDG_RUNTIME_DIR": str(short_dir / "x")}
+
+    with pytest.raises(RuntimeUnavailableError) as err:
+        detect_runtime("podman", env=env, system_podman_url=_dead(short_dir, "sys.sock"))
+
+    assert "ssh://core@flwd-no-such-host.invalid" in err.value.detail
+    assert "SSH host does not answer" in err.value.detail
+
+
+def test_describe_checks_an_ssh_address_by_connecting_to_its_host(
+        env: dict[str, str], short_dir: Path) -> None:
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(1)
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connecting is refused
+    try:
+        env |= {"CONTAINER_HOST": f"ssh://core@127.0.0.1:{listening.getsockname()[1]}/run/p.sock",
+                "DOCKER_HOST": f"ssh://core@127.0.0.1:{closed.getsockname()[1]}"}
+
+        found = describe_candidates(env, system_podman_url=_dead(short_dir, "sys.sock"))
+    finally:
+        listening.close()
+        closed.close()
+
+    by_source = {c.source: c for c in found}
+    assert by_source["CONTAINER_HOST"].reachable is True
+    assert by_source["DOCKER_HOST"].reachable is False
+    assert "SSH host does not answer" in (by_source["DOCKER_HOST"].reason or "")
