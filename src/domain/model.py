@@ -142,6 +142,8 @@ class JobSpec:
     timeout_seconds: float | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     container: ContainerRequest = field(default_factory=ContainerRequest)
+    # what was ignored rather than refused (unknown top-level keys), for listings and plans
+    warnings: tuple[str, ...] = ()
 
     def arg(self, name: str) -> ArgSpec | None:
         for spec in self.args:

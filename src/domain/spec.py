@@ -36,12 +36,18 @@ _IMAGE_PREFIX = "container:"
 _NUL = "must not contain NUL characters (no process can be given them)"
 _T = TypeVar("_T")
 _E = TypeVar("_E", bound=StrEnum)
+# every top-level key SPEC section 1 gives a job spec; any other is ignored with a warning
+TOP_LEVEL_KEYS = frozenset({
+    "id", "name", "description", "executor", "interpreter", "image", "script", "command",
+    "args", "argspec", "security_profile", "timeout", "env", "container",
+})
 
 
 def parse_job_spec(doc: JobDocument) -> JobSpec:
     """Validate one spec document against SPEC section 1 and return the ``JobSpec``.
 
-    Unknown top-level keys are ignored (forward compatible); known keys of the wrong type,
+    Unknown top-level keys are ignored (forward compatible) and named in ``warnings``, with
+    the known key they most resemble; known keys of the wrong type,
     unknown keys under ``container:``, a missing ``executor`` or image, bad ``args`` and a
     document the catalog could not read all raise ``SpecInvalidError`` (code ``spec.invalid``)
     whose detail starts with ``<spec file>: <dotted field>:`` and whose context carries
@@ -67,7 +73,22 @@ def parse_job_spec(doc: JobDocument) -> JobSpec:
         timeout_seconds=_quantity(path, "timeout", data.get("timeout"), parse_duration),
         env=_parse_env(path, data.get("env")),
         container=_parse_container(path, data.get("container")),
+        warnings=_unknown_keys(data),
     )
+
+
+def _unknown_keys(data: Mapping[str, object]) -> tuple[str, ...]:
+    unknown = [str(key) for key in data if key not in TOP_LEVEL_KEYS]
+    if not unknown:
+        return ()
+    import difflib  # only a spec with an unknown key needs it
+
+    warnings = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, sorted(TOP_LEVEL_KEYS), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        warnings.append(f"unknown key {key!r} ignored{hint}")
+    return tuple(warnings)
 
 
 def _check_executor(path: str, data: Mapping[str, object]) -> None:

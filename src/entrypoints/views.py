@@ -50,7 +50,8 @@ def arg_from_view(view: Mapping[str, Any]) -> ArgSpec:
 
 
 def job_summary(job: JobSpec) -> dict[str, Any]:
-    return {"id": job.id, "name": job.name, "description": job.description, "image": job.image}
+    return {"id": job.id, "name": job.name, "description": job.description, "image": job.image,
+            "warnings": list(job.warnings)}
 
 
 def job_view(job: JobSpec) -> dict[str, Any]:
@@ -71,6 +72,7 @@ def job_from_view(view: Mapping[str, Any]) -> JobSpec:
         name=str(view.get("name") or ""), description=str(view.get("description") or ""),
         args=tuple(arg_from_view(a) for a in view.get("args", [])),
         security_profile=Profile(profile) if profile else None,
+        warnings=tuple(str(w) for w in view.get("warnings") or ()),
     )
 
 

@@ -234,3 +234,34 @@ def test_unknown_option_and_contract_problems_are_reported_together(
 
     assert code == 2
     assert "--bogus: unknown" in err and "--level: range" in err and "--name: type" in err
+
+
+TYPO = "executor: container\nimage: alpine:3.20\ntimout: 10m\n"
+TYPO_WARNING = ("warning[spec.key.unknown]: job typo: unknown key 'timout' ignored; "
+                "did you mean 'timeout'?")
+
+
+def test_plan_and_run_warn_on_stderr_when_the_spec_has_an_unknown_key(
+        engine: Container, jobs_root: Path, fake_runtime: FakeRuntime) -> None:
+    write_job(jobs_root, "typo", TYPO)
+
+    plan_code, plan_out, plan_err = _cli(engine, ":plan", "typo", "--json")
+    run_code, _, run_err = _cli(engine, "typo")
+
+    assert plan_code == 0 and json.loads(plan_out)["timeout_seconds"] is None
+    assert TYPO_WARNING in plan_err.splitlines()
+    assert run_code == 0 and TYPO_WARNING in run_err.splitlines()
+    assert len(fake_runtime.created) == 1  # a warning, not a refusal
+
+
+def test_jobs_shows_spec_warnings_when_a_spec_has_an_unknown_key(
+        engine: Container, jobs_root: Path) -> None:
+    write_job(jobs_root, "typo", TYPO)
+
+    _, text_out, text_err = _cli(engine, ":jobs")
+    _, json_out, _ = _cli(engine, ":jobs", "--json")
+
+    assert text_out.split() == ["typo"] and TYPO_WARNING in text_err.splitlines()
+    listed = json.loads(json_out)["jobs"]
+    assert listed == [{"id": "typo", "name": "", "description": "", "image": "alpine:3.20",
+                       "warnings": ["unknown key 'timout' ignored; did you mean 'timeout'?"]}]

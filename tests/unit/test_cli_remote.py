@@ -89,3 +89,15 @@ def test_json_run_denied_by_policy_prints_its_events_as_locally(
 
     assert remote[0] == local[0] == 125 and remote[2] == local[2]
     assert _types(remote[1]) == _types(local[1]) and _types(local[1])[-1] == "run.finished"
+
+
+def test_remote_plan_prints_the_spec_warnings_as_locally(slow_server: str, tmp_path: Path) -> None:
+    typo = tmp_path / "jobs" / "typo"
+    typo.mkdir()
+    (typo / "job.yaml").write_text("executor: container\nimage: alpine:3.20\ntimout: 10m\n")
+
+    code, out, err = _remote(slow_server, ":plan", "typo", "--json")
+
+    assert code == 0 and json.loads(out)["job_id"] == "typo"
+    assert ("warning[spec.key.unknown]: job typo: unknown key 'timout' ignored; "
+            "did you mean 'timeout'?") in err.splitlines()

@@ -136,6 +136,21 @@ def test_run_is_422_range_when_an_argument_is_too_long_for_the_environment(
     assert client.get("/runs", headers=auth()).json()["runs"] == []
 
 
+def test_jobs_carry_spec_warnings_when_a_spec_has_an_unknown_key(
+        client: TestClient[Any], tmp_path: Path) -> None:
+    typo = tmp_path / "jobs" / "typo"
+    typo.mkdir()
+    (typo / "job.yaml").write_text("executor: container\nimage: alpine:3.20\ntimout: 10m\n")
+    warning = "unknown key 'timout' ignored; did you mean 'timeout'?"
+
+    listed = client.get("/jobs", headers=auth()).json()["jobs"]
+    one = client.get("/jobs/typo", headers=auth()).json()
+
+    assert [job["warnings"] for job in listed if job["id"] == "typo"] == [[warning]]
+    assert one["warnings"] == [warning] and one["timeout_seconds"] is None
+    assert all(job["warnings"] == [] for job in listed if job["id"] != "typo")
+
+
 def test_plan_shows_denial_without_raising_when_job_needs_a_relaxation(client: TestClient[Any]) -> None:
     response = client.post("/plans", json={"job": "netty", "args": {}}, headers=auth())
 

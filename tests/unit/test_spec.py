@@ -303,3 +303,21 @@ def test_catalog_find_explains_why_when_id_names_a_broken_spec() -> None:
 
     assert err.value.detail.startswith(f"{SPEC}: image: missing")
     assert err.value.context == {"file": SPEC, "field": "image"}
+
+
+def test_parse_job_spec_warns_and_suggests_when_a_top_level_key_is_unknown() -> None:
+    job = parse_job_spec(_doc(_spec(timout="10m", x_go_flwd_extra={"a": 1})))
+
+    assert job.timeout_seconds is None  # ignored, not guessed
+    assert job.warnings == (
+        "unknown key 'timout' ignored; did you mean 'timeout'?",
+        "unknown key 'x_go_flwd_extra' ignored",
+    )
+
+
+def test_parse_job_spec_has_no_warnings_when_every_key_is_known() -> None:
+    every = _spec(id="d", name="n", description="d", script=..., command=["/bin/true"],
+                  args=[], security_profile="secure", timeout="1m", env={"A": "b"},
+                  container={"network": "none"})
+
+    assert parse_job_spec(_doc(every)).warnings == ()

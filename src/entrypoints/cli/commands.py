@@ -18,6 +18,7 @@ from flwd.entrypoints.cli.render import (
     print_jobs,
     print_plan,
     print_runs,
+    print_spec_warnings,
 )
 from flwd.entrypoints.config import FlwdConfig, load_config
 
@@ -97,6 +98,7 @@ def _backend(config: FlwdConfig, io: Io, given: Container | None) -> tuple[Backe
 
 def _run(backend: Backend, job_id: str, tokens: list[str], io: Io) -> int:
     job = backend.get_job(job_id)
+    print_spec_warnings(io, job.id, job.warnings)
     invocation = parse_job_options(job, tokens, prog=f"flwd {job.id}", out=io.out)
     if invocation.help_shown:
         return EXIT_OK
@@ -119,6 +121,7 @@ def _plan(backend: Backend, tokens: list[str], io: Io) -> int:
             return EXIT_OK
         raise UsageError("usage: flwd :plan JOB [--ARG VALUE ...] [--profile P] [--json]")
     job = backend.get_job(tokens[0])
+    print_spec_warnings(io, job.id, job.warnings)
     invocation = parse_job_options(job, tokens[1:], prog=f"flwd :plan {job.id}",
                                    allow_detach=False, out=io.out)
     if invocation.help_shown:

@@ -19,6 +19,9 @@ class Io:
     err: TextIO = field(default_factory=lambda: sys.stderr)
 
 
+SPEC_WARNING = "spec.key.unknown"  # a warning code, not an error: the job still runs
+
+
 def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=False, default=str)
 
@@ -52,10 +55,18 @@ def print_jobs(io: Io, listing: Mapping[str, Any], as_json: bool) -> None:
     width = max((len(r[0]) for r in rows), default=2)
     for job_id, text in rows:
         io.out.write(f"{job_id:<{width}}  {text}".rstrip() + "\n")
+    for job in listing["jobs"]:
+        print_spec_warnings(io, job["id"], job.get("warnings") or ())
     for bad in listing["invalid"]:
         io.out.write(f"{bad['id']:<{width}}  INVALID: {one_line(bad['reason'])}\n")
     if not rows and not listing["invalid"]:
         io.err.write("no jobs found (set --jobs-dir, FLWD_JOBS_DIR or jobs_dir in flwd.yaml)\n")
+
+
+def print_spec_warnings(io: Io, job_id: str, warnings: Sequence[str]) -> None:
+    """What the job's spec had that flwd ignored, on stderr (stdout stays the plan or run)."""
+    for warning in warnings:
+        io.err.write(f"warning[{SPEC_WARNING}]: job {job_id}: {warning}\n")
 
 
 def print_plan(io: Io, plan: Mapping[str, Any], as_json: bool) -> None:
