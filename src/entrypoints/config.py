@@ -196,15 +196,24 @@ def _file_tokens(raw: object, where: str) -> tuple[TokenGrant, ...]:
 
 def _env_tokens(raw: str) -> tuple[TokenGrant, ...]:
     """``FLWD_TOKENS``: entries split by ``;`` or newlines, each ``TOKEN`` or
-    ``TOKEN=scope,scope`` (default scopes jobs:read, runs:read, runs:write)."""
+    ``TOKEN=scope,scope`` (default scopes jobs:read, runs:read, runs:write). Scopes follow the
+    last ``=`` and each has a ``:``; otherwise the whole entry is the token, so base64 tokens
+    keep their ``=`` padding."""
     grants = []
     for index, entry in enumerate(e.strip() for e in raw.replace("\n", ";").split(";")):
         if not entry:
             continue
-        token, _, scope_text = entry.partition("=")
+        token, scope_text = _token_and_scopes(entry)
         scopes = _scopes(scope_text.split(","), "FLWD_TOKENS", "FLWD_TOKENS") if scope_text else DEFAULT_ENV_SCOPES
         grants.append(TokenGrant(name=f"env{index}", digest=token_digest(token.strip()), scopes=scopes))
     return tuple(grants)
+
+
+def _token_and_scopes(entry: str) -> tuple[str, str]:
+    token, sep, scope_text = entry.rpartition("=")
+    if sep and token and scope_text and all(":" in s for s in scope_text.split(",")):
+        return token, scope_text
+    return entry, ""
 
 
 def _scopes(raw: object, key: str, where: str) -> frozenset[str]:

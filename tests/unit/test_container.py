@@ -50,6 +50,24 @@ def test_config_file_env_and_flags_apply_in_order(tmp_path: Path) -> None:
     assert config.tokens[1].digest == token_digest("t2")
 
 
+@pytest.mark.parametrize(("entry", "token", "scopes"), [
+    ("t2", "t2", ["jobs:read", "runs:read", "runs:write"]),
+    ("t2=runs:admin,jobs:read", "t2", ["jobs:read", "runs:admin"]),
+    ("YWJjZA==", "YWJjZA==", ["jobs:read", "runs:read", "runs:write"]),  # base64 padding kept
+    ("YWJjZGU==runs:read", "YWJjZGU=", ["runs:read"]),
+])
+def test_env_tokens_keep_base64_padding_when_scopes_follow_the_last_equals(
+        entry: str, token: str, scopes: list[str]) -> None:
+    config = load_config(CliOverrides(), {"FLWD_TOKENS": entry, "HOME": "/nonexistent"})
+
+    assert [(t.digest, sorted(t.scopes)) for t in config.tokens] == [(token_digest(token), scopes)]
+
+
+def test_env_tokens_refuse_an_unknown_scope_when_one_is_given() -> None:
+    with pytest.raises(ConfigInvalidError, match="unknown scope"):
+        load_config(CliOverrides(), {"FLWD_TOKENS": "t=runs:reed", "HOME": "/nonexistent"})
+
+
 @pytest.mark.parametrize("text", [
     "runtime: kubernetes\n",
     "cancel_grace: soon\n",
