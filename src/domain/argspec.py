@@ -6,6 +6,7 @@ import math
 import re
 from typing import Callable, Mapping
 
+from flwd.domain.contract import same_json_value
 from flwd.domain.errors import SpecInvalidError
 from flwd.domain.model import NO_DEFAULT, ArgSpec, ArgType, env_name
 
@@ -305,10 +306,10 @@ def _check_default(
         kind = f"array of {items.value}" if items else arg_type.value
         raise fail("default", f"{default!r} is not a {kind}")
     if enum is not None:
-        # An array's enum lists allowed elements, as the contract checks it; true is not 1.
+        # An array's enum lists allowed elements, as the contract checks it.
         elements = default if isinstance(default, list) else [default]
         for element in elements:
-            if not any(isinstance(element, bool) == isinstance(c, bool) and element == c for c in enum):
+            if not any(same_json_value(element, choice) for choice in enum):
                 raise fail("default", f"{element!r} is not one of the enum values {list(enum)!r}")
     if arg_type in _NUMERIC:
         number = float(default)  # type: ignore[arg-type]

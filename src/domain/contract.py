@@ -6,7 +6,7 @@ import copy
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from flwd.domain.errors import ArgProblem, ArgsInvalidError
 from flwd.domain.model import ArgSpec, ArgType
@@ -126,17 +126,20 @@ def _negate(value: object) -> object:
     return value
 
 
-def _unknown(key: str, specs: tuple[ArgSpec, ...]) -> ArgProblem:
-    import difflib  # only an unknown argument needs it; plans that pass never load it
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``; did you mean 'x'?`` naming the choice closest to *word*, or ``""`` when none is."""
+    import difflib  # only a name that matched nothing needs it; plans that pass never load it
 
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _unknown(key: str, specs: tuple[ArgSpec, ...]) -> ArgProblem:
     names = [_key(spec.name) for spec in specs]
-    close = difflib.get_close_matches(_key(key), names, n=1)
-    if close:
-        hint = f"; did you mean {close[0]!r}?"
-    elif names:
-        hint = "; this job takes: " + ", ".join(spec.name for spec in specs)
-    else:
-        hint = "; this job takes no arguments"
+    hint = did_you_mean(_key(key), names)
+    if not hint:
+        hint = ("; this job takes: " + ", ".join(spec.name for spec in specs) if names
+                else "; this job takes no arguments")
     return ArgProblem(arg=key, code="unknown", message="unknown argument" + hint)
 
 
@@ -311,7 +314,7 @@ def _check_constraints(spec: ArgSpec, value: object) -> None:
 
 
 def _check_element(spec: ArgSpec, value: object) -> None:
-    if spec.enum is not None and not any(_same(value, allowed) for allowed in spec.enum):
+    if spec.enum is not None and not any(same_json_value(value, allowed) for allowed in spec.enum):
         allowed = ", ".join(_show(option) for option in spec.enum) or "(nothing)"
         raise _Bad("enum", f"must be one of {allowed}", value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -320,7 +323,8 @@ def _check_element(spec: ArgSpec, value: object) -> None:
         _check_pattern(spec.pattern, value)
 
 
-def _same(value: object, allowed: object) -> bool:
+def same_json_value(value: object, allowed: object) -> bool:
+    """Equal as JSON values: ``true`` is not ``1`` (Python's ``True == 1`` notwithstanding)."""
     return isinstance(value, bool) == isinstance(allowed, bool) and value == allowed
 
 

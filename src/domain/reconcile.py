@@ -29,9 +29,10 @@ class ReconcileReport:
 class ReconcileRuns:
     """Runs left ``queued``/``pulling``/``running`` by a dead process are reattached when
     their container still runs, else ended (``error`` with ``run.lost``, or ``canceled`` when
-    a cancel was asked for them). One process adopts each: the store's ``claim`` decides. Containers labelled
-    by flwd whose runs this store records as finished are removed, and their stale secret
-    dirs deleted; those of runs it does not know are left to the flwd that owns them.
+    a cancel was asked for them). One process adopts each: the store's ``claim`` decides.
+    Containers labelled by flwd whose runs this store records as finished are removed, and
+    their stale secret dirs deleted; those of runs it does not know are left to the flwd that
+    owns them.
 
     Runs owned by another live process on this host are left alone.
     """
@@ -73,7 +74,8 @@ class ReconcileRuns:
         the run ends here. False when the run is owned by a live process, ended, or another
         process adopted it first."""
         record = self._store.get(run_id)
-        if record is None or self._owned_elsewhere(record) or record.owner == self._owners.me():
+        if (record is None or record.run_id in self._supervisor.active_ids()
+                or not orphaned(record, self._owners)):
             return False
         container = next((c for c in self._runtime.managed() if c.run_id == run_id), None)
         return self._adopt(record, container) is not None
@@ -133,6 +135,11 @@ class ReconcileRuns:
             if _finished_here(self._store.get(run_id)):
                 self._secrets.remove(run_id)
                 report.removed_secrets.append(run_id)
+
+
+def orphaned(record: RunRecord, owners: RunOwners) -> bool:
+    """Owned by no live process: not by this one, and its owner has ended."""
+    return record.owner != owners.me() and not owners.alive(record.owner)
 
 
 def _finished_here(record: RunRecord | None) -> bool:

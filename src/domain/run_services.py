@@ -15,7 +15,7 @@ from flwd.domain.errors import (
 from flwd.domain.execution import QueuedRun
 from flwd.domain.model import Decision, RunStatus, Verdict
 from flwd.domain.profiles import raise_for_denials
-from flwd.domain.reconcile import ReconcileRuns
+from flwd.domain.reconcile import ReconcileRuns, orphaned
 from flwd.domain.services import PlanJob, RunRequest
 from flwd.domain.supervisor import RunSupervisor
 from flwd.ports.clock import Clock, IdSource
@@ -142,7 +142,7 @@ class CancelRun:
             raise RunNotActiveError(f"run {run_id} already ended {record.status}", run_id=run_id)
         if not self._supervisor.cancel(run_id):
             self._store.append(run_id, ev.RUN_CANCEL_REQUESTED, {}, self._clock.now_iso())
-            if record.owner != self._owners.me() and not self._owners.alive(record.owner):
+            if orphaned(record, self._owners):
                 self._orphans().adopt_orphan(run_id)
         return self._store.get(run_id) or record
 

@@ -11,6 +11,7 @@ from typing import Callable, Mapping, Sequence, TypeVar
 
 from flwd.domain.images import parse_image_ref
 from flwd.domain.argspec import parse_arg_specs, spec_error
+from flwd.domain.contract import did_you_mean
 from flwd.domain.errors import JobNotFoundError, SpecInvalidError
 from flwd.domain.model import (
     JOB_DIR,
@@ -23,7 +24,7 @@ from flwd.domain.model import (
     Resources,
 )
 from flwd.domain.quantity import parse_cpu, parse_duration, parse_memory
-from flwd.domain.ulc import MAX_ENV_STRING_BYTES, env_string_bytes
+from flwd.domain.ulc import MAX_ENV_STRING_BYTES, OVER_ENV_LIMIT, env_string_bytes
 from flwd.ports.catalog import JobDocument
 
 _ID = re.compile(r"^[A-Za-z0-9._/-]+$")
@@ -78,17 +79,8 @@ def parse_job_spec(doc: JobDocument) -> JobSpec:
 
 
 def _unknown_keys(data: Mapping[str, object]) -> tuple[str, ...]:
-    unknown = [str(key) for key in data if key not in TOP_LEVEL_KEYS]
-    if not unknown:
-        return ()
-    import difflib  # only a spec with an unknown key needs it
-
-    warnings = []
-    for key in unknown:
-        close = difflib.get_close_matches(key, sorted(TOP_LEVEL_KEYS), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        warnings.append(f"unknown key {key!r} ignored{hint}")
-    return tuple(warnings)
+    return tuple(f"unknown key {str(key)!r} ignored{did_you_mean(str(key), sorted(TOP_LEVEL_KEYS))}"
+                 for key in data if key not in TOP_LEVEL_KEYS)
 
 
 def _check_executor(path: str, data: Mapping[str, object]) -> None:
@@ -269,8 +261,7 @@ def _parse_env(path: str, raw: object) -> dict[str, str]:
                 raise spec_error(path, field, _NUL)
             env[name] = str(value)
             if env_string_bytes(name, env[name]) > MAX_ENV_STRING_BYTES:
-                raise spec_error(path, field, f"too long: over the {MAX_ENV_STRING_BYTES:,} "
-                                              "bytes Linux lets one environment variable hold")
+                raise spec_error(path, field, f"too long: {OVER_ENV_LIMIT}")
         else:
             raise spec_error(path, field, f"must be a string, number or boolean, not {value!r}")
     return env

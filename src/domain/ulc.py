@@ -70,6 +70,7 @@ def ulc_environment(
 # Linux will not exec a process with an environment string ("NAME=value" and its NUL) longer
 # than MAX_ARG_STRLEN (32 pages of 4 KiB): a bigger argument would make the job fail at start.
 MAX_ENV_STRING_BYTES = 131_072
+OVER_ENV_LIMIT = f"over the {MAX_ENV_STRING_BYTES:,} bytes Linux lets one environment variable hold"
 
 
 def env_string_bytes(name: str, text: str) -> int:
@@ -87,7 +88,6 @@ def oversize_problems(specs: tuple[ArgSpec, ...], env: Mapping[str, str]) -> lis
     together = env_string_bytes("FLWD_ARGS_JSON", env.get("FLWD_ARGS_JSON", ""))
     if together <= MAX_ENV_STRING_BYTES:
         return []  # each ARG_<NAME> string is shorter than the JSON that holds its value too
-    limit = f"over the {MAX_ENV_STRING_BYTES:,} bytes Linux lets one environment variable hold"
     hint = "pass large data as a file instead (a `format: secret` argument is delivered as one)"
     sizes: dict[str, int] = {}
     problems: list[ArgProblem] = []
@@ -98,13 +98,13 @@ def oversize_problems(specs: tuple[ArgSpec, ...], env: Mapping[str, str]) -> lis
         sizes[spec.name] = size = env_string_bytes(spec.env_name, text)
         if size > MAX_ENV_STRING_BYTES:
             problems.append(ArgProblem(arg=spec.name, code="range", message=(
-                f"too long to deliver: {spec.env_name} would take {size:,} bytes, {limit}; "
-                f"{hint}")))
+                f"too long to deliver: {spec.env_name} would take {size:,} bytes, "
+                f"{OVER_ENV_LIMIT}; {hint}")))
     if not problems and sizes:
         largest = max(sizes, key=lambda name: sizes[name])
         problems.append(ArgProblem(arg=largest, code="range", message=(
             f"the arguments together are too long to deliver: FLWD_ARGS_JSON would take "
-            f"{together:,} bytes, {limit}; this is the largest of them; {hint}")))
+            f"{together:,} bytes, {OVER_ENV_LIMIT}; this is the largest of them; {hint}")))
     return problems
 
 
