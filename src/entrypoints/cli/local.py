@@ -72,7 +72,7 @@ class LocalBackend:
             if interrupted:  # as a first Ctrl-C: the queued run ends canceled, never started
                 self._io.err.write("\nflwd: canceling (Ctrl-C again to kill)\n")
                 supervisor.cancel(queued.record.run_id)
-        return self._wait(future, queued.record.run_id, interrupts=len(interrupted[:1]))
+        return self._wait(future, queued.record.run_id, interrupts=1 if interrupted else 0)
 
     def _replay(self, run_id: str, printer: EventPrinter) -> None:
         if run_id:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, ContextManager, Iterator
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
@@ -15,19 +15,24 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 @contextmanager
-def stop_signals_interrupt() -> Iterator[None]:
-    """While the block runs, SIGTERM/SIGHUP raise KeyboardInterrupt like Ctrl-C (as ``podman
-    run`` and ``docker run`` pass them on to the container); the previous handlers come back
-    afterwards. Outside the main thread, where handlers cannot be set, nothing changes."""
+def _handling(signals: tuple[int, ...], handler: Any) -> Iterator[None]:
+    """*handler* for *signals* while the block runs, the previous handlers afterwards; outside
+    the main thread, where handlers cannot be set, nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, _interrupt) for sig in _STOP_SIGNALS}
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def stop_signals_interrupt() -> ContextManager[None]:
+    """While the block runs, SIGTERM/SIGHUP raise KeyboardInterrupt like Ctrl-C (as ``podman
+    run`` and ``docker run`` pass them on to the container)."""
+    return _handling(_STOP_SIGNALS, _interrupt)
 
 
 @contextmanager
@@ -37,20 +42,14 @@ def deferred_interrupts() -> Iterator[list[int]]:
     to the supervisor, where an interrupt would leave the run ``queued`` with nobody to run or
     end it."""
     received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
+
     def record(signum: int, frame: Any) -> None:
         if received:  # asked twice: the user means it, even at the cost of a queued run
             raise KeyboardInterrupt(signal.Signals(signum).name)
         received.append(signum)
 
-    previous = {sig: signal.signal(sig, record) for sig in (signal.SIGINT, *_STOP_SIGNALS)}
-    try:
+    with _handling((signal.SIGINT, *_STOP_SIGNALS), record):
         yield received
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def restore_defaults() -> None:
