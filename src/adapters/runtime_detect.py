@@ -72,9 +72,8 @@ def _check(runtime: str, url: str, source: str, deadline: float) -> Candidate:
         try:
             _reach_ssh_host(url, remaining)
         except OSError as exc:
-            reason = exc.strerror or str(exc) or type(exc).__name__
             return Candidate(runtime=runtime, url=url, source=source, reachable=False,
-                             reason=f"its SSH host does not answer: {reason}")
+                             reason=f"its SSH host does not answer: {_reason(exc)}")
         return Candidate(runtime=runtime, url=url, source=source, reachable=True,
                          reason="SSH host answers; the service itself is not checked")
     if scheme not in PINGABLE:  # other schemes: the SDK will tell
@@ -83,12 +82,16 @@ def _check(runtime: str, url: str, source: str, deadline: float) -> Candidate:
     try:
         headers = ping(url, timeout=min(PING_TIMEOUT, remaining))
     except OSError as exc:
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        return Candidate(runtime=runtime, url=url, source=source, reachable=False, reason=reason)
+        return Candidate(runtime=runtime, url=url, source=source, reachable=False,
+                         reason=_reason(exc))
     if runtime == "podman" and "libpod-api-version" not in headers:
         return Candidate(runtime=runtime, url=url, source=source, reachable=False,
                          reason="answers, but is not a Podman service (no Libpod-Api-Version)")
     return Candidate(runtime=runtime, url=url, source=source, reachable=True)
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def _reach_ssh_host(url: str, timeout: float) -> None:
