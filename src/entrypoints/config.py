@@ -27,6 +27,8 @@ class TokenGrant:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FlwdConfig:
+    """The effective configuration: defaults, then the file, FLWD_* variables and CLI flags."""
+
     jobs_dirs: tuple[str, ...] = ("./jobs",)
     data_dir: str = "~/.local/share/flwd"
     runtime: str = "auto"

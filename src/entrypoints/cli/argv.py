@@ -20,6 +20,8 @@ HELP_FLAGS = ("--help", "-h")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CommandLine:
+    """The command line split into global flags, the command and what follows it."""
+
     overrides: CliOverrides
     command: str | None  # ":plan", a job id, or None
     rest: tuple[str, ...]
