@@ -52,43 +52,42 @@ class LocalBackend:
 
     def run(self, job: JobSpec, args: dict[str, object], profile: str | None, *,
             printer: EventPrinter, detach: bool) -> RunRecord:
+        """Ctrl-C (or SIGTERM/SIGHUP) once: graceful cancel; twice: kill. The run always
+        reaches run.finished."""
         from flwd.domain.execution import QueuedRun
-        from flwd.entrypoints.cli.signals import deferred_interrupts
+        from flwd.entrypoints.cli.signals import deferred_interrupts, stop_signals_interrupt
 
         request = RunRequest(job=job.id, args=args, from_text=True, requested_profile=profile)
-        with deferred_interrupts() as interrupted:  # until the supervisor holds the run
-            try:
-                queued = self._container.submit_run()(request)
-            except PolicyDeniedError as exc:
-                self._replay(str(exc.context.get("run_id", "")), printer)
-                raise
-            assert isinstance(queued, QueuedRun)
-            self._supervising = True
-            self._replay(queued.record.run_id, printer)
-            if detach and not interrupted:
-                return self._detach(queued)
-            supervisor = self._container.supervisor()
-            future = supervisor.submit(queued, [printer])
-            if interrupted:  # as a first Ctrl-C: the queued run ends canceled, never started
+        # deferred inside stop_signals_interrupt: when the run is handed over, a signal raises
+        # KeyboardInterrupt for the wait below instead of taking its default action
+        with stop_signals_interrupt():
+            with deferred_interrupts() as interrupted:  # until the supervisor holds the run
+                try:
+                    queued = self._container.submit_run()(request)
+                except PolicyDeniedError as exc:
+                    self._replay(str(exc.context.get("run_id", "")), printer)
+                    raise
+                assert isinstance(queued, QueuedRun)
+                self._supervising = True
+                self._replay(queued.record.run_id, printer)
+                if detach and not interrupted:
+                    return self._detach(queued)
+                supervisor = self._container.supervisor()
+                run_id = queued.record.run_id
+                if interrupted:  # canceled before a worker can pick it up: it never starts
+                    supervisor.control_for(run_id).cancel()
+                future = supervisor.submit(queued, [printer])
+            if interrupted:  # as a first Ctrl-C, also when it came while the run was submitted
                 self._io.err.write("\nflwd: canceling (Ctrl-C again to kill)\n")
-                supervisor.cancel(queued.record.run_id)
-        return self._wait(future, queued.record.run_id, interrupts=1 if interrupted else 0)
+                supervisor.cancel(run_id)
+            return self._wait(future, run_id, interrupts=1 if interrupted else 0)
 
     def _replay(self, run_id: str, printer: EventPrinter) -> None:
         if run_id:
             for event in self._container.store().events(run_id):
                 printer(event)
 
-    def _wait(self, future: Future[RunRecord], run_id: str, *, interrupts: int = 0) -> RunRecord:
-        """Ctrl-C (or SIGTERM/SIGHUP) once: graceful cancel; twice: kill. The run always
-        reaches run.finished."""
-        from flwd.entrypoints.cli.signals import stop_signals_interrupt
-
-        with stop_signals_interrupt():
-            return self._wait_interruptible(future, run_id, interrupts)
-
-    def _wait_interruptible(self, future: Future[RunRecord], run_id: str,
-                            interrupts: int) -> RunRecord:
+    def _wait(self, future: Future[RunRecord], run_id: str, interrupts: int) -> RunRecord:
         supervisor = self._container.supervisor()
         while True:
             try:
