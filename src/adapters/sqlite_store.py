@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from flwd.adapters import _run_codec as codec
-from flwd.domain.errors import FlwdError, IdempotencyConflictError, RunNotFoundError
+from flwd.domain.errors import (
+    ConfigInvalidError,
+    FlwdError,
+    IdempotencyConflictError,
+    RunNotFoundError,
+    RunStoreError,
+)
 from flwd.ports.store import EventRecord, RunPage, RunRecord
 
 # Every RunRecord field, in column order; args and decisions are JSON text.
@@ -216,13 +222,19 @@ class SqliteRunStore:
                 raise self._failure("cannot read", exc) from exc
 
     def _failure(self, what: str, exc: BaseException) -> FlwdError:
-        return FlwdError(f"{what} the run store {self.path}: {exc}", path=str(self.path))
+        return RunStoreError(f"{what} the run store {self.path}: {exc}", path=str(self.path))
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             try:
                 self._conn = self._open()
-            except (OSError, sqlite3.Error) as exc:
+            except OSError as exc:  # the directory or the file cannot be made: a setting to fix
+                reason = ("a file is in the way of the directory"
+                          if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror)
+                raise ConfigInvalidError(
+                    f"data_dir {self.path.parent} cannot hold the run store {self.path.name}: "
+                    f"{reason or exc}", field="data_dir", path=str(self.path)) from exc
+            except sqlite3.Error as exc:
                 raise self._failure("cannot open", exc) from exc
         return self._conn
 

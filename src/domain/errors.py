@@ -153,6 +153,13 @@ class RunWorkspaceError(FlwdError):
     code = "run.workspace.failed"
 
 
+class RunStoreError(FlwdError):
+    """The run store could not be read or written: a corrupt file, a full disk, a lock held
+    past the busy timeout. (A data directory that cannot hold it at all is config.invalid.)"""
+
+    code = "run.store.failed"
+
+
 # --- HTTP-facing --------------------------------------------------------------------
 
 

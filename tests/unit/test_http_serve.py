@@ -5,6 +5,7 @@ from __future__ import annotations
 import io as stdio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,33 @@ def test_serve_without_runtime_serves_plans_and_stops_cleanly_on_sigterm(tmp_pat
     assert plan.status_code == 200 and plan.json()["job_id"] == "hello"
     assert run.status_code == 422 and run.json()["code"] == "container.runtime.unavailable"
     assert code == 0
+
+
+def test_serve_refuses_with_one_coded_line_and_exit_2_when_the_port_is_taken(tmp_path: Path) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    command = [str(Path(sys.executable).parent / "flwd"), "--data-dir", str(tmp_path), ":serve",
+               "--dev", "--no-runtime", "--bind", f"127.0.0.1:{port}"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    finally:
+        taken.close()
+
+    assert done.returncode == 2
+    assert done.stderr == (f"error[config.invalid]: cannot serve on 127.0.0.1:{port}: "
+                           "address already in use\n")
+
+
+def test_serve_refuses_with_exit_2_when_data_dir_cannot_hold_the_run_store(tmp_path: Path) -> None:
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the data directory should be")
+
+    command = [str(Path(sys.executable).parent / "flwd"), "--data-dir", str(blocker), ":serve",
+               "--dev", "--no-runtime", "--bind", "127.0.0.1:0"]
+
+    done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error[config.invalid]: data_dir {blocker} cannot hold the run store")

@@ -94,14 +94,28 @@ def test_store_reopens_when_used_after_close(store: SqliteRunStore) -> None:
     assert _seqs(store, "r1") == [1, 2]
 
 
-def test_open_failure_is_a_coded_error_when_path_is_a_directory(tmp_path: Path) -> None:
+def test_open_failure_is_a_store_error_when_path_is_a_directory(tmp_path: Path) -> None:
     store = SqliteRunStore(tmp_path)
 
     with pytest.raises(FlwdError) as err:
         store.get("r1")
 
-    assert err.value.code == "flwd.internal"
+    assert err.value.code == "run.store.failed"
     assert str(tmp_path) in err.value.detail
+
+
+@pytest.mark.parametrize("data_dir", ["blocker", "blocker/sub"])
+def test_open_failure_is_config_invalid_naming_data_dir_when_a_file_is_in_the_way(
+        tmp_path: Path, data_dir: str) -> None:
+    (tmp_path / "blocker").write_text("not a directory")
+    store = SqliteRunStore(tmp_path / data_dir / "flwd.db")
+
+    with pytest.raises(FlwdError) as err:
+        store.list()
+
+    assert (err.value.code, err.value.context["field"]) == ("config.invalid", "data_dir")
+    assert err.value.detail == (f"data_dir {tmp_path / data_dir} cannot hold the run store "
+                                "flwd.db: a file is in the way of the directory")
 
 
 def test_appends_never_collide_when_two_connections_share_the_file(tmp_path: Path) -> None:
@@ -193,7 +207,7 @@ def test_open_refuses_when_the_schema_is_newer_than_this_flwd(tmp_path: Path) ->
     with pytest.raises(FlwdError) as err:
         store.get("r1")
 
-    assert "newer" in err.value.detail
+    assert err.value.code == "run.store.failed" and "newer" in err.value.detail
 
 
 def test_a_locked_database_is_a_coded_error_when_the_wait_runs_out(tmp_path: Path) -> None:
@@ -210,7 +224,7 @@ def test_a_locked_database_is_a_coded_error_when_the_wait_runs_out(tmp_path: Pat
         blocker.execute("ROLLBACK")
         blocker.close()
 
-    assert "cannot write" in err.value.detail
+    assert err.value.code == "run.store.failed" and "cannot write" in err.value.detail
     assert _seqs(holder, "r1") == [1]
     holder.close()
     waiter.close()

@@ -53,6 +53,7 @@ STATUS_FOR_CODE: dict[str, int] = {
     "E_OCI": 422,
     "secret.write.failed": 503,
     "run.workspace.failed": 503,
+    "run.store.failed": 503,
     "server.unreachable": 502,
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import signal
+import socket
 import threading
 from dataclasses import dataclass
 from types import FrameType
@@ -113,6 +114,7 @@ def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], i
     container = build_container(config, profile_override=options.profile,
                                 catalog_rescan_seconds=CATALOG_RESCAN_SECONDS)
     container.env.override(providers.Object(env))
+    container.store().active()  # an unusable data_dir refuses to start, not fails each request
     supervisor = container.supervisor()
     try:
         if not options.no_runtime:
@@ -171,13 +173,30 @@ def _run_uvicorn(app: Any, options: ServeOptions, io: Io, grace: float,
     config = uvicorn.Config(app, host=options.host, port=options.port, workers=1,
                             log_level="warning", access_log=False, lifespan="on",
                             timeout_graceful_shutdown=int(grace + _SHUTDOWN_EXTRA_SECONDS))
+    listener = _listen(options.host, options.port)
     try:
-        Server(config).run()
+        Server(config).run(sockets=[listener])
     except SystemExit as exc:  # uvicorn exits when it cannot bind or start
         if exc.code not in (0, None):
             raise ConfigInvalidError(
                 f"cannot serve on {options.host}:{options.port} (see the message above)",
                 field="server.bind") from None
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind here rather than in uvicorn, so a busy or foreign address is one coded error line,
+    not uvicorn's log line followed by an exit."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        raise ConfigInvalidError(f"cannot serve on {host}:{port}: {reason[:1].lower()}{reason[1:]}",
+                                 field="server.bind") from None
+    return sock
 
 
 def _bound_address(server: Any, options: ServeOptions) -> tuple[str, int]:
