@@ -9,6 +9,7 @@ from typing import Callable, Mapping
 from flwd.domain.contract import same_json_value
 from flwd.domain.errors import SpecInvalidError
 from flwd.domain.model import NO_DEFAULT, ArgSpec, ArgType, env_name
+from flwd.domain.patterns import backtracking_risk
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 _SAFE_FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -271,6 +272,9 @@ def _parse_pattern(value: object, arg_type: ArgType, fail: _Fail) -> str | None:
         re.compile(value)
     except re.error as exc:
         raise fail("pattern", f"is not a valid regular expression: {exc}") from None
+    risk = backtracking_risk(value)
+    if risk is not None:
+        raise fail("pattern", f"{value!r} {risk}")
     return value
 
 

@@ -45,6 +45,7 @@ INVALID = [
     ("enum-wrong-type", [{"name": "a", "type": "integer", "enum": [1, "two"]}], "args[0].enum[1]", "not a integer"),
     ("pattern-on-integer", [{"name": "a", "type": "integer", "pattern": "^1$"}], "args[0].pattern", "only string"),
     ("pattern-not-compiling", [{"name": "a", "type": "string", "pattern": "(["}], "args[0].pattern", "not a valid regular expression"),
+    ("pattern-backtracking", [{"name": "a", "type": "string", "pattern": "^(\\w+\\s?)*$"}], "args[0].pattern", "exponential time"),
     ("format-unknown", [{"name": "a", "type": "string", "format": "email"}], "args[0].format", "unknown format"),
     ("secret-array", [{"name": "a", "type": "array", "format": "secret"}], "args[0].type", "scalar"),
     ("secret-flag-not-bool", [{"name": "a", "type": "string", "secret": "yes"}], "args[0].secret", "true or false"),
