@@ -79,28 +79,103 @@ def parse_image_ref(text: str) -> ImageRef:
     return ImageRef(registry=registry, repository=repository, tag=tag, digest=digest or None)
 
 
-def _normalise_host(entry: str) -> str:
-    host = entry.strip().lower().rstrip("/")
+def _normalise_host(host: str) -> str:
+    host = host.lower()
     return DEFAULT_REGISTRY if host in _LEGACY_DOCKER_HOSTS else host
 
 
-def registry_allowed(ref: ImageRef, allowed: tuple[str, ...]) -> bool:
-    """Whether *ref*'s registry is on the allow-list *allowed* (empty: every registry).
+def parse_registry_entry(entry: str) -> tuple[str, str]:
+    """Split an ``allowed_registries`` entry into its normalised host and repository path.
 
-    Entries match the registry host exactly, case-insensitively, port included:
+    An entry is a registry host (``ghcr.io``, ``localhost:5000``), optionally followed by a
+    repository path prefix (``ghcr.io/acme``, ``docker.io/library``): ``("ghcr.io", "acme")``;
+    the path is ``""`` for a bare host. Host and path are lower-cased and docker.io's aliases
+    become ``docker.io``. Raises ``ValueError`` saying what is wrong (whitespace, a trailing
+    ``/``, an empty path segment, a tag or digest, a bad host or path component, or a path
+    after a first component that is no registry host); the policy loader turns it into
+    ``config.invalid``.
+    """
+    if not entry:
+        raise ValueError("is empty")
+    if any(ch.isspace() for ch in entry):
+        raise ValueError("contains whitespace")
+    if "@" in entry:
+        raise ValueError("names a digest: give a registry host or a host/path prefix")
+    host, slash, path = entry.partition("/")
+    if ":" in path:
+        raise ValueError("names a tag: give a registry host or a host/path prefix")
+    if not _HOST.match(host):
+        raise ValueError(f"has a bad registry host {host!r} (a host name or IP, optionally :port)")
+    if not slash:
+        return _normalise_host(host), ""
+    if entry.endswith("/"):
+        raise ValueError("ends with '/'")
+    if "" in path.split("/"):
+        raise ValueError("has an empty path segment")
+    if _split_domain(entry)[0] != host:
+        # Docker would read the whole entry as a docker.io repository: no image can match it
+        raise ValueError(
+            f"does not start with a registry host ({host!r} has no '.' or ':' and is not "
+            f"localhost); for Docker Hub write docker.io/{entry}"
+        )
+    for component in path.lower().split("/"):
+        if not _PATH_COMPONENT.match(component):
+            raise ValueError(f"has a bad repository path component {component!r}")
+    return _normalise_host(host), path.lower()
+
+
+def _host_admits(wanted: str, host: str) -> bool:
+    # localhost (and 127.0.0.1) admit every port: local registries run on arbitrary ports
+    bare_host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return wanted == host or (wanted in ("localhost", "127.0.0.1") and wanted == bare_host)
+
+
+def _valid_entries(allowed: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    entries: list[tuple[str, str, str]] = []
+    for entry in allowed:
+        try:
+            host, path = parse_registry_entry(entry)
+        except ValueError:
+            continue  # fail closed: a malformed entry (only possible unvalidated) admits nothing
+        entries.append((entry, host, path))
+    return entries
+
+
+def registry_entries(ref: ImageRef, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """The entries of *allowed* whose host part admits *ref*'s registry, paths ignored.
+
+    A deny names these so the operator sees that the registry is listed, but only for
+    other repository paths.
+    """
+    host = _normalise_host(ref.registry)
+    return tuple(entry for entry, wanted, _ in _valid_entries(allowed) if _host_admits(wanted, host))
+
+
+def admitting_entry(ref: ImageRef, allowed: tuple[str, ...]) -> str | None:
+    """The first entry of *allowed* that admits *ref*, or ``None``.
+
+    An entry's host matches the registry host exactly, case-insensitively, port included:
     ``registry.example.com`` does not admit ``registry.example.com:5000``. ``docker.io``,
     ``index.docker.io`` and ``registry-1.docker.io`` are one registry. The one exception
     is ``localhost`` (and ``127.0.0.1``), which admits every port on the loopback host,
-    because local registries are run on arbitrary ports.
+    because local registries are run on arbitrary ports. An entry with a path also needs
+    the repository to be that path or to start with it at a ``/`` boundary (as
+    containers-registries.conf's ``prefix``): ``ghcr.io/acme`` admits ``ghcr.io/acme/tool``
+    but not ``ghcr.io/acme-evil/tool``; ``docker.io/library`` admits ``alpine``.
+    Malformed entries admit nothing.
     """
-    if not allowed:
-        return True
     host = _normalise_host(ref.registry)
-    bare_host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    for entry in allowed:
-        wanted = _normalise_host(entry)
-        if wanted == host:
-            return True
-        if wanted in ("localhost", "127.0.0.1") and wanted == bare_host:
-            return True
-    return False
+    for entry, wanted, path in _valid_entries(allowed):
+        if not _host_admits(wanted, host):
+            continue
+        if not path or ref.repository == path or ref.repository.startswith(path + "/"):
+            return entry
+    return None
+
+
+def registry_allowed(ref: ImageRef, allowed: tuple[str, ...]) -> bool:
+    """Whether *ref* is admitted by the allow-list *allowed* (empty: every image).
+
+    See ``admitting_entry`` for how an entry matches.
+    """
+    return not allowed or admitting_entry(ref, allowed) is not None

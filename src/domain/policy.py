@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from flwd.domain.capabilities import parse_capability
 from flwd.domain.errors import ConfigInvalidError, SpecInvalidError
+from flwd.domain.images import parse_registry_entry
 from flwd.domain.model import DEFAULT_PIDS, Overrides, PolicyBundle, Profile, Resources
 from flwd.domain.quantity import parse_cpu, parse_memory
 
@@ -50,7 +52,9 @@ class _Reader:
             raise self.fail(field, f"must be true or false, got {value!r}")
         return value
 
-    def strings(self, data: Mapping[str, object], key: str, field: str) -> tuple[str, ...]:
+    def strings(
+        self, data: Mapping[str, object], key: str, field: str, *, strip: bool = True
+    ) -> tuple[str, ...]:
         value = data.get(key)
         if value is None:
             return ()
@@ -59,7 +63,7 @@ class _Reader:
         for item in value:
             if not isinstance(item, str) or not item.strip():
                 raise self.fail(field, f"must be a list of non-empty strings, got {item!r}")
-        return tuple(item.strip() for item in value)
+        return tuple(item.strip() if strip else item for item in value)
 
 
 def parse_policy(data: Mapping[str, object] | None, *, source: str = "policy") -> PolicyBundle:
@@ -69,7 +73,10 @@ def parse_policy(data: Mapping[str, object] | None, *, source: str = "policy") -
     ceilings ``pids=256`` only. Unknown keys, wrong types, unknown profile names, empty
     ``allowed_profiles`` and bad quantities raise ``ConfigInvalidError`` (``config.invalid``)
     whose context names ``file`` (*source*) and ``field`` (dotted, e.g. ``ceilings.memory``).
-    Capability names are upper-cased with any ``CAP_`` prefix removed.
+    ``allowed_registries`` entries are a host or a host/path prefix (see
+    ``images.parse_registry_entry``), kept lower-cased. Capability names must be Linux
+    capabilities or ``ALL`` (see ``capabilities.parse_capability``) and are upper-cased with
+    any ``CAP_`` prefix removed.
     """
     if data is None:
         return DEFAULT_BUNDLE
@@ -79,9 +86,7 @@ def parse_policy(data: Mapping[str, object] | None, *, source: str = "policy") -
         allowed_profiles=_profiles(read, doc),
         require_rootless=read.boolean(doc, "require_rootless", "require_rootless"),
         require_limits=read.boolean(doc, "require_limits", "require_limits"),
-        allowed_registries=tuple(
-            r.lower() for r in read.strings(doc, "allowed_registries", "allowed_registries")
-        ),
+        allowed_registries=_registries(read, doc),
         ceilings=_ceilings(read, doc.get("ceilings")),
         overrides=_overrides(read, doc.get("overrides")),
     )
@@ -122,10 +127,26 @@ def _ceilings(read: _Reader, value: object) -> Resources:
     return Resources(cpu_millis=cpu, memory_bytes=memory, pids=pids)
 
 
-def normalise_cap(name: str) -> str:
-    """``cap_net_bind_service`` -> ``NET_BIND_SERVICE``: the form policies and specs compare."""
-    upper = name.strip().upper()
-    return upper[4:] if upper.startswith("CAP_") else upper
+def _registries(read: _Reader, doc: Mapping[str, object]) -> tuple[str, ...]:
+    entries: list[str] = []
+    # unstripped: blanks around an entry are as malformed as blanks inside it
+    for entry in read.strings(doc, "allowed_registries", "allowed_registries", strip=False):
+        try:
+            parse_registry_entry(entry)
+        except ValueError as exc:
+            raise read.fail("allowed_registries", f"{entry!r} {exc}") from None
+        entries.append(entry.lower())
+    return tuple(entries)
+
+
+def _caps(read: _Reader, data: Mapping[str, object]) -> tuple[str, ...]:
+    caps: list[str] = []
+    for name in read.strings(data, "caps", "overrides.caps"):
+        try:
+            caps.append(parse_capability(name))
+        except ValueError as exc:
+            raise read.fail("overrides.caps", str(exc)) from None
+    return tuple(caps)
 
 
 def _overrides(read: _Reader, value: object) -> Overrides:
@@ -134,7 +155,7 @@ def _overrides(read: _Reader, value: object) -> Overrides:
     data = read.mapping(value, "overrides", _OVERRIDE_KEYS)
     return Overrides(
         network=tuple(n.lower() for n in read.strings(data, "network", "overrides.network")),
-        caps=tuple(normalise_cap(c) for c in read.strings(data, "caps", "overrides.caps")),
+        caps=_caps(read, data),
         rootfs_writable=read.boolean(data, "rootfs_writable", "overrides.rootfs_writable"),
         env_inheritance=read.boolean(data, "env_inheritance", "overrides.env_inheritance"),
     )

@@ -34,7 +34,8 @@ from flwd.domain.errors import (
     RuntimeLimitsUnenforcedError,
     RuntimeRootfulError,
 )
-from flwd.domain.images import registry_allowed
+from flwd.domain.capabilities import ALL, normalise_cap
+from flwd.domain.images import admitting_entry, registry_entries
 from flwd.domain.model import (
     ContainerRequest,
     ContainerSettings,
@@ -45,7 +46,6 @@ from flwd.domain.model import (
     Profile,
     Verdict,
 )
-from flwd.domain.policy import normalise_cap
 from flwd.domain.ceilings import judge_resources, limits_text
 
 if TYPE_CHECKING:
@@ -162,15 +162,20 @@ def _relaxation(subject: str, what: str, profile: Profile, listed: bool) -> Deci
 
 
 def _image(image: ImageRef, bundle: PolicyBundle) -> Decision:
-    if not bundle.allowed_registries:
+    allowed = bundle.allowed_registries
+    if not allowed:
         return _ANY_REGISTRY
-    if registry_allowed(image, bundle.allowed_registries):
+    entry = admitting_entry(image, allowed)
+    if entry is not None:
         return Decision(subject="container.image", decision=ALLOW, code="image.registry.allowed",
-                        reason=f"registry {image.registry} is in the policy's allowed_registries")
+                        reason=f"{image} is allowed by the policy's allowed_registries entry "
+                        f"{entry!r}")
+    same_host = ", ".join(registry_entries(image, allowed))
+    only = f"; registry {image.registry} is allowed only under {same_host}" if same_host else ""
     return Decision(
         subject="container.image", decision=DENY, code="image.registry.not.allowed",
-        reason=f"registry {image.registry} of {image} is not in the policy's allowed_registries "
-        f"({', '.join(bundle.allowed_registries)})",
+        reason=f"{image} is not allowed by any of the policy's allowed_registries "
+        f"({', '.join(allowed)}){only}",
     )
 
 
@@ -189,7 +194,9 @@ def _capabilities(
     if not asked:
         return (), _DEFAULT_CAPS
     caps = tuple(dict.fromkeys(normalise_cap(c) for c in asked))
-    unlisted = [c for c in caps if c not in bundle.overrides.caps]
+    listed = bundle.overrides.caps
+    # ALL in the overrides lists every capability (and ALL itself)
+    unlisted = [] if ALL in listed else [c for c in caps if c not in listed]
     named = unlisted if profile is Profile.PERMISSIVE and unlisted else caps
     decision = _relaxation("container.capabilities", "capabilities " + ", ".join(named),
                            profile, listed=not unlisted)

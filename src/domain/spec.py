@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import Callable, Mapping, Sequence, TypeVar
 
+from flwd.domain.capabilities import parse_capability
 from flwd.domain.images import parse_image_ref
 from flwd.domain.argspec import parse_arg_specs, spec_error
 from flwd.domain.contract import did_you_mean
@@ -29,7 +30,6 @@ from flwd.ports.catalog import JobDocument
 
 _ID = re.compile(r"^[A-Za-z0-9._/-]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CAPABILITY = re.compile(r"^[A-Z_]+$")
 _RESERVED_ENV_PREFIXES = ("ARG_", "FLWD_")
 _CONTAINER_KEYS = ("network", "rootfs_writable", "capabilities", "env_inheritance", "resources", "pull_policy")
 _RESOURCE_KEYS = ("cpu", "memory", "pids")
@@ -309,10 +309,10 @@ def _parse_capabilities(path: str, raw: object) -> tuple[str, ...]:
         raise spec_error(path, "container.capabilities", "must be a list of capability names")
     caps: list[str] = []
     for index, item in enumerate(raw):
-        cap = item.strip().upper() if isinstance(item, str) else ""
-        cap = cap.removeprefix("CAP_")
-        if not _CAPABILITY.match(cap):
-            raise spec_error(path, f"container.capabilities[{index}]", f"{item!r} is not a capability name")
+        try:
+            cap = parse_capability(item)
+        except ValueError as exc:
+            raise spec_error(path, f"container.capabilities[{index}]", str(exc)) from None
         if cap not in caps:
             caps.append(cap)
     return tuple(caps)

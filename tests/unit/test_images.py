@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from flwd.domain.errors import SpecInvalidError
-from flwd.domain.images import parse_image_ref, registry_allowed
+from flwd.domain.images import (
+    admitting_entry,
+    parse_image_ref,
+    parse_registry_entry,
+    registry_allowed,
+    registry_entries,
+)
 from flwd.domain.model import ImageRef
 
 DIGEST = "sha256:" + "a" * 64
@@ -115,3 +121,114 @@ def test_registry_allowed_matches_host_when_list_given(
     image: str, allowed: tuple[str, ...], expected: bool
 ) -> None:
     assert registry_allowed(parse_image_ref(image), allowed) is expected
+
+
+ACME = ("docker.io", "ghcr.io/acme")
+
+
+@pytest.mark.parametrize(
+    ("image", "allowed", "entry"),
+    [
+        ("ghcr.io/acme/tool", ACME, "ghcr.io/acme"),
+        ("ghcr.io/acme/team/tool:1", ACME, "ghcr.io/acme"),
+        (f"ghcr.io/acme/tool@{DIGEST}", ACME, "ghcr.io/acme"),
+        ("ghcr.io/acme", ACME, "ghcr.io/acme"),
+        ("ghcr.io/acme-evil/tool", ACME, None),
+        ("ghcr.io/acmetool", ACME, None),
+        ("ghcr.io/acme_x/tool", ACME, None),
+        ("ghcr.io/other/acme", ACME, None),
+        ("ghcr.io/other/acme/tool", ACME, None),
+        ("quay.io/acme/tool", ACME, None),
+        ("GHCR.IO/acme/tool", ("GHCR.io/Acme",), "GHCR.io/Acme"),
+        ("ghcr.io/acme/team/tool", ("ghcr.io/acme/team",), "ghcr.io/acme/team"),
+        ("ghcr.io/acme/teamx/tool", ("ghcr.io/acme/team",), None),
+        ("ghcr.io/acme/tool", ("ghcr.io/acme/team",), None),
+        ("alpine:3.20", ("docker.io/library",), "docker.io/library"),
+        ("library/alpine", ("docker.io/library",), "docker.io/library"),
+        ("index.docker.io/library/alpine", ("docker.io/library",), "docker.io/library"),
+        ("alpine", ("index.docker.io/library",), "index.docker.io/library"),
+        ("alpine", ("registry-1.docker.io/library/alpine",), "registry-1.docker.io/library/alpine"),
+        ("alpine", ("docker.io/library/alp",), None),
+        ("bitnami/redis", ("docker.io/library",), None),
+        ("librarything/x", ("docker.io/library",), None),
+        ("ghcr.io/library/alpine", ("docker.io/library",), None),
+        ("localhost/team/x", ("localhost/team",), "localhost/team"),
+        ("localhost:5000/team/x", ("localhost/team",), "localhost/team"),
+        ("localhost:5000/other/x", ("localhost/team",), None),
+        ("localhost:5001/team/x", ("localhost:5000/team",), None),
+        ("registry.example.com:5000/team/x", ("registry.example.com/team",), None),
+        ("registry.example.com:5000/team/x", ("registry.example.com:5000/team",),
+         "registry.example.com:5000/team"),
+        ("ghcr.io/acme/tool", ("ghcr.io/acme/",), None),
+        ("ghcr.io/acme/tool", ("ghcr.io/acme:v1",), None),
+        ("ghcr.io/acme/tool", ("ghcr.io/other", "ghcr.io", "ghcr.io/acme"), "ghcr.io"),
+    ],
+)
+def test_admitting_entry_matches_host_and_path_prefix_at_segment_boundary(
+    image: str, allowed: tuple[str, ...], entry: str | None
+) -> None:
+    """An entry with a path admits only repositories at or under it; malformed ones nothing."""
+    ref = parse_image_ref(image)
+
+    assert admitting_entry(ref, allowed) == entry
+    assert registry_allowed(ref, allowed) is (entry is not None)
+
+
+def test_registry_entries_names_entries_for_the_host_when_only_their_paths_differ() -> None:
+    ref = parse_image_ref("ghcr.io/acme-evil/tool")
+
+    assert registry_entries(ref, ("docker.io", "ghcr.io/acme", "GHCR.io/beta")) == (
+        "ghcr.io/acme", "GHCR.io/beta")
+
+
+@pytest.mark.parametrize(
+    ("entry", "host", "path"),
+    [
+        ("ghcr.io", "ghcr.io", ""),
+        ("GHCR.io/Acme", "ghcr.io", "acme"),
+        ("ghcr.io/acme/team", "ghcr.io", "acme/team"),
+        ("index.docker.io/library", "docker.io", "library"),
+        ("localhost", "localhost", ""),
+        ("localhost/team", "localhost", "team"),
+        ("localhost:5000/team", "localhost:5000", "team"),
+        ("registry.example.com:443/a.b/c-d", "registry.example.com:443", "a.b/c-d"),
+        ("[::1]:5000/team", "[::1]:5000", "team"),
+        ("quay", "quay", ""),
+    ],
+)
+def test_parse_registry_entry_splits_host_and_path_when_entry_is_well_formed(
+    entry: str, host: str, path: str
+) -> None:
+    assert parse_registry_entry(entry) == (host, path)
+
+
+@pytest.mark.parametrize(
+    ("entry", "fragment"),
+    [
+        ("", "is empty"),
+        (" ghcr.io", "whitespace"),
+        ("ghcr.io ", "whitespace"),
+        ("ghcr.io/ acme", "whitespace"),
+        ("ghcr.io/acme\t", "whitespace"),
+        ("ghcr.io/acme/", "ends with '/'"),
+        ("ghcr.io/", "ends with '/'"),
+        ("ghcr.io//acme", "empty path segment"),
+        ("ghcr.io/acme//tool", "empty path segment"),
+        ("/acme", "bad registry host ''"),
+        ("ghcr.io/acme:v1", "names a tag"),
+        ("docker.io/library/alpine:3.20", "names a tag"),
+        (f"ghcr.io/acme/tool@{DIGEST}", "names a digest"),
+        (f"ghcr.io@{DIGEST}", "names a digest"),
+        ("alpine:3.20", "bad registry host 'alpine:3.20'"),
+        ("https://ghcr.io", "bad registry host 'https:'"),
+        ("ghcr.io/acme!", "bad repository path component 'acme!'"),
+        ("ghcr.io/acme/..", "bad repository path component '..'"),
+        ("library/alpine", "for Docker Hub write docker.io/library/alpine"),
+        ("acme/tool", "does not start with a registry host"),
+    ],
+)
+def test_parse_registry_entry_raises_when_entry_is_malformed(entry: str, fragment: str) -> None:
+    with pytest.raises(ValueError) as err:
+        parse_registry_entry(entry)
+
+    assert fragment in str(err.value)

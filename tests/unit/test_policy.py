@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from flwd.domain.capabilities import normalise_cap
 from flwd.domain.errors import ConfigInvalidError
+from flwd.domain.images import parse_image_ref, registry_allowed
 from flwd.domain.model import Overrides, PolicyBundle, Profile, Resources
-from flwd.domain.policy import DEFAULT_BUNDLE, normalise_cap, parse_policy
+from flwd.domain.policy import DEFAULT_BUNDLE, parse_policy
 
 FULL = {
     "allowed_profiles": ["secure", "permissive"],
@@ -114,3 +116,76 @@ def test_parse_policy_raises_config_invalid_when_document_is_not_a_mapping(data:
 )
 def test_normalise_cap_strips_prefix_when_given_any_spelling(name: str, expected: str) -> None:
     assert normalise_cap(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("entry", "image", "admitted"),
+    [
+        ("ghcr.io/acme", "ghcr.io/acme/tool:1", True),
+        ("GHCR.io/Acme", "ghcr.io/acme/team/tool:1", True),
+        ("ghcr.io/acme", "ghcr.io/acme-evil/tool:1", False),
+        ("docker.io/library", "alpine:3.20", True),
+        ("docker.io/library", "bitnami/redis:7", False),
+        ("localhost/team", "localhost:5000/team/x", True),
+    ],
+)
+def test_parse_policy_keeps_path_entries_that_admit_only_their_repositories(
+    entry: str, image: str, admitted: bool
+) -> None:
+    bundle = parse_policy({"allowed_registries": ["quay.io", entry]})
+
+    assert bundle.allowed_registries == ("quay.io", entry.lower())
+    assert registry_allowed(parse_image_ref(image), bundle.allowed_registries) is admitted
+
+
+@pytest.mark.parametrize(
+    ("entry", "fragment"),
+    [
+        ("ghcr.io/acme/", "ends with '/'"),
+        ("ghcr.io/", "ends with '/'"),
+        ("ghcr.io//acme", "empty path segment"),
+        ("ghcr.io/acme//team", "empty path segment"),
+        (" ghcr.io", "whitespace"),
+        ("ghcr.io/acme ", "whitespace"),
+        ("ghcr.io/ac me", "whitespace"),
+        ("ghcr.io/acme/tool:v1", "names a tag"),
+        ("alpine:3.20", "bad registry host"),
+        ("ghcr.io/acme/tool@sha256:" + "a" * 64, "names a digest"),
+        ("https://ghcr.io", "bad registry host"),
+        ("library/alpine", "docker.io/library/alpine"),
+    ],
+)
+def test_parse_policy_raises_config_invalid_naming_allowed_registries_when_entry_is_malformed(
+    entry: str, fragment: str
+) -> None:
+    with pytest.raises(ConfigInvalidError) as err:
+        parse_policy({"allowed_registries": ["docker.io", entry]}, source="policy.yaml")
+
+    assert err.value.code == "config.invalid"
+    assert err.value.context == {"file": "policy.yaml", "field": "allowed_registries"}
+    assert err.value.detail.startswith(f"policy.yaml: allowed_registries: {entry!r} ")
+    assert fragment in err.value.detail
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("NET_BIND_SERVICES",
+         "'NET_BIND_SERVICES' is not a Linux capability name; did you mean 'NET_BIND_SERVICE'?"),
+        ("cap_net_admn",
+         "'cap_net_admn' is not a Linux capability name; did you mean 'CAP_NET_ADMIN'?"),
+        ("sys_admn", "'sys_admn' is not a Linux capability name; did you mean 'SYS_ADMIN'?"),
+        ("CAP_ALL", "'CAP_ALL' is not a capability name; write ALL (without CAP_)"),
+        ("FROBNICATE",
+         "'FROBNICATE' is not a Linux capability name; see capabilities(7) for the names"),
+    ],
+)
+def test_parse_policy_raises_config_invalid_naming_overrides_caps_when_cap_is_unknown(
+    name: str, message: str
+) -> None:
+    with pytest.raises(ConfigInvalidError) as err:
+        parse_policy({"overrides": {"caps": ["CHOWN", name]}}, source="policy.yaml")
+
+    assert err.value.code == "config.invalid"
+    assert err.value.context == {"file": "policy.yaml", "field": "overrides.caps"}
+    assert err.value.detail == f"policy.yaml: overrides.caps: {message}"

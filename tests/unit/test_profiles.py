@@ -18,6 +18,7 @@ from flwd.domain.errors import (
     RuntimeRootfulError,
 )
 from flwd.domain.images import parse_image_ref
+from flwd.domain.policy import parse_policy
 from flwd.domain.model import (
     ContainerRequest,
     ContainerSettings,
@@ -229,6 +230,30 @@ def test_decide_normalises_cap_names_when_permissive_and_listed() -> None:
     assert decisions["container.capabilities"].code == "policy.override.allowed"
 
 
+@pytest.mark.parametrize(
+    "asked", [("NET_ADMIN",), ("cap_sys_admin", "ALL"), ("CHECKPOINT_RESTORE", "net_raw")]
+)
+def test_decide_allows_any_cap_when_permissive_and_overrides_list_all(
+    asked: tuple[str, ...]
+) -> None:
+    bundle = parse_policy({"overrides": {"caps": ["all"]}})
+
+    settings, decisions = _decide(_job(capabilities=asked), P, bundle)
+
+    assert decisions["container.capabilities"].code == "policy.override.allowed"
+    assert settings.cap_add == tuple(name.upper().removeprefix("CAP_") for name in asked)
+
+
+def test_decide_denies_all_when_permissive_and_overrides_list_single_caps() -> None:
+    """Listing caps one by one never grants ALL: only an ``ALL`` entry does."""
+    settings, decisions = _decide(_job(capabilities=("ALL",)), P, OPEN_BUNDLE)
+
+    decision = decisions["container.capabilities"]
+    assert (decision.decision, decision.code) == (Verdict.DENY, "policy.override.denied")
+    assert decision.reason == "capabilities ALL denied: it is not listed in the policy's overrides"
+    assert settings.cap_add == ()
+
+
 def test_decide_denies_network_not_listed_when_permissive() -> None:
     settings, decisions = _decide(_job(network="host"), P, OPEN_BUNDLE)
 
@@ -309,6 +334,38 @@ def test_decide_checks_registry_whatever_the_profile(
 
     assert (decisions["container.image"].decision, decisions["container.image"].code) == (
         verdict, code)
+
+
+@pytest.mark.parametrize(
+    ("image", "allowed", "verdict", "reason"),
+    [
+        ("ghcr.io/acme/tool:1", ("docker.io", "ghcr.io/acme"), Verdict.ALLOW,
+         "ghcr.io/acme/tool:1 is allowed by the policy's allowed_registries entry 'ghcr.io/acme'"),
+        ("alpine:3.20", ("docker.io/library",), Verdict.ALLOW,
+         "docker.io/library/alpine:3.20 is allowed by the policy's allowed_registries entry "
+         "'docker.io/library'"),
+        ("alpine", ("index.docker.io",), Verdict.ALLOW,
+         "docker.io/library/alpine:latest is allowed by the policy's allowed_registries entry "
+         "'index.docker.io'"),
+        ("ghcr.io/acme-evil/tool:1", ("docker.io", "ghcr.io/acme"), Verdict.DENY,
+         "ghcr.io/acme-evil/tool:1 is not allowed by any of the policy's allowed_registries "
+         "(docker.io, ghcr.io/acme); registry ghcr.io is allowed only under ghcr.io/acme"),
+        ("bitnami/redis:7", ("docker.io/library", "ghcr.io"), Verdict.DENY,
+         "docker.io/bitnami/redis:7 is not allowed by any of the policy's allowed_registries "
+         "(docker.io/library, ghcr.io); registry docker.io is allowed only under "
+         "docker.io/library"),
+        ("quay.io/x/y:1", ("docker.io", "localhost"), Verdict.DENY,
+         "quay.io/x/y:1 is not allowed by any of the policy's allowed_registries "
+         "(docker.io, localhost)"),
+    ],
+)
+def test_decide_names_admitting_or_missing_entry_when_registries_are_limited(
+    image: str, allowed: tuple[str, ...], verdict: Verdict, reason: str
+) -> None:
+    _, decisions = _decide(_job(image), S, PolicyBundle(allowed_registries=allowed))
+
+    assert (decisions["container.image"].decision, decisions["container.image"].reason) == (
+        verdict, reason)
 
 
 # --- runtime --------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from typing import Mapping
 
 import pytest
 
+from flwd.domain.capabilities import CAPABILITIES
 from flwd.domain.errors import JobNotFoundError, SpecInvalidError
 from flwd.domain.model import ArgType, Profile, PullPolicy
 from flwd.domain.spec import Catalog, load_catalog, parse_job_spec
@@ -91,7 +92,16 @@ INVALID = [
     ("rootfs-not-bool", _spec(container={"rootfs_writable": "yes"}), "container.rootfs_writable", "true or false"),
     ("env-inheritance-not-bool", _spec(container={"env_inheritance": 1}), "container.env_inheritance", "true or false"),
     ("caps-not-list", _spec(container={"capabilities": "NET_ADMIN"}), "container.capabilities", "list"),
-    ("cap-bad-name", _spec(container={"capabilities": ["NET ADMIN"]}), "container.capabilities[0]", "not a capability"),
+    ("cap-bad-name", _spec(container={"capabilities": ["NET ADMIN"]}), "container.capabilities[0]", "did you mean 'NET_ADMIN'?"),
+    ("cap-typo", _spec(container={"capabilities": ["NET_BIND_SERVICES"]}), "container.capabilities[0]",
+     "'NET_BIND_SERVICES' is not a Linux capability name; did you mean 'NET_BIND_SERVICE'?"),
+    ("cap-typo-lower", _spec(container={"capabilities": ["net_bind_services"]}), "container.capabilities[0]",
+     "did you mean 'NET_BIND_SERVICE'?"),
+    ("cap-typo-prefixed", _spec(container={"capabilities": ["CHOWN", "cap_sys_admn"]}), "container.capabilities[1]",
+     "'cap_sys_admn' is not a Linux capability name; did you mean 'CAP_SYS_ADMIN'?"),
+    ("cap-unknown", _spec(container={"capabilities": ["FROBNICATE"]}), "container.capabilities[0]",
+     "see capabilities(7)"),
+    ("cap-all-prefixed", _spec(container={"capabilities": ["CAP_ALL"]}), "container.capabilities[0]", "write ALL"),
     ("cap-not-string", _spec(container={"capabilities": [1]}), "container.capabilities[0]", "not a capability"),
     ("resources-unknown", _spec(container={"resources": {"gpu": 1}}), "container.resources.gpu", "unknown key"),
     ("cpu-bad", _spec(container={"resources": {"cpu": "lots"}}), "container.resources.cpu", "CPU quantity"),
@@ -174,6 +184,17 @@ def test_parse_job_spec_reads_container_section_when_every_key_is_given() -> Non
     assert (request.resources.cpu_millis, request.resources.memory_bytes) == (500, 256 * 1024**2)
     assert request.resources.pids == 128
     assert request.pull_policy is PullPolicy.ALWAYS
+
+
+@pytest.mark.parametrize("name", [*CAPABILITIES, "ALL"])
+def test_parse_job_spec_accepts_capability_when_known_in_any_spelling(name: str) -> None:
+    spellings = [name, name.lower(), f" {name.title()} "]
+    if name != "ALL":
+        spellings += [f"CAP_{name}", f"cap_{name.lower()}"]
+
+    request = parse_job_spec(_doc(_spec(container={"capabilities": spellings}))).container
+
+    assert request.capabilities == (name,)
 
 
 def test_parse_job_spec_uses_defaults_when_optional_keys_are_absent() -> None:
