@@ -6,7 +6,7 @@ one way — ``(a+)+``, ``(\\w+\\s?)*``, ``(a|aa)+``, ``(.*,)*`` — a value that
 takes time exponential in its length, and ``POST /plans`` checks values on the server's event
 loop. So such a pattern is refused when the spec is loaded (``spec.invalid``).
 
-The check is conservative and structural: inside a loop (a repetition that may run twice or
+The check is structural: inside a loop (a repetition that may run twice or
 more), a part that matches a variable amount of text must not be able to match the first
 character of what may follow it, wrapping around to the loop's start. It reads the
 expression parsed by ``re`` itself; if that parser's shape is not the expected one (a
