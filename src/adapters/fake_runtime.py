@@ -54,10 +54,11 @@ def _default_info() -> RuntimeInfo:
 class FakeRuntime:
     """``ContainerRuntime`` in memory.
 
-    Knobs: ``unavailable``, ``images`` (present locally), ``pull_fails``, ``exit_code``,
-    ``output_lines``, ``run_seconds`` (how long a started container runs; stop/kill end it
-    early with 143/137), ``info``. State: ``created``, ``containers``, ``started``,
-    ``stopped``, ``killed``, ``removed``, ``pulled``, ``closed``.
+    Knobs: ``unavailable``, ``images`` (present locally), ``pull_fails``, ``pull_stall`` (when
+    set, a pull first waits, reporting nothing, until this event is set: a registry that
+    never answers), ``exit_code``, ``output_lines``, ``run_seconds`` (how long a started
+    container runs; stop/kill end it early with 143/137), ``info``. State: ``created``,
+    ``containers``, ``started``, ``stopped``, ``killed``, ``removed``, ``pulled``, ``closed``.
     """
 
     def __init__(
@@ -66,6 +67,7 @@ class FakeRuntime:
         images: Iterable[str] = (),
         unavailable: bool = False,
         pull_fails: bool = False,
+        pull_stall: threading.Event | None = None,
         exit_code: int = 0,
         output_lines: Iterable[OutputLine] = (),
         run_seconds: float = 0.0,
@@ -74,6 +76,7 @@ class FakeRuntime:
         self.images: set[str] = set(images)
         self.unavailable = unavailable
         self.pull_fails = pull_fails
+        self.pull_stall = pull_stall
         self.exit_code = exit_code
         self.output_lines: list[OutputLine] = list(output_lines)
         self.run_seconds = run_seconds
@@ -106,6 +109,8 @@ class FakeRuntime:
             raise OciError(NEVER_PULL_MESSAGE, image=image)
         if present and policy != "always":
             return False
+        if self.pull_stall is not None:
+            self.pull_stall.wait()
         progress(PullProgress(image=image, status="Pulling from fake registry"))
         if self.pull_fails:
             raise OciError(f"pull failed: fake registry refused {image}", image=image)

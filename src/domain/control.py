@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Callable
 
 
 class RunControl:
@@ -28,6 +29,15 @@ class RunControl:
         """Sleep up to *timeout* seconds, waking early when a request arrives."""
         with self._changed:
             self._changed.wait(timeout)
+
+    def wait_for(self, done: Callable[[], bool], timeout: float) -> None:
+        """Sleep up to *timeout* seconds, waking early when *done()* holds or a request arrives.
+
+        *done* is checked under the lock ``poke`` takes, so a worker that makes it true and
+        then pokes is never missed, as it can be between a check and a plain ``wait``.
+        """
+        with self._changed:
+            self._changed.wait_for(lambda: self.cancel_requested or done(), timeout)
 
     def poke(self) -> None:
         """Wake a waiting executor (e.g. the container exited)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
@@ -31,8 +32,19 @@ class QueuedRun:
     prepared: PreparedRun = field(repr=False)
 
 
+_PULL_POLL_SECONDS = 0.5  # how often a pull's wait looks for a cancel asked by another process
+
+
 class _Stopped(Exception):
     """Internal: the run was cancelled before its container existed."""
+
+
+@dataclass(slots=True)
+class _PullGate:
+    """Lets the pull's thread record progress until the run gives up on the pull."""
+
+    closed: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class ExecuteRun:
@@ -122,33 +134,68 @@ class ExecuteRun:
         recorder: ev.RunRecorder,
         control: RunControl,
     ) -> None:
-        if self._canceled(queued.record.run_id, control):
+        run_id = queued.record.run_id
+        if self._canceled(run_id, control):
             raise _Stopped()
         plan = queued.prepared.plan
         recorder.emit(ev.IMAGE_PULL, {"image": plan.image, "status": "checking"},
                       status=RunStatus.PULLING.value, owner=self._owner)
         last: list[tuple[str, int | None]] = []
+        gate = _PullGate()
 
         def progress(step: PullProgress) -> None:
-            if control.cancel_requested:
-                raise _Stopped()  # abandon the pull: the run never starts a container
             percent = (100 * step.current // step.total) if step.current and step.total else None
             key = (step.status, None if percent is None else percent // 10)
-            if last and last[-1] == key:
-                return
-            last[:] = [key]
-            recorder.emit(ev.IMAGE_PULL, {"image": step.image, "status": step.status,
-                                          "current": step.current, "total": step.total})
+            with gate.lock:
+                if gate.closed or control.cancel_requested:
+                    raise _Stopped()  # abandon the pull: the run never starts a container
+                if last and last[-1] == key:
+                    return
+                last[:] = [key]
+                recorder.emit(ev.IMAGE_PULL, {"image": step.image, "status": step.status,
+                                              "current": step.current, "total": step.total})
 
         try:
-            pulled = runtime.ensure_image(plan.image, plan.pull_policy.value, progress)
+            pulled = self._await_pull(
+                lambda: runtime.ensure_image(plan.image, plan.pull_policy.value, progress),
+                run_id, control, gate)
         except Exception:
-            if self._canceled(queued.record.run_id, control):
+            if self._canceled(run_id, control):
                 raise _Stopped() from None  # canceled while pulling: canceled, whatever the pull did
             raise
         recorder.emit(ev.IMAGE_PULL, {"image": plan.image, "status": "ready", "pulled": pulled})
-        if self._canceled(queued.record.run_id, control):
+        if self._canceled(run_id, control):
             raise _Stopped()
+
+    def _await_pull(self, pull: Callable[[], bool], run_id: str, control: RunControl,
+                    gate: _PullGate) -> bool:
+        """*pull* in a daemon thread, waited for until it ends or the run is canceled.
+
+        A stalled registry sends no progress, so a cancel heard only in the progress callback
+        would wait for the runtime's own pull timeout. On a cancel the pull is abandoned: the
+        gate stops its thread recording anything more (run.finished stays the last event) and
+        the thread ends whenever the runtime's call returns.
+        """
+        result: list[bool | BaseException] = []
+
+        def worker() -> None:
+            try:
+                result.append(pull())
+            except BaseException as exc:  # noqa: BLE001 - handed to the run's thread
+                result.append(exc)
+            control.poke()
+
+        threading.Thread(target=worker, daemon=True, name=f"flwd-pull-{run_id}").start()
+        while not result:
+            control.wait_for(lambda: bool(result), _PULL_POLL_SECONDS)
+            if not result and self._canceled(run_id, control):
+                with gate.lock:
+                    gate.closed = True
+                raise _Stopped()
+        value = result[0]
+        if isinstance(value, BaseException):
+            raise value
+        return value
 
     def _canceled(self, run_id: str, control: RunControl) -> bool:
         """Asked here, or by another process through a stored ``run.cancel.requested``."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
@@ -13,6 +14,7 @@ from flwd.domain.execution import QueuedRun
 from flwd.domain.services import RunRequest
 from flwd.entrypoints.container import Container
 from flwd.ports.runtime import PullProgress
+from flwd.ports.store import RunRecord
 from tests.conftest import write_job
 
 JOB = "executor: container\nimage: alpine:3.20\nscript: main.sh\n"
@@ -49,3 +51,45 @@ def test_a_run_canceled_while_pulling_ends_canceled_without_a_container(
     assert "run.canceled" in types and types[-1] == "run.finished"
     assert fake_runtime.created == []
     assert fake_runtime.pulled == []  # the pull was abandoned at its first progress report
+
+
+@pytest.fixture
+def stalled_pull(fake_runtime: FakeRuntime) -> Iterator[threading.Event]:
+    """The fake's pulls block, reporting nothing, like a registry that never answers; the
+    returned event is set once a pull has begun. Released at teardown, so no thread lingers."""
+    fake_runtime.images.clear()
+    fake_runtime.pull_stall = threading.Event()
+    began = threading.Event()
+    original = fake_runtime.ensure_image
+
+    def ensure_image(image: str, policy: str, progress: Callable[[PullProgress], None]) -> bool:
+        began.set()
+        return original(image, policy, progress)
+
+    fake_runtime.ensure_image = ensure_image  # type: ignore[method-assign]
+    yield began
+    fake_runtime.pull_stall.set()
+
+
+def test_a_run_canceled_while_its_pull_stalls_ends_canceled_without_waiting_for_the_pull(
+        engine: Container, jobs_root: Path, fake_runtime: FakeRuntime,
+        stalled_pull: threading.Event) -> None:
+    """The cancel must not wait for a progress report that a stalled registry never sends."""
+    write_job(jobs_root, "stalled", JOB, "echo hi\n")
+    control = RunControl()
+    queued = engine.submit_run()(RunRequest(job="stalled", args={}))
+    assert isinstance(queued, QueuedRun)
+    ended: list[RunRecord] = []
+    run = threading.Thread(target=lambda: ended.append(engine.execute_run()(queued, control)),
+                           daemon=True)
+    run.start()
+    assert stalled_pull.wait(10)
+
+    control.cancel()
+    run.join(10)  # generous: a regression fails here instead of hanging
+
+    assert ended, "the cancel waited for the stalled pull"
+    types = [e.type for e in engine.store().events(ended[0].run_id)]
+    assert (ended[0].status, ended[0].code) == ("canceled", None)
+    assert "run.canceled" in types and types[-1] == "run.finished"
+    assert fake_runtime.created == [] and fake_runtime.pulled == []
