@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import tempfile
 import textwrap
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -161,35 +163,50 @@ class Sandbox:
 
 @dataclass(slots=True)
 class Running:
-    """A background `flwd` process whose stdout (NDJSON with --json) is read as it comes."""
+    """A background `flwd` process whose stdout (NDJSON with --json) is read as it comes.
+
+    Threads drain stdout (line by line, into a queue) and stderr: waiting on the pipe and then
+    calling readline() would strand lines that arrived in the same chunk in the reader's
+    buffer, and stall until the process wrote again."""
 
     process: subprocess.Popen[str]
     sandbox: Sandbox
     started: float
     lines: list[str] = field(default_factory=list)
+    _queue: queue.Queue[str | None] = field(default_factory=queue.Queue, repr=False)
+    _err: list[str] = field(default_factory=list, repr=False)
+    _pumps: list[threading.Thread] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        out, err = self.process.stdout, self.process.stderr
+        assert out is not None and err is not None
+
+        def pump_out() -> None:
+            for line in out:
+                self._queue.put(line)
+            self._queue.put(None)
+
+        self._pumps = [threading.Thread(target=pump_out, daemon=True),
+                       threading.Thread(target=lambda: self._err.append(err.read()), daemon=True)]
+        for pump in self._pumps:
+            pump.start()
 
     def read_until(self, event_type: str, timeout: float = 30) -> dict[str, Any]:
         """Read NDJSON lines until an event of *event_type*; returns it."""
-        import selectors
-
-        assert self.process.stdout is not None
-        selector = selectors.DefaultSelector()
-        selector.register(self.process.stdout, selectors.EVENT_READ)
         deadline = time.monotonic() + timeout
-        try:
-            while time.monotonic() < deadline:
-                if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
-                    break
-                line = self.process.stdout.readline()
-                if not line:
-                    break
-                self.lines.append(line)
-                event = json.loads(line)
-                self.sandbox.run_ids.add(str(event.get("run_id", "")))
-                if event.get("type") == event_type:
-                    return dict(event)
-        finally:
-            selector.close()
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                break
+            if line is None:  # end of output: leave the mark for finish()
+                self._queue.put(None)
+                break
+            self.lines.append(line)
+            event = json.loads(line)
+            self.sandbox.run_ids.add(str(event.get("run_id", "")))
+            if event.get("type") == event_type:
+                return dict(event)
         raise AssertionError(f"no {event_type} event within {timeout}s; got {self.lines}")
 
     def signal(self, sig: int = signal.SIGINT) -> float:
@@ -197,8 +214,14 @@ class Running:
         return time.monotonic()
 
     def finish(self, timeout: float = 60) -> Result:
-        out, err = self.process.communicate(timeout=timeout)
-        result = Result(self.process.returncode, "".join(self.lines) + out, err,
+        self.process.wait(timeout=timeout)
+        self._join_pumps()
+        unread: list[str] = []
+        while not self._queue.empty():
+            line = self._queue.get_nowait()
+            if line is not None:
+                unread.append(line)
+        result = Result(self.process.returncode, "".join(self.lines + unread), "".join(self._err),
                         time.monotonic() - self.started)
         self.sandbox._remember(result.out)
         return result
@@ -206,7 +229,12 @@ class Running:
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
-            self.process.communicate(timeout=10)
+            self.process.wait(timeout=10)
+        self._join_pumps()
+
+    def _join_pumps(self) -> None:
+        for pump in self._pumps:
+            pump.join(timeout=10)
 
 
 def secrets_dir(run_id: str) -> Path:
