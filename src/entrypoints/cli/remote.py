@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import time
+import uuid
 from typing import Any, Callable, Iterator
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -18,13 +19,19 @@ from flwd.domain.errors import (
     all_error_classes,
 )
 from flwd.domain.events import RUN_FINISHED
-from flwd.domain.model import JobSpec
+from flwd.domain.model import JobSpec, RunStatus
 from flwd.entrypoints.cli.render import EventPrinter, Io
 from flwd.entrypoints.views import job_from_view
 from flwd.ports.store import EventRecord, RunRecord
 
 _TIMEOUT = 30.0
 _RECONNECT_SECONDS = 1.0
+# after a Ctrl-C cut POST /runs short: how hard to try to learn (and cancel) the run it started
+_RESUBMIT_ATTEMPTS = 3
+_RESUBMIT_TIMEOUT = 3.0
+_RESUBMIT_PAUSE = 0.5
+# the remote counterpart of the local "canceling (Ctrl-C again to kill)": there is no remote kill
+_CANCELING = "\nflwd: canceling on the server (Ctrl-C again to stop waiting)\n"
 
 
 class RemoteBackend:
@@ -55,22 +62,23 @@ class RemoteBackend:
 
     def run(self, job: JobSpec, args: dict[str, object], profile: str | None, *,
             printer: EventPrinter, detach: bool) -> RunRecord:
-        try:
-            run = self._json("POST", "/runs", self._body(job, args, profile))
-        except PolicyDeniedError as exc:
-            denied_run = exc.context.get("run_id")
-            if isinstance(denied_run, str) and denied_run:  # recorded, as locally: show it
-                for event in self._events(denied_run, after=0, follow=False):
-                    printer(event)
-            raise
-        record = _record(run)
-        if detach:
-            return record
+        """Ctrl-C (or SIGTERM/SIGHUP) once: the server cancels the run and this waits for its
+        end, as locally; twice: stop waiting (there is no remote kill)."""
         from flwd.entrypoints.cli.signals import stop_signals_interrupt
 
+        body = self._body(job, args, profile)
+        key = uuid.uuid4().hex  # one per invocation: the same request again names the same run
         with stop_signals_interrupt():
-            self._follow(record.run_id, printer, cancel_on_interrupt=True)
-        return _record(self._json("GET", f"/runs/{quote(record.run_id)}"))
+            try:
+                record = self._submit(body, key, _TIMEOUT)
+            except KeyboardInterrupt:
+                return self._cancel_unanswered(body, key, printer)
+            except PolicyDeniedError as exc:
+                self._show_denied(exc, printer)
+                raise
+            if detach:
+                return record
+            return self._watch(record, printer, interrupted=False)
 
     def runs(self, job: str | None, status: str | None) -> list[dict[str, Any]]:
         query = {k: v for k, v in (("job", job), ("status", status), ("limit", "100")) if v}
@@ -78,7 +86,8 @@ class RemoteBackend:
 
     def logs(self, run_id: str, follow: bool, printer: Callable[[Any], None]) -> RunRecord:
         if follow:
-            self._follow(run_id, printer, cancel_on_interrupt=False)
+            for event in self._stream(run_id, after=0):
+                printer(event)
         else:
             for event in self._events(run_id, after=0, follow=False):
                 printer(event)
@@ -96,30 +105,96 @@ class RemoteBackend:
             body["requested_security_profile"] = profile
         return body
 
-    def _follow(self, run_id: str, printer: Callable[[Any], None], *,
-                cancel_on_interrupt: bool) -> None:
-        """Stream events until run.finished; Ctrl-C asks the server to cancel the run."""
-        after = 0
-        interrupts = 0
+    def _submit(self, body: dict[str, Any], key: str, timeout: float) -> RunRecord:
+        return _record(self._json("POST", "/runs", body, headers={"Idempotency-Key": key},
+                                  timeout=timeout))
+
+    def _show_denied(self, exc: PolicyDeniedError, printer: EventPrinter) -> None:
+        """A run denied by policy is recorded, as locally: its events are shown."""
+        denied_run = exc.context.get("run_id")
+        try:
+            if isinstance(denied_run, str) and denied_run:
+                for event in self._events(denied_run, after=0, follow=False):
+                    printer(event)
+        except KeyboardInterrupt:
+            pass  # the run has ended already; the denial is the answer, as locally
+
+    def _cancel_unanswered(self, body: dict[str, Any], key: str,
+                           printer: EventPrinter) -> RunRecord:
+        """Ctrl-C before POST /runs was answered: the server may have started the run all the
+        same. The same request with the same Idempotency-Key names that run (or records it
+        now), which is then canceled and watched to its end like any interrupted run."""
+        self._io.err.write(_CANCELING)
+        try:
+            record = self._resubmit(body, key)
+        except KeyboardInterrupt:
+            self._io.err.write("\nflwd: stopped waiting; a run the server may have started is "
+                               "not canceled (flwd :runs lists it)\n")
+            return _record({"run_id": "", "job_id": body["job"],  # exits 130, as canceled
+                            "status": RunStatus.CANCELED.value})
+        except PolicyDeniedError as exc:
+            self._show_denied(exc, printer)
+            raise
+        return self._watch(record, printer, interrupted=True)
+
+    def _resubmit(self, body: dict[str, Any], key: str) -> RunRecord:
+        """POST /runs again, a bounded number of times with a short timeout."""
+        failure = RemoteServerError("no attempt made")
+        for attempt in range(_RESUBMIT_ATTEMPTS):
+            if attempt:
+                time.sleep(_RESUBMIT_PAUSE)
+            try:
+                return self._submit(body, key, _RESUBMIT_TIMEOUT)
+            except RemoteServerError as exc:
+                failure = exc
+        raise RemoteServerError(
+            f"interrupted before the server answered, and then {failure.detail}; a run it may "
+            "have started is not canceled (flwd :runs lists it)") from failure
+
+    def _watch(self, record: RunRecord, printer: EventPrinter, *,
+               interrupted: bool) -> RunRecord:
+        """Print the run's events until run.finished and answer how it ended. Ctrl-C asks the
+        server to cancel it and keeps watching; a second one stops watching. *interrupted*: a
+        first Ctrl-C came before the run was known; its line is printed, its cancel not sent."""
+        after, cancel = 0, interrupted
         while True:
             try:
-                for event in self._events(run_id, after):
+                if cancel:
+                    cancel = False
+                    self._cancel_quietly(record.run_id)
+                for event in self._stream(record.run_id, after):
                     after = event.seq
                     printer(event)
                     if event.type == RUN_FINISHED:
-                        return
-                time.sleep(_RECONNECT_SECONDS)
+                        return _finished(record, event)
             except KeyboardInterrupt:
-                if not cancel_on_interrupt:
-                    raise
-                interrupts += 1
-                self._io.err.write("\nflwd: canceling on the server\n")
-                try:
-                    self.cancel(run_id)
-                except FlwdError:
-                    pass  # already finished: the stream will say so
-                if interrupts > 1:
-                    raise
+                if interrupted:
+                    return self._stop_waiting(record)
+                interrupted = cancel = True
+                self._io.err.write(_CANCELING)
+
+    def _cancel_quietly(self, run_id: str) -> None:
+        try:
+            self.cancel(run_id)
+        except FlwdError:
+            pass  # already finished, or the server is gone: the event stream says which
+
+    def _stop_waiting(self, record: RunRecord) -> RunRecord:
+        """What a second Ctrl-C answers: canceled, for the exit code (130), though the run may
+        still be ending on the server (there is no remote kill)."""
+        self._io.err.write(f"\nflwd: stopped waiting; run {record.run_id} may still be ending "
+                           "on the server\n")
+        return record.evolve(status=RunStatus.CANCELED.value, code=None, detail=None)
+
+    def _stream(self, run_id: str, after: int) -> Iterator[EventRecord]:
+        """The run's events after seq *after* until run.finished, across dropped connections."""
+        while True:
+            for event in self._events(run_id, after):
+                after = event.seq
+                yield event
+                if event.type == RUN_FINISHED:
+                    return
+            time.sleep(_RECONNECT_SECONDS)
 
     def _events(self, run_id: str, after: int, follow: bool = True) -> Iterator[EventRecord]:
         headers = {"Accept": "text/event-stream", "Last-Event-ID": str(after)}
@@ -139,8 +214,10 @@ class RemoteBackend:
         finally:
             conn.close()
 
-    def _json(self, method: str, path: str, body: Any = None) -> Any:
-        conn, response = self._request(method, path, body, {"Accept": "application/json"})
+    def _json(self, method: str, path: str, body: Any = None, *,
+              headers: dict[str, str] | None = None, timeout: float = _TIMEOUT) -> Any:
+        conn, response = self._request(method, path, body,
+                                       {"Accept": "application/json", **(headers or {})}, timeout)
         try:
             payload = response.read()
         finally:
@@ -201,6 +278,15 @@ def _event(data: dict[str, Any]) -> EventRecord:
     return EventRecord(run_id=str(data.get("run_id", "")), seq=int(data.get("seq", 0)),
                        type=str(data.get("type", "")), time=str(data.get("time", "")),
                        data=data.get("data") or {})
+
+
+def _finished(record: RunRecord, event: EventRecord) -> RunRecord:
+    """*record* as its run.finished event ended it (no request after the end: nothing left
+    for a late Ctrl-C to cut short)."""
+    data = event.data
+    return record.evolve(status=str(data.get("status", "")), exit_code=data.get("exit_code"),
+                         code=data.get("code"), detail=data.get("detail"),
+                         finished_at=event.time)
 
 
 def _record(run: dict[str, Any]) -> RunRecord:
