@@ -265,3 +265,16 @@ def test_jobs_shows_spec_warnings_when_a_spec_has_an_unknown_key(
     listed = json.loads(json_out)["jobs"]
     assert listed == [{"id": "typo", "name": "", "description": "", "image": "alpine:3.20",
                        "warnings": ["unknown key 'timout' ignored; did you mean 'timeout'?"]}]
+
+
+def test_a_ctrl_c_outside_a_run_exits_130_without_an_uncoded_error_line(
+        engine: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*_args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("flwd.entrypoints.cli.commands.dispatch", interrupted)
+    out, err = stdio.StringIO(), stdio.StringIO()
+
+    code = main([":runs"], Io(out=out, err=err), {}, container=engine)
+
+    assert (code, out.getvalue(), err.getvalue()) == (130, "", "")

@@ -73,8 +73,7 @@ def main(argv: Sequence[str] | None = None, io: Io | None = None,
     except FlwdError as exc:
         print_flwd_error(io, exc)
         return exit_for_code(exc.code)
-    except KeyboardInterrupt:
-        print_error(io, "canceled", "interrupted")
+    except KeyboardInterrupt:  # outside a run (a run ends itself canceled): quietly, as docker
         return EXIT_CANCELED
     except BrokenPipeError:
         return EXIT_FLWD
