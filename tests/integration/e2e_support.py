@@ -237,6 +237,20 @@ class Running:
             pump.join(timeout=10)
 
 
+def cancel_running(sandbox: Sandbox, running: Running, run_id: str, how: str,
+                   timeout: float) -> tuple[Result, float]:
+    """Cancel *running* by Ctrl-C (``how="sigint"``) or by ``flwd :cancel`` from another
+    process (``how="cancel"``); its result and the seconds from asking to its end."""
+    asked = time.monotonic()
+    if how == "sigint":
+        running.signal(signal.SIGINT)
+    else:
+        cancel = sandbox.flwd(":cancel", run_id)
+        assert cancel.code == 0, cancel.describe()
+    result = running.finish(timeout=timeout)
+    return result, time.monotonic() - asked
+
+
 def secrets_dir(run_id: str) -> Path:
     """Where FilesystemSecretWriter keeps a run's secrets for a flwd started with
     ``Sandbox.env`` (no XDG_RUNTIME_DIR): ``/dev/shm/flwd-secrets-<uid>/<run_id>``."""

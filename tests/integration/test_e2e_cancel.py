@@ -3,8 +3,6 @@ the run's secrets, and end the run with the right status and exit code."""
 
 from __future__ import annotations
 
-import signal
-import time
 from dataclasses import dataclass
 
 import pytest
@@ -13,6 +11,7 @@ from tests.integration.e2e_support import (  # noqa: F401 - fixtures
     Result,
     Runtime,
     Sandbox,
+    cancel_running,
     rt,
     sandbox,
     secrets_dir,
@@ -47,16 +46,10 @@ def stop_run(rt: Runtime, sandbox: Sandbox, job: str, grace: float, how: str) ->
         run_id = running.read_until("run.started")["run_id"]
         existed = secrets_dir(run_id).is_dir()
         running.read_until("run.output")  # the job is up and inside its sleep
-        asked = time.monotonic()
-        if how == "sigint":
-            running.signal(signal.SIGINT)
-        else:
-            cancel = sandbox.flwd(":cancel", run_id)
-            assert cancel.code == 0, cancel.describe()
-        result = running.finish(timeout=grace + 30)
+        result, seconds = cancel_running(sandbox, running, run_id, how, timeout=grace + 30)
     finally:
         running.kill()
-    return Stopped(result, run_id, time.monotonic() - asked, rt.containers(run_id), existed)
+    return Stopped(result, run_id, seconds, rt.containers(run_id), existed)
 
 
 @pytest.fixture(scope="module")

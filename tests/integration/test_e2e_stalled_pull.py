@@ -5,7 +5,6 @@ leaves no container and no secrets behind."""
 
 from __future__ import annotations
 
-import signal
 import socket
 import threading
 import time
@@ -20,6 +19,7 @@ from tests.integration.e2e_support import (  # noqa: F401 - fixtures
     Runtime,
     Running,
     Sandbox,
+    cancel_running,
     rt,
     sandbox,
     secrets_dir,
@@ -105,19 +105,11 @@ def cancel_during_stalled_pull(rt: Runtime, sandbox: Sandbox, how: str) -> Cance
 
 def _cancel(rt: Runtime, sandbox: Sandbox, registry: StalledRegistry, running: Running,
             job: str, how: str, since: float) -> Canceled:
-    # the runtime reaching the registry is what says the pull is under way (stdout is left
-    # unread until the end: Running.read_until can miss lines that arrive in one chunk)
+    # the runtime reaching the registry is what says the pull is under way
     assert registry.connected.wait(30), "the runtime never reached the stalled registry"
     run = sandbox.only_run(job)
     run_id, status = str(run["run_id"]), str(run["status"])
-    asked = time.monotonic()
-    if how == "sigint":
-        running.signal(signal.SIGINT)
-    else:
-        cancel = sandbox.flwd(":cancel", run_id)
-        assert cancel.code == 0, cancel.describe()
-    result = running.finish(timeout=120)
-    seconds = time.monotonic() - asked
+    result, seconds = cancel_running(sandbox, running, run_id, how, timeout=120)
     return Canceled(result, run_id, status, seconds, rt.containers(run_id),
                     rt.created_since(run_id, since))
 
