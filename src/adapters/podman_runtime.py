@@ -6,6 +6,7 @@ import json
 import math
 import os
 import pwd
+import re
 import threading
 import time
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -44,6 +45,12 @@ LOG_POLL_SECONDS = 0.2
 # how often the service checks a waited-for container (libpod's default, 250ms, made every run
 # end ~0.2 s late on average; a state check is cheap)
 WAIT_POLL_INTERVAL = "50ms"
+# Podman's --init (catatonit) exits 1 when it cannot exec the job's command; Docker's (tini)
+# exits as a shell does, 127 for a command not found and 126 for one that cannot run. The same
+# job gives the same exit code on both: catatonit's last stderr line says which it was.
+_CATATONIT_EXEC_FAILED = re.compile(rb"ERROR \(catatonit:\d+\): failed to exec pid1: (.+)")
+_NOT_FOUND = b"No such file or directory"
+_INIT_ERROR_MAX_BYTES = 1024  # catatonit's line is ~70 bytes: more stderr is the job's own
 _ENDED = ("exited", "stopped", "dead", "removing", None)
 PODMAN_DEFAULT_ENV = ("TERM", "container")
 
@@ -386,7 +393,38 @@ class PodmanRuntime:
             self._stop_signal(container_id).set()  # stopped, or gone: the log poll re-checks
         if response.status_code != 200:
             raise self._fail(response, "wait", container=container_id)
-        return int(response.text.strip())
+        code = int(response.text.strip())
+        return (self._init_exec_failure(container_id) or code) if code == 1 else code
+
+    def _init_exec_failure(self, container_id: str) -> int | None:
+        """127 or 126 when the container's init could not exec the command, else None."""
+        payloads = self._last_stderr(container_id)
+        # catatonit writes its line in pieces, which the log keeps as separate frames
+        lines = b"".join(payloads or ()).strip().splitlines()
+        failed = _CATATONIT_EXEC_FAILED.fullmatch(lines[-1].strip()) if lines else None
+        if failed is None:
+            return None
+        return 127 if failed.group(1) == _NOT_FOUND else 126
+
+    def _last_stderr(self, container_id: str) -> list[bytes] | None:
+        """The stderr frames of a container that wrote at most a few lines there, else None.
+
+        Not ``tail``: catatonit writes its line in pieces, and Podman's tail drops the pieces
+        before the last. A job that wrote more than catatonit ever does is not read further."""
+        response = self._call("get", f"/containers/{container_id}/logs", "output", stream=True,
+                              params={"follow": False, "stdout": False, "stderr": True},
+                              timeout=(2.0, self._timeout))
+        try:
+            if response.status_code != 200:
+                return None
+            payloads: list[bytes] = []
+            for _, payload in _frames(response.iter_content(chunk_size=None)):
+                payloads.append(payload)
+                if sum(map(len, payloads)) > _INIT_ERROR_MAX_BYTES:
+                    return None
+            return payloads
+        finally:
+            response.close()
 
     def _stop_signal(self, container_id: str) -> threading.Event:
         with self._stopped_lock:

@@ -229,3 +229,23 @@ def test_command_and_script_replace_the_image_entrypoint(sandbox: Sandbox) -> No
 
     assert (command.code, command.out) == (0, "from-command\n"), command.describe()
     assert (script.code, script.out) == (0, "from-script\n"), script.describe()
+
+
+@pytest.mark.parametrize(("name", "command", "code"), [
+    ("not-found", "/no/such/binary", 127), ("not-executable", "/tmp", 126),
+])
+def test_a_command_that_cannot_be_executed_exits_as_a_shell_would_on_every_runtime(
+        sandbox: Sandbox, name: str, command: str, code: int) -> None:
+    """Docker's init (tini) exits 127/126; Podman's (catatonit) exits 1, which flwd reads back."""
+    sandbox.write_job(name, f"""\
+        executor: container
+        image: alpine:3.20
+        command: ["{command}"]
+        """)
+
+    result = sandbox.flwd(name, "--json")
+
+    finished = result.events()[-1]
+    assert result.code == code, result.describe()
+    assert finished["type"] == "run.finished"
+    assert (finished["data"]["status"], finished["data"]["exit_code"]) == ("failed", code)
