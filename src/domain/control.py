@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from typing import Callable, Generic, TypeVar
+
+T = TypeVar("T")
 
 
 class RunControl:
@@ -43,3 +45,31 @@ class RunControl:
         """Wake a waiting executor (e.g. the container exited)."""
         with self._changed:
             self._changed.notify_all()
+
+
+class BackgroundCall(Generic[T]):
+    """*work* (a blocking runtime call) in a daemon thread that pokes *control* when it ends,
+    so the run's thread can wait on the control for either that or a cancel."""
+
+    def __init__(self, work: Callable[[], T], control: RunControl, name: str) -> None:
+        self._outcome: list[T | BaseException] = []
+
+        def run() -> None:
+            try:
+                self._outcome.append(work())
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                self._outcome.append(exc)
+            control.poke()
+
+        threading.Thread(target=run, daemon=True, name=name).start()
+
+    @property
+    def done(self) -> bool:
+        return bool(self._outcome)
+
+    def result(self) -> T:
+        """What *work* returned, or raise what it raised; only once ``done``."""
+        value = self._outcome[0]
+        if isinstance(value, BaseException):
+            raise value
+        return value

@@ -8,7 +8,7 @@ from typing import Callable, Iterable, Mapping
 
 from flwd.domain import events as ev
 from flwd.domain.container_spec import build_container_spec
-from flwd.domain.control import RunControl
+from flwd.domain.control import BackgroundCall, RunControl
 from flwd.domain.errors import FlwdError
 from flwd.domain.follow import ContainerWatch, Outcome
 from flwd.domain.model import JobSpec, PolicyBundle, RunStatus
@@ -176,26 +176,14 @@ class ExecuteRun:
         gate stops its thread recording anything more (run.finished stays the last event) and
         the thread ends whenever the runtime's call returns.
         """
-        result: list[bool | BaseException] = []
-
-        def worker() -> None:
-            try:
-                result.append(pull())
-            except BaseException as exc:  # noqa: BLE001 - handed to the run's thread
-                result.append(exc)
-            control.poke()
-
-        threading.Thread(target=worker, daemon=True, name=f"flwd-pull-{run_id}").start()
-        while not result:
-            control.wait_for(lambda: bool(result), _PULL_POLL_SECONDS)
-            if not result and self._canceled(run_id, control):
+        pulling = BackgroundCall(pull, control, f"flwd-pull-{run_id}")
+        while not pulling.done:
+            control.wait_for(lambda: pulling.done, _PULL_POLL_SECONDS)
+            if not pulling.done and self._canceled(run_id, control):
                 with gate.lock:
                     gate.closed = True
                 raise _Stopped()
-        value = result[0]
-        if isinstance(value, BaseException):
-            raise value
-        return value
+        return pulling.result()
 
     def _canceled(self, run_id: str, control: RunControl) -> bool:
         """Asked here, or by another process through a stored ``run.cancel.requested``."""

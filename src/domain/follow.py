@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from flwd.domain import events as ev
-from flwd.domain.control import RunControl
+from flwd.domain.control import BackgroundCall, RunControl
 from flwd.domain.errors import FlwdError
 from flwd.domain.model import RunStatus
 from flwd.ports.clock import Clock
@@ -116,23 +116,15 @@ class ContainerWatch:
         outcome: Outcome,
         timeout: float | None,
     ) -> int | None:
-        result: list[int | BaseException] = []
-
-        def waiter() -> None:
-            try:
-                result.append(self._runtime.wait(container_id))
-            except BaseException as exc:  # noqa: BLE001 - handed to the run's thread
-                result.append(exc)
-            control.poke()
-
-        threading.Thread(target=waiter, daemon=True).start()
+        waiting = BackgroundCall(lambda: self._runtime.wait(container_id), control,
+                                 f"flwd-wait-{recorder.run_id}")
         deadline = None if timeout is None else self._clock.monotonic() + timeout
         stopper: threading.Thread | None = None
         killed = False
         seen_seq = 0
-        while not result:
+        while not waiting.done:
             control.wait(_POLL_SECONDS)
-            if result:
+            if waiting.done:
                 break
             seen_seq = self._remote_cancel(recorder.run_id, seen_seq, control)
             if control.kill_requested and not killed:
@@ -147,10 +139,7 @@ class ContainerWatch:
                                                  "grace_seconds": self._grace})
                 outcome.status = RunStatus.TIMED_OUT
                 stopper = self._stop_async(container_id)
-        value = result[0]
-        if isinstance(value, BaseException):
-            raise value
-        return value
+        return waiting.result()
 
     def _remote_cancel(self, run_id: str, seen_seq: int, control: RunControl) -> int:
         """A cancel asked by another process arrives as a stored run.cancel.requested event."""
