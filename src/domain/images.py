@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from flwd.domain.errors import SpecInvalidError
 from flwd.domain.model import ImageRef
@@ -84,6 +85,7 @@ def _normalise_host(host: str) -> str:
     return DEFAULT_REGISTRY if host in _LEGACY_DOCKER_HOSTS else host
 
 
+@lru_cache(maxsize=256)  # the bundle's entries, checked at load, are read again by every plan
 def parse_registry_entry(entry: str) -> tuple[str, str]:
     """Split an ``allowed_registries`` entry into its normalised host and repository path.
 
