@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import pytest
 import uvicorn
 
 from dependency_injector import providers
@@ -160,3 +161,12 @@ def served(app: Litestar) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@pytest.fixture
+def slow_server(tmp_path: Path) -> Iterator[str]:
+    """A real server whose fake runtime's runs take 30 s: there is time to interrupt them."""
+    container = make_container(tmp_path, fake_runtime(run_seconds=30))
+    with served(make_app(container)) as base:
+        yield base
+    close(container)

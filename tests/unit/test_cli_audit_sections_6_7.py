@@ -20,7 +20,7 @@ from flwd.entrypoints.cli.render import Io
 from flwd.entrypoints.container import Container
 from flwd.ports.store import EventRecord
 from tests.conftest import write_job
-from tests.unit.http_support import ADMIN, auth, close, fake_runtime, make_app, make_container, served
+from tests.unit.http_support import ADMIN, auth, slow_server  # noqa: F401 - slow_server: a fixture
 
 SLOW = "executor: container\nimage: alpine:3.20\nscript: main.sh\n"
 
@@ -66,14 +66,6 @@ def test_a_run_is_canceled_and_exits_130_when_the_cli_gets_sigterm_or_sighup(
     assert time.monotonic() - started < 4.0
     assert fake_runtime.containers == {}  # stopped and removed
     assert signal.getsignal(sig) is not signal.SIG_DFL  # the caller's handler is back
-
-
-@pytest.fixture
-def slow_server(tmp_path: Path) -> Iterator[str]:
-    container = make_container(tmp_path, fake_runtime(run_seconds=30))
-    with served(make_app(container)) as base:
-        yield base
-    close(container)
 
 
 def test_a_remote_run_is_canceled_on_the_server_when_the_cli_gets_sigterm(

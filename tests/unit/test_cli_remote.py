@@ -34,17 +34,10 @@ from tests.unit.http_support import (
     make_app,
     make_container,
     served,
+    slow_server,  # noqa: F401 - a fixture
 )
 
 HELLO = {"job": "hello", "args": {"name": "Alice"}}
-
-
-@pytest.fixture
-def slow_server(tmp_path: Path) -> Iterator[str]:
-    container = make_container(tmp_path, fake_runtime(run_seconds=30))
-    with served(make_app(container)) as base:
-        yield base
-    close(container)
 
 
 def _remote(base: str, *argv: str, io: Io | None = None) -> tuple[int, str, str]:
