@@ -58,6 +58,17 @@ class RunRecorder:
         self.publish(event)
         return event
 
+    def finish(self, status: str, *, exit_code: int | None = None, duration_ms: int = 0,
+               code: str | None = None, detail: str | None = None) -> EventRecord:
+        """Record run.finished, the run's last event: its status, exit code and duration, and
+        ``code``/``detail`` when it ended on an error (SPEC section 6)."""
+        data: dict[str, object] = {"status": status, "exit_code": exit_code,
+                                   "duration_ms": duration_ms}
+        if code:
+            data.update(code=code, detail=detail)
+        return self.emit(RUN_FINISHED, data, status=status, exit_code=exit_code,
+                         finished_at=self.now(), code=code, detail=detail)
+
     def publish(self, event: EventRecord) -> None:
         for listener in self._listeners:
             listener(event)

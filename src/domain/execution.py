@@ -288,17 +288,7 @@ class ExecuteRun:
         return first
 
     def _finish(self, recorder: ev.RunRecorder, outcome: Outcome, started: float) -> RunRecord:
-        duration_ms = int((self._clock.monotonic() - started) * 1000)
-        data: dict[str, object] = {
-            "status": outcome.status.value,
-            "exit_code": outcome.exit_code,
-            "duration_ms": duration_ms,
-        }
-        if outcome.code:
-            data["code"], data["detail"] = outcome.code, outcome.detail
-        recorder.emit(
-            ev.RUN_FINISHED, data,
-            status=outcome.status.value, exit_code=outcome.exit_code,
-            finished_at=recorder.now(), code=outcome.code, detail=outcome.detail,
-        )
+        recorder.finish(outcome.status.value, exit_code=outcome.exit_code,
+                        duration_ms=int((self._clock.monotonic() - started) * 1000),
+                        code=outcome.code, detail=outcome.detail)
         return recorder.record

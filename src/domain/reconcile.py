@@ -108,20 +108,14 @@ class ReconcileRuns:
         if container is not None:
             self._runtime.remove(container.id)
         self._secrets.remove(record.run_id)
-        now = self._clock.now_iso()
+        recorder = ev.RunRecorder(store=self._store, clock=self._clock, record=record,
+                                  redact=lambda data: data)  # no argument values here
         if any(e.type == ev.RUN_CANCEL_REQUESTED for e in self._store.events(record.run_id)):
-            self._store.append(record.run_id, ev.RUN_CANCELED, {"grace_seconds": 0}, now)
-            status, code, detail = RunStatus.CANCELED, None, None
+            recorder.emit(ev.RUN_CANCELED, {"grace_seconds": 0})
+            recorder.finish(RunStatus.CANCELED.value)
         else:
             lost = RunLostError("the process running it ended and its container is gone")
-            status, code, detail = RunStatus.ERROR, lost.code, lost.detail
-        data: dict[str, object] = {"status": status.value, "exit_code": None, "duration_ms": 0}
-        if code is not None:
-            data.update(code=code, detail=detail)
-        self._store.append(
-            record.run_id, ev.RUN_FINISHED, data, now,
-            run=record.evolve(status=status.value, finished_at=now, code=code, detail=detail),
-        )
+            recorder.finish(RunStatus.ERROR.value, code=lost.code, detail=lost.detail)
 
     def _sweep(self, containers: dict[str, ManagedContainer], report: ReconcileReport) -> None:
         for run_id, container in containers.items():

@@ -90,12 +90,7 @@ class SubmitRun:
             raise_for_denials(decisions)
         except Exception as exc:
             detail = getattr(exc, "detail", str(exc))
-            recorder.emit(
-                ev.RUN_FINISHED,
-                {"status": RunStatus.ERROR.value, "exit_code": None, "duration_ms": 0,
-                 "code": code, "detail": detail},
-                status=RunStatus.ERROR.value, finished_at=recorder.now(), code=code, detail=detail,
-            )
+            recorder.finish(RunStatus.ERROR.value, code=code, detail=detail)
             exc.context["run_id"] = recorder.run_id  # type: ignore[attr-defined]
             raise
 
