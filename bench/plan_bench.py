@@ -8,10 +8,10 @@ from __future__ import annotations
 import statistics
 import time
 
-from flwd.domain.contract import check_args
+from flwd.domain.args.contract import check_args
 from flwd.domain.model import ArgSpec, ArgType, JobSpec, PolicyBundle
-from flwd.domain.plan import prepare_run
-from flwd.domain.profiles import resolve_profile
+from flwd.domain.plan.assembly import prepare_run
+from flwd.domain.policy.profiles import resolve_profile
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from flwd.domain.errors import ConfigInvalidError
-from flwd.domain.quantity import parse_duration
+from flwd.domain.spec.quantity import parse_duration
 
 ALL_SCOPES = frozenset({"jobs:read", "runs:read", "runs:write", "runs:admin"})
 DEFAULT_ENV_SCOPES = frozenset({"jobs:read", "runs:read", "runs:write"})

@@ -11,15 +11,15 @@ from dependency_injector import containers, providers
 from flwd.adapters.system import LocalRunOwners, SystemClock, UuidRunIds
 from flwd.adapters.yaml_catalog import YamlJobCatalog
 from flwd.domain.model import PolicyBundle
-from flwd.domain.policy import parse_policy
-from flwd.domain.services import EngineSettings, ListJobs, PlanJob
+from flwd.domain.policy.bundle import parse_policy
+from flwd.domain.plan.use_cases import EngineSettings, ListJobs, PlanJob
 from flwd.entrypoints.config import FlwdConfig, read_yaml_mapping
 
 if TYPE_CHECKING:
-    from flwd.domain.execution import ExecuteRun
-    from flwd.domain.reconcile import ReconcileRuns
-    from flwd.domain.run_services import CancelRun, QueryRuns, SubmitRun
-    from flwd.domain.supervisor import RunSupervisor
+    from flwd.domain.run.execution import ExecuteRun
+    from flwd.domain.run.reconcile import ReconcileRuns
+    from flwd.domain.run.use_cases import CancelRun, QueryRuns, SubmitRun
+    from flwd.domain.run.supervisor import RunSupervisor
     from flwd.ports.runtime import ContainerRuntime
     from flwd.ports.secrets import SecretWriter
     from flwd.ports.store import RunStore
@@ -67,37 +67,37 @@ def build_workspace(base_dir: str) -> RunWorkspace:
 
 
 def build_execute_run(**deps: Any) -> ExecuteRun:
-    from flwd.domain.execution import ExecuteRun
+    from flwd.domain.run.execution import ExecuteRun
 
     return ExecuteRun(**deps)
 
 
 def build_supervisor(**deps: Any) -> RunSupervisor:
-    from flwd.domain.supervisor import RunSupervisor
+    from flwd.domain.run.supervisor import RunSupervisor
 
     return RunSupervisor(**deps)
 
 
 def build_submit_run(**deps: Any) -> SubmitRun:
-    from flwd.domain.run_services import SubmitRun
+    from flwd.domain.run.use_cases import SubmitRun
 
     return SubmitRun(**deps)
 
 
 def build_cancel_run(**deps: Any) -> CancelRun:
-    from flwd.domain.run_services import CancelRun
+    from flwd.domain.run.use_cases import CancelRun
 
     return CancelRun(**deps)
 
 
 def build_query_runs(**deps: Any) -> QueryRuns:
-    from flwd.domain.run_services import QueryRuns
+    from flwd.domain.run.use_cases import QueryRuns
 
     return QueryRuns(**deps)
 
 
 def build_reconcile_runs(**deps: Any) -> ReconcileRuns:
-    from flwd.domain.reconcile import ReconcileRuns
+    from flwd.domain.run.reconcile import ReconcileRuns
 
     return ReconcileRuns(**deps)
 

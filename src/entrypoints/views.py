@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from flwd.domain.model import NO_DEFAULT, ArgSpec, ArgType, JobSpec, Profile
-from flwd.domain.spec import Catalog
+from flwd.domain.spec.catalog import Catalog
 
 if TYPE_CHECKING:
     from flwd.ports.store import RunRecord

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from flwd.domain.ulc import MAX_ENV_STRING_BYTES
+from flwd.domain.args.ulc import MAX_ENV_STRING_BYTES
 from tests.integration.e2e_support import (  # noqa: F401 - fixtures
     Result,
     Runtime,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flwd.domain.argspec import parse_arg_specs
+from flwd.domain.spec.args import parse_arg_specs
 from flwd.domain.errors import SpecInvalidError
 from flwd.domain.model import NO_DEFAULT, ArgType
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flwd.domain.capabilities import ALL, CAPABILITIES, parse_capability
+from flwd.domain.spec.capabilities import ALL, CAPABILITIES, parse_capability
 
 
 def test_capabilities_lists_the_41_linux_capabilities_when_read() -> None:

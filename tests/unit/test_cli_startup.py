@@ -16,9 +16,9 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "jobs"
 
 RUN_SIDE = (
-    "flwd.domain.execution",
-    "flwd.domain.supervisor",
-    "flwd.domain.run_services",
+    "flwd.domain.run.execution",
+    "flwd.domain.run.supervisor",
+    "flwd.domain.run.use_cases",
     "flwd.adapters.sqlite_store",
     "flwd.adapters.fs_secrets",
     "flwd.adapters.fs_workspace",

@@ -6,16 +6,11 @@ import json
 
 import pytest
 
-from flwd.domain.contract import (
-    check_args,
-    negative_option_names,
-    public_args,
-    secret_values,
-    text_option_names,
-    ulc_environment,
-)
+from flwd.domain.args.contract import check_args
+from flwd.domain.args.ulc import public_args, secret_values, ulc_environment
 from flwd.domain.errors import ArgProblem, ArgsInvalidError
 from flwd.domain.model import SECRET_PLACEHOLDER, ArgSpec, ArgType
+from flwd.entrypoints.cli.spellings import negative_option_names, text_option_names
 
 T = ArgType
 SECRET = "s3cr3t-Zq9vXw7LpK2m"

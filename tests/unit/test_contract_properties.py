@@ -10,7 +10,8 @@ import string
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from flwd.domain.contract import check_args, secret_values, ulc_environment
+from flwd.domain.args.contract import check_args
+from flwd.domain.args.ulc import secret_values, ulc_environment
 from flwd.domain.errors import ArgsInvalidError
 from flwd.domain.model import ArgSpec, ArgType
 

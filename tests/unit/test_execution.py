@@ -11,12 +11,12 @@ from dependency_injector import providers
 
 from flwd.adapters.fake_runtime import FakeRuntime
 from flwd.adapters.fakes import FakeRunWorkspace, FakeSecretWriter
-from flwd.domain.control import RunControl
+from flwd.domain.run.control import RunControl
 from flwd.domain.errors import PolicyOverrideDeniedError
-from flwd.domain.execution import QueuedRun
+from flwd.domain.run.execution import QueuedRun
 from flwd.domain.model import PolicyBundle
-from flwd.domain.redact import Redactor
-from flwd.domain.services import RunRequest
+from flwd.domain.args.redact import Redactor
+from flwd.domain.plan.use_cases import RunRequest
 from flwd.entrypoints.container import Container
 from flwd.ports.runtime import ContainerSpec, OutputLine, RuntimeInfo
 from flwd.ports.store import RunRecord

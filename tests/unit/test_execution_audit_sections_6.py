@@ -9,9 +9,9 @@ from typing import Callable, Iterator
 import pytest
 
 from flwd.adapters.fake_runtime import FakeRuntime
-from flwd.domain.control import RunControl
-from flwd.domain.execution import QueuedRun
-from flwd.domain.services import RunRequest
+from flwd.domain.run.control import RunControl
+from flwd.domain.run.execution import QueuedRun
+from flwd.domain.plan.use_cases import RunRequest
 from flwd.entrypoints.container import Container
 from flwd.ports.runtime import PullProgress
 from flwd.ports.store import RunRecord

@@ -11,8 +11,8 @@ import pytest
 from litestar.testing import TestClient
 
 from flwd.adapters.fake_runtime import FakeRuntime
-from flwd.domain.execution import QueuedRun
-from flwd.domain.services import RunRequest
+from flwd.domain.run.execution import QueuedRun
+from flwd.domain.plan.use_cases import RunRequest
 from flwd.entrypoints.container import Container
 from tests.unit.http_support import (
     auth,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flwd.domain.errors import SpecInvalidError
-from flwd.domain.images import (
+from flwd.domain.spec.images import (
     admitting_entry,
     parse_image_ref,
     parse_registry_entry,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flwd.domain.spec import is_valid_job_id
+from flwd.domain.spec.job import is_valid_job_id
 
 
 @pytest.mark.parametrize("job_id", ["-x", "--help", "-/a"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flwd.domain.patterns import RISK_MESSAGE, backtracking_risk
+from flwd.domain.spec.patterns import RISK_MESSAGE, backtracking_risk
 
 # Each of these takes seconds or more in re.fullmatch on a ~25-character value that fails.
 CATASTROPHIC = [

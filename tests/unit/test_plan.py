@@ -21,9 +21,9 @@ from flwd.domain.model import (
     Resources,
     Verdict,
 )
-from flwd.domain.plan import PreparedRun, plan_as_dict, prepare_run
-from flwd.domain.profiles import profile_decision
-from flwd.domain.ulc import MAX_ENV_STRING_BYTES
+from flwd.domain.plan.assembly import PreparedRun, plan_as_dict, prepare_run
+from flwd.domain.policy.profiles import profile_decision
+from flwd.domain.args.ulc import MAX_ENV_STRING_BYTES
 
 SECRET = "hunter2-S3cr3t"
 ARGS = (

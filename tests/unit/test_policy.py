@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from flwd.domain.capabilities import normalise_cap
+from flwd.domain.spec.capabilities import normalise_cap
 from flwd.domain.errors import ConfigInvalidError
-from flwd.domain.images import parse_image_ref, registry_allowed
+from flwd.domain.spec.images import parse_image_ref, registry_allowed
 from flwd.domain.model import Overrides, PolicyBundle, Profile, Resources
-from flwd.domain.policy import DEFAULT_BUNDLE, parse_policy
+from flwd.domain.policy.bundle import DEFAULT_BUNDLE, parse_policy
 
 FULL = {
     "allowed_profiles": ["secure", "permissive"],

@@ -17,8 +17,8 @@ from flwd.domain.errors import (
     RuntimeLimitsUnenforcedError,
     RuntimeRootfulError,
 )
-from flwd.domain.images import parse_image_ref
-from flwd.domain.policy import parse_policy
+from flwd.domain.spec.images import parse_image_ref
+from flwd.domain.policy.bundle import parse_policy
 from flwd.domain.model import (
     ContainerRequest,
     ContainerSettings,
@@ -30,7 +30,7 @@ from flwd.domain.model import (
     Resources,
     Verdict,
 )
-from flwd.domain.profiles import (
+from flwd.domain.policy.profiles import (
     decide,
     effective_profile,
     profile_decision,

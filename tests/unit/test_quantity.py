@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flwd.domain.errors import SpecInvalidError
-from flwd.domain.quantity import parse_duration
+from flwd.domain.spec.quantity import parse_duration
 
 
 @pytest.mark.parametrize("value", ["1e400", "inf", "Infinity", float("inf"), float("nan"), "nan", "9" * 400 + "h"])

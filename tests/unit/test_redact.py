@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flwd.domain.redact import Redactor
+from flwd.domain.args.redact import Redactor
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import pytest
 
 from flwd.domain.errors import SpecInvalidError
 from flwd.domain.model import ArgSpec, ArgType, JobSpec
-from flwd.domain.secrets_plan import is_safe_secret_name, plan_secrets
+from flwd.domain.plan.secrets import is_safe_secret_name, plan_secrets
 from flwd.ports.secrets import SecretFile
 
 

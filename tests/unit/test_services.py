@@ -18,8 +18,8 @@ from flwd.domain.errors import (
     RunNotActiveError,
     RunNotFoundError,
 )
-from flwd.domain.execution import QueuedRun
-from flwd.domain.services import RunRequest
+from flwd.domain.run.execution import QueuedRun
+from flwd.domain.plan.use_cases import RunRequest
 from flwd.entrypoints.container import Container
 from flwd.ports.runtime import ContainerSpec
 from flwd.ports.secrets import SecretFile

@@ -6,10 +6,11 @@ from typing import Mapping
 
 import pytest
 
-from flwd.domain.capabilities import CAPABILITIES
+from flwd.domain.spec.capabilities import CAPABILITIES
 from flwd.domain.errors import JobNotFoundError, SpecInvalidError
 from flwd.domain.model import ArgType, Profile, PullPolicy
-from flwd.domain.spec import Catalog, load_catalog, parse_job_spec
+from flwd.domain.spec.catalog import Catalog, load_catalog
+from flwd.domain.spec.job import parse_job_spec
 from flwd.ports.catalog import JobDocument
 
 SPEC = "jobs/demo/job.yaml"

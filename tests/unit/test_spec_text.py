@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flwd.domain.errors import SpecInvalidError
-from flwd.domain.spec import parse_job_spec
+from flwd.domain.spec.job import parse_job_spec
 from flwd.ports.catalog import JobDocument
 
 SPEC = "jobs/demo/job.yaml"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from flwd.adapters.yaml_catalog import MAX_SPEC_BYTES, YamlJobCatalog
-from flwd.domain.spec import load_catalog
+from flwd.domain.spec.catalog import load_catalog
 from flwd.ports.catalog import JobCatalog, JobDocument
 
 SPEC = "executor: container\nimage: alpine:3.20\n"

@@ -12,14 +12,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Optional, TextIO
 
-from flwd.domain.contract import (
-    check_args,
-    compact_json,
-    negative_option_names,
-    text_option_names,
-)
+from flwd.domain.args.contract import check_args
+from flwd.domain.args.ulc import compact_json
 from flwd.domain.errors import ArgProblem, ArgsInvalidError, UsageError
 from flwd.domain.model import ArgSpec, ArgType, JobSpec
+from flwd.entrypoints.cli.spellings import negative_option_names, text_option_names
 
 RUN_OPTION_NAMES = ("--profile", "--json", "--detach", "--help", "-h")
 # what `flwd JOB --help` shows as each option's value (Cyclopts would say STR: all are text)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from flwd.domain.errors import PolicyDeniedError
 from flwd.domain.model import JobSpec
-from flwd.domain.plan import plan_as_dict
-from flwd.domain.services import RunRequest
+from flwd.domain.plan.assembly import plan_as_dict
+from flwd.domain.plan.use_cases import RunRequest
 from flwd.entrypoints.cli.render import EventPrinter, Io
 from flwd.entrypoints.container import Container
 from flwd.entrypoints.views import catalog_view, run_view
@@ -17,7 +17,7 @@ from flwd.entrypoints.views import catalog_view, run_view
 if TYPE_CHECKING:  # the run side is imported by the methods that run: plans never load it
     from concurrent.futures import Future
 
-    from flwd.domain.execution import QueuedRun
+    from flwd.domain.run.execution import QueuedRun
     from flwd.ports.store import RunRecord
 
 _FOLLOW_POLL_SECONDS = 0.3
@@ -54,7 +54,7 @@ class LocalBackend:
             printer: EventPrinter, detach: bool) -> RunRecord:
         """Ctrl-C (or SIGTERM/SIGHUP) once: graceful cancel; twice: kill. The run always
         reaches run.finished."""
-        from flwd.domain.execution import QueuedRun
+        from flwd.domain.run.execution import QueuedRun
         from flwd.entrypoints.cli.signals import deferred_interrupts, stop_signals_interrupt
 
         request = RunRequest(job=job.id, args=args, from_text=True, requested_profile=profile)
@@ -115,7 +115,7 @@ class LocalBackend:
         return [run_view(r) for r in page.runs]
 
     def logs(self, run_id: str, follow: bool, printer: Callable[[Any], None]) -> RunRecord:
-        from flwd.domain.events import RUN_FINISHED
+        from flwd.domain.run.events import RUN_FINISHED
 
         query = self._container.query_runs()
         seq = 0

@@ -9,7 +9,7 @@ import uuid
 from typing import Any, Callable, Iterator
 from urllib.parse import quote, urlencode, urlsplit
 
-from flwd.domain.contract import check_args
+from flwd.domain.args.contract import check_args
 from flwd.domain.errors import (
     ArgProblem,
     ArgsInvalidError,
@@ -18,7 +18,7 @@ from flwd.domain.errors import (
     RemoteServerError,
     all_error_classes,
 )
-from flwd.domain.events import RUN_FINISHED
+from flwd.domain.run.events import RUN_FINISHED
 from flwd.domain.model import JobSpec, RunStatus
 from flwd.entrypoints.cli.render import EventPrinter, Io
 from flwd.entrypoints.views import job_from_view

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from typing import Any, Mapping
 
-from flwd.domain import events as ev
+from flwd.domain.run import events as ev
 from flwd.domain.model import RunStatus
 from flwd.ports.store import EventRecord, RunStore
 

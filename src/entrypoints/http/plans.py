@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, Request, post
 from litestar.params import JSONBody
 
-from flwd.domain.plan import plan_as_dict
+from flwd.domain.plan.assembly import plan_as_dict
 from flwd.entrypoints.http.deps import ContainerDep
 from flwd.entrypoints.http.auth import check_profile_scope, require
 from flwd.entrypoints.http.schemas import RunBody

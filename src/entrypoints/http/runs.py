@@ -10,7 +10,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 from litestar.response import ServerSentEvent
 
 from flwd.domain.errors import PolicyDeniedError, RequestInvalidError, RouteNotFoundError
-from flwd.domain.execution import QueuedRun
+from flwd.domain.run.execution import QueuedRun
 from flwd.entrypoints.http.auth import check_profile_scope, require
 from flwd.entrypoints.http.deps import ContainerDep, HubDep, MetricsDep, SettingsDep
 from flwd.entrypoints.http.schemas import (

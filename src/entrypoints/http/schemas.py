@@ -8,7 +8,7 @@ import msgspec
 
 from flwd.domain.errors import RequestInvalidError
 from flwd.domain.model import RunStatus
-from flwd.domain.services import RunRequest
+from flwd.domain.plan.use_cases import RunRequest
 
 JobId = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 ProfileName = Literal["secure", "permissive", "disabled"]

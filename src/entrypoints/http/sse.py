@@ -14,7 +14,7 @@ from typing import AsyncIterator, Callable, Iterator, Sequence
 import anyio.to_thread
 from litestar.response import ServerSentEventMessage
 
-from flwd.domain.events import RUN_FINISHED
+from flwd.domain.run.events import RUN_FINISHED
 from flwd.domain.model import RunStatus
 from flwd.ports.store import EventRecord, RunRecord
 

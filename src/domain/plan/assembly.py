@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Mapping
 
-from flwd.domain.contract import public_args, ulc_environment
+from flwd.domain.args.ulc import public_args, ulc_environment
 from flwd.domain.errors import ArgsInvalidError, SpecInvalidError
-from flwd.domain.images import parse_image_ref
+from flwd.domain.spec.images import parse_image_ref
 from flwd.domain.model import (
     JOB_DIR,
     RUN_DIR,
@@ -21,11 +21,11 @@ from flwd.domain.model import (
     Profile,
     RunPlan,
 )
-from flwd.domain.profiles import decide
-from flwd.domain.quantity import format_cpu, format_memory
-from flwd.domain.redact import Redactor
-from flwd.domain.secrets_plan import plan_secrets
-from flwd.domain.ulc import oversize_problems
+from flwd.domain.policy.profiles import decide
+from flwd.domain.spec.quantity import format_cpu, format_memory
+from flwd.domain.args.redact import Redactor
+from flwd.domain.plan.secrets import plan_secrets
+from flwd.domain.args.ulc import oversize_problems
 from flwd.ports.secrets import SecretFile
 
 _BASE_MOUNTS = (

@@ -6,10 +6,10 @@ import math
 import re
 from typing import Callable, Mapping
 
-from flwd.domain.contract import same_json_value
+from flwd.domain.args.contract import same_json_value
 from flwd.domain.errors import SpecInvalidError
 from flwd.domain.model import NO_DEFAULT, ArgSpec, ArgType, env_name
-from flwd.domain.patterns import backtracking_risk
+from flwd.domain.spec.patterns import backtracking_risk
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 _SAFE_FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")

@@ -6,8 +6,8 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterable
 
-from flwd.domain.control import RunControl
-from flwd.domain.execution import QueuedRun
+from flwd.domain.run.control import RunControl
+from flwd.domain.run.execution import QueuedRun
 from flwd.ports.events import EventListener
 from flwd.ports.store import RunRecord
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from flwd.domain.capabilities import parse_capability
+from flwd.domain.spec.capabilities import parse_capability
 from flwd.domain.errors import ConfigInvalidError, SpecInvalidError
-from flwd.domain.images import parse_registry_entry
+from flwd.domain.spec.images import parse_registry_entry
 from flwd.domain.model import DEFAULT_PIDS, Overrides, PolicyBundle, Profile, Resources
-from flwd.domain.quantity import parse_cpu, parse_memory
+from flwd.domain.spec.quantity import parse_cpu, parse_memory
 
 DEFAULT_BUNDLE = PolicyBundle()
 

@@ -1,31 +1,29 @@
-"""Job specs: validate a found spec document into a ``JobSpec``, and a catalog of them (SPEC section 1)."""
+"""Job specs: validate one found spec document into a ``JobSpec`` (SPEC section 1)."""
 
 from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
-from typing import Callable, Mapping, Sequence, TypeVar
+from typing import Callable, Mapping, TypeVar
 
-from flwd.domain.capabilities import parse_capability
-from flwd.domain.images import parse_image_ref
-from flwd.domain.argspec import parse_arg_specs, spec_error
-from flwd.domain.contract import did_you_mean
-from flwd.domain.errors import JobNotFoundError, SpecInvalidError
+from flwd.domain.spec.capabilities import parse_capability
+from flwd.domain.spec.images import parse_image_ref
+from flwd.domain.spec.args import parse_arg_specs, spec_error
+from flwd.domain.suggest import did_you_mean
+from flwd.domain.errors import SpecInvalidError
 from flwd.domain.model import (
     JOB_DIR,
     ArgSpec,
     ContainerRequest,
-    InvalidJob,
     JobSpec,
     Profile,
     PullPolicy,
     Resources,
 )
-from flwd.domain.quantity import parse_cpu, parse_duration, parse_memory
-from flwd.domain.ulc import MAX_ENV_STRING_BYTES, OVER_ENV_LIMIT, env_string_bytes
+from flwd.domain.spec.quantity import parse_cpu, parse_duration, parse_memory
+from flwd.domain.args.ulc import MAX_ENV_STRING_BYTES, OVER_ENV_LIMIT, env_string_bytes
 from flwd.ports.catalog import JobDocument
 
 _ID = re.compile(r"^[A-Za-z0-9._/-]+$")
@@ -330,77 +328,3 @@ def _parse_resources(path: str, raw: object) -> Resources:
         memory_bytes=_quantity(path, "container.resources.memory", section.get("memory"), parse_memory),
         pids=pids,
     )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Catalog:
-    """Every job found: the valid ones and, so listings can say why, the invalid ones."""
-
-    jobs: tuple[JobSpec, ...] = ()
-    invalid: tuple[InvalidJob, ...] = ()
-
-    def find(self, job_id: str) -> JobSpec:
-        """The job called *job_id*.
-
-        Raises ``SpecInvalidError`` (``spec.invalid``) with the recorded reason when that id
-        names a broken spec, else ``JobNotFoundError`` (``job.not.found``).
-        """
-        for job in self.jobs:
-            if job.id == job_id:
-                return job
-        for broken in self.invalid:
-            if broken.id == job_id:
-                raise SpecInvalidError(broken.reason, file=broken.spec_path, field=broken.field)
-        raise JobNotFoundError(f"no job {job_id!r} in the catalog", job=job_id)
-
-
-def load_catalog(docs: Sequence[JobDocument]) -> Catalog:
-    """Validate every document; one broken spec never hides the others.
-
-    Jobs whose ids clash are all invalid, each naming the other files. Both tuples are
-    sorted by id (then spec path) for stable listings.
-    """
-    parsed: list[JobSpec | InvalidJob] = []
-    for doc in docs:
-        try:
-            parsed.append(parse_job_spec(doc))
-        except SpecInvalidError as exc:
-            parsed.append(
-                InvalidJob(
-                    id=_best_id(doc),
-                    spec_path=doc.spec_path,
-                    reason=exc.detail,
-                    field=str(exc.context.get("field", "")),
-                )
-            )
-    parsed = _mark_duplicates(parsed)
-    order = lambda item: (item.id, item.spec_path)  # noqa: E731
-    return Catalog(
-        jobs=tuple(sorted((p for p in parsed if isinstance(p, JobSpec)), key=order)),
-        invalid=tuple(sorted((p for p in parsed if isinstance(p, InvalidJob)), key=order)),
-    )
-
-
-def _best_id(doc: JobDocument) -> str:
-    """The id a broken spec is listed under: its own ``id:`` if usable, else the directory's."""
-    given = doc.data.get("id") if doc.data is not None else None
-    return given if isinstance(given, str) and is_valid_job_id(given) else doc.default_id
-
-
-def _mark_duplicates(parsed: list[JobSpec | InvalidJob]) -> list[JobSpec | InvalidJob]:
-    paths_by_id: dict[str, list[str]] = {}
-    for item in parsed:
-        paths_by_id.setdefault(item.id, []).append(item.spec_path)
-    result: list[JobSpec | InvalidJob] = []
-    for item in parsed:
-        others = [p for p in paths_by_id[item.id] if p != item.spec_path]
-        if isinstance(item, JobSpec) and others:
-            reason = f"duplicate job id {item.id!r}: also defined in {', '.join(others)}"
-            item = InvalidJob(
-                id=item.id,
-                spec_path=item.spec_path,
-                reason=f"{item.spec_path}: id: {reason}",
-                field="id",
-            )
-        result.append(item)
-    return result

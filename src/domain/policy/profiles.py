@@ -34,8 +34,8 @@ from flwd.domain.errors import (
     RuntimeLimitsUnenforcedError,
     RuntimeRootfulError,
 )
-from flwd.domain.capabilities import ALL, normalise_cap
-from flwd.domain.images import admitting_entry, registry_entries
+from flwd.domain.spec.capabilities import ALL, normalise_cap
+from flwd.domain.spec.images import admitting_entry, registry_entries
 from flwd.domain.model import (
     ContainerRequest,
     ContainerSettings,
@@ -46,7 +46,7 @@ from flwd.domain.model import (
     Profile,
     Verdict,
 )
-from flwd.domain.ceilings import judge_resources, limits_text
+from flwd.domain.policy.ceilings import judge_resources, limits_text
 
 if TYPE_CHECKING:
     from flwd.ports.runtime import RuntimeInfo

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from flwd.domain import events as ev
+from flwd.domain.run import events as ev
 from flwd.domain.errors import (
     IdempotencyConflictError,
     PolicyDeniedError,
@@ -12,12 +12,12 @@ from flwd.domain.errors import (
     RunNotActiveError,
     RunNotFoundError,
 )
-from flwd.domain.execution import QueuedRun
+from flwd.domain.run.execution import QueuedRun
 from flwd.domain.model import Decision, RunStatus, Verdict
-from flwd.domain.profiles import raise_for_denials
-from flwd.domain.reconcile import ReconcileRuns, orphaned
-from flwd.domain.services import PlanJob, RunRequest
-from flwd.domain.supervisor import RunSupervisor
+from flwd.domain.policy.profiles import raise_for_denials
+from flwd.domain.run.reconcile import ReconcileRuns, orphaned
+from flwd.domain.plan.use_cases import PlanJob, RunRequest
+from flwd.domain.run.supervisor import RunSupervisor
 from flwd.ports.clock import Clock, IdSource
 from flwd.ports.owner import RunOwners
 from flwd.ports.store import RunPage, RunRecord, RunStore

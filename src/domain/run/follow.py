@@ -7,8 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from flwd.domain import events as ev
-from flwd.domain.control import BackgroundCall, RunControl
+from flwd.domain.run import events as ev
+from flwd.domain.run.control import BackgroundCall, RunControl
 from flwd.domain.errors import FlwdError
 from flwd.domain.model import RunStatus
 from flwd.ports.clock import Clock

@@ -6,15 +6,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
-from flwd.domain import events as ev
-from flwd.domain.container_spec import build_container_spec
-from flwd.domain.control import BackgroundCall, RunControl
+from flwd.domain.run import events as ev
+from flwd.domain.plan.container_spec import build_container_spec
+from flwd.domain.run.control import BackgroundCall, RunControl
 from flwd.domain.errors import FlwdError
-from flwd.domain.follow import ContainerWatch, Outcome
+from flwd.domain.run.follow import ContainerWatch, Outcome
 from flwd.domain.model import JobSpec, PolicyBundle, RunStatus
-from flwd.domain.plan import PreparedRun
-from flwd.domain.profiles import raise_for_denials, runtime_decisions
-from flwd.domain.redact import Redactor
+from flwd.domain.plan.assembly import PreparedRun
+from flwd.domain.policy.profiles import raise_for_denials, runtime_decisions
+from flwd.domain.args.redact import Redactor
 from flwd.ports.clock import Clock
 from flwd.ports.events import EventListener
 from flwd.ports.runtime import ContainerRuntime, PullProgress, RuntimeInfo

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flwd.domain.model import DEFAULT_PIDS, Decision, Profile, Resources, Verdict
-from flwd.domain.quantity import format_cpu, format_memory
+from flwd.domain.spec.quantity import format_cpu, format_memory
 
 _SUBJECT = "container.resources"
 

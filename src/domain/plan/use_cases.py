@@ -7,11 +7,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from flwd.domain.contract import check_args
+from flwd.domain.args.contract import check_args
 from flwd.domain.model import JobSpec, PolicyBundle
-from flwd.domain.plan import PreparedRun, prepare_run
-from flwd.domain.profiles import resolve_profile
-from flwd.domain.spec import Catalog, load_catalog
+from flwd.domain.plan.assembly import PreparedRun, prepare_run
+from flwd.domain.policy.profiles import resolve_profile
+from flwd.domain.spec.catalog import Catalog, load_catalog
 from flwd.ports.catalog import JobCatalog
 
 PREVIEW_RUN_ID = "<run_id>"

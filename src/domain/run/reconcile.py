@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flwd.domain import events as ev
+from flwd.domain.run import events as ev
 from flwd.domain.errors import RunLostError
-from flwd.domain.execution import ExecuteRun
+from flwd.domain.run.execution import ExecuteRun
 from flwd.domain.model import RunStatus
-from flwd.domain.redact import Redactor
-from flwd.domain.supervisor import RunSupervisor
+from flwd.domain.args.redact import Redactor
+from flwd.domain.run.supervisor import RunSupervisor
 from flwd.ports.clock import Clock
 from flwd.ports.owner import RunOwners
 from flwd.ports.runtime import ContainerRuntime, ManagedContainer

@@ -10,27 +10,7 @@ from collections.abc import Iterable, Mapping
 
 from flwd.domain.errors import ArgProblem, ArgsInvalidError
 from flwd.domain.model import ArgSpec, ArgType
-from flwd.domain.ulc import (
-    compact_json,
-    negative_option_names,
-    public_args,
-    secret_values,
-    text_option_names,
-    ulc_environment,
-    value_text,
-)
-
-__all__ = [
-    "check_args",
-    "compact_json",
-    "negative_option_names",
-    "public_args",
-    "secret_values",
-    "text_option_names",
-    "ulc_environment",
-    "value_text",
-]
-
+from flwd.domain.suggest import did_you_mean
 _ABSENT = object()
 _NOTHING = object()
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -124,14 +104,6 @@ def _negate(value: object) -> object:
     if isinstance(value, str) and value.strip().lower() in _BOOLEANS:
         return not _BOOLEANS[value.strip().lower()]
     return value
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """``; did you mean 'x'?`` naming the choice closest to *word*, or ``""`` when none is."""
-    import difflib  # only a name that matched nothing needs it; plans that pass never load it
-
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _unknown(key: str, specs: tuple[ArgSpec, ...]) -> ArgProblem:

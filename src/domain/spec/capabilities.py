@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flwd.domain.contract import did_you_mean
+from flwd.domain.suggest import did_you_mean
 
 ALL = "ALL"
 """Every capability, as ``--cap-add ALL`` means to Docker and Podman."""

@@ -1,0 +1,1 @@
+"""The argument contract: checking typed arguments and delivering them into a container."""

@@ -1,0 +1,1 @@
+"""Security profiles and the operator's policy bundle: what a run may do."""

@@ -1,0 +1,1 @@
+"""Runs: recording, executing, following, cancelling and reconciling them."""
