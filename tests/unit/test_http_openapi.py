@@ -14,7 +14,7 @@ from litestar.testing import TestClient
 from flwd.adapters.sqlite_store import SqliteRunStore
 
 from flwd.entrypoints.config import TokenGrant, token_digest
-from flwd.entrypoints.http.openapi import ROUTE_ERRORS, complete
+from flwd.entrypoints.http.openapi import ROUTE_ERRORS, complete, route_scopes
 from flwd.entrypoints.http.problems import PROBLEM_MEDIA_TYPE, STATUS_FOR_CODE
 from tests.unit.http_support import (
     JOBS_ONLY,
@@ -232,12 +232,17 @@ def test_events_are_documented_as_an_event_stream_when_the_schema_is_read(
     assert operation(doc, "POST /runs")["responses"]["202"]["headers"]["Location"]["required"]
 
 
-def test_document_build_fails_when_a_route_has_no_error_entry() -> None:
-    schema = {"paths": {"/healthz": {"get": {"responses": {"200": {}}}},
-                        "/new": {"get": {"responses": {"200": {}}}}}}
+def test_document_build_fails_when_a_route_has_no_error_entry(tmp_path: Path) -> None:
+    container = make_container(tmp_path, fake_runtime())
+    app = make_app(container)
+    schema = app.openapi_schema.to_schema()
+    schema["paths"]["/new"] = {"get": {"responses": {"200": {}}}}
+    scopes = {**route_scopes(app), "GET /new": ("jobs:read",)}
+    close(container)
 
-    with pytest.raises(LookupError, match="/new"):
-        complete(schema, {"GET /healthz": (), "GET /new": ("jobs:read",)}, loopback=True)
+    complete(app.openapi_schema.to_schema(), route_scopes(app), loopback=True)
+    with pytest.raises(LookupError, match=r"disagree on \['GET /new'\]"):
+        complete(schema, scopes, loopback=True)
 
 
 def test_store_failures_are_documented_503_problems_when_the_store_cannot_open(tmp_path: Path) -> None:

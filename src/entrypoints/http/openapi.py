@@ -132,25 +132,24 @@ def complete(schema: Mapping[str, Any], scopes: Mapping[str, tuple[str, ...] | N
     components = document.setdefault("components", {})
     components.setdefault("schemas", {}).update(copy.deepcopy(PROBLEM_SCHEMAS))
     _run_body_rules(components["schemas"])
-    documented = set()
-    for path, item in paths.items():
-        for method, operation in item.items():
-            if method == "parameters":
-                continue
-            label = f"{method.upper()} {path}"
-            route = CANCEL_ROUTE if path.endswith(":cancel") else path
-            scope = scopes[f"{method.upper()} {route}"]
-            _describe(label, operation, scope, loopback=loopback)
-            documented.add(label)
-    missing = set(ROUTE_ERRORS) ^ documented
-    if missing:
-        raise LookupError(f"ROUTE_ERRORS and the routes disagree on {sorted(missing)}")
+    operations = {f"{method.upper()} {path}": operation for path, item in paths.items()
+                  for method, operation in item.items() if method != "parameters"}
+    if set(operations) != set(ROUTE_ERRORS):
+        odd = sorted(set(operations) ^ set(ROUTE_ERRORS))
+        raise LookupError(f"ROUTE_ERRORS and the routes disagree on {odd}")
+    for label, operation in operations.items():
+        method, path = label.split(" ", 1)
+        route = CANCEL_ROUTE if path.endswith(":" + CANCEL_ACTION) else path
+        codes = _describe_security(operation, scopes[f"{method} {route}"], ROUTE_ERRORS[label],
+                                   loopback=loopback)
+        _describe_errors(operation, codes)
+        _describe_specifics(label, operation)
     return document
 
 
-def _describe(label: str, operation: dict[str, Any], scope: tuple[str, ...] | None, *,
-              loopback: bool) -> None:
-    codes = ROUTE_ERRORS[label]
+def _describe_security(operation: dict[str, Any], scope: tuple[str, ...] | None,
+                       codes: tuple[str, ...], *, loopback: bool) -> tuple[str, ...]:
+    """Sets the operation's security; returns the error codes it can answer as bound now."""
     if scope is None:  # /metrics: open on loopback, runs:read elsewhere
         scope = () if loopback else ("runs:read",)
         codes = tuple(c for c in codes if c not in _AUTH) if loopback else codes
@@ -158,11 +157,21 @@ def _describe(label: str, operation: dict[str, Any], scope: tuple[str, ...] | No
     operation["security"] = [{SCHEME: list(scope)}] if scope else []
     if scope:
         operation.setdefault("description", f"Needs a token with the scope {', '.join(scope)}.")
+    return codes
+
+
+def _describe_errors(operation: dict[str, Any], codes: tuple[str, ...]) -> None:
+    """Litestar's own error responses (its validation error, as application/json) give way to
+    one problem+json response per status the operation answers."""
     responses = operation.setdefault("responses", {})
     for status in [s for s in responses if int(s) >= 400]:
         del responses[status]
     for status, status_codes in sorted(_by_status(codes).items()):
         responses[str(status)] = _problem_response(status, status_codes)
+
+
+def _describe_specifics(label: str, operation: dict[str, Any]) -> None:
+    responses = operation["responses"]
     for parameter in operation.get("parameters", []):
         patch = _PARAMETERS.get((label, parameter.get("name")))
         if patch:
