@@ -13,6 +13,8 @@ import subprocess
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
+from flwd.adapters.sqlite_store import SqliteRunStore
+from flwd.ports.store import RunRecord
 from tests.integration.api_support import remove_tree, shared_dir, start_server, write_job
 
 # Installed by scripts/bootstrap in its own venv, away from the product's dependencies.
@@ -42,6 +44,9 @@ ALLOWED: dict[tuple[str, str, str, str], str] = {
     ("ST202", "POST /plans", "request.invalid", "not two different ones"):
         "job and job_id are synonyms; both given and different is refused with 400 (JSON "
         "Schema cannot say 'equal when both are present')",
+    ("ST202", "POST /plans", "args.invalid", "argument problem"):
+        "args are checked against the named job's own contract (GET /jobs/{job_id}), which "
+        "the one body schema shared by every job cannot carry: 422 args.invalid, as documented",
     ("ST202", "POST /runs", "request.invalid", "not two different ones"):
         "as for POST /plans: job and job_id given and different",
     ("ST202", "POST /runs", "container.runtime.unavailable", "--no-runtime"):
@@ -55,6 +60,7 @@ def test_generated_requests_only_find_what_is_listed_as_allowed() -> None:
     for name in ("data", "home"):
         (base / name).mkdir(mode=0o755)
     write_job(base / "jobs", "hello", JOB)
+    seed_finished_run(base / "data" / "flwd.db")
     report = base / "report.ndjson"
     server = start_server(base, ["--dev", "--no-runtime"], {})
     try:
@@ -76,6 +82,22 @@ def test_generated_requests_only_find_what_is_listed_as_allowed() -> None:
     assert " passed" in done.stdout, done.stdout[-4000:]
     assert not unexpected, "\n".join(map(str, unexpected)) + "\n" + done.stdout[-6000:]
     assert code == 0, log
+
+
+def seed_finished_run(db: Path) -> None:
+    """One finished run in the store, so that the stateful phase follows the document's links
+    from ``GET /runs`` to a real run (a plan-only server makes none)."""
+    store = SqliteRunStore(str(db))
+    run = RunRecord(run_id="seeded0run01", job_id="hello", status="queued", profile="secure",
+                    created_at="2026-01-01T00:00:00.000Z", args={"name": "Alice"})
+    store.create(run, "run.created", {"job_id": "hello"})
+    store.append(run.run_id, "run.output", {"stream": "stdout", "line": "hello Alice"},
+                 "2026-01-01T00:00:01.000Z")
+    done = run.evolve(status="succeeded", exit_code=0, started_at="2026-01-01T00:00:00.500Z",
+                      finished_at="2026-01-01T00:00:01.500Z")
+    store.append(run.run_id, "run.finished", {"status": "succeeded", "exit_code": 0},
+                 "2026-01-01T00:00:01.500Z", run=done)
+    store.close()
 
 
 def allowed(finding: Finding) -> bool:

@@ -3,6 +3,7 @@ route returns (as problem+json), and each route's security as it is enforced."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Iterator
@@ -25,6 +26,7 @@ from tests.unit.http_support import (
     grants,
     make_app,
     make_container,
+    sse_messages,
     wait_finished,
 )
 
@@ -68,6 +70,7 @@ PROVOKED: list[tuple[str, str, str, dict[str, str], Any]] = [
     ("GET /runs/{run_id}", "GET", "/runs/{run}", auth(JOBS_ONLY), None),
     ("GET /runs/{run_id}", "GET", "/runs/nope", auth(), None),
     ("GET /runs/{run_id}/events", "GET", "/runs/{run}/events?after=-1", auth(), None),
+    ("GET /runs/{run_id}/events", "GET", "/runs/{run}/events?after=" + "9" * 19, auth(), None),
     ("GET /runs/{run_id}/events", "GET", "/runs/{run}/events", {**auth(), "Last-Event-ID": "x"}, None),
     ("GET /runs/{run_id}/events", "GET", "/runs/{run}/events", NONE, None),
     ("GET /runs/{run_id}/events", "GET", "/runs/{run}/events", auth(JOBS_ONLY), None),
@@ -222,14 +225,41 @@ def test_metrics_is_documented_as_needing_runs_read_when_bound_beyond_loopback(
     assert client.get("/metrics", headers=auth(READER)).status_code == 200
 
 
-def test_events_are_documented_as_an_event_stream_when_the_schema_is_read(
+def test_events_are_documented_as_the_stream_they_are_when_a_run_is_followed(
+    served: tuple[TestClient[Any], str],
+) -> None:
+    client, run_id = served
+    doc = document(client)
+    with client.stream("GET", f"/runs/{run_id}/events?follow=false", headers=auth()) as response:
+        messages = [m for m in sse_messages(response.iter_lines()) if "data" in m]
+
+    stream = operation(doc, "GET /runs/{run_id}/events")["responses"]["200"]["content"]
+    assert list(stream) == ["text/event-stream"]
+    assert response.headers["content-type"].startswith("text/event-stream")
+    event_schema = stream["text/event-stream"]["schema"]
+    run_event = doc["components"]["schemas"]["RunEvent"]
+    assert messages
+    for message in messages:
+        assert set(event_schema["required"]) <= set(message)
+        assert re.fullmatch(event_schema["properties"]["id"]["pattern"], message["id"])
+        assert set(run_event["required"]) == set(json.loads(message["data"]))
+    assert operation(doc, "POST /runs")["responses"]["202"]["headers"]["Location"]["required"]
+
+
+def test_links_lead_from_listed_ids_to_existing_operations_when_the_schema_is_read(
     served: tuple[TestClient[Any], str],
 ) -> None:
     doc = document(served[0])
+    ids = {op["operationId"] for item in doc["paths"].values()
+           for method, op in item.items() if method != "parameters"}
 
-    ok = operation(doc, "GET /runs/{run_id}/events")["responses"]["200"]
-    assert list(ok["content"]) == ["text/event-stream"]
-    assert operation(doc, "POST /runs")["responses"]["202"]["headers"]["Location"]["required"]
+    run_links = operation(doc, "GET /runs")["responses"]["200"]["links"]
+    job_links = operation(doc, "GET /jobs")["responses"]["200"]["links"]
+    assert {link["operationId"] for link in run_links.values()} == {
+        operation(doc, label)["operationId"] for label in
+        ("GET /runs/{run_id}", "GET /runs/{run_id}/events", "POST /runs/{run_id}:cancel")}
+    assert {link["operationId"] for link in job_links.values()} <= ids
+    assert [link["parameters"] for link in job_links.values()] == [{"job_id": "$response.body#/jobs/0/id"}]
 
 
 def test_document_build_fails_when_a_route_has_no_error_entry(tmp_path: Path) -> None:

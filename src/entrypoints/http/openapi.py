@@ -22,7 +22,7 @@ from litestar.routes import HTTPRoute
 from flwd.domain.model import RunStatus
 from flwd.entrypoints.http.auth import ScopeGuard, metrics_guard
 from flwd.entrypoints.http.problems import PROBLEM_MEDIA_TYPE, STATUS_FOR_CODE
-from flwd.entrypoints.http.runs import CANCEL_ACTION
+from flwd.entrypoints.http.runs import CANCEL_ACTION, MAX_SEQ
 
 SCHEME = "bearer"
 CANCEL_ROUTE = "/runs/{run_id}"
@@ -51,11 +51,35 @@ ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
                                    _STORE),
 }
 
-#: Query parameter constraints the handlers check themselves (Litestar drops ``ge`` on an
-#: optional parameter and cannot see ``check_status_filter``).
+#: Parameter constraints the handlers check themselves (Litestar drops ``ge`` on an optional
+#: parameter and cannot see ``check_status_filter`` or ``_resume_point``).
 _PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET /runs", "status"): {"type": "string", "enum": [s.value for s in RunStatus]},
-    ("GET /runs/{run_id}/events", "after"): {"type": "integer", "minimum": 0},
+    ("GET /runs/{run_id}/events", "after"): {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
+    ("GET /runs/{run_id}/events", "Last-Event-ID"): {
+        "type": "string", "pattern": f"^[ \\t]*([0-9]{{1,{len(str(MAX_SEQ))}}}[ \\t]*)?$",
+        "description": "the seq of the last event received; the stream resumes after it"},
+}
+
+#: One Server-Sent Event of ``GET /runs/{run_id}/events``, as schemathesis and OpenAPI 3.1
+#: tooling read an SSE body: fields ``id``, ``event`` and ``data`` (the run event as JSON).
+_SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "event", "data"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "the event's seq"},
+        "event": {"type": "string", "description": "the event's type, e.g. run.output"},
+        "data": {"type": "string", "contentMediaType": "application/json",
+                 "contentSchema": {"$ref": "#/components/schemas/RunEvent"}},
+    },
+}
+
+#: OpenAPI links: where a response's ids lead (clients and schemathesis' stateful phase follow them).
+_RUN_ID_USERS = ("GET /runs/{run_id}", "GET /runs/{run_id}/events", "POST /runs/{run_id}:cancel")
+_LINKS: dict[tuple[str, str], tuple[tuple[str, str, str], ...]] = {
+    ("GET /jobs", "200"): (("GET /jobs/{job_id}", "job_id", "$response.body#/jobs/0/id"),),
+    ("GET /runs", "200"): tuple((op, "run_id", "$response.body#/runs/0/run_id") for op in _RUN_ID_USERS),
+    ("POST /runs", "202"): tuple((op, "run_id", "$response.body#/run_id") for op in _RUN_ID_USERS),
 }
 
 PROBLEM_SCHEMAS: dict[str, Any] = {
@@ -77,6 +101,13 @@ PROBLEM_SCHEMAS: dict[str, Any] = {
             "decisions": {"type": "array", "items": {"type": "object"},
                           "description": "policy denials: every policy decision of the plan"},
         },
+    },
+    "RunEvent": {
+        "type": "object",
+        "required": ["seq", "run_id", "type", "time", "data"],
+        "properties": {"seq": {"type": "integer", "minimum": 1}, "run_id": {"type": "string"},
+                       "type": {"type": "string"}, "time": {"type": "string"},
+                       "data": {"type": "object"}},
     },
     "ArgProblem": {
         "type": "object",
@@ -144,7 +175,17 @@ def complete(schema: Mapping[str, Any], scopes: Mapping[str, tuple[str, ...] | N
                                    loopback=loopback)
         _describe_errors(operation, codes)
         _describe_specifics(label, operation)
+    _link(operations)
     return document
+
+
+def _link(operations: Mapping[str, dict[str, Any]]) -> None:
+    for (label, status), targets in _LINKS.items():
+        links = operations[label]["responses"][status].setdefault("links", {})
+        for target, parameter, expression in targets:
+            operation_id = operations[target]["operationId"]
+            links[operation_id] = {"operationId": operation_id,
+                                   "parameters": {parameter: expression}}
 
 
 def _describe_security(operation: dict[str, Any], scope: tuple[str, ...] | None,
@@ -175,10 +216,9 @@ def _describe_specifics(label: str, operation: dict[str, Any]) -> None:
     for parameter in operation.get("parameters", []):
         patch = _PARAMETERS.get((label, parameter.get("name")))
         if patch:
-            parameter["schema"] = {"oneOf": [patch, {"type": "null"}]}
+            parameter["schema"] = patch
     if label.endswith("/events"):
-        responses["200"]["content"] = {"text/event-stream": {"schema": {
-            "type": "string", "description": "id: seq, event: TYPE, data: the event as JSON"}}}
+        responses["200"]["content"] = {"text/event-stream": {"schema": _SSE_EVENT}}
     if label.startswith("POST /runs"):
         responses["202"].setdefault("headers", {})["Location"] = {
             "required": True, "description": "/runs/RUN_ID", "schema": {"type": "string"}}
