@@ -15,7 +15,7 @@ from docker.types import Mount as DockerMount
 from docker.types import Ulimit
 
 from flwd.adapters._runtime_common import (
-    LABEL_RUN_ID,
+    DEFAULT_DOCKER_SOCKET,
     NEVER_PULL_MESSAGE,
     PULL_POLICIES,
     check_reachable,
@@ -25,6 +25,7 @@ from flwd.adapters._runtime_common import (
 )
 from flwd.domain.errors import OciError, RuntimeUnavailableError
 from flwd.ports.runtime import (
+    LABEL_RUN_ID,
     ContainerSpec,
     ManagedContainer,
     OutputLine,
@@ -32,7 +33,6 @@ from flwd.ports.runtime import (
     RuntimeInfo,
 )
 
-DEFAULT_DOCKER_SOCKET = "unix:///var/run/docker.sock"
 _REMAPPED_ROOT_DIR = re.compile(r"/(\d+)\.(\d+)/?$")
 
 

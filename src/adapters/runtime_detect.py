@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import urlparse
 
+from flwd.adapters._runtime_common import DEFAULT_DOCKER_SOCKET
 from flwd.adapters.podman_service import PrivatePodmanService, ping
 from flwd.domain.errors import RuntimeUnavailableError
 from flwd.ports.runtime import ContainerRuntime
@@ -17,7 +18,6 @@ KINDS = ("auto", "podman", "docker")
 PING_TIMEOUT = 0.4
 BUDGET_SECONDS = 1.5  # pinging everything must fit, so "nothing reachable" fails in < 2 s
 SYSTEM_PODMAN_SOCKET = "unix:///run/podman/podman.sock"
-DEFAULT_DOCKER_SOCKET = "unix:///var/run/docker.sock"
 PINGABLE = ("unix", "http+unix", "tcp", "http")
 
 
