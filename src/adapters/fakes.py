@@ -7,6 +7,7 @@ checks as the real adapters.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Sequence
 
@@ -116,6 +117,10 @@ class FakeRunStore:
         with self._lock:
             runs = [r for r in self.runs.values() if r.status in codec.ACTIVE_STATUSES]
         return sorted(runs, key=_newest_key)
+
+    def count_by_status(self) -> Mapping[str, int]:
+        with self._lock:
+            return dict(Counter(r.status for r in self.runs.values()))
 
     def events(self, run_id: str, after_seq: int = 0) -> Sequence[EventRecord]:
         with self._lock:
