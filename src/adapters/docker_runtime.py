@@ -48,6 +48,7 @@ class DockerRuntime:
         self._timeout = timeout
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
+        self._info: RuntimeInfo | None = None
 
     @property
     def url(self) -> str:
@@ -71,9 +72,15 @@ class DockerRuntime:
     # --- the port ------------------------------------------------------------------
 
     def probe(self) -> RuntimeInfo:
+        """Described once per adapter from one ``GET /info`` (it carries the version too);
+        later probes only check that the socket still accepts connections."""
         check_reachable(self.url, "docker")
+        if self._info is None:
+            self._info = self._probe_info()
+        return self._info
+
+    def _probe_info(self) -> RuntimeInfo:
         try:
-            version = self._api().version()
             info = self._api().info()
         except Exception as exc:
             raise translate_api_error(exc, "probe", socket=self.url) from exc
@@ -84,7 +91,7 @@ class DockerRuntime:
         enforces = bool(info.get("MemoryLimit", True)) and bool(info.get("PidsLimit", True))
         return RuntimeInfo(
             name="docker",
-            version=str(version.get("Version", "unknown")),
+            version=str(info.get("ServerVersion", "unknown")),
             rootless=rootless,
             socket=self.url,
             enforces_limits=enforces,

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -65,6 +71,61 @@ def test_probe_describes_the_daemon_when_reachable(
     assert (info.name, info.socket) == ("docker", docker_socket)
     assert info.version[0].isdigit()
     assert info.rootless is (info.root_uid != 0)  # rootful here; remapped root would be a sub-uid
+
+
+class CountingProxy:
+    """A unix-socket proxy in front of the daemon that records each request line it passes."""
+
+    def __init__(self, upstream: str, path: Path) -> None:
+        self.url, self._upstream, self.requests = f"unix://{path}", upstream, []
+        self._server = socket.socket(socket.AF_UNIX)
+        self._server.bind(str(path))
+        self._server.listen()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            daemon = socket.socket(socket.AF_UNIX)
+            daemon.connect(self._upstream.removeprefix("unix://"))
+            threading.Thread(target=self._pipe, args=(client, daemon, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(daemon, client, False), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, record: bool) -> None:
+        with source, sink:
+            try:
+                while data := source.recv(65536):
+                    if record:
+                        self.requests += re.findall(rb"^(?:GET|POST|HEAD) (/\S*) HTTP", data, re.M)
+                    sink.sendall(data)
+            except OSError:  # the other direction closed both sockets
+                return
+
+    def close(self) -> None:
+        self._server.close()
+
+
+def test_probe_asks_the_daemon_once_when_probed_again(docker_socket: str) -> None:
+    """Each run probes: one /info per adapter (it carries the version), not /version twice
+    and /info every time."""
+    where = Path(tempfile.mkdtemp(prefix="fd-", dir="/tmp"))
+    proxy = CountingProxy(docker_socket, where / "d.sock")
+    runtime = DockerRuntime(base_url=proxy.url)
+    try:
+        first, second = runtime.probe(), runtime.probe()
+    finally:
+        runtime.close()
+        proxy.close()
+        shutil.rmtree(where, ignore_errors=True)
+    server = subprocess.run(["docker", "-H", docker_socket, "version", "--format",
+                             "{{.Server.Version}}"], capture_output=True, text=True, timeout=30)
+
+    assert first == second and first.version == server.stdout.strip()
+    paths = [path.split(b"?")[0].rsplit(b"/", 1)[-1] for path in proxy.requests]
+    assert paths.count(b"info") == 1 and paths.count(b"version") <= 1, proxy.requests
 
 
 def test_probe_fails_fast_naming_the_socket_when_daemon_is_absent() -> None:
