@@ -79,7 +79,8 @@ def addresses(
         if env.get("XDG_RUNTIME_DIR"):
             found.append(Address(kind=RuntimeKind.PODMAN, source="XDG_RUNTIME_DIR",
                                  url=f"unix://{env['XDG_RUNTIME_DIR']}/podman/podman.sock"))
-        found.append(Address(kind=RuntimeKind.PODMAN, url=system_podman_url, source="system socket"))
+        found.append(Address(kind=RuntimeKind.PODMAN, url=system_podman_url,
+                             source="system socket"))
         found.append(Address(kind=RuntimeKind.PODMAN, url="", source=PRIVATE_SERVICE))
     if kind in (RuntimeKind.AUTO, RuntimeKind.DOCKER):
         found.append(Address(kind=RuntimeKind.DOCKER, url=docker_url, source="default socket"))
@@ -181,7 +182,7 @@ def _unavailable(tried: list[str], named: list[Address]) -> RuntimeUnavailableEr
     names = " and ".join(address.source for address in named)
     return RuntimeUnavailableError(
         f"{detail} ({names} named the runtime to use, so flwd tries nothing else and starts "
-        f"no private service; unset it to let flwd find one)",
+        f"no private service; unset {'them' if len(named) > 1 else 'it'} to let flwd find one)",
         tried=tuple(tried), socket=", ".join(address.url for address in named))
 
 

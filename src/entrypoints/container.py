@@ -17,46 +17,42 @@ from flwd.domain.plan.use_cases import EngineSettings, ListJobs, PlanJob
 from flwd.entrypoints.config import FlwdConfig, read_yaml_mapping
 
 
-def lazy(target: str) -> Callable[..., Any]:
-    """The class (or function) ``module:Name``, imported on its first call."""
-    module, _, name = target.partition(":")
+class Lazy:
+    """A module imported when one of its callables is first called."""
 
-    def build(*args: Any, **kwargs: Any) -> Any:
-        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+    def __init__(self, module: str) -> None:
+        self._module = module
 
-    build.__qualname__ = build.__name__ = name
-    return build
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return getattr(importlib.import_module(self._module), name)(*args, **kwargs)
+
+        return call
 
 
 # The run side is imported when first provided, so `flwd :jobs` and `flwd :plan` never load
 # the store, the secret writer, the workspace, the executor or a runtime SDK (a fifth of their
-# start-up). Providers name the classes: mypy sees them, and at run time each is ``lazy``
-# (tests/unit/test_container.py resolves every provider, so a wrong path fails there).
+# start-up). Providers name the classes: mypy sees the modules, and at run time each is
+# ``Lazy`` (tests/unit/test_container.py resolves every provider: a wrong name fails there).
 if TYPE_CHECKING:
-    from flwd.adapters.docker_runtime import DockerRuntime
-    from flwd.adapters.fs_secrets import FilesystemSecretWriter
-    from flwd.adapters.fs_workspace import FilesystemRunWorkspace
-    from flwd.adapters.podman_runtime import PodmanRuntime
-    from flwd.adapters.runtime_detect import find_runtime
-    from flwd.adapters.sqlite_store import SqliteRunStore
-    from flwd.domain.run.execution import ExecuteRun
-    from flwd.domain.run.reconcile import ReconcileRuns
-    from flwd.domain.run.supervisor import RunSupervisor
-    from flwd.domain.run.use_cases import CancelRun, QueryRuns, SubmitRun
+    from flwd.adapters import (
+        docker_runtime,
+        fs_secrets,
+        fs_workspace,
+        podman_runtime,
+        runtime_detect,
+        sqlite_store,
+    )
+    from flwd.domain.run import execution, reconcile, supervisor, use_cases
     from flwd.ports.runtime import ContainerRuntime
 else:
-    find_runtime = lazy("flwd.adapters.runtime_detect:find_runtime")
-    PodmanRuntime = lazy("flwd.adapters.podman_runtime:PodmanRuntime")
-    DockerRuntime = lazy("flwd.adapters.docker_runtime:DockerRuntime")
-    SqliteRunStore = lazy("flwd.adapters.sqlite_store:SqliteRunStore")
-    FilesystemSecretWriter = lazy("flwd.adapters.fs_secrets:FilesystemSecretWriter")
-    FilesystemRunWorkspace = lazy("flwd.adapters.fs_workspace:FilesystemRunWorkspace")
-    ExecuteRun = lazy("flwd.domain.run.execution:ExecuteRun")
-    RunSupervisor = lazy("flwd.domain.run.supervisor:RunSupervisor")
-    SubmitRun = lazy("flwd.domain.run.use_cases:SubmitRun")
-    CancelRun = lazy("flwd.domain.run.use_cases:CancelRun")
-    QueryRuns = lazy("flwd.domain.run.use_cases:QueryRuns")
-    ReconcileRuns = lazy("flwd.domain.run.reconcile:ReconcileRuns")
+    docker_runtime, fs_secrets, fs_workspace, podman_runtime, runtime_detect, sqlite_store = (
+        Lazy(f"flwd.adapters.{name}") for name in (
+            "docker_runtime", "fs_secrets", "fs_workspace", "podman_runtime", "runtime_detect",
+            "sqlite_store"))
+    execution, reconcile, supervisor, use_cases = (
+        Lazy(f"flwd.domain.run.{name}") for name in (
+            "execution", "reconcile", "supervisor", "use_cases"))
 
 
 def load_policy(policy_file: str | None) -> PolicyBundle:
@@ -97,16 +93,18 @@ class Container(containers.DeclarativeContainer):
     )
     store = providers.Selector(
         config.store,
-        sqlite=providers.Singleton(SqliteRunStore, path=config.db_path),
+        sqlite=providers.Singleton(sqlite_store.SqliteRunStore, path=config.db_path),
     )
-    secrets = providers.Singleton(FilesystemSecretWriter)
-    workspace = providers.Singleton(FilesystemRunWorkspace, base_dir=config.runs_dir)
-    runtime_found = providers.Resource(find_runtime, kind=config.runtime, env=env)
+    secrets = providers.Singleton(fs_secrets.FilesystemSecretWriter)
+    workspace = providers.Singleton(fs_workspace.FilesystemRunWorkspace, base_dir=config.runs_dir)
+    runtime_found = providers.Resource(runtime_detect.find_runtime, kind=config.runtime, env=env)
     runtime = providers.Selector(
         runtime_found.provided.kind,
-        podman=providers.Resource(opened, PodmanRuntime, runtime_found.provided.url,
+        podman=providers.Resource(opened, podman_runtime.PodmanRuntime,
+                                  runtime_found.provided.url,
                                   service=runtime_found.provided.service),
-        docker=providers.Resource(opened, DockerRuntime, base_url=runtime_found.provided.url),
+        docker=providers.Resource(opened, docker_runtime.DockerRuntime,
+                                  base_url=runtime_found.provided.url),
     )
     bundle = providers.Singleton(load_policy, policy_file=config.policy_file)
 
@@ -120,7 +118,7 @@ class Container(containers.DeclarativeContainer):
     list_jobs = providers.Singleton(ListJobs, catalog=catalog)
     plan_job = providers.Factory(PlanJob, jobs=list_jobs, settings=settings)
     execute_run = providers.Singleton(
-        ExecuteRun,
+        execution.ExecuteRun,
         runtime=runtime.provider,
         secrets=secrets,
         workspace=workspace,
@@ -132,14 +130,14 @@ class Container(containers.DeclarativeContainer):
         owner=owner,
     )
     supervisor = providers.Singleton(
-        RunSupervisor, execute=execute_run, max_concurrent=config.max_concurrent_runs
+        supervisor.RunSupervisor, execute=execute_run, max_concurrent=config.max_concurrent_runs
     )
     submit_run = providers.Factory(
-        SubmitRun, plan=plan_job, store=store, clock=clock, ids=ids, owner=owner
+        use_cases.SubmitRun, plan=plan_job, store=store, clock=clock, ids=ids, owner=owner
     )
-    query_runs = providers.Factory(QueryRuns, store=store)
+    query_runs = providers.Factory(use_cases.QueryRuns, store=store)
     reconcile_runs = providers.Factory(
-        ReconcileRuns,
+        reconcile.ReconcileRuns,
         store=store,
         runtime=runtime,
         secrets=secrets,
@@ -149,7 +147,7 @@ class Container(containers.DeclarativeContainer):
         owners=owners,
     )
     cancel_run = providers.Factory(
-        CancelRun, store=store, supervisor=supervisor, clock=clock, owners=owners,
+        use_cases.CancelRun, store=store, supervisor=supervisor, clock=clock, owners=owners,
         orphans=reconcile_runs.provider,
     )
 

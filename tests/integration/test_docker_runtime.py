@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import socket
+import socketserver
 import subprocess
 import tempfile
 import threading
@@ -73,39 +74,40 @@ def test_probe_describes_the_daemon_when_reachable(
     assert info.rootless is (info.root_uid != 0)  # rootful here; remapped root would be a sub-uid
 
 
-class CountingProxy:
+class CountingProxy(socketserver.ThreadingUnixStreamServer):
     """A unix-socket proxy in front of the daemon that records each request line it passes."""
 
+    daemon_threads = True
+
     def __init__(self, upstream: str, path: Path) -> None:
-        self.url, self._upstream, self.requests = f"unix://{path}", upstream, []
-        self._server = socket.socket(socket.AF_UNIX)
-        self._server.bind(str(path))
-        self._server.listen()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            daemon = socket.socket(socket.AF_UNIX)
-            daemon.connect(self._upstream.removeprefix("unix://"))
-            threading.Thread(target=self._pipe, args=(client, daemon, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(daemon, client, False), daemon=True).start()
-
-    def _pipe(self, source: socket.socket, sink: socket.socket, record: bool) -> None:
-        with source, sink:
-            try:
-                while data := source.recv(65536):
-                    if record:
-                        self.requests += re.findall(rb"^(?:GET|POST|HEAD) (/\S*) HTTP", data, re.M)
-                    sink.sendall(data)
-            except OSError:  # the other direction closed both sockets
-                return
+        self.url, self.upstream, self.requests = f"unix://{path}", upstream, []
+        super().__init__(str(path), _Relay)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
 
     def close(self) -> None:
-        self._server.close()
+        self.shutdown()
+        self.server_close()
+
+
+class _Relay(socketserver.BaseRequestHandler):
+    server: CountingProxy
+
+    def handle(self) -> None:
+        with socket.socket(socket.AF_UNIX) as daemon:
+            daemon.connect(self.server.upstream.removeprefix("unix://"))
+            threading.Thread(target=_relay, args=(daemon, self.request, None), daemon=True).start()
+            _relay(self.request, daemon, self.server.requests)
+
+
+def _relay(source: socket.socket, sink: socket.socket, record: list[bytes] | None) -> None:
+    try:
+        while data := source.recv(65536):
+            if record is not None:
+                record += re.findall(rb"^(?:GET|POST|HEAD) (/\S*) HTTP", data, re.M)
+            sink.sendall(data)
+        sink.shutdown(socket.SHUT_WR)
+    except OSError:  # the other side is gone
+        return
 
 
 def test_probe_asks_the_daemon_once_when_probed_again(docker_socket: str) -> None:

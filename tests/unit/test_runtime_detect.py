@@ -143,7 +143,8 @@ def test_detect_fails_naming_container_host_when_it_is_dead_and_others_would_ans
     serve("xdg/podman/podman.sock")
     system, docker = serve("sys.sock"), serve("docker.sock", libpod=False)
     _install_fake_podman(env)
-    env |= {"CONTAINER_HOST": _dead(short_dir, "gone.sock"), "XDG_RUNTIME_DIR": str(short_dir / "xdg")}
+    env |= {"CONTAINER_HOST": _dead(short_dir, "gone.sock"),
+            "XDG_RUNTIME_DIR": str(short_dir / "xdg")}
     del env["DOCKER_HOST"]
 
     with pytest.raises(RuntimeUnavailableError) as err:
