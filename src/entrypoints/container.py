@@ -16,10 +16,12 @@ from flwd.domain.plan.use_cases import EngineSettings, ListJobs, PlanJob
 from flwd.entrypoints.config import FlwdConfig, read_yaml_mapping
 
 if TYPE_CHECKING:
-    from flwd.domain.run.execution import ExecuteRun
+    from flwd.domain.run.execution import ExecuteRun, QueuedRun
     from flwd.domain.run.reconcile import ReconcileRuns
     from flwd.domain.run.use_cases import CancelRun, QueryRuns, SubmitRun
+    from flwd.domain.run.start import StartRun
     from flwd.domain.run.supervisor import RunSupervisor
+    from flwd.ports.dispatch import RunDispatcher
     from flwd.ports.runtime import ContainerRuntime
     from flwd.ports.secrets import SecretWriter
     from flwd.ports.store import RunStore
@@ -96,6 +98,22 @@ def build_query_runs(**deps: Any) -> QueryRuns:
     return QueryRuns(**deps)
 
 
+def build_start_run(*, submit: SubmitRun, dispatcher: RunDispatcher[QueuedRun],
+                    store: RunStore) -> StartRun:
+    from flwd.domain.run.start import StartRun
+
+    return StartRun(submit=submit, dispatcher=dispatcher, store=store)
+
+
+def build_detaching_dispatcher(container: Container) -> RunDispatcher[QueuedRun]:
+    """``--detach``: runs execute in a forked child, on a dispatcher built afresh there."""
+    from flwd.entrypoints.cli.detach import DetachingDispatcher
+
+    return DetachingDispatcher(dispatcher=container.supervisor,
+                               reset=container.reset_singletons,
+                               close=container.shutdown_resources)
+
+
 def build_reconcile_runs(**deps: Any) -> ReconcileRuns:
     from flwd.domain.run.reconcile import ReconcileRuns
 
@@ -105,6 +123,7 @@ def build_reconcile_runs(**deps: Any) -> ReconcileRuns:
 class Container(containers.DeclarativeContainer):
     """Wires adapters to ports and use cases. Tests override providers with fakes."""
 
+    __self__ = providers.Self()
     config = providers.Configuration(strict=True)
     env = providers.Object(os.environ)
 
@@ -147,6 +166,15 @@ class Container(containers.DeclarativeContainer):
     )
     submit_run = providers.Factory(
         build_submit_run, plan=plan_job, store=store, clock=clock, ids=ids, owner=owner
+    )
+    # The dispatch seam: StartRun hands runs to this process's supervisor (cluster mode can
+    # select a dispatcher that enqueues them instead); --detach to a forked child.
+    start_run = providers.Factory(
+        build_start_run, submit=submit_run, dispatcher=supervisor, store=store
+    )
+    start_detached_run = providers.Factory(
+        build_start_run, submit=submit_run, store=store,
+        dispatcher=providers.Factory(build_detaching_dispatcher, container=__self__),
     )
     query_runs = providers.Factory(build_query_runs, store=store)
     reconcile_runs = providers.Factory(
