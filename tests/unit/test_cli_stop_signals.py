@@ -1,4 +1,5 @@
-"""SPEC 6-7 conformance findings on the CLI: each test pins one deviation a real-runtime audit found."""
+"""Stopping a CLI run by signal (SPEC 6-7): SIGTERM/SIGHUP act as Ctrl-C, locally and against a
+server, and a signal before the run is handed over still ends it canceled, never queued."""
 
 from __future__ import annotations
 

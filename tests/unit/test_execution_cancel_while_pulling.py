@@ -1,4 +1,5 @@
-"""SPEC 6 conformance findings in the run lifecycle: cancel while the image is being pulled."""
+"""Cancel while the image is being pulled (SPEC 6): the run ends canceled without a container,
+whether the registry answers, fails or stalls."""
 
 from __future__ import annotations
 
