@@ -56,10 +56,10 @@ class FakeEngine:
         """The job *spec* (YAML text) in the catalog, with *script* as main.sh if given;
         returns the job's directory."""
         directory = f"{JOBS_ROOT}/{job_id}"
+        scripts = ("main.sh",) if script is not None else ()  # as the YAML catalog finds them
         self.catalog.docs.append(JobDocument(
             default_id=job_id, spec_path=f"{directory}/job.yaml", directory=directory,
-            data=yaml.safe_load(spec), files=frozenset({"main.sh"}) if script is not None else None,
-            shell_scripts=("main.sh",) if script is not None else ()))
+            data=yaml.safe_load(spec), shell_scripts=scripts, files=frozenset(scripts)))
         return directory
 
     def store(self) -> FakeRunStore:

@@ -8,7 +8,14 @@ from typing import Iterable
 
 from flwd.adapters.docker_runtime import DockerRuntime
 from flwd.adapters.fake_runtime import FakeRuntime
-from flwd.adapters.fakes import FakeClock, FakeJobCatalog, FakeRunIds, FakeRunStore, FakeSecretWriter
+from flwd.adapters.fakes import (
+    FakeClock,
+    FakeJobCatalog,
+    FakeRunDispatcher,
+    FakeRunIds,
+    FakeRunStore,
+    FakeSecretWriter,
+)
 from flwd.adapters.fs_secrets import FilesystemSecretWriter
 from flwd.adapters.fs_workspace import FilesystemRunWorkspace
 from flwd.adapters.podman_runtime import PodmanRuntime
@@ -61,6 +68,7 @@ def test_dispatchers_conform_to_the_dispatch_port_when_they_hold_no_run() -> Non
     dispatchers: list[RunDispatcher[QueuedRun]] = [
         supervisor,
         DetachingDispatcher(dispatcher=lambda: supervisor, reset=lambda: None, close=lambda: None),
+        FakeRunDispatcher(),
     ]
 
-    assert [d.cancel("r1") or d.kill("r1") for d in dispatchers] == [False, False]
+    assert [d.cancel("r1") or d.kill("r1") for d in dispatchers] == [False, False, False]
