@@ -43,16 +43,19 @@ if TYPE_CHECKING:
         runtime_detect,
         sqlite_store,
     )
-    from flwd.domain.run import execution, reconcile, supervisor, use_cases
+    from flwd.domain.run import execution, reconcile, start, use_cases
+    from flwd.domain.run import supervisor as run_supervisor
+    from flwd.domain.run.execution import QueuedRun
+    from flwd.ports.dispatch import RunDispatcher
     from flwd.ports.runtime import ContainerRuntime
 else:
     docker_runtime, fs_secrets, fs_workspace, podman_runtime, runtime_detect, sqlite_store = (
         Lazy(f"flwd.adapters.{name}") for name in (
             "docker_runtime", "fs_secrets", "fs_workspace", "podman_runtime", "runtime_detect",
             "sqlite_store"))
-    execution, reconcile, supervisor, use_cases = (
+    execution, reconcile, run_supervisor, start, use_cases = (
         Lazy(f"flwd.domain.run.{name}") for name in (
-            "execution", "reconcile", "supervisor", "use_cases"))
+            "execution", "reconcile", "supervisor", "start", "use_cases"))
 
 
 def load_policy(policy_file: str | None) -> PolicyBundle:
@@ -74,6 +77,15 @@ def opened(build: Callable[..., ContainerRuntime], *args: Any, **kwargs: Any
         runtime.close()
 
 
+def build_detaching_dispatcher(container: Container) -> RunDispatcher[QueuedRun]:
+    """``--detach``: runs execute in a forked child, on a dispatcher built afresh there."""
+    from flwd.entrypoints.cli.detach import DetachingDispatcher
+
+    return DetachingDispatcher(dispatcher=container.supervisor,
+                               reset=container.reset_singletons,
+                               close=container.shutdown_resources)
+
+
 class Container(containers.DeclarativeContainer):
     """Wires adapters to ports and use cases. Tests override providers with fakes.
 
@@ -81,6 +93,7 @@ class Container(containers.DeclarativeContainer):
     one line per kind; ``runtime_found`` turns the ``auto`` setting into a kind and an address.
     """
 
+    __self__ = providers.Self()
     config = providers.Configuration(strict=True)
     env = providers.Object(os.environ)
 
@@ -130,10 +143,20 @@ class Container(containers.DeclarativeContainer):
         owner=owner,
     )
     supervisor = providers.Singleton(
-        supervisor.RunSupervisor, execute=execute_run, max_concurrent=config.max_concurrent_runs
+        run_supervisor.RunSupervisor, execute=execute_run,
+        max_concurrent=config.max_concurrent_runs,
     )
     submit_run = providers.Factory(
         use_cases.SubmitRun, plan=plan_job, store=store, clock=clock, ids=ids, owner=owner
+    )
+    # The dispatch seam: StartRun hands runs to this process's supervisor (cluster mode can
+    # select a dispatcher that enqueues them instead); --detach to a forked child.
+    start_run = providers.Factory(
+        start.StartRun, submit=submit_run, dispatcher=supervisor, store=store
+    )
+    start_detached_run = providers.Factory(
+        start.StartRun, submit=submit_run, store=store,
+        dispatcher=providers.Factory(build_detaching_dispatcher, container=__self__),
     )
     query_runs = providers.Factory(use_cases.QueryRuns, store=store)
     reconcile_runs = providers.Factory(
