@@ -11,11 +11,12 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from flwd.entrypoints.container import Container
+from flwd.entrypoints.http.allow import allow_public_methods
 from flwd.entrypoints.http.auth import Authenticator, require
 from flwd.entrypoints.http.deps import use_case_dependencies
 from flwd.entrypoints.http.jobs import JobsController
 from flwd.entrypoints.http.metrics import Metrics, record_response
-from flwd.entrypoints.http.openapi import SCHEME, FlwdOpenApiJson, allow_public_methods
+from flwd.entrypoints.http.openapi import SCHEME, FlwdOpenApiJson
 from flwd.entrypoints.http.plans import PlansController
 from flwd.entrypoints.http.problems import EXCEPTION_HANDLERS, replace_html_not_found
 from flwd.entrypoints.http.runs import RunsController

@@ -3,14 +3,14 @@
 Litestar documents a handler's success response and its own validation error. This module adds,
 in one place and from one table, every error each route answers (``application/problem+json``,
 status from ``problems.STATUS_FOR_CODE``), each route's real security (read from its guards, so
-it cannot drift from what is enforced), the SSE stream's media type, and the public path of the
-cancel action. Handlers carry no per-route error declarations.
+it cannot drift from what is enforced), the SSE stream's events, constraints the handlers check
+themselves, links between operations, and the public path of the cancel action. Handlers carry
+no per-route error declarations.
 """
 
 from __future__ import annotations
 
 import copy
-import re
 from http import HTTPStatus
 from typing import Any, Iterable, Mapping
 
@@ -82,7 +82,7 @@ _LINKS: dict[tuple[str, str], tuple[tuple[str, str, str], ...]] = {
     ("POST /runs", "202"): tuple((op, "run_id", "$response.body#/run_id") for op in _RUN_ID_USERS),
 }
 
-PROBLEM_SCHEMAS: dict[str, Any] = {
+COMPONENT_SCHEMAS: dict[str, Any] = {
     "Problem": {
         "type": "object",
         "description": "An RFC 9457 problem document; `code` is the stable flwd error code.",
@@ -161,7 +161,7 @@ def complete(schema: Mapping[str, Any], scopes: Mapping[str, tuple[str, ...] | N
     paths: dict[str, Any] = document.setdefault("paths", {})
     _move_cancel(paths)
     components = document.setdefault("components", {})
-    components.setdefault("schemas", {}).update(copy.deepcopy(PROBLEM_SCHEMAS))
+    components.setdefault("schemas", {}).update(copy.deepcopy(COMPONENT_SCHEMAS))
     _run_body_rules(components["schemas"])
     operations = {f"{method.upper()} {path}": operation for path, item in paths.items()
                   for method, operation in item.items() if method != "parameters"}
@@ -269,31 +269,3 @@ def _move_cancel(paths: dict[str, Any]) -> None:
         paths[CANCEL_ROUTE + ":cancel"] = {"post": item.pop("post")}
         if "parameters" in item:
             paths[CANCEL_ROUTE + ":cancel"]["parameters"] = item["parameters"]
-
-
-async def allow_public_methods(message: Any, scope: Any) -> None:
-    """``before_send`` hook: ``/runs/ID`` and ``/runs/ID:cancel`` share one Litestar route, and
-    the ``Allow`` of its automatic ``OPTIONS`` answer lists the methods of that route as first
-    registered (``OPTIONS, POST``). Answer ``OPTIONS`` and 405 with the public methods of the
-    path asked for instead: GET on ``/runs/ID``, POST on ``/runs/ID:cancel``."""
-    if message.get("type") != "http.response.start":
-        return
-    status = int(message["status"])
-    headers = message.get("headers", [])
-    if status == 405:
-        allowed = b",".join(v for k, v in headers if k.lower() == b"allow").decode()
-        methods = {m.strip() for m in allowed.split(",") if m.strip()}
-    elif scope.get("method") == "OPTIONS" and status < 300:
-        methods = {m for r in scope["app"].routes if isinstance(r, HTTPRoute)
-                   and r.path_format == scope.get("path_template") for m in r.methods}
-    else:
-        return
-    path = str(scope.get("path", ""))
-    if _RUN_PATH.fullmatch(path):
-        methods -= {"GET"} if path.endswith(":" + CANCEL_ACTION) else {"POST"}
-    if methods:
-        message["headers"] = [*[(k, v) for k, v in headers if k.lower() != b"allow"],
-                              (b"allow", ", ".join(sorted(methods)).encode())]
-
-
-_RUN_PATH = re.compile(r"/runs/[^/]+")
