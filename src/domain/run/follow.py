@@ -9,7 +9,7 @@ from typing import Mapping
 
 from flwd.domain.run import events as ev
 from flwd.domain.run.control import BackgroundCall, RunControl
-from flwd.domain.errors import FlwdError
+from flwd.domain.errors import FlwdError, RunStoreError, RuntimeUnavailableError
 from flwd.domain.model import RunStatus
 from flwd.ports.clock import Clock
 from flwd.ports.runtime import ContainerRuntime
@@ -35,7 +35,13 @@ class _PumpState:
 
     lines: int = 0
     closed: bool = False
+    failure: FlwdError | None = None  # the store or the runtime failed: the run cannot go on
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _fail(outcome: Outcome, failure: FlwdError) -> None:
+    """A store or runtime failure ends the run ``error`` with its code, whatever else it was."""
+    outcome.status, outcome.code, outcome.detail = RunStatus.ERROR, failure.code, failure.detail
 
 
 def _drain(pump: threading.Thread, state: _PumpState) -> None:
@@ -83,18 +89,25 @@ class ContainerWatch:
         state = _PumpState()
         pump = threading.Thread(
             target=self._pump_output,
-            args=(container_id, recorder, dict(skip or {}), state),
+            args=(container_id, recorder, dict(skip or {}), state, control),
             daemon=True, name=f"flwd-output-{recorder.run_id}",
         )
         pump.start()
-        exit_code = self._wait(container_id, recorder, control, outcome, timeout)
+        try:
+            exit_code = self._wait(container_id, recorder, control, outcome, timeout, state)
+        except BaseException:
+            with state.lock:  # the runtime failed: run.finished is next, nothing after it
+                state.closed = True
+            raise
         _drain(pump, state)
         outcome.exit_code = exit_code
+        if state.failure is not None:
+            _fail(outcome, state.failure)
         if outcome.status is RunStatus.ERROR and outcome.code is None:
             outcome.status = RunStatus.SUCCEEDED if exit_code == 0 else RunStatus.FAILED
 
-    def _pump_output(self, container_id: str,
-                     recorder: ev.RunRecorder, skip: dict[str, int], state: _PumpState) -> None:
+    def _pump_output(self, container_id: str, recorder: ev.RunRecorder, skip: dict[str, int],
+                     state: _PumpState, control: RunControl) -> None:
         try:
             for line in self._runtime.output(container_id):
                 if skip.get(line.stream, 0) > 0:
@@ -105,6 +118,9 @@ class ContainerWatch:
                         return  # run.finished is (about to be) recorded: it stays the last event
                     recorder.emit(ev.RUN_OUTPUT, {"stream": line.stream, "line": line.line})
                     state.lines += 1
+        except (RunStoreError, RuntimeUnavailableError) as exc:
+            state.failure = exc  # output can no longer be recorded, or read: the run stops
+            control.poke()
         except FlwdError:
             pass  # the container went away; its exit status is what the run reports
 
@@ -115,6 +131,7 @@ class ContainerWatch:
         control: RunControl,
         outcome: Outcome,
         timeout: float | None,
+        state: _PumpState,
     ) -> int | None:
         waiting = BackgroundCall(lambda: self._runtime.wait(container_id), control,
                                  f"flwd-wait-{recorder.run_id}")
@@ -127,6 +144,9 @@ class ContainerWatch:
             if waiting.done:
                 break
             seen_seq = self._remote_cancel(recorder.run_id, seen_seq, control)
+            if state.failure is not None and stopper is None:
+                _fail(outcome, state.failure)  # stopped as for a cancel, ended error
+                stopper = self._stop_async(container_id)
             if control.kill_requested and not killed:
                 killed = True
                 self._runtime.kill(container_id)
