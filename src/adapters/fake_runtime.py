@@ -30,6 +30,7 @@ from flwd.ports.runtime import (
 
 EXIT_STOPPED = 143  # 128 + SIGTERM, what an init-wrapped job reports after a graceful stop
 EXIT_KILLED = 137  # 128 + SIGKILL
+_OUTAGE_POLL_SECONDS = 0.02  # how soon a blocked wait notices ``unavailable`` set mid-run
 
 
 @dataclass(slots=True, kw_only=True)
@@ -54,7 +55,8 @@ def _default_info() -> RuntimeInfo:
 class FakeRuntime:
     """``ContainerRuntime`` in memory.
 
-    Knobs: ``unavailable``, ``images`` (present locally), ``pull_fails``, ``pull_stall`` (when
+    Knobs: ``unavailable`` (also mid-run: blocked waits and output fail as when the daemon
+    dies, and containers live on until removed once it is back), ``images`` (present locally), ``pull_fails``, ``pull_stall`` (when
     set, a pull first waits, reporting nothing, until this event is set: a registry that
     never answers), ``exit_code``, ``output_lines``, ``run_seconds`` (how long a started
     container runs; stop/kill end it early with 143/137), ``info``. State: ``created``,
@@ -215,10 +217,16 @@ class FakeRuntime:
         return True
 
     def _wait_for_end(self, container: FakeContainer) -> None:
+        """Until the container ends; raises when the runtime becomes ``unavailable`` meanwhile
+        (a blocked wait or log follow breaks when the daemon dies; the container lives on)."""
         if container.started_at is None:
             return
-        remaining = container.started_at + container.run_seconds - time.monotonic()
-        container.ended.wait(max(0.0, remaining))
+        while not container.ended.is_set():
+            remaining = container.started_at + container.run_seconds - time.monotonic()
+            if remaining <= 0:
+                break
+            container.ended.wait(min(remaining, _OUTAGE_POLL_SECONDS))
+            self._reachable()
         self._finish(container, container.exit_code)
 
     def _end(self, container_id: str, exit_code: int, record: list[str]) -> None:

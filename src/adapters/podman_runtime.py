@@ -251,7 +251,10 @@ class PodmanRuntime:
 
     def probe(self) -> RuntimeInfo:
         """Described once per adapter. A local socket is described from the socket itself
-        (``GET /info`` costs ~0.5 s on rootless Podman 4.3); anything else asks ``/info``."""
+        (``GET /info`` costs ~0.5 s on rootless Podman 4.3); anything else asks ``/info``.
+        The service is checked to answer connections on every call: a service that died
+        since is unavailable, not described from memory (health checks ask this)."""
+        check_reachable(self.url, "Podman")
         if self._info is None:
             local = local_socket_info(self.url) if self._fast_probe else None
             self._info = local or self._probe_info()
