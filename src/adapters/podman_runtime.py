@@ -9,7 +9,7 @@ import pwd
 import re
 import threading
 import time
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 from urllib.parse import urlparse
 
 from flwd.adapters._runtime_common import (
@@ -52,6 +52,7 @@ _CATATONIT_EXEC_FAILED = re.compile(rb"ERROR \(catatonit:\d+\): failed to exec p
 _NOT_FOUND = b"No such file or directory"
 _INIT_ERROR_MAX_BYTES = 1024  # catatonit's line is ~70 bytes: more stderr is the job's own
 _ENDED = ("exited", "stopped", "dead", "removing", None)
+T = TypeVar("T")
 PODMAN_DEFAULT_ENV = ("TERM", "container")
 
 
@@ -240,6 +241,14 @@ class PodmanRuntime:
             socket=self.url, action=action,
         )
 
+    def _streamed(self, chunks: Iterator[T], action: str) -> Iterator[T]:
+        """*chunks* of a streamed answer; a connection that breaks mid-read (requests' errors
+        are OSErrors) is the service gone, as for a request that cannot be sent."""
+        try:
+            yield from chunks
+        except OSError as exc:
+            raise self._unavailable(action, exc) from exc
+
     def _fail(self, response: Any, action: str, **context: object) -> OciError:
         message = _message(response)
         if "crun" in message and action in ("create", "start"):
@@ -299,7 +308,7 @@ class PodmanRuntime:
                               stream=True, timeout=(2.0, None))
         if response.status_code != 200:
             raise self._fail(response, "pull", image=image)
-        for raw in response.iter_lines():
+        for raw in self._streamed(response.iter_lines(), "pull"):
             if not raw:
                 continue
             report = json.loads(raw)
@@ -380,7 +389,8 @@ class PodmanRuntime:
         if response.status_code != 200:
             raise self._fail(response, "output", container=container_id)
         try:
-            for stream, framed in _frames(response.iter_content(chunk_size=None)):
+            for stream, framed in _frames(self._streamed(response.iter_content(chunk_size=None),
+                                                         "output")):
                 stamp, _, payload = framed.partition(b" ")
                 yield stamp.decode("ascii", "replace"), stream, payload
         finally:
@@ -421,7 +431,8 @@ class PodmanRuntime:
             if response.status_code != 200:
                 return None
             payloads: list[bytes] = []
-            for _, payload in _frames(response.iter_content(chunk_size=None)):
+            for _, payload in _frames(self._streamed(response.iter_content(chunk_size=None),
+                                                     "wait")):
                 payloads.append(payload)
                 if sum(map(len, payloads)) > _INIT_ERROR_MAX_BYTES:
                     return None

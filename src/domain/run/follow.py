@@ -123,6 +123,9 @@ class ContainerWatch:
             control.poke()
         except FlwdError:
             pass  # the container went away; its exit status is what the run reports
+        except Exception as exc:  # noqa: BLE001 - an adapter's slip: a coded end, no traceback
+            state.failure = FlwdError(f"reading the output failed: {type(exc).__name__}: {exc}")
+            control.poke()
 
     def _wait(
         self,
