@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-from dependency_injector import providers
 
 from flwd.adapters.fake_runtime import FakeRuntime
 from flwd.adapters.fakes import FakeSecretWriter
@@ -24,6 +23,7 @@ from flwd.entrypoints.container import Container
 from flwd.ports.runtime import OutputLine
 from flwd.ports.store import RunRecord
 from tests.conftest import write_job
+from tests.unit.fake_engine import FakeEngine
 
 UNAVAILABLE = "container.runtime.unavailable"
 JOB = ("executor: container\nimage: alpine:3.20\ncommand: [/bin/sh, -c, sleep 60]\n"
@@ -31,10 +31,21 @@ JOB = ("executor: container\nimage: alpine:3.20\ncommand: [/bin/sh, -c, sleep 60
 
 
 @pytest.fixture
-def job(engine: Container, jobs_root: Path, fake_runtime: FakeRuntime) -> Container:
-    write_job(jobs_root, "job", JOB)
+def sleeper(fake_runtime: FakeRuntime) -> FakeRuntime:
     fake_runtime.output_lines = [OutputLine(stream="stdout", line="started")]
     fake_runtime.run_seconds = 30.0
+    return fake_runtime
+
+
+@pytest.fixture
+def job(fake_engine: FakeEngine, sleeper: FakeRuntime) -> FakeEngine:
+    fake_engine.add_job("job", JOB)
+    return fake_engine
+
+
+@pytest.fixture
+def cli_job(engine: Container, jobs_root: Path, sleeper: FakeRuntime) -> Container:
+    write_job(jobs_root, "job", JOB)
     return engine
 
 
@@ -51,14 +62,14 @@ def _outage_when_running(runtime: FakeRuntime) -> threading.Thread:
     return thread
 
 
-def _run(engine: Container) -> RunRecord:
+def _run(engine: FakeEngine) -> RunRecord:
     queued = engine.submit_run()(RunRequest(job="job", args={"token": "s3cret"}))
     assert isinstance(queued, QueuedRun)
     return engine.execute_run()(queued, RunControl())
 
 
 def test_run_ends_runtime_unavailable_when_runtime_goes_away_mid_run(
-        job: Container, fake_runtime: FakeRuntime, fake_secrets: FakeSecretWriter) -> None:
+        job: FakeEngine, fake_runtime: FakeRuntime, fake_secrets: FakeSecretWriter) -> None:
     _outage_when_running(fake_runtime)
     started = time.monotonic()
 
@@ -66,18 +77,18 @@ def test_run_ends_runtime_unavailable_when_runtime_goes_away_mid_run(
 
     assert (record.status, record.code) == ("error", UNAVAILABLE)
     assert time.monotonic() - started < 20, "the run waited for the job, not for the runtime"
-    assert job.store().get(record.run_id).status == "error"  # type: ignore[union-attr]
+    assert job.runs.get(record.run_id).status == "error"  # type: ignore[union-attr]
     assert fake_secrets.files == {}
 
 
 def test_container_is_removed_when_runtime_answers_again(
-        job: Container, fake_runtime: FakeRuntime) -> None:
+        job: FakeEngine, fake_runtime: FakeRuntime) -> None:
     _outage_when_running(fake_runtime)
     _run(job)
     left_running = list(fake_runtime.containers)
 
     fake_runtime.unavailable = False
-    left = job.pending().retry_now()
+    left = job.pending.retry_now()
 
     assert left_running, "the container should outlive the runtime's outage"
     assert left == 0 and fake_runtime.containers == {}
@@ -85,8 +96,8 @@ def test_container_is_removed_when_runtime_answers_again(
 
 
 def test_container_is_removed_in_background_when_runtime_returns(
-        job: Container, fake_runtime: FakeRuntime) -> None:
-    job.pending.override(providers.Object(PendingCleanup(first_delay=0.02, max_delay=0.05)))
+        job: FakeEngine, fake_runtime: FakeRuntime) -> None:
+    job.pending = PendingCleanup(first_delay=0.02, max_delay=0.05)
     _outage_when_running(fake_runtime)
     _run(job)
 
@@ -99,12 +110,12 @@ def test_container_is_removed_in_background_when_runtime_returns(
 
 
 def test_cli_exits_125_runtime_unavailable_without_traceback_when_runtime_goes_away(
-        job: Container, fake_runtime: FakeRuntime) -> None:
+        cli_job: Container, fake_runtime: FakeRuntime) -> None:
     _outage_when_running(fake_runtime)
     out, err = stdio.StringIO(), stdio.StringIO()
 
     code = main(["job", "--token", "s3cret"], Io(out=out, err=err), {"HOME": "/nonexistent"},
-                container=job)
+                container=cli_job)
 
     assert code == 125
     assert f"error[{UNAVAILABLE}]" in err.getvalue() and "Traceback" not in err.getvalue()

@@ -4,12 +4,12 @@ takes writes again; the CLI exits 125, the API answers 503, SSE streams end."""
 
 from __future__ import annotations
 
+import asyncio
 import io as stdio
 import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-import asyncio
 import pytest
 from dependency_injector import providers
 from litestar.testing import TestClient
@@ -28,6 +28,7 @@ from flwd.entrypoints.http.sse import EventHub, StreamTiming, follow_run
 from flwd.ports.runtime import OutputLine
 from flwd.ports.store import EventRecord, RunRecord
 from tests.conftest import write_job
+from tests.unit.fake_engine import FakeEngine
 from tests.unit.http_support import auth, close, make_app, make_container
 
 JOB = ("executor: container\nimage: alpine:3.20\ncommand: [/bin/sh, -c, echo hi]\n"
@@ -36,25 +37,23 @@ STORE_FAILED = "run.store.failed"
 
 
 @pytest.fixture
-def store() -> FakeRunStore:
-    return FakeRunStore()
+def store(fake_store: FakeRunStore) -> FakeRunStore:
+    return fake_store
 
 
 @pytest.fixture
-def wired(engine: Container, store: FakeRunStore, jobs_root: Path) -> Container:
-    """The engine on the fake store, with one job taking a secret."""
-    engine.store.override(providers.Object(store))
-    write_job(jobs_root, "job", JOB)
-    return engine
+def engine_with_job(fake_engine: FakeEngine) -> FakeEngine:
+    fake_engine.add_job("job", JOB)
+    return fake_engine
 
 
-def _submit(engine: Container) -> QueuedRun:
+def _submit(engine: FakeEngine) -> QueuedRun:
     queued = engine.submit_run()(RunRequest(job="job", args={"token": "s3cret"}))
     assert isinstance(queued, QueuedRun)
     return queued
 
 
-def _execute(engine: Container, queued: QueuedRun) -> RunRecord:
+def _execute(engine: FakeEngine, queued: QueuedRun) -> RunRecord:
     return engine.execute_run()(queued, RunControl())
 
 
@@ -64,12 +63,12 @@ def _long_chatty(runtime: FakeRuntime) -> None:
 
 
 def test_run_stops_and_ends_store_failed_when_output_cannot_be_stored(
-        wired: Container, store: FakeRunStore, fake_runtime: FakeRuntime) -> None:
+        engine_with_job: FakeEngine, store: FakeRunStore, fake_runtime: FakeRuntime) -> None:
     _long_chatty(fake_runtime)
     store.refused_events = {"run.output"}
     started = time.monotonic()
 
-    record = _execute(wired, _submit(wired))
+    record = _execute(engine_with_job, _submit(engine_with_job))
 
     assert (record.status, record.code) == ("error", STORE_FAILED)
     assert fake_runtime.stopped, "the container was not stopped"
@@ -78,26 +77,26 @@ def test_run_stops_and_ends_store_failed_when_output_cannot_be_stored(
 
 
 def test_container_and_secrets_are_removed_when_store_fails_mid_run(
-        wired: Container, store: FakeRunStore, fake_runtime: FakeRuntime,
+        engine_with_job: FakeEngine, store: FakeRunStore, fake_runtime: FakeRuntime,
         fake_secrets: FakeSecretWriter) -> None:
     _long_chatty(fake_runtime)
     store.refused_events = {"run.output", "run.finished"}
 
-    record = _execute(wired, _submit(wired))
+    record = _execute(engine_with_job, _submit(engine_with_job))
 
     assert fake_runtime.containers == {} and fake_runtime.removed
     assert fake_secrets.files == {} and record.run_id in fake_secrets.removed
 
 
 def test_run_end_is_recorded_when_store_takes_writes_again(
-        wired: Container, store: FakeRunStore) -> None:
-    queued = _submit(wired)
+        engine_with_job: FakeEngine, store: FakeRunStore) -> None:
+    queued = _submit(engine_with_job)
     store.full = True
 
-    record = _execute(wired, queued)
+    record = _execute(engine_with_job, queued)
     stuck = store.get(record.run_id)
     store.full = False
-    left = wired.pending().retry_now()
+    left = engine_with_job.pending.retry_now()
 
     assert (record.status, record.code) == ("error", STORE_FAILED)
     assert stuck is not None and stuck.status == "queued"
@@ -107,22 +106,23 @@ def test_run_end_is_recorded_when_store_takes_writes_again(
     assert [e.type for e in store.events(record.run_id)][-1] == "run.finished"
 
 
-def test_query_shows_the_end_when_store_refused_it(wired: Container, store: FakeRunStore) -> None:
-    queued = _submit(wired)
+def test_query_shows_the_end_when_store_refused_it(engine_with_job: FakeEngine,
+                                                   store: FakeRunStore) -> None:
+    queued = _submit(engine_with_job)
     store.full = True
 
-    _execute(wired, queued)
+    _execute(engine_with_job, queued)
 
-    shown = wired.query_runs().get(queued.record.run_id)
+    shown = engine_with_job.query_runs().get(queued.record.run_id)
     assert (shown.status, shown.code) == ("error", STORE_FAILED)
 
 
 def test_pending_end_is_recorded_in_background_when_store_recovers(
-        wired: Container, store: FakeRunStore) -> None:
-    wired.pending.override(providers.Object(PendingCleanup(first_delay=0.02, max_delay=0.05)))
-    queued = _submit(wired)
+        engine_with_job: FakeEngine, store: FakeRunStore) -> None:
+    engine_with_job.pending = PendingCleanup(first_delay=0.02, max_delay=0.05)
+    queued = _submit(engine_with_job)
     store.full = True
-    _execute(wired, queued)
+    _execute(engine_with_job, queued)
 
     store.full = False
 
@@ -134,16 +134,24 @@ def test_pending_end_is_recorded_in_background_when_store_recovers(
 
 
 def test_submit_ends_the_run_when_store_fails_after_creating_it(
-        wired: Container, store: FakeRunStore) -> None:
+        engine_with_job: FakeEngine, store: FakeRunStore) -> None:
     store.refused_events = {"policy.decision"}
 
     with pytest.raises(RunStoreError):
-        _submit(wired)
+        _submit(engine_with_job)
     store.refused_events = set()
-    wired.pending().retry_now()
+    engine_with_job.pending.retry_now()
 
     (run,) = store.runs.values()
     assert (run.status, run.code) == ("error", STORE_FAILED)
+
+
+@pytest.fixture
+def wired(engine: Container, store: FakeRunStore, jobs_root: Path) -> Container:
+    """The CLI's container on the fake store, with one job taking a secret."""
+    engine.store.override(providers.Object(store))
+    write_job(jobs_root, "job", JOB)
+    return engine
 
 
 def test_cli_exits_125_with_store_failed_and_no_traceback_when_store_is_full(
