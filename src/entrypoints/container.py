@@ -172,6 +172,7 @@ class Container(containers.DeclarativeContainer):
         execute=execute_run,
         clock=clock,
         owners=owners,
+        pending=pending,
     )
     cancel_run = providers.Factory(
         use_cases.CancelRun, store=store, supervisor=supervisor, clock=clock, owners=owners,

@@ -97,7 +97,7 @@ class FakeEngine:
     def reconcile_runs(self) -> ReconcileRuns:
         return ReconcileRuns(store=self.runs, runtime=self.runtime, secrets=self.secrets,
                              supervisor=self._supervisor, execute=self._execute_run,
-                             clock=self.clock, owners=self.owners)
+                             clock=self.clock, owners=self.owners, pending=self.pending)
 
     @cached_property
     def _list_jobs(self) -> ListJobs:

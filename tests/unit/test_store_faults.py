@@ -146,6 +146,43 @@ def test_submit_ends_the_run_when_store_fails_after_creating_it(
     assert (run.status, run.code) == ("error", STORE_FAILED)
 
 
+def _orphaned(engine: FakeEngine) -> str:
+    """A run left running by a process that no longer exists, its container gone."""
+    queued = _submit(engine)
+    record = queued.record.evolve(status="running", owner="elsewhere:999999")
+    engine.runs.append(record.run_id, "run.started", {}, "2026-01-01T00:00:00.000Z", run=record)
+    return record.run_id
+
+
+def test_reconcile_skips_without_raising_when_store_refuses_writes_and_ends_later(
+        engine_with_job: FakeEngine, store: FakeRunStore) -> None:
+    run_id = _orphaned(engine_with_job)
+    store.full = True
+
+    report = engine_with_job.reconcile_runs()()
+    store.full = False
+    engine_with_job.reconcile_runs()()
+
+    assert report.lost == []
+    ended = store.get(run_id)
+    assert ended is not None and (ended.status, ended.code) == ("error", "run.lost")
+
+
+def test_reconcile_keeps_the_end_it_could_not_store_until_store_takes_it(
+        engine_with_job: FakeEngine, store: FakeRunStore) -> None:
+    run_id = _orphaned(engine_with_job)
+    store.refused_events = {"run.finished"}
+
+    engine_with_job.reconcile_runs()()
+    still = store.get(run_id)
+    store.refused_events = set()
+    engine_with_job.pending.retry_now()
+
+    assert still is not None and still.status == "running"
+    ended = store.get(run_id)
+    assert ended is not None and (ended.status, ended.code) == ("error", "run.lost")
+
+
 @pytest.fixture
 def wired(engine: Container, store: FakeRunStore, jobs_root: Path) -> Container:
     """The CLI's container on the fake store, with one job taking a secret."""

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flwd.domain.run import events as ev
-from flwd.domain.errors import RunLostError
+from flwd.domain.errors import RunLostError, RunStoreError
 from flwd.domain.run.execution import ExecuteRun
+from flwd.domain.run.pending import PendingCleanup
 from flwd.domain.model import RunStatus
 from flwd.domain.args.redact import Redactor
 from flwd.domain.run.supervisor import RunSupervisor
@@ -47,7 +48,9 @@ class ReconcileRuns:
         execute: ExecuteRun,
         clock: Clock,
         owners: RunOwners,
+        pending: PendingCleanup,
     ) -> None:
+        self._pending = pending
         self._store = store
         self._runtime = runtime
         self._secrets = secrets
@@ -62,7 +65,10 @@ class ReconcileRuns:
         for record in self._store.active():
             if self._owned_elsewhere(record):
                 continue
-            adopted = self._adopt(record, containers.get(record.run_id))
+            try:
+                adopted = self._adopt(record, containers.get(record.run_id))
+            except RunStoreError:
+                continue  # the store refuses writes: a later reconcile (or retry) ends it
             if adopted is not None:
                 (report.reattached if adopted else report.lost).append(record.run_id)
         self._sweep(containers, report)
@@ -111,11 +117,15 @@ class ReconcileRuns:
         recorder = ev.RunRecorder(store=self._store, clock=self._clock, record=record,
                                   redact=lambda data: data)  # no argument values here
         if any(e.type == ev.RUN_CANCEL_REQUESTED for e in self._store.events(record.run_id)):
-            recorder.emit(ev.RUN_CANCELED, {"grace_seconds": 0})
-            recorder.finish(RunStatus.CANCELED.value)
+            try:
+                recorder.emit(ev.RUN_CANCELED, {"grace_seconds": 0})
+            except RunStoreError:
+                pass  # the end below still says canceled, and is retried until stored
+            self._pending.end_run(recorder, status=RunStatus.CANCELED.value)
         else:
             lost = RunLostError("the process running it ended and its container is gone")
-            recorder.finish(RunStatus.ERROR.value, code=lost.code, detail=lost.detail)
+            self._pending.end_run(recorder, status=RunStatus.ERROR.value, code=lost.code,
+                                  detail=lost.detail)
 
     def _sweep(self, containers: dict[str, ManagedContainer], report: ReconcileReport) -> None:
         for run_id, container in containers.items():
