@@ -56,7 +56,9 @@ class FakeRuntime:
     """``ContainerRuntime`` in memory.
 
     Knobs: ``unavailable`` (also mid-run: blocked waits and output fail as when the daemon
-    dies, and containers live on until removed once it is back), ``images`` (present locally), ``pull_fails``, ``pull_stall`` (when
+    dies, and containers live on until removed once it is back), ``outage_on_exit`` (the
+    runtime becomes unavailable as a container ends, as a daemon that stops its containers
+    while shutting down), ``images`` (present locally), ``pull_fails``, ``pull_stall`` (when
     set, a pull first waits, reporting nothing, until this event is set: a registry that
     never answers), ``exit_code``, ``output_lines``, ``run_seconds`` (how long a started
     container runs; stop/kill end it early with 143/137), ``info``. State: ``created``,
@@ -74,6 +76,7 @@ class FakeRuntime:
         output_lines: Iterable[OutputLine] = (),
         run_seconds: float = 0.0,
         info: RuntimeInfo | None = None,
+        outage_on_exit: bool = False,
     ) -> None:
         self.images: set[str] = set(images)
         self.unavailable = unavailable
@@ -83,6 +86,7 @@ class FakeRuntime:
         self.output_lines: list[OutputLine] = list(output_lines)
         self.run_seconds = run_seconds
         self.info = info or _default_info()
+        self.outage_on_exit = outage_on_exit
         self.created: list[ContainerSpec] = []
         self.containers: dict[str, FakeContainer] = {}
         self.started: list[str] = []
@@ -225,7 +229,8 @@ class FakeRuntime:
             remaining = container.started_at + container.run_seconds - time.monotonic()
             if remaining <= 0:
                 break
-            container.ended.wait(min(remaining, _OUTAGE_POLL_SECONDS))
+            if container.ended.wait(min(remaining, _OUTAGE_POLL_SECONDS)):
+                break  # it ended first: its end was answered
             self._reachable()
         self._finish(container, container.exit_code)
 
@@ -242,5 +247,7 @@ class FakeRuntime:
         with self._lock:
             if container.final_exit_code is None:
                 container.final_exit_code = exit_code
+                # answered before the runtime goes away (a daemon stops its containers first)
+                self.unavailable = self.unavailable or self.outage_on_exit
             container.state = "exited"
             container.ended.set()

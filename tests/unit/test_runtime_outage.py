@@ -119,3 +119,14 @@ def test_cli_exits_125_runtime_unavailable_without_traceback_when_runtime_goes_a
 
     assert code == 125
     assert f"error[{UNAVAILABLE}]" in err.getvalue() and "Traceback" not in err.getvalue()
+
+
+def test_run_ends_runtime_unavailable_not_failed_when_runtime_stops_it_going_down(
+        job: FakeEngine, fake_runtime: FakeRuntime) -> None:
+    """A daemon shutting down stops its containers (143) before its socket goes away."""
+    fake_runtime.exit_code, fake_runtime.run_seconds = 143, 0.2
+    fake_runtime.outage_on_exit = True
+
+    record = _run(job)
+
+    assert (record.status, record.code) == ("error", UNAVAILABLE)

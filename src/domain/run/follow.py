@@ -105,6 +105,9 @@ class ContainerWatch:
             _fail(outcome, state.failure)
         if outcome.status is RunStatus.ERROR and outcome.code is None:
             outcome.status = RunStatus.SUCCEEDED if exit_code == 0 else RunStatus.FAILED
+        if outcome.status is RunStatus.FAILED:
+            # A runtime going down stops its containers first (143): is it still there?
+            self._runtime.probe()  # RuntimeUnavailableError: the run ends error, not failed
 
     def _pump_output(self, container_id: str, recorder: ev.RunRecorder, skip: dict[str, int],
                      state: _PumpState, control: RunControl) -> None:
