@@ -243,3 +243,18 @@ def test_sse_stream_ends_with_the_unrecorded_end_when_store_refused_it() -> None
 
     assert [m.event for m in messages] == ["run.created", "run.finished"]
     assert messages[-1].id is None and f'"code":"{STORE_FAILED}"' in str(messages[-1].data)
+
+
+def test_sse_stream_ends_with_an_error_event_when_store_cannot_be_read() -> None:
+    def read_events(run_id: str, after: int) -> Sequence[EventRecord]:
+        raise RunStoreError("cannot read the run store: disk I/O error")
+
+    async def collect() -> list[Any]:
+        return [m async for m in follow_run("r1", 0, read_events=read_events,
+                                            read_run=lambda _: None,  # type: ignore[arg-type,return-value]
+                                            hub=EventHub(), timing=StreamTiming(poll_seconds=0.01))]
+
+    messages = asyncio.run(collect())
+
+    assert [m.event for m in messages] == ["error"]
+    assert f'"code":"{STORE_FAILED}"' in str(messages[0].data)
