@@ -20,13 +20,8 @@ from tests.integration.e2e_support import (  # noqa: F401 - fixtures
     secrets_dir,
 )
 
-JOB = """\
-    executor: container
-    image: alpine:3.20
-    script: main.sh
-    args:
-      - {name: api_token, type: string, format: secret, required: true}
-    """
+JOB = ("executor: container\nimage: alpine:3.20\nscript: main.sh\n"
+       "args: [{name: api_token, type: string, format: secret, required: true}]\n")
 SCRIPT = "echo started\necho \"token $(cat /run/secrets/api_token)\" >&2\nsleep {sleep}\necho last\nexit {code}\n"
 FINISHED = {"succeeded", "failed", "canceled", "timed_out", "error"}
 
