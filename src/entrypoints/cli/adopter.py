@@ -34,14 +34,17 @@ class ProcessHandOff:
     def __call__(self, records: Sequence[RunRecord]) -> None:
         payload = {"config": self._config,
                    "runs": [{"run_id": r.run_id, "owner": r.owner} for r in records]}
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "flwd.entrypoints.cli.adopter"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=self._env, start_new_session=True, close_fds=True,
-        )
-        assert process.stdin is not None
-        with process.stdin:
-            process.stdin.write(json.dumps(payload).encode())
+        try:
+            process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "flwd.entrypoints.cli.adopter"],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=self._env, start_new_session=True, close_fds=True,
+            )
+            assert process.stdin is not None
+            with process.stdin:
+                process.stdin.write(json.dumps(payload).encode())
+        except OSError:
+            return  # the runs stay claimed by this command: orphans again once it exits
         process.returncode = 0  # never waited for: it outlives this command by design
 
 
