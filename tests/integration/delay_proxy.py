@@ -57,22 +57,24 @@ class DelayingProxy:
             pass
 
     def _accept(self) -> None:
-        while not self._closed.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                upstream.connect(self._upstream)
-            except OSError:
-                client.close()
-                continue
-            pending: collections.deque[bool] = collections.deque()
-            threading.Thread(target=self._requests, args=(client, upstream, pending),
-                             daemon=True).start()
-            threading.Thread(target=self._responses, args=(upstream, client, pending),
-                             daemon=True).start()
+        try:
+            while not self._closed.is_set():
+                self._relay(self._listener.accept()[0])
+        except OSError:
+            return  # closed
+
+    def _relay(self, client: socket.socket) -> None:
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            upstream.connect(self._upstream)
+        except OSError:
+            client.close()
+            return
+        pending: collections.deque[bool] = collections.deque()
+        threading.Thread(target=self._requests, args=(client, upstream, pending),
+                         daemon=True).start()
+        threading.Thread(target=self._responses, args=(upstream, client, pending),
+                         daemon=True).start()
 
     def _requests(self, client: socket.socket, upstream: socket.socket,
                   pending: collections.deque[bool]) -> None:
