@@ -61,3 +61,22 @@ def test_notify_ignores_subscriber_whose_loop_is_closed() -> None:
     hub.notify("r")  # must not raise
 
     assert hub.subscriber_count("r") == 1
+
+
+def test_notify_wakes_the_stream_again_when_a_burst_was_already_taken() -> None:
+    """A burst of notifies schedules one wake-up; the next notify after it ran wakes again."""
+    hub = EventHub()
+
+    async def scenario() -> bool:
+        with hub.subscribe("r") as wakeup:
+            burst = threading.Thread(target=lambda: [hub.notify("r") for _ in range(1_000)])
+            burst.start()
+            burst.join(30)
+            await asyncio.wait_for(wakeup.wait(), 5)
+            await asyncio.sleep(0.05)  # every wake-up of the burst has run
+            wakeup.clear()
+            threading.Thread(target=hub.notify, args=("r",)).start()
+            await asyncio.wait_for(wakeup.wait(), 5)
+            return wakeup.is_set()
+
+    assert asyncio.run(scenario())
