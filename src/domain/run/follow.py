@@ -66,9 +66,10 @@ def _drain(pump: threading.Thread, state: _PumpState, stall_seconds: float) -> N
         why = state.failure or (
             f"no new line for {stall_seconds:g} s after the container exited" if pump.is_alive()
             else "the runtime's log read failed")
+        noun = "line" if state.lines == 1 else "lines"
         raise RunOutputIncompleteError(
-            f"the job's output could not be read to its end ({why}); "
-            f"{state.lines} lines were recorded", lines=state.lines)
+            f"the job's output could not be read to its end ({why}); {state.lines} {noun} "
+            "recorded", lines=state.lines)
 
 
 class ContainerWatch:
