@@ -9,7 +9,7 @@ import pytest
 
 from flwd.adapters.fake_runtime import FakeRuntime
 from flwd.adapters.fakes import FakeClock, FakeRunStore
-from flwd.domain.errors import RunOutputIncompleteError
+from flwd.domain.errors import FlwdError, RunOutputIncompleteError
 from flwd.domain.model import RunStatus
 from flwd.domain.plan.use_cases import RunRequest
 from flwd.domain.run import events as ev
@@ -27,7 +27,7 @@ SLOWER_THAN_THE_OLD_DRAIN = 6.0  # the drain used to give up 5 s after the exit
 
 
 def _watched(runtime: FakeRuntime, stall_seconds: float
-             ) -> tuple[FakeRunStore, Outcome, RunOutputIncompleteError | None]:
+             ) -> tuple[FakeRunStore, Outcome, FlwdError | None]:
     store, clock = FakeRunStore(), FakeClock()
     record = RunRecord(run_id="r1", job_id="job", status="running", profile="secure",
                        created_at=clock.now_iso())
@@ -42,7 +42,7 @@ def _watched(runtime: FakeRuntime, stall_seconds: float
     outcome = Outcome()
     try:
         watch(container_id, recorder, RunControl(), outcome, None)
-    except RunOutputIncompleteError as exc:
+    except FlwdError as exc:
         return store, outcome, exc
     return store, outcome, None
 
@@ -82,13 +82,13 @@ def test_watch_raises_output_incomplete_when_the_log_read_stalls_past_the_bound(
     assert _output(store) == []
 
 
-def test_watch_raises_output_incomplete_when_the_log_read_fails_midway() -> None:
+def test_watch_raises_the_runtimes_error_when_the_log_read_fails_midway() -> None:
     runtime = FakeRuntime(images={TEST_IMAGE}, output_lines=LINES, output_fails=True,
                           exit_code=0)
 
     store, outcome, error = _watched(runtime, stall_seconds=30.0)
 
-    assert error is not None and error.code == "run.output.incomplete"
+    assert error is not None and error.code == "container.runtime.unavailable"
     assert "fake runtime lost while reading the log" in error.detail
     assert outcome.exit_code == 0
     assert _output(store) == [(line.stream, line.line) for line in LINES]

@@ -39,7 +39,7 @@ class _PumpState:
 
     lines: int = 0
     finished: bool = False
-    failure: str = ""
+    error: Exception | None = None
     closed: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -49,8 +49,9 @@ def _drain(pump: threading.Thread, state: _PumpState, stall_seconds: float) -> N
     flight, however slow the runtime is to answer it, and for as long as lines keep arriving
     (a chatty job's backlog can take longer than any fixed delay to record).
 
-    Nothing is recorded after this returns. Raises ``RunOutputIncompleteError`` when the pump
-    did not read to the end: no new line for *stall_seconds*, or the read failed.
+    Nothing is recorded after this returns. When the pump did not read to the end, raises
+    the coded error it met (the runtime lost, the store failed), else
+    ``RunOutputIncompleteError``: no new line for *stall_seconds*, or an uncoded failure.
     """
     seen, quiet_since = -1, time.monotonic()
     while pump.is_alive():
@@ -63,9 +64,10 @@ def _drain(pump: threading.Thread, state: _PumpState, stall_seconds: float) -> N
         state.closed = True
         if state.finished:
             return
-        why = state.failure or (
-            f"no new line for {stall_seconds:g} s after the container exited" if pump.is_alive()
-            else "the runtime's log read failed")
+        if isinstance(state.error, FlwdError):
+            raise state.error
+        why = (f"{type(state.error).__name__}: {state.error}" if state.error is not None
+               else f"no new line for {stall_seconds:g} s after the container exited")
         noun = "line" if state.lines == 1 else "lines"
         raise RunOutputIncompleteError(
             f"the job's output could not be read to its end ({why}); {state.lines} {noun} "
@@ -100,8 +102,9 @@ class ContainerWatch:
         """Record output (skipping the first *skip* lines per stream, already recorded) and
         set *outcome* from how the container ended.
 
-        Raises ``RunOutputIncompleteError`` (with the exit code already in *outcome*) when the
-        output could not be read to its end: the run must not end as if it had all of it."""
+        Raises (with the exit code already in *outcome*) when the output could not be read to
+        its end, ``RunOutputIncompleteError`` or the coded error the read met: the run must not
+        end as if it had all of it."""
         state = _PumpState()
         pump = threading.Thread(
             target=self._pump_output,
@@ -128,8 +131,8 @@ class ContainerWatch:
                     state.lines += 1
             with state.lock:
                 state.finished = True
-        except FlwdError as exc:
-            state.failure = exc.detail  # the drain ends the run on it: lines may be missing
+        except Exception as exc:  # noqa: BLE001 - the drain ends the run on it, loudly
+            state.error = exc
 
     def _wait(
         self,
