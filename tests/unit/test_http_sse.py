@@ -8,15 +8,21 @@ import threading
 from flwd.entrypoints.http.sse import EventHub
 
 
+def _publish_from_a_thread(hub: EventHub, run_id: str, times: int) -> bool:
+    """Notify *times* from another thread, as a run's output pump does; True if it finished."""
+    publisher = threading.Thread(target=lambda: [hub.notify(run_id) for _ in range(times)])
+    publisher.start()
+    publisher.join(30)
+    return not publisher.is_alive()
+
+
 def test_notify_never_blocks_when_subscriber_does_not_consume() -> None:
     hub = EventHub()
 
     async def scenario() -> bool:
         with hub.subscribe("r1") as wakeup:
-            publisher = threading.Thread(target=lambda: [hub.notify("r1") for _ in range(20_000)])
-            publisher.start()
-            publisher.join(30)  # a blocking notify would never let the publisher finish
-            finished = not publisher.is_alive()
+            # a blocking notify would never let the publisher finish
+            finished = _publish_from_a_thread(hub, "r1", 20_000)
             await asyncio.wait_for(wakeup.wait(), 5)
             return finished
 
@@ -69,9 +75,7 @@ def test_notify_wakes_the_stream_again_when_a_burst_was_already_taken() -> None:
 
     async def scenario() -> bool:
         with hub.subscribe("r") as wakeup:
-            burst = threading.Thread(target=lambda: [hub.notify("r") for _ in range(1_000)])
-            burst.start()
-            burst.join(30)
+            _publish_from_a_thread(hub, "r", 1_000)
             await asyncio.wait_for(wakeup.wait(), 5)
             await asyncio.sleep(0.05)  # every wake-up of the burst has run
             wakeup.clear()
