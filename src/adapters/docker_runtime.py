@@ -13,7 +13,7 @@ import docker
 import docker.errors
 
 from flwd.adapters._runtime_common import (
-    LABEL_RUN_ID,
+    DEFAULT_DOCKER_SOCKET,
     NEVER_PULL_MESSAGE,
     PULL_POLICIES,
     check_reachable,
@@ -24,6 +24,7 @@ from flwd.adapters._runtime_common import (
 from flwd.adapters.docker_spec import create_kwargs
 from flwd.domain.errors import OciError, RuntimeUnavailableError
 from flwd.ports.runtime import (
+    LABEL_RUN_ID,
     ContainerSpec,
     ManagedContainer,
     OutputLine,
@@ -31,7 +32,6 @@ from flwd.ports.runtime import (
     RuntimeInfo,
 )
 
-DEFAULT_DOCKER_SOCKET = "unix:///var/run/docker.sock"
 _REMAPPED_ROOT_DIR = re.compile(r"/(\d+)\.(\d+)/?$")
 
 
@@ -47,6 +47,7 @@ class DockerRuntime:
         self._timeout = timeout
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
+        self._info: RuntimeInfo | None = None
 
     @property
     def url(self) -> str:
@@ -70,9 +71,15 @@ class DockerRuntime:
     # --- the port ------------------------------------------------------------------
 
     def probe(self) -> RuntimeInfo:
+        """Described once per adapter from one ``GET /info`` (it carries the version too);
+        later probes only check that the socket still accepts connections."""
         check_reachable(self.url, "docker")
+        if self._info is None:
+            self._info = self._probe_info()
+        return self._info
+
+    def _probe_info(self) -> RuntimeInfo:
         try:
-            version = self._api().version()
             info = self._api().info()
         except Exception as exc:
             raise translate_api_error(exc, "probe", socket=self.url) from exc
@@ -83,7 +90,7 @@ class DockerRuntime:
         enforces = bool(info.get("MemoryLimit", True)) and bool(info.get("PidsLimit", True))
         return RuntimeInfo(
             name="docker",
-            version=str(version.get("Version", "unknown")),
+            version=str(info.get("ServerVersion", "unknown")),
             rootless=rootless,
             socket=self.url,
             enforces_limits=enforces,

@@ -14,12 +14,12 @@ import time
 from typing import Any, Callable, Iterator, Sequence
 
 from flwd.adapters._runtime_common import (
-    LABEL_RUN_ID,
     NEVER_PULL_MESSAGE,
     PULL_POLICIES,
     managed_container,
     split_lines,
 )
+from flwd.adapters.podman_api import LibpodApi, error_message, not_running
 from flwd.adapters.podman_logs import (
     INIT_ERROR_MAX_BYTES,
     SinceCursor,
@@ -27,12 +27,12 @@ from flwd.adapters.podman_logs import (
     init_exec_failure,
     stamped,
 )
-from flwd.adapters.podman_api import LibpodApi, error_message, not_running
 from flwd.adapters.podman_probe import info_from_api, local_socket_info
 from flwd.adapters.podman_service import PrivatePodmanService
 from flwd.adapters.podman_specgen import build_specgen
 from flwd.domain.errors import ContainerNameConflictError, OciError, RuntimeUnavailableError
 from flwd.ports.runtime import (
+    LABEL_RUN_ID,
     ContainerSpec,
     ManagedContainer,
     OutputLine,
