@@ -5,10 +5,7 @@ way, from the option declarations in ``grammar``, so that a job may have its own
 argument. No parser library: ``flwd --help`` starts without one.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass, field
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from flwd.domain.errors import UsageError
 from flwd.entrypoints.cli.grammar import GLOBAL_OPTIONS, HELP, VERSION, Option
@@ -17,19 +14,17 @@ from flwd.entrypoints.config import CliOverrides
 HELP_FLAGS = HELP.names
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Leading:
+class Leading(NamedTuple):  # a NamedTuple, annotations unpostponed: start-up (see grammar)
     """What came before the first name (*name*, None if none), and the tokens after it."""
 
-    values: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
+    values: dict[str, str | tuple[str, ...]]
     name: str | None = None
     rest: tuple[str, ...] = ()
     help: bool = False
     version: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CommandLine:
+class CommandLine(NamedTuple):
     """The command line split into global flags, the command and what follows it."""
 
     overrides: CliOverrides

@@ -1,30 +1,25 @@
 """A ``:command``'s own arguments, read by Cyclopts from the command's declaration in
-``grammar``; ``--help`` is answered from the same declaration (``usage.command_help``).
+``grammar``, whose help ``usage.command_help`` generates from the same declaration.
 
 ``:plan JOB ...`` is read like the global options (``argv.split_leading``): everything after
 the job's name is the job's, for ``job_parser``.
 """
 
-from __future__ import annotations
-
 import inspect
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Optional, Sequence
+from typing import Annotated, Any, NamedTuple, Optional, Sequence
 
 from flwd.domain.errors import UsageError
 from flwd.entrypoints.cli.argv import HELP_FLAGS, split_leading
 from flwd.entrypoints.cli.grammar import Command, Option
-from flwd.entrypoints.cli.usage import command_usage
 
 _TERMINATOR = "--"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ParsedCommand:
+class ParsedCommand(NamedTuple):  # a NamedTuple, annotations unpostponed: start-up (see grammar)
     """Each operand and option of the command by its field name (``run_id``, ``no_runtime``);
     for a command that takes a job, the tokens after the job's name."""
 
-    values: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any]
     job_tokens: tuple[str, ...] = ()
     help: bool = False
 
@@ -35,7 +30,7 @@ def parse_command(command: Command, tokens: Sequence[str]) -> ParsedCommand:
         return _parse_job_command(command, tokens)
     own = tokens[: tokens.index(_TERMINATOR)] if _TERMINATOR in tokens else tokens
     if any(token in HELP_FLAGS for token in own):
-        return ParsedCommand(help=True)
+        return ParsedCommand(values={}, help=True)
     for token in tokens:
         if not token.isprintable():  # also lone surrogates: bytes that were not UTF-8
             raise UsageError(f"{command.name}: {token!r} is not printable UTF-8 text")
@@ -46,10 +41,10 @@ def parse_command(command: Command, tokens: Sequence[str]) -> ParsedCommand:
 
 
 def _parse_job_command(command: Command, tokens: Sequence[str]) -> ParsedCommand:
-    usage = f"usage: {command_usage(command)}"
+    usage = f"usage: flwd {command.synopsis}"
     leading = split_leading(tokens, (), unknown=f"unknown option {{}} before the job; {usage}")
     if leading.help:
-        return ParsedCommand(help=True)
+        return ParsedCommand(values={}, help=True)
     if leading.name is None:
         raise UsageError(usage)
     return ParsedCommand(values={command.operands[0].field: leading.name},
@@ -77,7 +72,7 @@ def _parse_with_cyclopts(command: Command, tokens: Sequence[str]) -> dict[str, A
         result = app(list(tokens))
     except cyclopts.CycloptsError as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else "bad usage"
-        raise UsageError(f"{message} (usage: {command_usage(command)})") from None
+        raise UsageError(f"{message} (usage: flwd {command.synopsis})") from None
     assert isinstance(result, dict)
     return result
 

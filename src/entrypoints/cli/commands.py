@@ -22,7 +22,6 @@ from flwd.entrypoints.cli.render import (
     print_runs,
     print_spec_warnings,
 )
-from flwd.entrypoints.cli.usage import command_help
 from flwd.entrypoints.config import FlwdConfig, load_config
 
 if TYPE_CHECKING:
@@ -61,6 +60,8 @@ def dispatch(line: CommandLine, io: Io, env: Mapping[str, str],
         raise UsageError(f"unknown command {name} (commands: {', '.join(COMMANDS_BY_NAME)})")
     parsed = parse_command(command, line.rest)
     if parsed.help:
+        from flwd.entrypoints.cli.usage import command_help
+
         io.out.write(command_help(command))
         return EXIT_OK
     if name == ":serve":

@@ -5,12 +5,9 @@ or a flag) and the domain's argument contract coerces and validates it, so the C
 API report problems identically and all at once.
 """
 
-from __future__ import annotations
-
 import inspect
 import re
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Optional, Sequence, TextIO
+from typing import Annotated, Any, NamedTuple, Optional, Sequence, TextIO
 
 from flwd.domain.args.contract import check_args
 from flwd.domain.args.ulc import compact_json
@@ -26,11 +23,10 @@ _METAVARS = {ArgType.STRING: "TEXT", ArgType.INTEGER: "INT", ArgType.NUMBER: "NU
 _OPTION_IN_MESSAGE = re.compile(r"(--?[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class JobInvocation:
+class JobInvocation(NamedTuple):  # a NamedTuple, annotations unpostponed: start-up (see grammar)
     """What the command line asked of a job: its raw argument text and the run options."""
 
-    args: dict[str, object] = field(default_factory=dict)
+    args: dict[str, object]
     profile: str | None = None
     json: bool = False
     detach: bool = False
@@ -49,7 +45,7 @@ def parse_job_options(job: JobSpec, tokens: Sequence[str], *, prog: str,
     app = _build_app(job, prog, run_options, out if wants_help else None)
     if wants_help:
         app(["--help"])
-        return JobInvocation(help_shown=True)
+        return JobInvocation(args={}, help_shown=True)
     parsed, problems = _parse_collecting(app, job, tokens, cyclopts.CycloptsError)
     if problems:
         _raise_with_contract_problems(job, parsed, problems)

@@ -34,14 +34,9 @@ def top_help() -> str:
     ))
 
 
-def command_usage(command: Command) -> str:
-    """How *command* is called: ``flwd :logs RUN_ID [--follow]``."""
-    return f"flwd {command.synopsis}"
-
-
 def command_help(command: Command) -> str:
     """``flwd :COMMAND --help``."""
-    parts = [f"Usage: {command_usage(command)}\n\n", f"{command.description or command.summary}\n"]
+    parts = [f"Usage: flwd {command.synopsis}\n\n", f"{command.description or command.summary}\n"]
     operands = [(operand.name, operand.help) for operand in command.operands]
     if command.takes_job:
         operands.append(("--ARG VALUE ...", "the job's arguments (`flwd JOB --help` lists them)"))
