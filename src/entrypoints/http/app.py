@@ -14,6 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from flwd.entrypoints.container import Container
 from flwd.entrypoints.http.auth import Authenticator, require
+from flwd.entrypoints.http.deps import use_case_dependencies
 from flwd.entrypoints.http.jobs import JobsController
 from flwd.entrypoints.http.metrics import Metrics, record_response
 from flwd.entrypoints.http.plans import PlansController
@@ -47,14 +48,14 @@ class FlwdOpenApiJson(JsonRenderPlugin):
 def create_app(container: Container, *, server_settings: ServerSettings) -> Litestar:
     """The API over *container*; nothing starts here (the runtime is resolved by ``serve``)."""
     hub, metrics = EventHub(), Metrics()
-    probe = RuntimeProbe(container, server_settings.runtime_enabled)
+    probe = RuntimeProbe(container.runtime, server_settings.runtime_enabled)
     values: dict[str, object] = {
-        "container": container, "hub": hub, "metrics": metrics,
-        "settings": server_settings, "probe": probe,
+        "hub": hub, "metrics": metrics, "settings": server_settings, "probe": probe,
     }
     return Litestar(
         route_handlers=[SystemController, JobsController, PlansController, RunsController],
-        dependencies={name: _constant(value) for name, value in values.items()},
+        dependencies={**use_case_dependencies(container),
+                      **{name: _constant(value) for name, value in values.items()}},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=server_settings.max_body_bytes,
         before_send=[record_response],
