@@ -10,6 +10,7 @@ import pytest
 
 from flwd.domain.errors import UsageError
 from flwd.domain.spec.args import RESERVED_ARG_NAMES
+from flwd.entrypoints.cli.argv import split_command_line
 from flwd.entrypoints.cli.command_parser import parse_command
 from flwd.entrypoints.cli.grammar import (
     COMMANDS,
@@ -18,6 +19,7 @@ from flwd.entrypoints.cli.grammar import (
     HELP,
     RUN_OPTIONS,
     Command,
+    Option,
 )
 from flwd.entrypoints.cli.main import main
 from flwd.entrypoints.cli.render import Io
@@ -110,3 +112,13 @@ def test_unknown_command_lists_the_declared_commands(tmp_path: Path) -> None:
 
     assert code == 2
     assert err == f"error[usage.invalid]: unknown command :nope (commands: {', '.join(COMMANDS_BY_NAME)})\n"
+
+
+@pytest.mark.parametrize("option", GLOBAL_OPTIONS, ids=lambda o: o.name)
+def test_each_global_option_reaches_the_config_overrides_when_given_before_the_command(
+        option: Option) -> None:
+    line = split_command_line([option.name, "v1", f"{option.name}=v2", ":jobs", option.name, "x"])
+
+    expected = ("v1", "v2") if option.repeatable else "v2"
+    assert getattr(line.overrides, option.field) == expected
+    assert (line.command, line.rest) == (":jobs", (option.name, "x"))

@@ -57,8 +57,7 @@ def _parse_with_cyclopts(command: Command, tokens: Sequence[str]) -> dict[str, A
 
     params = [inspect.Parameter(operand.field, inspect.Parameter.POSITIONAL_ONLY, annotation=str)
               for operand in command.operands]
-    params += [option_parameter(option, option.field)
-               for option in command.options]
+    params += [option_parameter(option, option.field) for option in command.options]
     fields = [operand.field for operand in command.operands]
 
     def invoke(*operands: str, **options: Any) -> dict[str, Any]:
