@@ -30,6 +30,7 @@ from flwd.entrypoints.views import run_view
 from flwd.ports.store import RunRecord
 
 CANCEL_ACTION = "cancel"
+MAX_SEQ = 10**18 - 1  #: the largest event seq a client may resume after
 
 
 class RunsController(Controller):
@@ -114,8 +115,11 @@ def _accepted(record: RunRecord) -> Response[dict[str, Any]]:
 def _resume_point(last_event_id: str | None, after: int | None) -> int:
     if last_event_id is not None and last_event_id.strip():
         text = last_event_id.strip()
-        if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_SEQ)):
             raise RequestInvalidError("Last-Event-ID must be an event seq number",
                                       field="Last-Event-ID")
         return int(text)
+    if after is not None and after > MAX_SEQ:  # beyond SQLite's INTEGER the read would fail
+        raise RequestInvalidError(f"after must be an event seq number (at most {MAX_SEQ})",
+                                  field="after")
     return after or 0
