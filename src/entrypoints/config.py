@@ -218,7 +218,7 @@ def _env_tokens(raw: str) -> tuple[TokenGrant, ...]:
     error names the entry by its position, never by its text (that holds the secret)."""
     entries = [e.strip() for e in raw.replace("\n", ";").split(";")]
     count = sum(1 for e in entries if e)
-    grants = []
+    grants: list[TokenGrant] = []
     for index, entry in enumerate(entries):
         if not entry:
             continue

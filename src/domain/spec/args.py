@@ -115,6 +115,7 @@ def _parse_one(item: object, *, spec_path: str, where: str) -> ArgSpec:
     if unknown:
         raise fail(unknown[0], f"unknown key (expected one of {', '.join(sorted(_KNOWN_KEYS))})")
     name = _parse_name(item.get("name"), fail)
+    _check_magnitudes(item, fail)
     arg_type = _parse_type(item.get("type"), "type", fail, ArgType)
     required = _optional_bool(item, "required", fail)
     description = item.get("description")
@@ -149,6 +150,30 @@ def _parse_one(item: object, *, spec_path: str, where: str) -> ArgSpec:
         pattern=pattern,
         secret=secret,
     )
+
+
+def _check_magnitudes(item: Mapping[object, object], fail: _Fail) -> None:
+    """Numbers in ``default``, ``enum``, ``minimum`` and ``maximum`` must fit a double (as JSON
+    numbers do): a 401-digit integer would overflow every comparison with a float bound."""
+    for key in ("default", "enum", "minimum", "maximum"):
+        stack = [item.get(key)]
+        while stack:
+            value = stack.pop()
+            if isinstance(value, (list, tuple)):
+                stack.extend(value)
+            elif isinstance(value, Mapping):
+                stack.extend(value.values())
+            elif isinstance(value, int) and not isinstance(value, bool) and not _fits_double(value):
+                raise fail(key, f"holds an integer of {len(str(abs(value)))} digits, beyond the "
+                                "range of a number (about ±1.8e308)")
+
+
+def _fits_double(value: int) -> bool:
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def _kind(value: object) -> str:
