@@ -12,7 +12,7 @@ from flwd.domain.args.contract import check_args
 from flwd.domain.args.matching import PATTERN_TIME_BUDGET, PatternMatcher
 from flwd.domain.errors import ArgsInvalidError
 from flwd.domain.model import ArgSpec, ArgType
-from tests.unit.http_support import auth, close, fake_runtime, make_app, make_container
+from tests.unit.http_support import auth, client_with_jobs
 
 # Exponential for any backtracking matcher: (a|aa)+ splits a run of a's in Fibonacci-many ways.
 SLOW = ArgSpec(name="word", type=ArgType.STRING, pattern="(a|aa)+$")
@@ -59,14 +59,10 @@ def test_matcher_reports_the_bound_when_its_budget_is_spent() -> None:
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient[Any]]:
-    container = make_container(tmp_path, fake_runtime())
-    (tmp_path / "jobs" / "slow").mkdir()
-    (tmp_path / "jobs" / "slow" / "job.yaml").write_text(
-        'executor: container\nimage: alpine:3.20\n'
-        'args: [{name: v, type: string, pattern: "^.*.*.*.*.*.*=$"}]\n')
-    with TestClient(make_app(container)) as client:
+    job = ('executor: container\nimage: alpine:3.20\n'
+           'args: [{name: v, type: string, pattern: "^.*.*.*.*.*.*=$"}]\n')
+    with client_with_jobs(tmp_path, {"slow": job}) as (_, client):
         yield client
-    close(container)
 
 
 def test_plan_is_spec_invalid_at_once_when_a_pattern_has_side_by_side_repetitions(

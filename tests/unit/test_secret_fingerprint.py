@@ -17,7 +17,7 @@ from flwd.adapters.sqlite_store import MIGRATIONS, SqliteRunStore
 from flwd.domain.model import ArgSpec, ArgType, JobSpec
 from flwd.domain.plan.use_cases import RunRequest
 from flwd.entrypoints.container import Container
-from tests.unit.http_support import auth, close, fake_runtime, make_app, make_container, wait_finished
+from tests.unit.http_support import auth, client_with_jobs, close, fake_runtime, wait_finished
 
 SECRET = "s3cr3t-Value-7f2c9d41"
 SECRET_JOB = """
@@ -54,12 +54,9 @@ def store_bytes(data_dir: Path) -> bytes:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[Container, TestClient[Any]]]:
-    container = make_container(tmp_path, fake_runtime(lines=(f"token is {SECRET}",)))
-    (tmp_path / "jobs" / "deploy").mkdir()
-    (tmp_path / "jobs" / "deploy" / "job.yaml").write_text(SECRET_JOB)
-    with TestClient(make_app(container)) as client:
+    runtime = fake_runtime(lines=(f"token is {SECRET}",))
+    with client_with_jobs(tmp_path, {"deploy": SECRET_JOB}, runtime) as (container, client):
         yield container, client
-    close(container)
 
 
 def test_store_file_holds_nothing_derived_from_a_secret_when_a_run_had_one(

@@ -13,7 +13,7 @@ from flwd.adapters.yaml_catalog import YamlJobCatalog
 from flwd.domain.errors import ConfigInvalidError
 from flwd.domain.policy.bundle import parse_policy
 from flwd.domain.spec.catalog import load_catalog
-from tests.unit.http_support import auth, close, fake_runtime, make_app, make_container
+from tests.unit.http_support import auth, client_with_jobs
 
 HUGE = "9" * 401
 BASE = "executor: container\nimage: alpine:3.20\n"
@@ -64,14 +64,10 @@ def test_huge_ceiling_is_config_invalid_when_the_policy_holds_one(ceiling: dict[
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient[Any]]:
-    container = make_container(tmp_path, fake_runtime())
-    for case, (extra, _) in HUGE_SPECS.items():
-        write_job(tmp_path / "jobs", f"huge-{case}", extra)
-    write_job(tmp_path / "jobs", "numbers",
-              "args: [{name: i, type: integer}, {name: x, type: number, maximum: 5}]\n")
-    with TestClient(make_app(container)) as client:
+    jobs = {f"huge-{case}": BASE + extra for case, (extra, _) in HUGE_SPECS.items()}
+    jobs["numbers"] = BASE + "args: [{name: i, type: integer}, {name: x, type: number, maximum: 5}]\n"
+    with client_with_jobs(tmp_path, jobs) as (_, client):
         yield client
-    close(container)
 
 
 def test_job_listing_shows_huge_specs_as_invalid_when_the_api_lists_jobs(

@@ -101,27 +101,10 @@ class _Analysis:
 
     def risky(self, items: Iterable[Any]) -> bool:
         """Whether any loop in *items*, at any depth, is ambiguous."""
-        c = self.c
         for op, av in items:
-            if op in self.repeats:
-                if av[1] >= 2 and self._ambiguous_loop(self._inline(av[2])):
-                    return True
-                inner: list[Any] = [av[2]]
-            elif op is c.POSSESSIVE_REPEAT:
-                inner = [av[2]]
-            elif op is c.SUBPATTERN:
-                inner = [av[3]]
-            elif op is c.BRANCH:
-                inner = list(av[1])
-            elif op in (c.ASSERT, c.ASSERT_NOT):
-                inner = [av[1]]
-            elif op is c.ATOMIC_GROUP:
-                inner = [av]
-            elif op is c.GROUPREF_EXISTS:
-                inner = [part for part in av[1:] if part is not None]
-            else:
-                continue
-            if any(self.risky(part) for part in inner):
+            if op in self.repeats and av[1] >= 2 and self._ambiguous_loop(self._inline(av[2])):
+                return True
+            if any(self.risky(part) for part in self._parts(op, av)):
                 return True
         return False
 
@@ -129,25 +112,28 @@ class _Analysis:
         """Whether any sequence, at any depth, has two unbounded repetitions whose characters
         overlap with only parts that may match nothing between them (``.*.*``, ``a+b?a*``):
         rejecting a value then tries every split of it between the two, n^k steps for k of
-        them. Possessive repetitions and atomic groups never give text back, so they count not."""
-        c = self.c
+        them. Possessive repetitions never give text back, so they count not."""
         seq = self._inline(items)
         if any(self._shares_with_next(seq, index) for index in range(len(seq))):
             return True
-        for op, av in seq:
-            if op in self.repeats or op is c.POSSESSIVE_REPEAT:
-                inner: list[Any] = [av[2]]
-            elif op is c.BRANCH:
-                inner = list(av[1])
-            elif op in (c.ASSERT, c.ASSERT_NOT):
-                inner = [av[1]]
-            elif op is c.GROUPREF_EXISTS:
-                inner = [part for part in av[1:] if part is not None]
-            else:
-                continue
-            if any(self.side_by_side(part) for part in inner):
-                return True
-        return False
+        return any(self.side_by_side(part) for op, av in seq for part in self._parts(op, av))
+
+    def _parts(self, op: Any, av: Any) -> list[Any]:
+        """The sequences inside one item (a loop's body, a group's, each alternative...)."""
+        c = self.c
+        if op in self.repeats or op is c.POSSESSIVE_REPEAT:
+            return [av[2]]
+        if op is c.SUBPATTERN:
+            return [av[3]]
+        if op is c.BRANCH:
+            return list(av[1])
+        if op in (c.ASSERT, c.ASSERT_NOT):
+            return [av[1]]
+        if op is c.ATOMIC_GROUP:
+            return [av]
+        if op is c.GROUPREF_EXISTS:
+            return [part for part in av[1:] if part is not None]
+        return []
 
     def _shares_with_next(self, seq: list[Any], index: int) -> bool:
         """Whether the unbounded repetition at *index* can end with a character that a later
@@ -206,55 +192,31 @@ class _Analysis:
         return any(firsts[i] & firsts[j] for i in range(len(firsts)) for j in range(i))
 
     def _first(self, items: Iterable[Any]) -> frozenset[str]:
-        out: set[str] = set()
-        for item in items:
-            out |= self._first_of(item)
-            if self._min_width([item]) > 0:
-                break
-        return frozenset(out)
+        """The characters a match of *items* can start with."""
+        return self._edge(list(items), from_end=False)
 
-    def _last(self, items: list[Any]) -> frozenset[str]:
+    def _last(self, items: Iterable[Any]) -> frozenset[str]:
         """The characters a match of *items* can end with."""
+        return self._edge(list(items), from_end=True)
+
+    def _edge(self, items: list[Any], *, from_end: bool) -> frozenset[str]:
         out: set[str] = set()
-        for item in reversed(items):
-            out |= self._last_of(item)
+        for item in reversed(items) if from_end else items:
+            out |= self._edge_of(item, from_end)
             if self._min_width([item]) > 0:
                 break
         return frozenset(out)
 
-    def _last_of(self, item: Any) -> frozenset[str]:
+    def _edge_of(self, item: Any, from_end: bool) -> frozenset[str]:
         c = self.c
         op, av = item
         if op in self.leaves:
             return self._leaf(item)
-        if op in self.repeats or op is c.POSSESSIVE_REPEAT:
-            return self._last(list(av[2]))
-        if op is c.SUBPATTERN:
-            return self._last(list(av[3]))
-        if op is c.BRANCH:
-            return frozenset().union(*(self._last(list(alt)) for alt in av[1]))
-        if op is c.ATOMIC_GROUP:
-            return self._last(list(av))
-        if op in (c.GROUPREF, c.GROUPREF_EXISTS):
-            return _ALL
-        return frozenset()
-
-    def _first_of(self, item: Any) -> frozenset[str]:
-        c = self.c
-        op, av = item
-        if op in self.leaves:
-            return self._leaf(item)
-        if op in self.repeats or op is c.POSSESSIVE_REPEAT:
-            return self._first(av[2])
-        if op is c.SUBPATTERN:
-            return self._first(av[3])
-        if op is c.BRANCH:
-            return frozenset().union(*(self._first(alt) for alt in av[1]))
-        if op is c.ATOMIC_GROUP:
-            return self._first(av)
         if op in (c.GROUPREF, c.GROUPREF_EXISTS):
             return _ALL  # whatever the group matched: assume anything
-        return frozenset()  # anchors and lookarounds match no character
+        parts = self._parts(op, av) if op not in (c.ASSERT, c.ASSERT_NOT) else []
+        # anchors and lookarounds match no character
+        return frozenset().union(*(self._edge(list(part), from_end=from_end) for part in parts))
 
     def _chars(self, items: Iterable[Any]) -> frozenset[str]:
         """Every character *items* can match anywhere."""
