@@ -51,6 +51,7 @@ from dependency_injector import providers  # noqa: E402
 from flwd.adapters.fake_runtime import FakeRuntime  # noqa: E402
 from flwd.entrypoints.config import FlwdConfig  # noqa: E402
 from flwd.entrypoints.container import Container, build_container  # noqa: E402
+from tests.unit.fake_engine import FakeEngine  # noqa: E402
 
 TEST_IMAGE = "docker.io/library/alpine:3.20"
 
@@ -96,3 +97,14 @@ def engine(tmp_path: Path, jobs_root: Path, fake_runtime: FakeRuntime,
     yield container
     container.supervisor().shutdown(cancel=True)
     container.reset_override()
+
+
+@pytest.fixture
+def fake_engine(fake_runtime: FakeRuntime, fake_store: FakeRunStore, fake_catalog: FakeJobCatalog,
+                fake_secrets: FakeSecretWriter, fake_workspace: FakeRunWorkspace,
+                fake_ids: FakeRunIds) -> Iterator[FakeEngine]:
+    """The use cases wired by hand on the fakes above: no container, no SQLite, no YAML."""
+    engine = FakeEngine(runtime=fake_runtime, runs=fake_store, catalog=fake_catalog,
+                        secrets=fake_secrets, workspace=fake_workspace, ids=fake_ids)
+    yield engine
+    engine.supervisor().shutdown(cancel=True)

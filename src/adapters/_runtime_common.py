@@ -2,7 +2,7 @@
 
 What is here, for adapter authors:
 
-- ``LABEL_RUN_ID`` / ``LABEL_JOB_ID``: the labels every flwd container carries.
+- ``DEFAULT_DOCKER_SOCKET``: where Docker answers when ``DOCKER_HOST`` names nothing.
 - ``PULL_POLICIES`` and ``NEVER_PULL_MESSAGE``: the pull-policy vocabulary and the one message
   for "missing and policy is never".
 - ``check_reachable(url, runtime_name)``: connect to a ``unix://`` or ``tcp://`` endpoint within
@@ -29,10 +29,9 @@ from flwd.domain.errors import (
     OciError,
     RuntimeUnavailableError,
 )
-from flwd.ports.runtime import ManagedContainer, OutputLine
+from flwd.ports.runtime import LABEL_JOB_ID, LABEL_RUN_ID, ManagedContainer, OutputLine
 
-LABEL_RUN_ID = "flwd.run-id"
-LABEL_JOB_ID = "flwd.job-id"
+DEFAULT_DOCKER_SOCKET = "unix:///var/run/docker.sock"
 PULL_POLICIES = ("if-not-present", "always", "never")
 NEVER_PULL_MESSAGE = "image not present and pull_policy is never"
 CONNECT_TIMEOUT = 2.0

@@ -15,7 +15,7 @@ from docker.types import Mount as DockerMount
 from docker.types import Ulimit
 
 from flwd.adapters._runtime_common import (
-    LABEL_RUN_ID,
+    DEFAULT_DOCKER_SOCKET,
     NEVER_PULL_MESSAGE,
     PULL_POLICIES,
     check_reachable,
@@ -25,6 +25,7 @@ from flwd.adapters._runtime_common import (
 )
 from flwd.domain.errors import OciError, RuntimeUnavailableError
 from flwd.ports.runtime import (
+    LABEL_RUN_ID,
     ContainerSpec,
     ManagedContainer,
     OutputLine,
@@ -32,7 +33,6 @@ from flwd.ports.runtime import (
     RuntimeInfo,
 )
 
-DEFAULT_DOCKER_SOCKET = "unix:///var/run/docker.sock"
 _REMAPPED_ROOT_DIR = re.compile(r"/(\d+)\.(\d+)/?$")
 
 
@@ -48,6 +48,7 @@ class DockerRuntime:
         self._timeout = timeout
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
+        self._info: RuntimeInfo | None = None
 
     @property
     def url(self) -> str:
@@ -71,9 +72,15 @@ class DockerRuntime:
     # --- the port ------------------------------------------------------------------
 
     def probe(self) -> RuntimeInfo:
+        """Described once per adapter from one ``GET /info`` (it carries the version too);
+        later probes only check that the socket still accepts connections."""
         check_reachable(self.url, "docker")
+        if self._info is None:
+            self._info = self._probe_info()
+        return self._info
+
+    def _probe_info(self) -> RuntimeInfo:
         try:
-            version = self._api().version()
             info = self._api().info()
         except Exception as exc:
             raise translate_api_error(exc, "probe", socket=self.url) from exc
@@ -84,7 +91,7 @@ class DockerRuntime:
         enforces = bool(info.get("MemoryLimit", True)) and bool(info.get("PidsLimit", True))
         return RuntimeInfo(
             name="docker",
-            version=str(version.get("Version", "unknown")),
+            version=str(info.get("ServerVersion", "unknown")),
             rootless=rootless,
             socket=self.url,
             enforces_limits=enforces,

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
 
 from flwd.adapters._runtime_common import (
-    LABEL_JOB_ID,
-    LABEL_RUN_ID,
     NEVER_PULL_MESSAGE,
     PULL_POLICIES,
 )
 from flwd.domain.errors import ContainerNameConflictError, OciError, RuntimeUnavailableError
 from flwd.ports.runtime import (
+    LABEL_JOB_ID,
+    LABEL_RUN_ID,
     ContainerSpec,
     ManagedContainer,
     OutputLine,

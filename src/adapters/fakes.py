@@ -7,8 +7,10 @@ checks as the real adapters.
 from __future__ import annotations
 
 import threading
+from collections import Counter
+from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from flwd.adapters import _run_codec as codec
 from flwd.adapters.fs_secrets import check_safe_segment
@@ -20,6 +22,7 @@ from flwd.domain.errors import (
     SecretMaterialisationError,
 )
 from flwd.ports.catalog import JobDocument
+from flwd.ports.events import EventListener
 from flwd.ports.secrets import SecretFile
 from flwd.ports.store import EventRecord, RunPage, RunRecord
 
@@ -116,6 +119,10 @@ class FakeRunStore:
         with self._lock:
             runs = [r for r in self.runs.values() if r.status in codec.ACTIVE_STATUSES]
         return sorted(runs, key=_newest_key)
+
+    def count_by_status(self) -> Mapping[str, int]:
+        with self._lock:
+            return dict(Counter(r.status for r in self.runs.values()))
 
     def events(self, run_id: str, after_seq: int = 0) -> Sequence[EventRecord]:
         with self._lock:
@@ -250,6 +257,42 @@ class FakeRunIds:
             run_id = f"{self.prefix}{len(self.issued) + 1:04d}"
             self.issued.append(run_id)
             return run_id
+
+
+class FakeRunDispatcher:
+    """A ``RunDispatcher`` that holds what it is handed and runs nothing: ``handed`` lists the
+    queued runs in order, ``listeners`` what each was handed with, ``stops`` the stop requests
+    (``cancel``/``kill``) by run id; ``finish(record)`` ends a held run's future."""
+
+    def __init__(self) -> None:
+        self.handed: list[Any] = []
+        self.listeners: dict[str, tuple[EventListener, ...]] = {}
+        self.stops: dict[str, list[str]] = {}
+        self._ended: dict[str, Future[RunRecord]] = {}
+
+    def submit(self, queued: Any, listeners: Iterable[EventListener] = (), *,
+               canceled: bool = False) -> Future[RunRecord]:
+        run_id = queued.record.run_id
+        self.handed.append(queued)
+        self.listeners[run_id] = tuple(listeners)
+        self.stops[run_id] = ["cancel"] if canceled else []
+        self._ended[run_id] = Future()
+        return self._ended[run_id]
+
+    def cancel(self, run_id: str) -> bool:
+        return self._stop(run_id, "cancel")
+
+    def kill(self, run_id: str) -> bool:
+        return self._stop(run_id, "kill")
+
+    def finish(self, record: RunRecord) -> None:
+        self._ended[record.run_id].set_result(record)
+
+    def _stop(self, run_id: str, how: str) -> bool:
+        if run_id not in self._ended or self._ended[run_id].done():
+            return False
+        self.stops[run_id].append(how)
+        return True
 
 
 def _event(

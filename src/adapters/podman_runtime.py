@@ -13,7 +13,6 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import urlparse
 
 from flwd.adapters._runtime_common import (
-    LABEL_RUN_ID,
     NEVER_PULL_MESSAGE,
     PULL_POLICIES,
     check_reachable,
@@ -28,6 +27,7 @@ from flwd.domain.errors import (
     RuntimeUnavailableError,
 )
 from flwd.ports.runtime import (
+    LABEL_RUN_ID,
     ContainerSpec,
     ManagedContainer,
     OutputLine,

@@ -148,7 +148,8 @@ class PrivatePodmanService:
 
 def _local_env(env: Mapping[str, str]) -> dict[str, str]:
     """*env* without the variables that turn ``podman`` into a remote client, which has
-    no ``system service`` of its own (a CONTAINER_HOST nobody serves is why we are here)."""
+    no ``system service`` of its own (detection never gets here with CONTAINER_HOST set, but
+    a containers.conf connection or CONTAINER_CONNECTION may still say remote)."""
     remote = ("CONTAINER_HOST", "CONTAINER_CONNECTION", "CONTAINER_SSHKEY")
     return {key: value for key, value in env.items() if key not in remote}
 

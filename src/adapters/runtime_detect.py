@@ -1,4 +1,4 @@
-"""Finds the container runtime to use (SPEC section 6): Podman first, then Docker, fast."""
+"""Finds the container runtime to use (SPEC section 6): which kind, and where it answers, fast."""
 
 from __future__ import annotations
 
@@ -6,19 +6,40 @@ import shutil
 import socket
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Mapping
 from urllib.parse import urlparse
 
+from flwd.adapters._runtime_common import DEFAULT_DOCKER_SOCKET
 from flwd.adapters.podman_service import PrivatePodmanService, ping
 from flwd.domain.errors import RuntimeUnavailableError
-from flwd.ports.runtime import ContainerRuntime
+from flwd.ports.kinds import RuntimeKind, one_of
 
-KINDS = ("auto", "podman", "docker")
 PING_TIMEOUT = 0.4
 BUDGET_SECONDS = 1.5  # pinging everything must fit, so "nothing reachable" fails in < 2 s
 SYSTEM_PODMAN_SOCKET = "unix:///run/podman/podman.sock"
-DEFAULT_DOCKER_SOCKET = "unix:///var/run/docker.sock"
 PINGABLE = ("unix", "http+unix", "tcp", "http")
+NAMED = ((RuntimeKind.PODMAN, "CONTAINER_HOST"), (RuntimeKind.DOCKER, "DOCKER_HOST"))
+PRIVATE_SERVICE = "private podman service"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuntimeEndpoint:
+    """Where the runtime of *kind* answers. ``service`` is the private Podman service flwd
+    started for it, which the runtime adapter stops when it is closed."""
+
+    kind: RuntimeKind  # podman | docker, never auto
+    url: str
+    service: PrivatePodmanService | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Address:
+    """A place a runtime may answer, and where flwd learnt of it."""
+
+    kind: RuntimeKind
+    url: str
+    source: str  # CONTAINER_HOST, XDG_RUNTIME_DIR, system socket, ..., private podman service
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,58 +57,61 @@ class Candidate:
         return f"{self.runtime} at {self.url} ({self.source}): {state}"
 
 
-def podman_addresses(
-    env: Mapping[str, str], system_url: str = SYSTEM_PODMAN_SOCKET
-) -> list[tuple[str, str]]:
-    """``(url, source)`` pairs for Podman, in SPEC order, without duplicates."""
+def addresses(
+    kind: RuntimeKind, env: Mapping[str, str], system_podman_url: str = SYSTEM_PODMAN_SOCKET,
+    docker_url: str = DEFAULT_DOCKER_SOCKET,
+) -> list[Address]:
+    """Where *kind* may answer, in the order tried.
+
+    An address the user named (``CONTAINER_HOST`` for Podman, ``DOCKER_HOST`` for Docker) is
+    a choice: when *kind* would use one, only the named addresses are tried, and a private
+    service is never started. With nothing named: Podman's user socket, its system socket, a
+    private ``podman system service``, then Docker's default socket (each only for a *kind*
+    that uses that runtime).
+    """
+    named = [Address(kind=runtime, url=env[variable], source=variable)
+             for runtime, variable in NAMED
+             if env.get(variable) and kind in (RuntimeKind.AUTO, runtime)]
+    if named:
+        return named
     found = []
-    if env.get("CONTAINER_HOST"):
-        found.append((env["CONTAINER_HOST"], "CONTAINER_HOST"))
-    if env.get("XDG_RUNTIME_DIR"):
-        found.append((f"unix://{env['XDG_RUNTIME_DIR']}/podman/podman.sock", "XDG_RUNTIME_DIR"))
-    found.append((system_url, "system socket"))
-    return _unique(found)
+    if kind in (RuntimeKind.AUTO, RuntimeKind.PODMAN):
+        if env.get("XDG_RUNTIME_DIR"):
+            found.append(Address(kind=RuntimeKind.PODMAN, source="XDG_RUNTIME_DIR",
+                                 url=f"unix://{env['XDG_RUNTIME_DIR']}/podman/podman.sock"))
+        found.append(Address(kind=RuntimeKind.PODMAN, url=system_podman_url,
+                             source="system socket"))
+        found.append(Address(kind=RuntimeKind.PODMAN, url="", source=PRIVATE_SERVICE))
+    if kind in (RuntimeKind.AUTO, RuntimeKind.DOCKER):
+        found.append(Address(kind=RuntimeKind.DOCKER, url=docker_url, source="default socket"))
+    unique: dict[str, Address] = {}  # XDG_RUNTIME_DIR's socket may be the system one
+    for address in found:
+        unique.setdefault(address.url, address)
+    return list(unique.values())
 
 
-def docker_addresses(env: Mapping[str, str]) -> list[tuple[str, str]]:
-    if env.get("DOCKER_HOST"):
-        return [(env["DOCKER_HOST"], "DOCKER_HOST")]
-    return [(DEFAULT_DOCKER_SOCKET, "default socket")]
-
-
-def _unique(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    unique: dict[str, str] = {}
-    for url, source in pairs:
-        unique.setdefault(url, source)
-    return list(unique.items())
-
-
-def _check(runtime: str, url: str, source: str, deadline: float) -> Candidate:
+def _check(address: Address, deadline: float) -> Candidate:
+    found = partial(Candidate, runtime=address.kind, url=address.url, source=address.source)
     remaining = deadline - time.monotonic()
     if remaining <= 0:
-        return Candidate(runtime=runtime, url=url, source=source, reachable=False,
-                         reason="not tried (time budget spent)")
-    scheme = urlparse(url).scheme
+        return found(reachable=False, reason="not tried (time budget spent)")
+    scheme = urlparse(address.url).scheme
     if scheme == "ssh":
         try:
-            _reach_ssh_host(url, remaining)
+            _reach_ssh_host(address.url, remaining)
         except OSError as exc:
-            return Candidate(runtime=runtime, url=url, source=source, reachable=False,
-                             reason=f"its SSH host does not answer: {_reason(exc)}")
-        return Candidate(runtime=runtime, url=url, source=source, reachable=True,
-                         reason="SSH host answers; the service itself is not checked")
+            return found(reachable=False, reason=f"its SSH host does not answer: {_reason(exc)}")
+        return found(reachable=True, reason="SSH host answers; the service itself is not checked")
     if scheme not in PINGABLE:  # other schemes: the SDK will tell
-        return Candidate(runtime=runtime, url=url, source=source, reachable=True,
-                         reason="not checked")
+        return found(reachable=True, reason="not checked")
     try:
-        headers = ping(url, timeout=min(PING_TIMEOUT, remaining))
+        headers = ping(address.url, timeout=min(PING_TIMEOUT, remaining))
     except OSError as exc:
-        return Candidate(runtime=runtime, url=url, source=source, reachable=False,
-                         reason=_reason(exc))
-    if runtime == "podman" and "libpod-api-version" not in headers:
-        return Candidate(runtime=runtime, url=url, source=source, reachable=False,
-                         reason="answers, but is not a Podman service (no Libpod-Api-Version)")
-    return Candidate(runtime=runtime, url=url, source=source, reachable=True)
+        return found(reachable=False, reason=_reason(exc))
+    if address.kind is RuntimeKind.PODMAN and "libpod-api-version" not in headers:
+        return found(reachable=False,
+                     reason="answers, but is not a Podman service (no Libpod-Api-Version)")
+    return found(reachable=True)
 
 
 def _reason(exc: OSError) -> str:
@@ -105,57 +129,66 @@ def _reach_ssh_host(url: str, timeout: float) -> None:
 
 
 def describe_candidates(
-    env: Mapping[str, str], kind: str = "auto", *, system_podman_url: str = SYSTEM_PODMAN_SOCKET
+    env: Mapping[str, str], kind: RuntimeKind = RuntimeKind.AUTO, *,
+    system_podman_url: str = SYSTEM_PODMAN_SOCKET, docker_url: str = DEFAULT_DOCKER_SOCKET,
 ) -> list[Candidate]:
-    """Ping every address *kind* would consider, in order; starts nothing."""
+    """Ping every address *kind* would try, in order; starts nothing."""
     deadline = time.monotonic() + BUDGET_SECONDS
-    pairs = []
-    if kind in ("auto", "podman"):
-        pairs += [("podman", url, src) for url, src in podman_addresses(env, system_podman_url)]
-    if kind in ("auto", "docker"):
-        pairs += [("docker", url, src) for url, src in docker_addresses(env)]
-    return [_check(runtime, url, src, deadline) for runtime, url, src in pairs]
+    plan = addresses(kind, env, system_podman_url, docker_url)
+    return [_check(address, deadline) for address in plan if address.source != PRIVATE_SERVICE]
 
 
-def detect_runtime(
-    kind: str, *, env: Mapping[str, str], system_podman_url: str = SYSTEM_PODMAN_SOCKET
-) -> ContainerRuntime:
-    """The runtime to use for *kind* (auto|podman|docker), connected lazily.
+def find_runtime(
+    kind: str, *, env: Mapping[str, str], system_podman_url: str = SYSTEM_PODMAN_SOCKET,
+    docker_url: str = DEFAULT_DOCKER_SOCKET,
+) -> RuntimeEndpoint:
+    """The kind of runtime to use for the setting *kind* (auto|podman|docker), and where.
 
-    Podman: ``CONTAINER_HOST``, ``$XDG_RUNTIME_DIR/podman/podman.sock``,
-    ``/run/podman/podman.sock``, the first that answers ``/_ping``; else, when the ``podman``
-    binary is on PATH, a private ``podman system service`` (stopped by ``close()`` or at exit).
-    Docker (``auto`` when no Podman works, or ``docker``): ``DOCKER_HOST`` or the default
-    socket. Raises ``RuntimeUnavailableError`` (``container.runtime.unavailable``) listing
-    every address tried and why it failed.
+    Tries ``addresses()`` in order, the first that answers ``/_ping`` (a Podman address must
+    answer as Podman) wins; the private service is started when its turn comes and
+    ``podman`` is on PATH. Raises ``RuntimeUnavailableError``
+    (``container.runtime.unavailable``) listing every address tried and why it failed.
     """
-    if kind not in KINDS:
-        raise RuntimeUnavailableError(
-            f"unknown runtime {kind!r}; choose one of {', '.join(KINDS)}", runtime=kind)
+    setting = _setting(kind)
     deadline = time.monotonic() + BUDGET_SECONDS
     tried: list[str] = []
-    if kind in ("auto", "podman"):
-        for url, source in podman_addresses(env, system_podman_url):
-            candidate = _check("podman", url, source, deadline)
-            if candidate.reachable:
-                return _podman(url)
-            tried.append(candidate.describe())
-        private = _private_podman(env, tried)
-        if private is not None:
-            return private
-    if kind in ("auto", "docker"):
-        for url, source in docker_addresses(env):
-            candidate = _check("docker", url, source, deadline)
-            if candidate.reachable:
-                return _docker(url)
-            tried.append(candidate.describe())
-    raise RuntimeUnavailableError(
-        "no container runtime is reachable; tried: " + "; ".join(tried), tried=tuple(tried))
+    plan = addresses(setting, env, system_podman_url, docker_url)
+    for address in plan:
+        if address.source == PRIVATE_SERVICE:
+            endpoint = _private_podman(env, tried)
+            if endpoint is not None:
+                return endpoint
+            continue
+        candidate = _check(address, deadline)
+        if candidate.reachable:
+            return RuntimeEndpoint(kind=address.kind, url=address.url)
+        tried.append(candidate.describe())
+    raise _unavailable(tried, [a for a in plan if a.source in dict(NAMED).values()])
 
 
-def _private_podman(env: Mapping[str, str], tried: list[str]) -> ContainerRuntime | None:
+def _setting(kind: str) -> RuntimeKind:
+    try:
+        return RuntimeKind(kind)
+    except ValueError:
+        raise RuntimeUnavailableError(
+            f"unknown runtime {kind!r}; choose one of {one_of(RuntimeKind)}", runtime=kind
+        ) from None
+
+
+def _unavailable(tried: list[str], named: list[Address]) -> RuntimeUnavailableError:
+    detail = "no container runtime is reachable; tried: " + "; ".join(tried)
+    if not named:
+        return RuntimeUnavailableError(detail, tried=tuple(tried))
+    names = " and ".join(address.source for address in named)
+    return RuntimeUnavailableError(
+        f"{detail} ({names} named the runtime to use, so flwd tries nothing else and starts "
+        f"no private service; unset {'them' if len(named) > 1 else 'it'} to let flwd find one)",
+        tried=tuple(tried), socket=", ".join(address.url for address in named))
+
+
+def _private_podman(env: Mapping[str, str], tried: list[str]) -> RuntimeEndpoint | None:
     if shutil.which("podman", path=env.get("PATH")) is None:
-        tried.append("private podman service: podman is not installed (not on PATH)")
+        tried.append(f"{PRIVATE_SERVICE}: podman is not installed (not on PATH)")
         return None
     service = PrivatePodmanService(env=env)
     try:
@@ -163,17 +196,4 @@ def _private_podman(env: Mapping[str, str], tried: list[str]) -> ContainerRuntim
     except RuntimeUnavailableError as exc:
         tried.append(exc.detail)
         return None
-    return _podman(url, service)
-
-
-def _podman(url: str, service: PrivatePodmanService | None = None) -> ContainerRuntime:
-    from flwd.adapters.podman_runtime import PodmanRuntime
-
-    return PodmanRuntime(url, service=service)
-
-
-def _docker(url: str) -> ContainerRuntime:
-    from flwd.adapters.docker_runtime import DockerRuntime
-
-    runtime: ContainerRuntime = DockerRuntime(base_url=url)
-    return runtime
+    return RuntimeEndpoint(kind=RuntimeKind.PODMAN, url=url, service=service)

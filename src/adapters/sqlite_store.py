@@ -176,8 +176,8 @@ class SqliteRunStore:
         sql = f"{_SELECT_RUN} WHERE status IN ({marks}) ORDER BY created_at, run_id"
         return [_run_from_row(row) for row in self._read(sql, codec.ACTIVE_STATUSES)]
 
-    def count_by_status(self) -> dict[str, int]:
-        """Runs per status in one query (``/metrics`` asks on every scrape)."""
+    def count_by_status(self) -> Mapping[str, int]:
+        """Runs per status in one query."""
         rows = self._read("SELECT status, COUNT(*) FROM runs GROUP BY status", ())
         return {str(status): int(count) for status, count in rows}
 

@@ -9,11 +9,11 @@ from typing import Any, Mapping
 
 from flwd.domain.errors import ConfigInvalidError
 from flwd.domain.spec.quantity import parse_duration
+from flwd.ports.kinds import RuntimeKind, StoreKind, one_of
 
 ALL_SCOPES = frozenset({"jobs:read", "runs:read", "runs:write", "runs:admin"})
 DEFAULT_ENV_SCOPES = frozenset({"jobs:read", "runs:read", "runs:write"})
 _MAX_CONFIG_BYTES = 1 << 20
-RUNTIME_KINDS = ("auto", "podman", "docker")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,7 +31,8 @@ class FlwdConfig:
 
     jobs_dirs: tuple[str, ...] = ("./jobs",)
     data_dir: str = "~/.local/share/flwd"
-    runtime: str = "auto"
+    runtime: RuntimeKind = RuntimeKind.AUTO
+    store: StoreKind = StoreKind.SQLITE  # no setting yet: SQLite is the only store
     default_profile: str | None = None
     env_profile: str | None = None
     policy_file: str | None = None
@@ -313,11 +314,11 @@ def _string(value: object, key: str, where: str) -> str:
     return value.strip()
 
 
-def _runtime(value: object, where: str) -> str:
-    if value not in RUNTIME_KINDS:
-        raise ConfigInvalidError(
-            f"{where}: runtime must be one of {', '.join(RUNTIME_KINDS)}, not {value!r}", field="runtime")
-    return str(value)
+def _runtime(value: object, where: str) -> RuntimeKind:
+    if isinstance(value, str) and value in tuple(RuntimeKind):
+        return RuntimeKind(value)
+    raise ConfigInvalidError(
+        f"{where}: runtime must be one of {one_of(RuntimeKind)}, not {value!r}", field="runtime")
 
 
 def _duration(value: object, key: str, where: str) -> float:

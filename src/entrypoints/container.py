@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from dependency_injector import containers, providers
 
@@ -15,15 +16,47 @@ from flwd.domain.policy.bundle import parse_policy
 from flwd.domain.plan.use_cases import EngineSettings, ListJobs, PlanJob
 from flwd.entrypoints.config import FlwdConfig, read_yaml_mapping
 
+
+class Lazy:
+    """A module imported when one of its callables is first called."""
+
+    def __init__(self, module: str) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return getattr(importlib.import_module(self._module), name)(*args, **kwargs)
+
+        return call
+
+
+# The run side is imported when first provided, so `flwd :jobs` and `flwd :plan` never load
+# the store, the secret writer, the workspace, the executor or a runtime SDK (a fifth of their
+# start-up). Providers name the classes: mypy sees the modules, and at run time each is
+# ``Lazy`` (tests/unit/test_container.py resolves every provider: a wrong name fails there).
 if TYPE_CHECKING:
-    from flwd.domain.run.execution import ExecuteRun
-    from flwd.domain.run.reconcile import ReconcileRuns
-    from flwd.domain.run.use_cases import CancelRun, QueryRuns, SubmitRun
-    from flwd.domain.run.supervisor import RunSupervisor
+    from flwd.adapters import (
+        docker_runtime,
+        fs_secrets,
+        fs_workspace,
+        podman_runtime,
+        runtime_detect,
+        sqlite_store,
+    )
+    from flwd.domain.run import execution, reconcile, start, use_cases
+    from flwd.domain.run import supervisor as run_supervisor
+    from flwd.domain.run.execution import QueuedRun
+    from flwd.ports.dispatch import RunDispatcher
     from flwd.ports.runtime import ContainerRuntime
-    from flwd.ports.secrets import SecretWriter
-    from flwd.ports.store import RunStore
-    from flwd.ports.workspace import RunWorkspace
+else:
+    docker_runtime, fs_secrets, fs_workspace, podman_runtime, runtime_detect, sqlite_store = (
+        Lazy(f"flwd.adapters.{name}") for name in (
+            "docker_runtime", "fs_secrets", "fs_workspace", "podman_runtime", "runtime_detect",
+            "sqlite_store"))
+    execution, reconcile, run_supervisor, start, use_cases = (
+        Lazy(f"flwd.domain.run.{name}") for name in (
+            "execution", "reconcile", "supervisor", "start", "use_cases"))
+
 
 def load_policy(policy_file: str | None) -> PolicyBundle:
     """The bundle from *policy_file*, or the default bundle when none is configured."""
@@ -33,78 +66,34 @@ def load_policy(policy_file: str | None) -> PolicyBundle:
     return parse_policy(read_yaml_mapping(path, "policy"), source=str(path))
 
 
-def runtime_resource(kind: str, env: Mapping[str, str]) -> Iterator[ContainerRuntime]:
-    """Found on first use (SDKs are imported lazily: plans never need them), closed by
-    ``container.shutdown_resources()`` together with any private Podman service."""
-    from flwd.adapters.runtime_detect import detect_runtime
-
-    runtime = detect_runtime(kind, env=env)
+def opened(build: Callable[..., ContainerRuntime], *args: Any, **kwargs: Any
+           ) -> Iterator[ContainerRuntime]:
+    """A runtime adapter closed (with any private Podman service) by
+    ``container.shutdown_resources()``."""
+    runtime = build(*args, **kwargs)
     try:
         yield runtime
     finally:
         runtime.close()
 
 
-# The run side is imported when first provided, so `flwd :jobs` and `flwd :plan` never load
-# the store, the secret writer, the workspace or the executor (a fifth of their start-up).
+def build_detaching_dispatcher(container: Container) -> RunDispatcher[QueuedRun]:
+    """``--detach``: runs execute in a forked child, on a dispatcher built afresh there."""
+    from flwd.entrypoints.cli.detach import DetachingDispatcher
 
-def build_store(path: str) -> RunStore:
-    from flwd.adapters.sqlite_store import SqliteRunStore
-
-    return SqliteRunStore(path=path)
-
-
-def build_secrets() -> SecretWriter:
-    from flwd.adapters.fs_secrets import FilesystemSecretWriter
-
-    return FilesystemSecretWriter()
-
-
-def build_workspace(base_dir: str) -> RunWorkspace:
-    from flwd.adapters.fs_workspace import FilesystemRunWorkspace
-
-    return FilesystemRunWorkspace(base_dir=base_dir)
-
-
-def build_execute_run(**deps: Any) -> ExecuteRun:
-    from flwd.domain.run.execution import ExecuteRun
-
-    return ExecuteRun(**deps)
-
-
-def build_supervisor(**deps: Any) -> RunSupervisor:
-    from flwd.domain.run.supervisor import RunSupervisor
-
-    return RunSupervisor(**deps)
-
-
-def build_submit_run(**deps: Any) -> SubmitRun:
-    from flwd.domain.run.use_cases import SubmitRun
-
-    return SubmitRun(**deps)
-
-
-def build_cancel_run(**deps: Any) -> CancelRun:
-    from flwd.domain.run.use_cases import CancelRun
-
-    return CancelRun(**deps)
-
-
-def build_query_runs(**deps: Any) -> QueryRuns:
-    from flwd.domain.run.use_cases import QueryRuns
-
-    return QueryRuns(**deps)
-
-
-def build_reconcile_runs(**deps: Any) -> ReconcileRuns:
-    from flwd.domain.run.reconcile import ReconcileRuns
-
-    return ReconcileRuns(**deps)
+    return DetachingDispatcher(dispatcher=container.supervisor,
+                               reset=container.reset_singletons,
+                               close=container.shutdown_resources)
 
 
 class Container(containers.DeclarativeContainer):
-    """Wires adapters to ports and use cases. Tests override providers with fakes."""
+    """Wires adapters to ports and use cases. Tests override providers with fakes.
 
+    A port served by several adapters is a ``providers.Selector`` on its kind (``ports.kinds``),
+    one line per kind; ``runtime_found`` turns the ``auto`` setting into a kind and an address.
+    """
+
+    __self__ = providers.Self()
     config = providers.Configuration(strict=True)
     env = providers.Object(os.environ)
 
@@ -115,10 +104,21 @@ class Container(containers.DeclarativeContainer):
     catalog = providers.Singleton(
         YamlJobCatalog, roots=config.jobs_dirs, rescan_seconds=config.catalog_rescan_seconds
     )
-    store = providers.Singleton(build_store, path=config.db_path)
-    secrets = providers.Singleton(build_secrets)
-    workspace = providers.Singleton(build_workspace, base_dir=config.runs_dir)
-    runtime = providers.Resource(runtime_resource, kind=config.runtime, env=env)
+    store = providers.Selector(
+        config.store,
+        sqlite=providers.Singleton(sqlite_store.SqliteRunStore, path=config.db_path),
+    )
+    secrets = providers.Singleton(fs_secrets.FilesystemSecretWriter)
+    workspace = providers.Singleton(fs_workspace.FilesystemRunWorkspace, base_dir=config.runs_dir)
+    runtime_found = providers.Resource(runtime_detect.find_runtime, kind=config.runtime, env=env)
+    runtime = providers.Selector(
+        runtime_found.provided.kind,
+        podman=providers.Resource(opened, podman_runtime.PodmanRuntime,
+                                  runtime_found.provided.url,
+                                  service=runtime_found.provided.service),
+        docker=providers.Resource(opened, docker_runtime.DockerRuntime,
+                                  base_url=runtime_found.provided.url),
+    )
     bundle = providers.Singleton(load_policy, policy_file=config.policy_file)
 
     settings = providers.Singleton(
@@ -131,7 +131,7 @@ class Container(containers.DeclarativeContainer):
     list_jobs = providers.Singleton(ListJobs, catalog=catalog)
     plan_job = providers.Factory(PlanJob, jobs=list_jobs, settings=settings)
     execute_run = providers.Singleton(
-        build_execute_run,
+        execution.ExecuteRun,
         runtime=runtime.provider,
         secrets=secrets,
         workspace=workspace,
@@ -143,14 +143,24 @@ class Container(containers.DeclarativeContainer):
         owner=owner,
     )
     supervisor = providers.Singleton(
-        build_supervisor, execute=execute_run, max_concurrent=config.max_concurrent_runs
+        run_supervisor.RunSupervisor, execute=execute_run,
+        max_concurrent=config.max_concurrent_runs,
     )
     submit_run = providers.Factory(
-        build_submit_run, plan=plan_job, store=store, clock=clock, ids=ids, owner=owner
+        use_cases.SubmitRun, plan=plan_job, store=store, clock=clock, ids=ids, owner=owner
     )
-    query_runs = providers.Factory(build_query_runs, store=store)
+    # The dispatch seam: StartRun hands runs to this process's supervisor (cluster mode can
+    # select a dispatcher that enqueues them instead); --detach to a forked child.
+    start_run = providers.Factory(
+        start.StartRun, submit=submit_run, dispatcher=supervisor, store=store
+    )
+    start_detached_run = providers.Factory(
+        start.StartRun, submit=submit_run, store=store,
+        dispatcher=providers.Factory(build_detaching_dispatcher, container=__self__),
+    )
+    query_runs = providers.Factory(use_cases.QueryRuns, store=store)
     reconcile_runs = providers.Factory(
-        build_reconcile_runs,
+        reconcile.ReconcileRuns,
         store=store,
         runtime=runtime,
         secrets=secrets,
@@ -160,7 +170,7 @@ class Container(containers.DeclarativeContainer):
         owners=owners,
     )
     cancel_run = providers.Factory(
-        build_cancel_run, store=store, supervisor=supervisor, clock=clock, owners=owners,
+        use_cases.CancelRun, store=store, supervisor=supervisor, clock=clock, owners=owners,
         orphans=reconcile_runs.provider,
     )
 
@@ -175,6 +185,7 @@ def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
         "db_path": str(data / "flwd.db"),
         "runs_dir": str(data / "runs"),
         "runtime": config.runtime,
+        "store": config.store,
         "env_profile": config.env_profile,
         "default_profile": profile_override or config.default_profile,
         "policy_file": config.policy_file,
@@ -185,10 +196,14 @@ def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
 
 
 def build_container(config: FlwdConfig, *, profile_override: str | None = None,
-                    catalog_rescan_seconds: float = 0.0) -> Container:
+                    catalog_rescan_seconds: float = 0.0,
+                    env: Mapping[str, str] | None = None) -> Container:
     """The container for *config*. A long-lived server passes ``catalog_rescan_seconds`` so
-    that the jobs roots are walked at most that often, not on every request."""
+    that the jobs roots are walked at most that often, not on every request; *env* (default
+    ``os.environ``) is where the runtime is looked for and what a job may inherit."""
     container = Container()
+    if env is not None:
+        container.env.override(providers.Object(env))
     container.config.from_dict(config_dict(config, profile_override=profile_override,
                                            catalog_rescan_seconds=catalog_rescan_seconds))
     return container

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
+LABEL_RUN_ID = "flwd.run-id"  # the labels every flwd container carries (ManagedContainer)
+LABEL_JOB_ID = "flwd.job-id"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RuntimeInfo:

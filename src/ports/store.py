@@ -104,5 +104,10 @@ class RunStore(Protocol):
         """Runs still queued, pulling or running."""
         ...
 
+    def count_by_status(self) -> Mapping[str, int]:
+        """How many runs are in each status; statuses without runs are left out (``/metrics``
+        asks on every scrape, so a store answers without walking every run)."""
+        ...
+
     def events(self, run_id: str, after_seq: int = 0) -> Sequence[EventRecord]:
         ...

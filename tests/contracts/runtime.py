@@ -17,9 +17,11 @@ from typing import Callable
 
 import pytest
 
-from flwd.adapters._runtime_common import LABEL_JOB_ID, LABEL_RUN_ID, NEVER_PULL_MESSAGE
+from flwd.adapters._runtime_common import NEVER_PULL_MESSAGE
 from flwd.domain.errors import ContainerNameConflictError, OciError
 from flwd.ports.runtime import (
+    LABEL_JOB_ID,
+    LABEL_RUN_ID,
     ContainerRuntime,
     ContainerSpec,
     Mount,

@@ -216,3 +216,19 @@ def check_list_limit_is_capped(store: RunStore) -> None:
     assert len(page.runs) == 500
     assert page.next_cursor is not None
     assert len(store.list(limit=10_000, cursor=page.next_cursor).runs) >= 1
+
+
+def check_count_by_status(store: RunStore) -> None:
+    """Runs are counted per status, and a run moves between counts when its row changes."""
+    assert dict(store.count_by_status()) == {}
+    for index, status in enumerate(("queued", "succeeded", "succeeded", "error")):
+        store.create(make_run(f"n{index}", index, status=status), "run.created", {})
+    queued = store.get("n0")
+    assert queued is not None
+
+    before = dict(store.count_by_status())
+    store.append("n0", "run.started", {}, "2026-01-01T00:00:09.000Z",
+                 queued.evolve(status="running"))
+
+    assert before == {"queued": 1, "succeeded": 2, "error": 1}
+    assert dict(store.count_by_status()) == {"running": 1, "succeeded": 2, "error": 1}

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import socket
+import socketserver
+import subprocess
+import tempfile
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -65,6 +72,62 @@ def test_probe_describes_the_daemon_when_reachable(
     assert (info.name, info.socket) == ("docker", docker_socket)
     assert info.version[0].isdigit()
     assert info.rootless is (info.root_uid != 0)  # rootful here; remapped root would be a sub-uid
+
+
+class CountingProxy(socketserver.ThreadingUnixStreamServer):
+    """A unix-socket proxy in front of the daemon that records each request line it passes."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream: str, path: Path) -> None:
+        self.url, self.upstream, self.requests = f"unix://{path}", upstream, []
+        super().__init__(str(path), _Relay)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _Relay(socketserver.BaseRequestHandler):
+    server: CountingProxy
+
+    def handle(self) -> None:
+        with socket.socket(socket.AF_UNIX) as daemon:
+            daemon.connect(self.server.upstream.removeprefix("unix://"))
+            threading.Thread(target=_relay, args=(daemon, self.request, None), daemon=True).start()
+            _relay(self.request, daemon, self.server.requests)
+
+
+def _relay(source: socket.socket, sink: socket.socket, record: list[bytes] | None) -> None:
+    try:
+        while data := source.recv(65536):
+            if record is not None:
+                record += re.findall(rb"^(?:GET|POST|HEAD) (/\S*) HTTP", data, re.M)
+            sink.sendall(data)
+        sink.shutdown(socket.SHUT_WR)
+    except OSError:  # the other side is gone
+        return
+
+
+def test_probe_asks_the_daemon_once_when_probed_again(docker_socket: str) -> None:
+    """Each run probes: one /info per adapter (it carries the version), not /version twice
+    and /info every time."""
+    where = Path(tempfile.mkdtemp(prefix="fd-", dir="/tmp"))
+    proxy = CountingProxy(docker_socket, where / "d.sock")
+    runtime = DockerRuntime(base_url=proxy.url)
+    try:
+        first, second = runtime.probe(), runtime.probe()
+    finally:
+        runtime.close()
+        proxy.close()
+        shutil.rmtree(where, ignore_errors=True)
+    server = subprocess.run(["docker", "-H", docker_socket, "version", "--format",
+                             "{{.Server.Version}}"], capture_output=True, text=True, timeout=30)
+
+    assert first == second and first.version == server.stdout.strip()
+    paths = [path.split(b"?")[0].rsplit(b"/", 1)[-1] for path in proxy.requests]
+    assert paths.count(b"info") == 1 and paths.count(b"version") <= 1, proxy.requests
 
 
 def test_probe_fails_fast_naming_the_socket_when_daemon_is_absent() -> None:

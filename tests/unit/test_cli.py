@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io as stdio
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -278,3 +279,17 @@ def test_a_ctrl_c_outside_a_run_exits_130_without_an_uncoded_error_line(
     code = main([":runs"], Io(out=out, err=err), {}, container=engine)
 
     assert (code, out.getvalue(), err.getvalue()) == (130, "", "")
+
+
+def test_detach_prints_the_run_id_at_once_and_a_child_process_runs_it_when_asked(
+        engine: Container, demo: Path, fake_runtime: FakeRuntime) -> None:
+    code, out, _ = _cli(engine, "demo-container", "--name", "Alice", "--detach")
+
+    run_id = out.strip()
+    deadline = time.monotonic() + 20  # generous: the child starts a fresh engine
+    while (record := engine.store().get(run_id)) is not None and record.finished_at is None:
+        assert time.monotonic() < deadline, f"the detached run stayed {record.status}"
+        time.sleep(0.05)
+    assert code == 0 and record is not None
+    assert record.status == "succeeded" and record.owner != engine.owner()
+    assert fake_runtime.created == []  # this process's runtime never saw it: the child ran it

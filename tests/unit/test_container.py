@@ -7,16 +7,22 @@ from pathlib import Path
 import pytest
 from dependency_injector import providers
 
+from flwd.adapters.docker_runtime import DockerRuntime
 from flwd.adapters.fake_runtime import FakeRuntime
+from flwd.adapters.podman_runtime import PodmanRuntime
+from flwd.adapters.runtime_detect import RuntimeEndpoint
 from flwd.adapters.sqlite_store import SqliteRunStore
 from flwd.domain.errors import ConfigInvalidError
 from flwd.domain.model import Profile
 from flwd.entrypoints.config import CliOverrides, FlwdConfig, load_config, token_digest
 from flwd.entrypoints.container import Container, build_container
+from flwd.ports.kinds import RuntimeKind, StoreKind
 
 
 def test_every_provider_resolves_when_runtime_is_faked(tmp_path: Path) -> None:
     container = build_container(FlwdConfig(jobs_dirs=(str(tmp_path),), data_dir=str(tmp_path / "d")))
+    container.runtime_found.override(providers.Object(
+        RuntimeEndpoint(kind=RuntimeKind.PODMAN, url="unix:///nonexistent.sock")))
     container.runtime.override(providers.Object(FakeRuntime()))
 
     resolved = {name: provider() for name, provider in container.providers.items()
@@ -25,6 +31,33 @@ def test_every_provider_resolves_when_runtime_is_faked(tmp_path: Path) -> None:
     assert isinstance(resolved["store"], SqliteRunStore)
     assert isinstance(resolved["runtime"], FakeRuntime)
     assert resolved["settings"].cancel_grace == 10.0
+
+
+@pytest.mark.parametrize(("kind", "adapter"), [(RuntimeKind.PODMAN, PodmanRuntime),
+                                               (RuntimeKind.DOCKER, DockerRuntime)])
+def test_every_provider_resolves_with_the_adapter_of_the_kind_found(
+        tmp_path: Path, kind: RuntimeKind, adapter: type) -> None:
+    """Adapters connect on first use: each kind's adapter is built here without any I/O."""
+    container = build_container(FlwdConfig(jobs_dirs=(str(tmp_path),), data_dir=str(tmp_path / "d")))
+    container.runtime_found.override(providers.Object(
+        RuntimeEndpoint(kind=kind, url="unix:///nonexistent.sock")))
+
+    resolved = {name: provider() for name, provider in container.providers.items()
+                if name not in ("config",)}
+    container.shutdown_resources()
+
+    assert type(resolved["runtime"]) is adapter
+    assert resolved["runtime"].url == "unix:///nonexistent.sock"
+
+
+def test_every_kind_has_one_selector_line_when_the_container_is_declared() -> None:
+    """A kind added to ports.kinds without its adapter line would fail at the first run."""
+    runtime = Container.runtime
+    store = Container.store
+    assert isinstance(runtime, providers.Selector) and isinstance(store, providers.Selector)
+
+    assert set(runtime.providers) == {k.value for k in RuntimeKind if k is not RuntimeKind.AUTO}
+    assert set(store.providers) == {k.value for k in StoreKind}
 
 
 def test_profile_override_becomes_configured_profile(tmp_path: Path) -> None:

@@ -20,7 +20,11 @@ from flwd.ports.clock import Clock, IdSource
 from flwd.ports.secrets import SecretFile, SecretWriter
 from flwd.ports.store import RunStore
 from tests.contracts.secrets import check_secret_writer_contract
-from tests.contracts.store import check_list_limit_is_capped, check_store_contract
+from tests.contracts.store import (
+    check_count_by_status,
+    check_list_limit_is_capped,
+    check_store_contract,
+)
 
 RFC3339_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
@@ -42,6 +46,10 @@ def _port_methods(port: type) -> set[str]:
 
 def test_fake_store_keeps_the_store_contract_when_empty(fake_store: FakeRunStore) -> None:
     check_store_contract(fake_store)
+
+
+def test_fake_store_counts_runs_by_status_when_metrics_ask(fake_store: FakeRunStore) -> None:
+    check_count_by_status(fake_store)
 
 
 def test_fake_store_caps_the_page_size_when_limit_is_huge(fake_store: FakeRunStore) -> None:

@@ -4,22 +4,36 @@ CI), and constructing the real adapters does no I/O (they connect lazily)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 from flwd.adapters.docker_runtime import DockerRuntime
 from flwd.adapters.fake_runtime import FakeRuntime
-from flwd.adapters.fakes import FakeClock, FakeJobCatalog, FakeRunIds, FakeRunStore, FakeSecretWriter
+from flwd.adapters.fakes import (
+    FakeClock,
+    FakeJobCatalog,
+    FakeRunDispatcher,
+    FakeRunIds,
+    FakeRunStore,
+    FakeSecretWriter,
+)
 from flwd.adapters.fs_secrets import FilesystemSecretWriter
 from flwd.adapters.fs_workspace import FilesystemRunWorkspace
 from flwd.adapters.podman_runtime import PodmanRuntime
 from flwd.adapters.sqlite_store import SqliteRunStore
 from flwd.adapters.system import LocalRunOwners, SystemClock, UuidRunIds
 from flwd.adapters.yaml_catalog import YamlJobCatalog
+from flwd.domain.run.control import RunControl
+from flwd.domain.run.execution import QueuedRun
+from flwd.domain.run.supervisor import RunSupervisor
+from flwd.entrypoints.cli.detach import DetachingDispatcher
 from flwd.ports.catalog import JobCatalog
 from flwd.ports.clock import Clock, IdSource
+from flwd.ports.dispatch import RunDispatcher
+from flwd.ports.events import EventListener
 from flwd.ports.owner import RunOwners
 from flwd.ports.runtime import ContainerRuntime
 from flwd.ports.secrets import SecretWriter
-from flwd.ports.store import RunStore
+from flwd.ports.store import RunRecord, RunStore
 from flwd.ports.workspace import RunWorkspace
 
 
@@ -43,3 +57,18 @@ def test_adapters_conform_to_ports_without_io_when_constructed(tmp_path: Path) -
     assert len(clocks) == len(ids) == 2 and workspace.path("r1").endswith("r1")
     assert owners.me() and not owners.alive(owners.me())
     assert not missing.exists()
+
+
+def test_dispatchers_conform_to_the_dispatch_port_when_they_hold_no_run() -> None:
+    def execute(queued: QueuedRun, control: RunControl,
+                listeners: Iterable[EventListener]) -> RunRecord:
+        raise AssertionError("nothing is submitted here")
+
+    supervisor = RunSupervisor(execute=execute)
+    dispatchers: list[RunDispatcher[QueuedRun]] = [
+        supervisor,
+        DetachingDispatcher(dispatcher=lambda: supervisor, reset=lambda: None, close=lambda: None),
+        FakeRunDispatcher(),
+    ]
+
+    assert [d.cancel("r1") or d.kill("r1") for d in dispatchers] == [False, False, False]

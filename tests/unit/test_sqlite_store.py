@@ -17,7 +17,12 @@ import pytest
 from flwd.adapters.sqlite_store import COLUMNS, MIGRATIONS, SqliteRunStore
 from flwd.domain.errors import FlwdError
 from flwd.ports.store import RunRecord, RunStore
-from tests.contracts.store import check_list_limit_is_capped, check_store_contract, make_run
+from tests.contracts.store import (
+    check_count_by_status,
+    check_list_limit_is_capped,
+    check_store_contract,
+    make_run,
+)
 
 
 @pytest.fixture
@@ -33,6 +38,10 @@ def _seqs(store: SqliteRunStore, run_id: str) -> list[int]:
 
 def test_sqlite_store_keeps_the_store_contract_when_empty(store: SqliteRunStore) -> None:
     check_store_contract(store)
+
+
+def test_sqlite_store_counts_runs_by_status_when_metrics_ask(store: SqliteRunStore) -> None:
+    check_count_by_status(store)
 
 
 def test_sqlite_store_caps_the_page_size_when_limit_is_huge(store: SqliteRunStore) -> None:
@@ -229,12 +238,3 @@ def test_a_locked_database_is_a_coded_error_when_the_wait_runs_out(tmp_path: Pat
     holder.close()
     waiter.close()
 
-
-def test_runs_are_counted_by_status_when_metrics_ask(store: SqliteRunStore) -> None:
-    """/metrics reads these counts on every scrape: one GROUP BY, not a walk of every run."""
-    for index, status in enumerate(("queued", "succeeded", "succeeded", "error")):
-        store.create(make_run(f"r{index}", index, status=status), "run.created", {})
-
-    counts = store.count_by_status()
-
-    assert counts == {"queued": 1, "succeeded": 2, "error": 1}

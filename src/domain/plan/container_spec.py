@@ -5,10 +5,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from flwd.domain.model import JOB_DIR, RUN_DIR, SECRETS_DIR, RunPlan
-from flwd.ports.runtime import ContainerSpec, Mount
-
-LABEL_RUN_ID = "flwd.run-id"
-LABEL_JOB_ID = "flwd.job-id"
+from flwd.ports.runtime import LABEL_JOB_ID, LABEL_RUN_ID, ContainerSpec, Mount
 
 
 def container_name(run_id: str) -> str:

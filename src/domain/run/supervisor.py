@@ -29,8 +29,12 @@ class RunSupervisor:
         self._ended_early: dict[str, Future[RunRecord]] = {}
         self._lock = threading.Lock()
 
-    def submit(self, queued: QueuedRun, listeners: Iterable[EventListener] = ()) -> Future[RunRecord]:
+    def submit(self, queued: QueuedRun, listeners: Iterable[EventListener] = (), *,
+               canceled: bool = False) -> Future[RunRecord]:
+        """The ``RunDispatcher`` of single-host flwd: run *queued* on a worker thread."""
         control = self.control_for(queued.record.run_id)
+        if canceled:  # asked to stop before it was handed over: it ends without starting
+            control.cancel()
         with self._lock:
             self._waiting[queued.record.run_id] = (queued, tuple(listeners))
         return self._ensure_pool().submit(self._run, queued, control, tuple(listeners))

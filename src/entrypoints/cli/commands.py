@@ -89,10 +89,10 @@ def _backend(config: FlwdConfig, io: Io, given: Container | None) -> tuple[Backe
 
         remote = RemoteBackend(config.server_url, config.token, io)
         return remote, remote.close
-    from flwd.entrypoints.cli.local import LocalBackend
+    from flwd.entrypoints.cli.local import local_backend
     from flwd.entrypoints.container import build_container
 
-    local = LocalBackend(given or build_container(config), io)
+    local = local_backend(given or build_container(config), io)
     return local, local.close
 
 

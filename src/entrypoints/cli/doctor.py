@@ -23,20 +23,17 @@ def doctor(config: FlwdConfig, tokens: list[str], io: Io, env: Mapping[str, str]
     unknown = [t for t in tokens if t != "--json"]
     if unknown:
         raise UsageError(f"unexpected argument(s) for :doctor: {' '.join(unknown)}")
-    from flwd.adapters.runtime_detect import describe_candidates, detect_runtime
+    from flwd.adapters.runtime_detect import describe_candidates
+    from flwd.entrypoints.container import build_container
 
     report: dict[str, Any] = {
         "runtime_setting": config.runtime,
         "candidates": [c.describe() for c in describe_candidates(env, config.runtime)],
         "problems": [],
     }
+    container = build_container(config, env=env)  # the runtime a run would get, found alike
     try:
-        runtime = detect_runtime(config.runtime, env=env)
-    except FlwdError as exc:
-        report["problems"].append(f"{exc.code}: {exc.detail}")
-        return _print(io, report, as_json, EXIT_FLWD)
-    try:
-        info = runtime.probe()
+        info = container.runtime().probe()
         report.update({
             "runtime": info.name, "version": info.version, "socket": info.socket,
             "rootless": info.rootless, "enforces_limits": info.enforces_limits,
@@ -47,7 +44,7 @@ def doctor(config: FlwdConfig, tokens: list[str], io: Io, env: Mapping[str, str]
         report["problems"].append(f"{exc.code}: {exc.detail}")
         return _print(io, report, as_json, EXIT_FLWD)
     finally:
-        runtime.close()
+        container.shutdown_resources()
     report["data_dir"] = str(config.data_path)
     report["jobs_dirs"] = [os.path.expanduser(d) for d in config.jobs_dirs]
     return _print(io, report, as_json, EXIT_OK)

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from litestar import Litestar, Request, Router
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from flwd.entrypoints.container import Container
+from flwd.entrypoints.http.allow import allow_public_methods
 from flwd.entrypoints.http.auth import Authenticator, require
+from flwd.entrypoints.http.deps import use_case_dependencies
 from flwd.entrypoints.http.jobs import JobsController
 from flwd.entrypoints.http.metrics import Metrics, record_response
+from flwd.entrypoints.http.openapi import SCHEME, FlwdOpenApiJson
 from flwd.entrypoints.http.plans import PlansController
 from flwd.entrypoints.http.problems import EXCEPTION_HANDLERS, replace_html_not_found
 from flwd.entrypoints.http.runs import RunsController
@@ -26,38 +27,22 @@ from flwd.entrypoints.http.system_probe import RuntimeProbe
 
 API_VERSION = "0.1.0"
 OPENAPI_PATH = "/schema/openapi.json"
-_CANCEL_ROUTE = "/runs/{run_id}"
-
-
-class FlwdOpenApiJson(JsonRenderPlugin):
-    """Serves the generated document, with the cancel handler under its public path
-    ``/runs/{run_id}:cancel`` (Litestar cannot route a segment that mixes a parameter and text)."""
-
-    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
-        schema = copy.deepcopy(openapi_schema)
-        paths = schema.get("paths", {})
-        item = paths.get(_CANCEL_ROUTE, {})
-        if "post" in item:
-            paths[_CANCEL_ROUTE + ":cancel"] = {"post": item.pop("post")}
-            if "parameters" in item:
-                paths[_CANCEL_ROUTE + ":cancel"]["parameters"] = item["parameters"]
-        return self.render_json(request, schema)
 
 
 def create_app(container: Container, *, server_settings: ServerSettings) -> Litestar:
     """The API over *container*; nothing starts here (the runtime is resolved by ``serve``)."""
     hub, metrics = EventHub(), Metrics()
-    probe = RuntimeProbe(container, server_settings.runtime_enabled)
+    probe = RuntimeProbe(container.runtime, server_settings.runtime_enabled)
     values: dict[str, object] = {
-        "container": container, "hub": hub, "metrics": metrics,
-        "settings": server_settings, "probe": probe,
+        "hub": hub, "metrics": metrics, "settings": server_settings, "probe": probe,
     }
     return Litestar(
         route_handlers=[SystemController, JobsController, PlansController, RunsController],
-        dependencies={name: _constant(value) for name, value in values.items()},
+        dependencies={**use_case_dependencies(container),
+                      **{name: _constant(value) for name, value in values.items()}},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=server_settings.max_body_bytes,
-        before_send=[record_response],
+        before_send=[record_response, allow_public_methods],
         after_request=replace_html_not_found,
         state=State({"authenticator": Authenticator(server_settings.grants),
                      "settings": server_settings, "metrics": metrics, "hub": hub}),
@@ -68,10 +53,11 @@ def create_app(container: Container, *, server_settings: ServerSettings) -> Lite
                                   include_in_schema=False),
             description="Run typed-argument jobs in hardened, rootless containers.",
             render_plugins=[FlwdOpenApiJson()],
-            security=[{"bearer": []}],
-            components=Components(security_schemes={"bearer": SecurityScheme(
+            security=[{SCHEME: []}],
+            components=Components(security_schemes={SCHEME: SecurityScheme(
                 type="http", scheme="bearer",
-                description="A configured API token (auth.tokens / FLWD_TOKENS; --dev: dev-token)")}),
+                description="A configured API token (auth.tokens / FLWD_TOKENS; --dev: dev-token). "
+                            "Each operation's security names the scope its token needs.")}),
         ),
         debug=False,
     )

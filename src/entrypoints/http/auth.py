@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Iterable
 
 from litestar.connection import ASGIConnection
 
@@ -13,9 +13,6 @@ from flwd.entrypoints.config import ALL_SCOPES, TokenGrant, token_digest
 
 DEV_TOKEN = "dev-token"
 _MAX_TOKEN_CHARS = 4096
-
-Guard = Callable[[ASGIConnection[Any, Any, Any, Any], Any], Awaitable[None]]
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Principal:
@@ -78,17 +75,23 @@ def check_scope(principal: Principal, scope: str, why: str = "") -> None:
         raise AuthForbiddenError(f"this token lacks the scope {scope}{reason}", scope=scope)
 
 
-def require(scope: str) -> Guard:
-    """A Litestar guard: the request must carry a configured token holding *scope*.
+@dataclass(frozen=True, slots=True)
+class ScopeGuard:
+    """A Litestar guard: the request must carry a configured token holding *scope*. The OpenAPI
+    document reads *scope* from here, so the security it shows is the one enforced.
 
     Async on purpose: Litestar runs a sync guard in a worker thread (a thread hop per guard
     per request); checking a digest is cheap enough for the event loop."""
 
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: Any) -> None:
-        check_scope(principal_of(connection), scope)
+    scope: str
 
-    guard.__name__ = f"require_{scope.replace(':', '_')}"
-    return guard
+    async def __call__(self, connection: ASGIConnection[Any, Any, Any, Any], _handler: Any) -> None:
+        check_scope(principal_of(connection), self.scope)
+
+
+def require(scope: str) -> ScopeGuard:
+    """The guard requiring *scope* (see ``ScopeGuard``)."""
+    return ScopeGuard(scope)
 
 
 async def metrics_guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: Any) -> None:

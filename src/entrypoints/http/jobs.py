@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, get
 from litestar.params import FromPath
 
-from flwd.entrypoints.http.deps import ContainerDep
+from flwd.entrypoints.http.deps import ListJobsDep
 from flwd.entrypoints.http.auth import require
 from flwd.entrypoints.views import catalog_view, job_view
 
@@ -18,9 +18,9 @@ class JobsController(Controller):
     tags = ["jobs"]
 
     @get("/", sync_to_thread=True, summary="List jobs (invalid ones with their reason)")
-    def list_jobs(self, container: ContainerDep) -> dict[str, Any]:
-        return catalog_view(container.list_jobs()())
+    def list_jobs(self, list_jobs: ListJobsDep) -> dict[str, Any]:
+        return catalog_view(list_jobs())
 
     @get("/{job_id:path}", sync_to_thread=True, summary="One job and its argument contract")
-    def get_job(self, container: ContainerDep, job_id: FromPath[str]) -> dict[str, Any]:
-        return job_view(container.list_jobs().find(job_id.strip("/")))
+    def get_job(self, list_jobs: ListJobsDep, job_id: FromPath[str]) -> dict[str, Any]:
+        return job_view(list_jobs.find(job_id.strip("/")))

@@ -10,9 +10,15 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 from litestar.response import ServerSentEvent
 
 from flwd.domain.errors import PolicyDeniedError, RequestInvalidError, RouteNotFoundError
-from flwd.domain.run.execution import QueuedRun
 from flwd.entrypoints.http.auth import check_profile_scope, require
-from flwd.entrypoints.http.deps import ContainerDep, HubDep, MetricsDep, SettingsDep
+from flwd.entrypoints.http.deps import (
+    CancelRunDep,
+    HubDep,
+    MetricsDep,
+    QueryRunsDep,
+    SettingsDep,
+    StartRunDep,
+)
 from flwd.entrypoints.http.schemas import (
     RunBody,
     RunPageView,
@@ -24,6 +30,7 @@ from flwd.entrypoints.views import run_view
 from flwd.ports.store import RunRecord
 
 CANCEL_ACTION = "cancel"
+MAX_SEQ = 10**18 - 1  #: the largest event seq a client may resume after
 
 
 class RunsController(Controller):
@@ -35,7 +42,7 @@ class RunsController(Controller):
     def submit(
         self,
         request: Request[Any, Any, Any],
-        container: ContainerDep,
+        start_run: StartRunDep,
         hub: HubDep,
         metrics: MetricsDep,
         settings: SettingsDep,
@@ -47,39 +54,34 @@ class RunsController(Controller):
         key = check_idempotency_key(idempotency_key)
         settings.require_runtime()
         try:
-            submitted = container.submit_run()(run_request, key)
+            started = start_run(run_request, idempotency_key=key, listeners=[hub, metrics])
         except PolicyDeniedError as exc:
             metrics.count_denial(exc.code)
             raise
-        if isinstance(submitted, QueuedRun):
-            container.supervisor().submit(submitted, [hub, metrics])
-            record = submitted.record
-        else:
-            record = submitted
-        return _accepted(record)
+        return _accepted(started.record)
 
     @get("/", sync_to_thread=True, guards=[require("runs:read")], summary="List runs, newest first")
     def list_runs(
         self,
-        container: ContainerDep,
+        query_runs: QueryRunsDep,
         job: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=1024)] = None,
     ) -> RunPageView:
-        page = container.query_runs().page(
+        page = query_runs.page(
             job_id=job, status=check_status_filter(status), limit=limit, cursor=cursor)
         return RunPageView(runs=[run_view(r) for r in page.runs], next_cursor=page.next_cursor)
 
     @get("/{run_id:str}", sync_to_thread=True, guards=[require("runs:read")], summary="One run")
-    def get_run(self, container: ContainerDep, run_id: FromPath[str]) -> dict[str, Any]:
-        return run_view(container.query_runs().get(run_id))
+    def get_run(self, query_runs: QueryRunsDep, run_id: FromPath[str]) -> dict[str, Any]:
+        return run_view(query_runs.get(run_id))
 
     @get("/{run_id:str}/events", guards=[require("runs:read")],
          summary="The run's events as Server-Sent Events; resumes after Last-Event-ID")
     async def events(
         self,
-        container: ContainerDep,
+        query_runs: QueryRunsDep,
         hub: HubDep,
         settings: SettingsDep,
         run_id: FromPath[str],
@@ -88,22 +90,21 @@ class RunsController(Controller):
         follow: Annotated[bool, QueryParameter(
             description="false: only the events stored so far, then close")] = True,
     ) -> ServerSentEvent:
-        query = container.query_runs()
-        await anyio.to_thread.run_sync(query.get, run_id)  # 404 before the stream starts
+        await anyio.to_thread.run_sync(query_runs.get, run_id)  # 404 before the stream starts
         stream = follow_run(
             run_id, _resume_point(last_event_id, after),
-            read_events=lambda rid, seq: query.events(rid, after_seq=seq),
-            read_run=query.get, hub=hub, timing=settings.timing, follow=follow,
+            read_events=lambda rid, seq: query_runs.events(rid, after_seq=seq),
+            read_run=query_runs.get, hub=hub, timing=settings.timing, follow=follow,
         )
         return ServerSentEvent(stream, headers={"X-Accel-Buffering": "no"})
 
     @post("/{run_id:str}", status_code=202, sync_to_thread=True, guards=[require("runs:write")],
           summary="POST /runs/{run_id}:cancel - cancel an active run")
-    def cancel(self, container: ContainerDep, run_id: FromPath[str]) -> Response[dict[str, Any]]:
+    def cancel(self, cancel_run: CancelRunDep, run_id: FromPath[str]) -> Response[dict[str, Any]]:
         target, _, action = run_id.rpartition(":")
         if action != CANCEL_ACTION or not target:
             raise RouteNotFoundError(f"no endpoint POST /runs/{run_id}; cancel is POST /runs/ID:cancel")
-        return _accepted(container.cancel_run()(target))
+        return _accepted(cancel_run(target))
 
 
 def _accepted(record: RunRecord) -> Response[dict[str, Any]]:
@@ -114,8 +115,11 @@ def _accepted(record: RunRecord) -> Response[dict[str, Any]]:
 def _resume_point(last_event_id: str | None, after: int | None) -> int:
     if last_event_id is not None and last_event_id.strip():
         text = last_event_id.strip()
-        if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_SEQ)):
             raise RequestInvalidError("Last-Event-ID must be an event seq number",
                                       field="Last-Event-ID")
         return int(text)
+    if after is not None and after > MAX_SEQ:  # beyond SQLite's INTEGER the read would fail
+        raise RequestInvalidError(f"after must be an event seq number (at most {MAX_SEQ})",
+                                  field="after")
     return after or 0

@@ -8,8 +8,8 @@ import anyio.to_thread
 from litestar import Controller, Response, get
 
 from flwd.entrypoints.http.auth import metrics_guard
-from flwd.entrypoints.http.deps import ContainerDep, MetricsDep, ProbeDep, SettingsDep
-from flwd.entrypoints.http.metrics import CONTENT_TYPE, count_runs_by_state
+from flwd.entrypoints.http.deps import MetricsDep, ProbeDep, RunCountsDep, SettingsDep
+from flwd.entrypoints.http.metrics import CONTENT_TYPE
 from flwd.entrypoints.http.schemas import HealthView
 
 
@@ -24,6 +24,6 @@ class SystemController(Controller):
 
     @get("/metrics", guards=[metrics_guard], summary="Prometheus metrics",
          media_type=CONTENT_TYPE)
-    async def metrics(self, container: ContainerDep, metrics: MetricsDep) -> Response[Any]:
-        counts = await anyio.to_thread.run_sync(count_runs_by_state, container.store())
+    async def metrics(self, run_counts: RunCountsDep, metrics: MetricsDep) -> Response[Any]:
+        counts = await anyio.to_thread.run_sync(run_counts)
         return Response(metrics.render(counts), media_type=CONTENT_TYPE)

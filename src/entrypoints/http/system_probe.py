@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Callable
 
 from flwd.domain.errors import FlwdError
-from flwd.entrypoints.container import Container
 from flwd.entrypoints.http.schemas import RuntimeView
+from flwd.ports.runtime import ContainerRuntime
 
 _PROBE_TTL_SECONDS = 5.0
 _log = logging.getLogger("flwd.http")
@@ -16,8 +17,8 @@ _log = logging.getLogger("flwd.http")
 class RuntimeProbe:
     """The runtime's identity, probed at most every few seconds (health checks are frequent)."""
 
-    def __init__(self, container: Container, enabled: bool) -> None:
-        self._container = container
+    def __init__(self, runtime: Callable[[], ContainerRuntime], enabled: bool) -> None:
+        self._runtime = runtime
         self._enabled = enabled
         self._cached: tuple[float, RuntimeView | None] | None = None
 
@@ -29,7 +30,7 @@ class RuntimeProbe:
             return self._cached[1]
         view: RuntimeView | None
         try:
-            info = self._container.runtime().probe()
+            info = self._runtime().probe()
             view = RuntimeView(name=info.name, version=info.version, rootless=info.rootless)
         except FlwdError as exc:
             _log.warning("runtime probe failed: [%s] %s", exc.code, exc.detail)

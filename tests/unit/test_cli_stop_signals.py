@@ -1,4 +1,5 @@
-"""SPEC 6-7 conformance findings on the CLI: each test pins one deviation a real-runtime audit found."""
+"""Stopping a CLI run by signal (SPEC 6-7): SIGTERM/SIGHUP act as Ctrl-C, locally and against a
+server, and a signal before the run is handed over still ends it canceled, never queued."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import httpx
 import pytest
 
 from flwd.adapters.fake_runtime import FakeRuntime
-from flwd.entrypoints.cli.local import LocalBackend
+from flwd.entrypoints.cli.local import local_backend
 from flwd.entrypoints.cli.main import main
 from flwd.entrypoints.cli.render import Io
 from flwd.entrypoints.container import Container
@@ -103,7 +104,7 @@ def test_a_run_interrupted_before_it_reaches_the_supervisor_ends_canceled_not_qu
         if len(seen) == 1:
             os.kill(os.getpid(), signal.SIGINT)  # Python's handler raises KeyboardInterrupt
 
-    backend = LocalBackend(engine, Io(out=stdio.StringIO(), err=stdio.StringIO()))
+    backend = local_backend(engine, Io(out=stdio.StringIO(), err=stdio.StringIO()))
     try:
         backend.run(backend.get_job("slow"), {}, None, printer=printer, detach=False)
     except KeyboardInterrupt:

@@ -1,4 +1,4 @@
-"""SPEC 6-8 conformance findings: each test pins one deviation that a real-runtime audit found."""
+"""Request bodies whose JSON strings are not UTF-8 are ``request.invalid`` (400), not a 500 (SPEC 8)."""
 
 from __future__ import annotations
 

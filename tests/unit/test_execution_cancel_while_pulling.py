@@ -1,9 +1,9 @@
-"""SPEC 6 conformance findings in the run lifecycle: cancel while the image is being pulled."""
+"""Cancel while the image is being pulled (SPEC 6): the run ends canceled without a container,
+whether the registry answers, fails or stalls."""
 
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
@@ -12,10 +12,9 @@ from flwd.adapters.fake_runtime import FakeRuntime
 from flwd.domain.run.control import RunControl
 from flwd.domain.run.execution import QueuedRun
 from flwd.domain.plan.use_cases import RunRequest
-from flwd.entrypoints.container import Container
 from flwd.ports.runtime import PullProgress
 from flwd.ports.store import RunRecord
-from tests.conftest import write_job
+from tests.unit.fake_engine import FakeEngine
 
 JOB = "executor: container\nimage: alpine:3.20\nscript: main.sh\n"
 
@@ -35,18 +34,18 @@ def _cancel_on_first_progress(runtime: FakeRuntime, control: RunControl) -> None
 
 @pytest.mark.parametrize("pull_fails", [True, False])
 def test_a_run_canceled_while_pulling_ends_canceled_without_a_container(
-        engine: Container, jobs_root: Path, fake_runtime: FakeRuntime, pull_fails: bool) -> None:
-    write_job(jobs_root, "pulled", JOB, "echo hi\n")
+        fake_engine: FakeEngine, fake_runtime: FakeRuntime, pull_fails: bool) -> None:
+    fake_engine.add_job("pulled", JOB, "echo hi\n")
     fake_runtime.images.clear()
     fake_runtime.pull_fails = pull_fails
     control = RunControl()
     _cancel_on_first_progress(fake_runtime, control)
-    queued = engine.submit_run()(RunRequest(job="pulled", args={}))
+    queued = fake_engine.submit_run()(RunRequest(job="pulled", args={}))
     assert isinstance(queued, QueuedRun)
 
-    record = engine.execute_run()(queued, control)
+    record = fake_engine.execute_run()(queued, control)
 
-    types = [e.type for e in engine.store().events(record.run_id)]
+    types = [e.type for e in fake_engine.store().events(record.run_id)]
     assert (record.status, record.code) == ("canceled", None)
     assert "run.canceled" in types and types[-1] == "run.finished"
     assert fake_runtime.created == []
@@ -72,15 +71,15 @@ def stalled_pull(fake_runtime: FakeRuntime) -> Iterator[threading.Event]:
 
 
 def test_a_run_canceled_while_its_pull_stalls_ends_canceled_without_waiting_for_the_pull(
-        engine: Container, jobs_root: Path, fake_runtime: FakeRuntime,
+        fake_engine: FakeEngine, fake_runtime: FakeRuntime,
         stalled_pull: threading.Event) -> None:
     """The cancel must not wait for a progress report that a stalled registry never sends."""
-    write_job(jobs_root, "stalled", JOB, "echo hi\n")
+    fake_engine.add_job("stalled", JOB, "echo hi\n")
     control = RunControl()
-    queued = engine.submit_run()(RunRequest(job="stalled", args={}))
+    queued = fake_engine.submit_run()(RunRequest(job="stalled", args={}))
     assert isinstance(queued, QueuedRun)
     ended: list[RunRecord] = []
-    run = threading.Thread(target=lambda: ended.append(engine.execute_run()(queued, control)),
+    run = threading.Thread(target=lambda: ended.append(fake_engine.execute_run()(queued, control)),
                            daemon=True)
     run.start()
     assert stalled_pull.wait(10)
@@ -89,7 +88,7 @@ def test_a_run_canceled_while_its_pull_stalls_ends_canceled_without_waiting_for_
     run.join(10)  # generous: a regression fails here instead of hanging
 
     assert ended, "the cancel waited for the stalled pull"
-    types = [e.type for e in engine.store().events(ended[0].run_id)]
+    types = [e.type for e in fake_engine.store().events(ended[0].run_id)]
     assert (ended[0].status, ended[0].code) == ("canceled", None)
     assert "run.canceled" in types and types[-1] == "run.finished"
     assert fake_runtime.created == [] and fake_runtime.pulled == []

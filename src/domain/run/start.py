@@ -1,0 +1,79 @@
+"""Starting a run, the one call the entrypoints make: record it, then hand it to the dispatcher."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from flwd.domain.plan.use_cases import RunRequest
+from flwd.domain.run.execution import QueuedRun
+from flwd.domain.run.use_cases import SubmitRun
+from flwd.ports.dispatch import RunDispatcher
+from flwd.ports.events import EventListener
+from flwd.ports.store import RunRecord, RunStore
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartedRun:
+    """A run handed over for execution, or (``replayed``) the stored run that a repeated
+    idempotent request names: that one is not started again."""
+
+    record: RunRecord  # as recorded at submission (queued), or as stored when replayed
+    replayed: bool = False
+    ended: Future[RunRecord] = field(repr=False)
+    dispatcher: RunDispatcher[Any] = field(repr=False)
+
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
+
+    def result(self, timeout: float | None = None) -> RunRecord:
+        """The run as it ended (a replayed one: as it was stored); raises ``TimeoutError``
+        when it has not ended within *timeout* seconds."""
+        return self.ended.result(timeout)
+
+    def cancel(self) -> bool:
+        """Ask the run to stop gracefully; False when the dispatcher no longer holds it."""
+        return self.dispatcher.cancel(self.run_id)
+
+    def kill(self) -> bool:
+        return self.dispatcher.kill(self.run_id)
+
+
+def _never() -> bool:
+    return False
+
+
+class StartRun:
+    """Submits a run (``SubmitRun``: plan, policy, record it queued) and hands it to the
+    dispatcher, which executes it in this process or elsewhere.
+
+    Raises what submission raises (``args.invalid``, ``PolicyDeniedError`` with the denied
+    run's id in its context...). A repeated idempotent request starts nothing: it answers
+    with the stored run (``replayed``).
+    """
+
+    def __init__(self, *, submit: SubmitRun, dispatcher: RunDispatcher[QueuedRun],
+                 store: RunStore) -> None:
+        self._submit = submit
+        self._dispatcher = dispatcher
+        self._store = store
+
+    def __call__(self, request: RunRequest, *, idempotency_key: str | None = None,
+                 listeners: Sequence[EventListener] = (),
+                 stop_requested: Callable[[], bool] = _never) -> StartedRun:
+        """*listeners* hear every event of the run in order: those recorded at submission
+        first, then each one as it is recorded. ``stop_requested()``, asked just before the
+        hand-over, true: the run is handed over canceled and ends without starting."""
+        submitted = self._submit(request, idempotency_key)
+        if isinstance(submitted, RunRecord):
+            done: Future[RunRecord] = Future()
+            done.set_result(submitted)
+            return StartedRun(record=submitted, replayed=True, ended=done,
+                              dispatcher=self._dispatcher)
+        for event in self._store.events(submitted.record.run_id):
+            for listener in listeners:
+                listener(event)
+        ended = self._dispatcher.submit(submitted, listeners, canceled=stop_requested())
+        return StartedRun(record=submitted.record, ended=ended, dispatcher=self._dispatcher)

@@ -1,0 +1,26 @@
+"""Which adapter serves a port: the one list of kinds that configuration accepts, runtime
+detection returns and the container selects on (one ``providers.Selector`` line per kind)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RuntimeKind(StrEnum):
+    """``runtime:`` in flwd.yaml, ``FLWD_RUNTIME``, ``--runtime``. ``auto`` is a setting only:
+    detection turns it into one of the others before the container selects an adapter."""
+
+    AUTO = "auto"
+    PODMAN = "podman"
+    DOCKER = "docker"
+
+
+class StoreKind(StrEnum):
+    """Where runs and events are kept (PostgreSQL will be the second kind)."""
+
+    SQLITE = "sqlite"
+
+
+def one_of(kind: type[StrEnum]) -> str:
+    """``auto, podman, docker``: the kinds, for error messages."""
+    return ", ".join(member.value for member in kind)
