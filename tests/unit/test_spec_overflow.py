@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any, Iterator
@@ -13,6 +14,8 @@ from flwd.adapters.yaml_catalog import YamlJobCatalog
 from flwd.domain.errors import ConfigInvalidError
 from flwd.domain.policy.bundle import parse_policy
 from flwd.domain.spec.catalog import load_catalog
+from flwd.entrypoints.cli.main import main
+from flwd.entrypoints.cli.render import Io
 from tests.unit.http_support import auth, client_with_jobs
 
 HUGE = "9" * 401
@@ -51,6 +54,19 @@ def test_huge_number_is_spec_invalid_for_that_job_alone_when_a_spec_holds_one(
     (broken,) = catalog.invalid
     assert (broken.id, broken.field) == ("huge", field)
     assert HUGE not in broken.reason  # the message stays one readable line
+
+
+def test_job_listing_exits_zero_listing_the_rest_when_one_spec_holds_a_huge_number(
+        tmp_path: Path) -> None:
+    write_job(tmp_path / "jobs", "good", "")
+    write_job(tmp_path / "jobs", "huge", HUGE_SPECS["timeout"][0])
+    out, err = io.StringIO(), io.StringIO()
+
+    code = main(["--jobs-dir", str(tmp_path / "jobs"), "--data-dir", str(tmp_path / "data"), ":jobs"],
+                Io(out=out, err=err), {"HOME": "/nonexistent"})
+
+    assert code == 0, err.getvalue()
+    assert "good" in out.getvalue() and "huge" in out.getvalue() and "timeout" in out.getvalue()
 
 
 @pytest.mark.parametrize("ceiling", [{"cpu": int(HUGE)}, {"memory": int(HUGE)}, {"pids": int(HUGE)},
