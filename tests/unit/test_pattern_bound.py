@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from flwd.domain.args.contract import check_args
@@ -47,6 +51,22 @@ def test_values_still_match_and_mismatch_as_with_re_when_within_the_bound() -> N
     with pytest.raises(ArgsInvalidError) as err:
         check_args((spec,), {"slug": "web-01\n"}, from_text=False)  # fullmatch: no $ leniency
     assert err.value.problems[0].message == "must match the pattern '[a-z][a-z0-9-]*', got 'web-01\\n'"
+
+
+ATOMS = ["a", "b", ".", "[ab]", "[^a]", r"\d", r"\w", r"\s", "\u00e9", "(?:a|b)", "(a)", "^", "$", r"\b"]
+patterns = st.lists(st.tuples(st.sampled_from(ATOMS), st.sampled_from(["", "?", "*", "+", "{1,2}", "*?"])),
+                    min_size=1, max_size=5).map(lambda parts: "".join(a + q for a, q in parts))
+
+
+@settings(max_examples=300, deadline=None)
+@given(pattern=patterns, value=st.text(alphabet="ab1 \u00e9\n_-", max_size=8))
+def test_matcher_agrees_with_re_when_a_pattern_and_value_are_generated(pattern: str, value: str) -> None:
+    try:
+        expected = re.fullmatch(pattern, value) is not None
+    except re.error:  # e.g. a quantifier on an anchor
+        return
+
+    assert PatternMatcher().fullmatch(pattern, value) is expected
 
 
 def test_matcher_reports_the_bound_when_its_budget_is_spent() -> None:

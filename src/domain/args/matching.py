@@ -79,6 +79,6 @@ def _compiled(pattern: str) -> Any:
     import regex  # loaded on the first patterned value: most commands never match one
 
     try:
-        return regex.compile(pattern)
+        return regex.compile(pattern, regex.VERSION0)  # re's semantics, whatever the default
     except regex.error as exc:
         raise ValueError(f"the regex module cannot compile it: {exc}") from None
