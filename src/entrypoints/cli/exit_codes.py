@@ -21,6 +21,7 @@ EXIT_FOR_CODE: dict[str, int] = {
     "run.not.found": EXIT_USAGE,
     "run.not.active": EXIT_FLWD,
     "run.lost": EXIT_FLWD,
+    "run.output.incomplete": EXIT_FLWD,
     "idempotency.conflict": EXIT_FLWD,
     "policy.denied": EXIT_FLWD,
     "image.registry.not.allowed": EXIT_FLWD,

@@ -110,24 +110,28 @@ def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], i
     from flwd.entrypoints.container import build_container
     from flwd.entrypoints.http.app import create_app
     from flwd.entrypoints.http.settings import ServerSettings
+    from flwd.entrypoints.orphans import OrphanWatch
 
     container = build_container(config, profile_override=options.profile,
                                 catalog_rescan_seconds=CATALOG_RESCAN_SECONDS)
     container.env.override(providers.Object(env))
     container.store().active()  # an unusable data_dir refuses to start, not fails each request
     supervisor = container.supervisor()
+    orphans = OrphanWatch(container.adopt_orphans)
     try:
         if not options.no_runtime:
             container.runtime()  # RuntimeUnavailableError: refuse to start (exit 125)
             reconcile = container.providers.get("reconcile_runs")
             if reconcile is not None:
                 reconcile()()
+                orphans.start()
         settings = ServerSettings(grants=grants, loopback=is_loopback(options.host),
                                   runtime_enabled=not options.no_runtime)
         app = create_app(container, server_settings=settings)
         _run_uvicorn(app, options, io, config.cancel_grace,
                      on_signal=lambda killing: _stop_runs(supervisor, killing))
     finally:
+        orphans.stop()
         supervisor.shutdown(cancel=True)
         container.shutdown_resources()
 
