@@ -53,19 +53,26 @@ install_packages() {
   [ -z "$guard" ] || rm -f "$guard"
 }
 
-set_runc() { # set_runc FILE: runtime = "runc" under [engine], keeping everything else
-  local f=$1
+set_engine() { # set_engine FILE KEY VALUE: KEY = VALUE under [engine], keeping everything else
+  local f=$1 key=$2 value=$3
   mkdir -p "$(dirname "$f")"
   [ -f "$f" ] || : >"$f"
-  if grep -Eq '^[[:space:]]*runtime[[:space:]]*=[[:space:]]*"runc"' "$f"; then return; fi
-  if grep -Eq '^[[:space:]]*runtime[[:space:]]*=' "$f"; then
-    sed -Ei 's/^[[:space:]]*runtime[[:space:]]*=.*/runtime = "runc"/' "$f"
+  if grep -Eq "^[[:space:]]*$key[[:space:]]*=[[:space:]]*$value\$" "$f"; then return; fi
+  if grep -Eq "^[[:space:]]*$key[[:space:]]*=" "$f"; then
+    sed -Ei "s/^[[:space:]]*$key[[:space:]]*=.*/$key = $value/" "$f"
   elif grep -Eq '^\[engine\]' "$f"; then
-    sed -i '/^\[engine\]/a runtime = "runc"' "$f"
+    sed -i "/^\[engine\]/a $key = $value" "$f"
   else
-    printf '\n[engine]\nruntime = "runc"\n' >>"$f"
+    printf '\n[engine]\n%s = %s\n' "$key" "$value" >>"$f"
   fi
-  log "set runtime = runc in $f"
+  log "set $key = $value in $f"
+}
+
+set_runc() { # set_runc FILE: Podman's engine settings for this host in FILE
+  set_engine "$1" runtime '"runc"'
+  # the file event logger rotates at 1 MB by default (16 MB fits on the 64 MB XDG tmpfs), dropping the events that tests read back
+  # (`podman events --since`) once a suite has created a few hundred containers
+  set_engine "$1" events_logfile_max_size '"16m"'
 }
 
 configure_podman() {
@@ -113,7 +120,7 @@ ensure_run_user() {
   fi
   chown "$RUN_UID:$RUN_GID" "$RUN_XDG"; chmod 0700 "$RUN_XDG"
   local conf=$RUN_HOME/.config/containers/containers.conf
-  if [ ! -f "$conf" ] || ! grep -q 'runtime = "runc"' "$conf"; then
+  if [ ! -f "$conf" ] || ! grep -q 'events_logfile_max_size = "16m"' "$conf"; then
     su -s /bin/sh "$RUN_USER" -c "mkdir -p '$(dirname "$conf")'"
     set_runc "$conf"
     chown "$RUN_UID:$RUN_GID" "$conf"

@@ -42,6 +42,23 @@ def main() -> None:
     print(f"check_args + profile + prepare_run:     median {statistics.median(full_rates):,.0f} "
           f"plans/s (best {max(full_rates):,.0f})")
     print("target: over 20,000 plans/s")
+    _pattern_bench()
+
+
+def _pattern_bench() -> None:
+    """Argument checking when every argument has a ``pattern`` (each value is matched)."""
+    specs = tuple(ArgSpec(name=f"p{i}", type=ArgType.STRING, pattern=r"^[a-z][a-z0-9-]{0,30}$")
+                  for i in range(10))
+    raw = {f"p{i}": f"value-{i}" for i in range(10)}
+    rates = []
+    for _ in range(5):
+        count = 20_000
+        start = time.perf_counter()
+        for _ in range(count):
+            check_args(specs, raw, from_text=False)
+        rates.append(count / (time.perf_counter() - start))
+    print(f"check_args, 10 args with a pattern:     median {statistics.median(rates):,.0f} "
+          f"checks/s (best {max(rates):,.0f})")
 
 
 if __name__ == "__main__":

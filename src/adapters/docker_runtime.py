@@ -11,8 +11,6 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import docker
 import docker.errors
-from docker.types import Mount as DockerMount
-from docker.types import Ulimit
 
 from flwd.adapters._runtime_common import (
     DEFAULT_DOCKER_SOCKET,
@@ -23,6 +21,7 @@ from flwd.adapters._runtime_common import (
     split_lines,
     translate_api_error,
 )
+from flwd.adapters.docker_spec import create_kwargs
 from flwd.domain.errors import OciError, RuntimeUnavailableError
 from flwd.ports.runtime import (
     LABEL_RUN_ID,
@@ -115,7 +114,7 @@ class DockerRuntime:
 
     def create(self, spec: ContainerSpec) -> str:
         try:
-            container = self._docker().containers.create(**_create_kwargs(spec))
+            container = self._docker().containers.create(**create_kwargs(spec))
         except Exception as exc:
             raise translate_api_error(exc, "create", name=spec.name, image=spec.image) from exc
         return str(container.id)
@@ -283,52 +282,6 @@ def _merged(streams: dict[str, Iterable[bytes]]) -> Iterator[tuple[str, bytes]]:
             raise translate_api_error(item, "logs")
         else:
             yield name, item
-
-
-def _create_kwargs(spec: ContainerSpec) -> dict[str, Any]:
-    """ContainerSpec -> docker-py ``containers.create`` keywords; nothing from the host beyond mounts."""
-    return {
-        "image": spec.image,
-        # A command replaces the image's entrypoint too (as on Podman): the job's script or
-        # exec form runs as written, whatever ENTRYPOINT the image carries.
-        "entrypoint": list(spec.command[:1]) if spec.command else None,
-        "command": list(spec.command[1:]) if spec.command else None,
-        "name": spec.name,
-        "environment": dict(spec.env),
-        "labels": dict(spec.labels),
-        "mounts": [
-            DockerMount(target=m.target, source=m.source, type="bind", read_only=m.read_only)
-            for m in spec.mounts
-        ],
-        "working_dir": spec.workdir,
-        "read_only": spec.read_only_rootfs,
-        "tmpfs": {target: _explicit_tmpfs_options(o) for target, o in spec.tmpfs.items()} or None,
-        "cap_drop": list(spec.cap_drop) or None,
-        "cap_add": list(spec.cap_add) or None,
-        "security_opt": ["no-new-privileges"] if spec.no_new_privileges else None,
-        "network_mode": spec.network,
-        "pids_limit": spec.pids_limit,
-        "mem_limit": spec.memory_bytes,
-        "memswap_limit": spec.memory_bytes,  # no swap beyond the memory ceiling
-        "nano_cpus": spec.nano_cpus,
-        "init": spec.init,
-        "ulimits": [Ulimit(name=k, soft=v, hard=v) for k, v in spec.ulimits.items()] or None,
-        "user": spec.user,
-        "privileged": False,
-        "detach": True,
-        "stdin_open": False,
-        "tty": False,
-    }
-
-
-def _explicit_tmpfs_options(options: str) -> str:
-    """Docker silently adds noexec/nosuid/nodev unless told otherwise: say exec/suid/dev
-    where the plan did not ask for the restriction, so the mount has exactly its flags."""
-    flags = [f for f in options.split(",") if f]
-    for permissive in ("exec", "suid", "dev"):
-        if permissive not in flags and f"no{permissive}" not in flags:
-            flags.append(permissive)
-    return ",".join(flags)
 
 
 def _subid(path: str, user: str) -> int:

@@ -61,7 +61,10 @@ class FakeRuntime:
     while shutting down), ``images`` (present locally), ``pull_fails``, ``pull_stall`` (when
     set, a pull first waits, reporting nothing, until this event is set: a registry that
     never answers), ``exit_code``, ``output_lines``, ``run_seconds`` (how long a started
-    container runs; stop/kill end it early with 143/137), ``info``. State: ``created``,
+    container runs; stop/kill end it early with 143/137), ``output_delay`` (when set, a log
+read answers only this many seconds after the container has ended: a slow runtime),
+``output_fails`` (a log read fails, the runtime lost, after handing over the lines), ``info``.
+State: ``created``,
     ``containers``, ``started``, ``stopped``, ``killed``, ``removed``, ``pulled``, ``closed``.
     """
 
@@ -75,6 +78,8 @@ class FakeRuntime:
         exit_code: int = 0,
         output_lines: Iterable[OutputLine] = (),
         run_seconds: float = 0.0,
+        output_delay: float = 0.0,
+        output_fails: bool = False,
         info: RuntimeInfo | None = None,
         outage_on_exit: bool = False,
     ) -> None:
@@ -85,6 +90,8 @@ class FakeRuntime:
         self.exit_code = exit_code
         self.output_lines: list[OutputLine] = list(output_lines)
         self.run_seconds = run_seconds
+        self.output_delay = output_delay
+        self.output_fails = output_fails
         self.info = info or _default_info()
         self.outage_on_exit = outage_on_exit
         self.created: list[ContainerSpec] = []
@@ -156,7 +163,13 @@ class FakeRuntime:
         container = self._get(container_id, "logs")
         if container.started_at is None:
             return  # like `docker logs -f` on a never-started container: nothing, at once
+        if self.output_delay:
+            self._wait_for_end(container)
+            time.sleep(self.output_delay)
         yield from container.output_lines
+        if self.output_fails:
+            raise RuntimeUnavailableError("fake runtime lost while reading the log",
+                                          runtime="fake", socket=self.info.socket)
         self._wait_for_end(container)
 
     def wait(self, container_id: str) -> int:

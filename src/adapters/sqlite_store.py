@@ -66,6 +66,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID""",
     ),
     ("ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''",),
+    # Digests up to here hashed secret values unsalted (a guess could be confirmed offline
+    # from the file); they cannot be recomputed without the secrets, so they go. With
+    # secure_delete on, SQLite zeroes the old bytes instead of leaving them in free space.
+    ("UPDATE runs SET request_digest = NULL WHERE request_digest IS NOT NULL",),
 )
 
 _INSERT_RUN = f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -256,6 +260,9 @@ class SqliteRunStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
+            # Deleted and overwritten content is zeroed, not left in free pages (SPEC 3: no
+            # secret-derived data in the database file, also after a migration removed it).
+            conn.execute("PRAGMA secure_delete = ON")
             _migrate(conn)
         except BaseException:
             conn.close()
@@ -302,6 +309,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+    # Old page images must not linger in the write-ahead log (best effort: a reader in
+    # another process may hold the log; the next checkpoint then completes it).
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _insert_event(

@@ -83,6 +83,13 @@ class RunLostError(FlwdError):
     code = "run.lost"
 
 
+class RunOutputIncompleteError(FlwdError):
+    """The job's output could not be read to its end (the runtime's log read failed, or gave
+    nothing for too long after the exit): the run ends ``error``, never as if it had it all."""
+
+    code = "run.output.incomplete"
+
+
 class IdempotencyConflictError(FlwdError):
     """An Idempotency-Key reused with a different request body."""
 

@@ -185,50 +185,67 @@ def _file_tokens(raw: object, where: str) -> tuple[TokenGrant, ...]:
         key = f"auth.tokens[{index}]"
         if not isinstance(item, dict):
             raise ConfigInvalidError(f"{where}: {key} must be a mapping", field=key)
+        name = item.get("name", f"token{index}")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigInvalidError(f"{where}: {key}.name must be a non-empty string", field=f"{key}.name")
+        entry = f"{key} ({name.strip()!r})"
         unknown = sorted(str(k) for k in item if k not in _TOKEN_KEYS)
         if unknown:  # a misspelt `scopes` would silently grant the default scopes
-            raise ConfigInvalidError(f"{where}: {key}.{unknown[0]}: unknown key "
+            raise ConfigInvalidError(f"{where}: {entry}: unknown key {unknown[0]!r} "
                                      f"(known: {', '.join(_TOKEN_KEYS)})", field=f"{key}.{unknown[0]}")
         digest = str(item.get("sha256", "")).lower().removeprefix("sha256:")
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise ConfigInvalidError(f"{where}: {key}.sha256 must be a SHA-256 hex digest", field=key)
-        scopes = _scopes(item.get("scopes", sorted(DEFAULT_ENV_SCOPES)), f"{key}.scopes", where)
-        grants.append(TokenGrant(name=str(item.get("name", f"token{index}")), digest=digest, scopes=scopes))
+            raise ConfigInvalidError(f"{where}: {entry}: sha256 must be a SHA-256 hex digest", field=key)
+        raw_scopes = item.get("scopes", sorted(DEFAULT_ENV_SCOPES))
+        if not isinstance(raw_scopes, list) or not all(isinstance(s, str) for s in raw_scopes):
+            raise ConfigInvalidError(f"{where}: {entry}: scopes must be a list of scope names",
+                                     field=f"{key}.scopes")
+        scopes = _known_scopes(raw_scopes)
+        if scopes is None:
+            raise ConfigInvalidError(
+                f"{where}: {entry}: unknown scope(s) "
+                f"{', '.join(sorted(set(s.strip() for s in raw_scopes) - ALL_SCOPES))} "
+                f"(known: {', '.join(sorted(ALL_SCOPES))})", field=f"{key}.scopes")
+        grants.append(TokenGrant(name=name.strip(), digest=digest, scopes=scopes))
     return tuple(grants)
 
 
 def _env_tokens(raw: str) -> tuple[TokenGrant, ...]:
-    """``FLWD_TOKENS``: entries split by ``;`` or newlines, each ``TOKEN`` or
-    ``TOKEN=scope,scope`` (default scopes jobs:read, runs:read, runs:write). Scopes follow the
-    last ``=`` and each has a ``:``; otherwise the whole entry is the token, so base64 tokens
-    keep their ``=`` padding."""
-    grants = []
-    for index, entry in enumerate(e.strip() for e in raw.replace("\n", ";").split(";")):
+    """``FLWD_TOKENS``: entries split by ``;`` or newlines, each ``TOKEN`` (default scopes
+    jobs:read, runs:read, runs:write) or ``TOKEN=scope,scope``. The scopes follow the last
+    ``=``; an entry ending in ``=`` is all token (base64 padding). Text after the last ``=``
+    that is not a list of known scope names is ``config.invalid``: read as part of the token,
+    a typo (``ci=read``) would hand out the default scopes, ``runs:write`` included. The
+    error names the entry by its position, never by its text (that holds the secret)."""
+    entries = [e.strip() for e in raw.replace("\n", ";").split(";")]
+    count = sum(1 for e in entries if e)
+    grants: list[TokenGrant] = []
+    for index, entry in enumerate(entries):
         if not entry:
             continue
-        token, scope_text = _token_and_scopes(entry)
-        scopes = _scopes(scope_text.split(","), "FLWD_TOKENS", "FLWD_TOKENS") if scope_text else DEFAULT_ENV_SCOPES
+        where = f"FLWD_TOKENS: entry {len(grants) + 1} of {count}"
+        token, sep, scope_text = entry.rpartition("=")
+        if not sep or not scope_text:
+            token, scopes = entry, DEFAULT_ENV_SCOPES
+        else:
+            known = _known_scopes(scope_text.split(","))
+            if known is None:
+                raise ConfigInvalidError(
+                    f"{where}: unknown scope(s) after its last '=' (known: "
+                    f"{', '.join(sorted(ALL_SCOPES))}); a token that itself holds '=' followed "
+                    "by other text goes in flwd.yaml auth.tokens as its sha256",
+                    field="FLWD_TOKENS")
+            scopes = known
+        if not token.strip():
+            raise ConfigInvalidError(f"{where}: the token before '=' is empty", field="FLWD_TOKENS")
         grants.append(TokenGrant(name=f"env{index}", digest=token_digest(token.strip()), scopes=scopes))
     return tuple(grants)
 
 
-def _token_and_scopes(entry: str) -> tuple[str, str]:
-    token, sep, scope_text = entry.rpartition("=")
-    if sep and token and scope_text and all(":" in s for s in scope_text.split(",")):
-        return token, scope_text
-    return entry, ""
-
-
-def _scopes(raw: object, key: str, where: str) -> frozenset[str]:
-    if not isinstance(raw, list) or not all(isinstance(s, str) for s in raw):
-        raise ConfigInvalidError(f"{where}: {key} must be a list of scopes", field=key)
-    scopes = frozenset(s.strip() for s in raw if s.strip())
-    unknown = scopes - ALL_SCOPES
-    if unknown:
-        raise ConfigInvalidError(
-            f"{where}: {key}: unknown scope(s) {', '.join(sorted(unknown))} "
-            f"(known: {', '.join(sorted(ALL_SCOPES))})", field=key)
-    return scopes
+def _known_scopes(names: list[str]) -> frozenset[str] | None:
+    """The scopes *names* lists (blanks ignored), or None when any is not a known scope."""
+    scopes = frozenset(s.strip() for s in names if s.strip())
+    return scopes if scopes <= ALL_SCOPES else None
 
 
 def _apply_env(config: FlwdConfig, env: Mapping[str, str]) -> FlwdConfig:

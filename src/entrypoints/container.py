@@ -43,10 +43,11 @@ if TYPE_CHECKING:
         runtime_detect,
         sqlite_store,
     )
-    from flwd.domain.run import execution, reconcile, start, use_cases
+    from flwd.domain.run import execution, orphans, reconcile, start, use_cases
     from flwd.domain.run import pending as run_pending
     from flwd.domain.run import supervisor as run_supervisor
     from flwd.domain.run.execution import QueuedRun
+    from flwd.entrypoints.cli import adopter
     from flwd.ports.dispatch import RunDispatcher
     from flwd.ports.runtime import ContainerRuntime
 else:
@@ -54,9 +55,10 @@ else:
         Lazy(f"flwd.adapters.{name}") for name in (
             "docker_runtime", "fs_secrets", "fs_workspace", "podman_runtime", "runtime_detect",
             "sqlite_store"))
-    execution, reconcile, run_pending, run_supervisor, start, use_cases = (
+    execution, orphans, reconcile, run_pending, run_supervisor, start, use_cases = (
         Lazy(f"flwd.domain.run.{name}") for name in (
-            "execution", "reconcile", "pending", "supervisor", "start", "use_cases"))
+            "execution", "orphans", "reconcile", "pending", "supervisor", "start", "use_cases"))
+    adopter = Lazy("flwd.entrypoints.cli.adopter")
 
 
 def load_policy(policy_file: str | None) -> PolicyBundle:
@@ -173,6 +175,16 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         owners=owners,
         pending=pending,
+    )
+    # Orphans (runs whose flwd died): a server adopts them itself, a CLI command hands the
+    # still-running ones to a detached adopter process.
+    adopt_orphans = providers.Factory(
+        orphans.AdoptOrphans, store=store, owners=owners, reconcile=reconcile_runs.provider
+    )
+    orphan_hand_off = providers.Factory(adopter.ProcessHandOff, config=config, env=env)
+    hand_off_orphans = providers.Factory(
+        orphans.AdoptOrphans, store=store, owners=owners, reconcile=reconcile_runs.provider,
+        hand_off=orphan_hand_off,
     )
     cancel_run = providers.Factory(
         use_cases.CancelRun, store=store, supervisor=supervisor, clock=clock, owners=owners,

@@ -26,6 +26,7 @@ from flwd.adapters.system import LocalRunOwners, SystemClock
 from flwd.domain.model import PolicyBundle
 from flwd.domain.plan.use_cases import EngineSettings, ListJobs, PlanJob
 from flwd.domain.run.execution import ExecuteRun
+from flwd.domain.run.orphans import AdoptOrphans
 from flwd.domain.run.pending import PendingCleanup
 from flwd.domain.run.reconcile import ReconcileRuns
 from flwd.domain.run.start import StartRun
@@ -98,6 +99,9 @@ class FakeEngine:
         return ReconcileRuns(store=self.runs, runtime=self.runtime, secrets=self.secrets,
                              supervisor=self._supervisor, execute=self._execute_run,
                              clock=self.clock, owners=self.owners, pending=self.pending)
+
+    def adopt_orphans(self) -> AdoptOrphans:
+        return AdoptOrphans(store=self.runs, owners=self.owners, reconcile=self.reconcile_runs)
 
     @cached_property
     def _list_jobs(self) -> ListJobs:

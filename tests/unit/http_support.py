@@ -145,6 +145,19 @@ def read_events(client: TestClient[Any], run_id: str, headers: dict[str, str] | 
 
 
 @contextmanager
+def client_with_jobs(tmp: Path, jobs: dict[str, str], runtime: FakeRuntime | None = None
+                     ) -> Iterator[tuple[Container, TestClient[Any]]]:
+    """A TestClient over the usual jobs plus *jobs* (id -> job.yaml text), closed afterwards."""
+    container = make_container(tmp, runtime or fake_runtime())
+    for job_id, text in jobs.items():
+        (tmp / "jobs" / job_id).mkdir(parents=True, exist_ok=True)
+        (tmp / "jobs" / job_id / "job.yaml").write_text(text)
+    with TestClient(make_app(container)) as client:
+        yield container, client
+    close(container)
+
+
+@contextmanager
 def served(app: Litestar) -> Iterator[str]:
     """*app* on a real uvicorn in a thread (the TestClient buffers streamed bodies); its base URL."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",

@@ -69,6 +69,17 @@ def test_run_exits_with_job_code_when_job_fails(engine: Container, demo: Path,
     assert code == 3
 
 
+def test_run_exits_125_naming_the_runtime_when_the_log_read_fails(
+        engine: Container, demo: Path, fake_runtime: FakeRuntime) -> None:
+    fake_runtime.output_lines = [OutputLine(stream="stdout", line="first")]
+    fake_runtime.output_fails = True
+
+    code, out, err = _cli(engine, "demo-container", "--name", "Alice")
+
+    assert (code, out) == (125, "first\n")
+    assert "error[container.runtime.unavailable]" in err
+
+
 def test_options_are_parsed_into_typed_arguments_when_all_forms_are_used(
         engine: Container, demo: Path, fake_runtime: FakeRuntime) -> None:
     code, _, err = _cli(engine, "demo-container", "--name=Al", "--loud", "--tags", "a", "--tags", "b",

@@ -84,3 +84,16 @@ print(seen)
                           env=env, cwd=tmp_path, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "{':plan': False, ':jobs': False, ':runs': True}"
+
+
+def test_top_help_loads_no_parser_library_nor_the_engine(tmp_path: Path) -> None:
+    """`flwd --help` is generated from plain declarations (cli/grammar): no Cyclopts, no rich."""
+    env = {"FLWD_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
+    avoided = [*RUN_SIDE, "cyclopts", "yaml", "dependency_injector", "flwd.entrypoints.container",
+               "flwd.domain.model"]
+    done = subprocess.run([sys.executable, "-c", _PROBE, "--help"], input=json.dumps(avoided),
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["code"] == 0 and result["out"].startswith("Usage: flwd ")
+    assert result["loaded"] == []

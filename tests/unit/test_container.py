@@ -101,6 +101,39 @@ def test_env_tokens_refuse_an_unknown_scope_when_one_is_given() -> None:
         load_config(CliOverrides(), {"FLWD_TOKENS": "t=runs:reed", "HOME": "/nonexistent"})
 
 
+@pytest.mark.parametrize("entries", [
+    "s3cr3tTok=wr1te",            # one scope-less word: was the whole token, default scopes
+    "s3cr3tTok=runs:read,wr1te",  # one known scope, one not
+    "good-token;s3cr3tTok=wr1te",
+    "s3cr3tTok=runs:wr1te",
+])
+def test_env_tokens_are_config_invalid_naming_the_entry_when_scopes_are_unknown(entries: str) -> None:
+    with pytest.raises(ConfigInvalidError) as err:
+        load_config(CliOverrides(), {"FLWD_TOKENS": entries, "HOME": "/nonexistent"})
+
+    position = len(entries.split(";"))
+    assert f"entry {position} of {position}" in err.value.detail
+    assert "s3cr3tTok" not in err.value.detail and "wr1te" not in err.value.detail
+
+
+def test_env_tokens_are_config_invalid_when_the_token_before_the_scopes_is_empty() -> None:
+    with pytest.raises(ConfigInvalidError, match="entry 1 of 1: the token before '=' is empty"):
+        load_config(CliOverrides(), {"FLWD_TOKENS": "=runs:admin", "HOME": "/nonexistent"})
+
+
+@pytest.mark.parametrize("scopes", ["[read]", "[runs:read, wr1te]", "runs:read", "[runs:read, 5]"])
+def test_file_tokens_are_config_invalid_naming_the_entry_when_scopes_are_unknown(
+        tmp_path: Path, scopes: str) -> None:
+    (tmp_path / "flwd.yaml").write_text(
+        f"auth: {{tokens: [{{name: ci, sha256: {token_digest('t1')}, scopes: {scopes}}}]}}\n")
+
+    with pytest.raises(ConfigInvalidError) as err:
+        load_config(CliOverrides(config=str(tmp_path / "flwd.yaml")), {})
+
+    assert "auth.tokens[0] ('ci')" in err.value.detail
+    assert err.value.context["field"] == "auth.tokens[0].scopes"
+
+
 @pytest.mark.parametrize("text", [
     "runtime: kubernetes\n",
     "cancel_grace: soon\n",

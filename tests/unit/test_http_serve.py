@@ -1,4 +1,5 @@
-"""``flwd :serve``: options, refusals with their exit codes, and a real start/stop without runtime."""
+"""``flwd :serve``: refusals with their exit codes, and a real start/stop without runtime
+(its arguments: test_cli_serve_args.py)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flwd.domain.errors import UsageError
 from flwd.entrypoints.cli.main import main
 from flwd.entrypoints.cli.render import Io
-from flwd.entrypoints.http.serve import is_loopback, parse_bind, parse_serve_args
+from flwd.entrypoints.http.serve import is_loopback
 from tests.unit.http_support import write_jobs
 
 
@@ -26,37 +26,9 @@ def run_cli(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("127.0.0.1:8080", ("127.0.0.1", 8080)), ("[::1]:9", ("::1", 9)), (":7000", ("127.0.0.1", 7000)),
-    ("0.0.0.0:0", ("0.0.0.0", 0)),
-])
-def test_parse_bind_reads_host_and_port_when_well_formed(text: str, expected: tuple[str, int]) -> None:
-    assert parse_bind(text) == expected
-
-
-@pytest.mark.parametrize("text", ["8080", "host:", "host:http", "h:70000", "h:\u00b2", "h:\u0663"])
-def test_parse_bind_raises_usage_error_when_malformed(text: str) -> None:
-    with pytest.raises(UsageError):
-        parse_bind(text)
-
-
 def test_is_loopback_accepts_only_loopback_addresses() -> None:
     assert [is_loopback(h) for h in ("127.0.0.1", "127.9.9.9", "::1", "localhost")] == [True] * 4
     assert [is_loopback(h) for h in ("0.0.0.0", "10.0.0.1", "::", "example.org")] == [False] * 4
-
-
-def test_parse_serve_args_reads_every_option_when_given() -> None:
-    options = parse_serve_args(["--bind=[::1]:9000", "--dev", "--profile", "permissive",
-                                "--no-runtime"], "127.0.0.1:8080")
-
-    assert (options.host, options.port, options.dev, options.profile, options.no_runtime) == (
-        "::1", 9000, True, "permissive", True)
-
-
-@pytest.mark.parametrize("argv", [["--profile", "lax"], ["--bogus"], ["--bind"]])
-def test_parse_serve_args_raises_usage_error_when_option_invalid(argv: list[str]) -> None:
-    with pytest.raises(UsageError):
-        parse_serve_args(argv, "127.0.0.1:8080")
 
 
 def test_serve_refuses_with_exit_2_when_no_token_configured(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flwd.domain.spec.patterns import RISK_MESSAGE, backtracking_risk
+from flwd.domain.spec.patterns import POLYNOMIAL_MESSAGE, RISK_MESSAGE, backtracking_risk
 
 # Each of these takes seconds or more in re.fullmatch on a ~25-character value that fails.
 CATASTROPHIC = [
@@ -23,6 +23,28 @@ LINEAR = [
     r"(?>(a+))+", r"(a++)+", r"x(?=a)b", r"(a)\1", r"(-?\d+,)*", r"(a+)?", r"",
     r"(a+b|c)+", r"(a|ab)+", r"(ab|cde)+",
 ]
+
+# Unbounded repetitions side by side that can share characters, outside any loop: rejecting
+# a value tries every split of it between them (^.*.*.*.*.*.*=$ took 6.4 s on 120 characters).
+POLYNOMIAL = [
+    r"^.*.*.*.*.*.*=$", r".*.*", r"(.*)(.*)x", r"\w+\s*\w+", r"^[a-z]+[a-z0-9]*$", r".*?.*?x",
+    r"a+b?a*", r"^(?:a.*)(?:.*b)$", r"(x)?.*(y)?.*",
+]
+# Side by side but never sharing a character, or separated by something the first cannot match.
+NOT_SIDE_BY_SIDE = [
+    r"^.*foo.*$", r"\d+\s+\d+", r"[a-z]*[0-9]*", r"^\s*\S.*$", r".*+.*", r"(?>.*).*",
+    r"^\w+@\w+\.\w+$", r"^[a-z]{1,30}[a-z]{1,30}$",
+]
+
+
+@pytest.mark.parametrize("pattern", POLYNOMIAL)
+def test_unbounded_repetitions_sharing_characters_side_by_side_are_a_risk(pattern: str) -> None:
+    assert backtracking_risk(pattern) == POLYNOMIAL_MESSAGE
+
+
+@pytest.mark.parametrize("pattern", NOT_SIDE_BY_SIDE + LINEAR)
+def test_repetitions_that_cannot_share_text_are_no_polynomial_risk(pattern: str) -> None:
+    assert backtracking_risk(pattern) is None
 
 
 @pytest.mark.parametrize("pattern", CATASTROPHIC)

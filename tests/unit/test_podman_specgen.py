@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flwd.adapters.podman_runtime import DEFAULT_NPROC, build_specgen, root_ids
+from flwd.adapters.podman_probe import root_ids
+from flwd.adapters.podman_specgen import DEFAULT_NPROC, build_specgen
 from flwd.ports.runtime import ContainerSpec, Mount
 
 SPEC = ContainerSpec(

@@ -119,8 +119,10 @@ def test_extra_runs_wait_queued_when_max_concurrency_is_busy(
     assert {f.result(10).status for f in futures} == {"canceled"}
 
 
-def _orphan(fake_engine: FakeEngine, fake_runtime: FakeRuntime, *, running: bool) -> QueuedRun:
-    """A run left 'running' by a process that no longer exists."""
+def _orphan(fake_engine: FakeEngine, fake_runtime: FakeRuntime, *, running: bool,
+            gone: bool = False) -> QueuedRun:
+    """A run left 'running' by a process that no longer exists (its container exited, or
+    removed when *gone*)."""
     queued = fake_engine.submit_run()(RunRequest(job="sleeper"))
     assert isinstance(queued, QueuedRun)
     run_id = queued.record.run_id
@@ -133,13 +135,15 @@ def _orphan(fake_engine: FakeEngine, fake_runtime: FakeRuntime, *, running: bool
     record = queued.record.evolve(status="running", container_id=container_id,
                                   owner="elsewhere:999999")
     fake_engine.store().append(run_id, "run.started", {}, "2026-01-01T00:00:00.000Z", run=record)
+    if gone:
+        fake_runtime.remove(container_id)
     return queued
 
 
 def test_reconcile_ends_run_lost_when_its_container_is_gone(
         fake_engine: FakeEngine, sleeper: str, fake_runtime: FakeRuntime,
         fake_secrets: FakeSecretWriter) -> None:
-    queued = _orphan(fake_engine, fake_runtime, running=False)
+    queued = _orphan(fake_engine, fake_runtime, running=False, gone=True)
     fake_secrets.materialise(queued.record.run_id, [SecretFile(name="t", value=b"v")])
 
     report = fake_engine.reconcile_runs()()
@@ -219,7 +223,7 @@ def test_cancel_adopts_and_stops_run_when_its_owner_died(
 def test_cancel_ends_run_canceled_at_once_when_its_owner_died_and_container_is_gone(
         fake_engine: FakeEngine, sleeper: str, fake_runtime: FakeRuntime,
         fake_secrets: FakeSecretWriter) -> None:
-    queued = _orphan(fake_engine, fake_runtime, running=False)
+    queued = _orphan(fake_engine, fake_runtime, running=False, gone=True)
     run_id = queued.record.run_id
     fake_secrets.materialise(run_id, [SecretFile(name="t", value=b"v")])
 

@@ -8,6 +8,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 
+from flwd.domain.args.matching import PatternMatcher
 from flwd.domain.errors import ArgProblem, ArgsInvalidError
 from flwd.domain.model import ArgSpec, ArgType
 from flwd.domain.suggest import did_you_mean
@@ -51,8 +52,8 @@ def check_args(
     from repeated options, ``bool`` from flags, ``no-<name>`` keys for negated
     flags; an empty list counts as absent); ``from_text=False`` (API) demands the
     right JSON types and never coerces. Then ``enum``, ``minimum``/``maximum``
-    (numbers) and ``pattern`` (strings, ``re.fullmatch``) apply, to each element of
-    an array. Raises ``ArgsInvalidError`` (``args.invalid``) listing every problem
+    (numbers) and ``pattern`` (strings, matched whole, all matches of one call within
+    ``matching.PATTERN_TIME_BUDGET``) apply, to each element of an array. Raises ``ArgsInvalidError`` (``args.invalid``) listing every problem
     at once, one per argument, codes required|type|enum|range|pattern|unknown;
     messages never contain the value of a secret argument.
     """
@@ -66,9 +67,10 @@ def check_args(
         else:
             given.setdefault(spec.name, []).append((str(key), value))
     values: dict[str, object] = {}
+    matcher = PatternMatcher()
     for spec in specs:
         try:
-            value = _resolve(spec, given.get(spec.name, []), from_text)
+            value = _resolve(spec, given.get(spec.name, []), from_text, matcher)
         except _Bad as bad:
             problems.append(bad.problem(spec))
             continue
@@ -115,7 +117,8 @@ def _unknown(key: str, specs: tuple[ArgSpec, ...]) -> ArgProblem:
     return ArgProblem(arg=key, code="unknown", message="unknown argument" + hint)
 
 
-def _resolve(spec: ArgSpec, entries: list[tuple[str, object]], from_text: bool) -> object:
+def _resolve(spec: ArgSpec, entries: list[tuple[str, object]], from_text: bool,
+             matcher: PatternMatcher) -> object:
     given = _merge_text(spec, entries) if from_text else _merge_json(entries)
     if given is _ABSENT:
         if spec.required:
@@ -125,7 +128,7 @@ def _resolve(spec: ArgSpec, entries: list[tuple[str, object]], from_text: bool) 
         value = _text_value(spec, given)
     else:
         value = _json_value(spec.type, spec.items or ArgType.STRING, given)
-    _check_constraints(spec, value)
+    _check_constraints(spec, value, matcher)
     return value
 
 
@@ -271,28 +274,31 @@ def _check_plain_json(value: object) -> None:
             raise _Bad("type", f"expected JSON data, found a {type(item).__name__}")
 
 
-def _check_constraints(spec: ArgSpec, value: object) -> None:
+def _check_constraints(spec: ArgSpec, value: object, matcher: PatternMatcher) -> None:
     if spec.type is ArgType.STRING and isinstance(value, str) and "\x00" in value:
         raise _Bad("type", "must not contain NUL characters")
     if spec.type is not ArgType.ARRAY:
-        _check_element(spec, value)
+        _check_element(spec, value, matcher)
         return
     assert isinstance(value, list)
     for index, element in enumerate(value):
         try:
-            _check_element(spec, element)
+            _check_element(spec, element, matcher)
         except _Bad as bad:
             raise _Bad(bad.code, bad.text, bad.value, f"element {index}: ") from None
 
 
-def _check_element(spec: ArgSpec, value: object) -> None:
+def _check_element(spec: ArgSpec, value: object, matcher: PatternMatcher) -> None:
     if spec.enum is not None and not any(same_json_value(value, allowed) for allowed in spec.enum):
         allowed = ", ".join(_show(option) for option in spec.enum) or "(nothing)"
         raise _Bad("enum", f"must be one of {allowed}", value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         _check_range(spec, value)
     if isinstance(value, str) and spec.pattern is not None:
-        _check_pattern(spec.pattern, value)
+        mismatch = matcher.mismatch(spec.pattern, value)
+        if mismatch is not None:
+            message, show_value = mismatch
+            raise _Bad("pattern", message, value if show_value else _NOTHING)
 
 
 def same_json_value(value: object, allowed: object) -> bool:
@@ -317,15 +323,6 @@ def _bound(limit: float | None) -> str:
     if isinstance(limit, float) and limit.is_integer() and abs(limit) < 1e16:
         return str(int(limit))
     return _show(limit)
-
-
-def _check_pattern(pattern: str, value: str) -> None:
-    try:
-        matched = re.fullmatch(pattern, value) is not None
-    except (re.error, RecursionError, OverflowError, ValueError, TypeError):
-        raise _Bad("pattern", f"cannot be checked: the pattern {pattern!r} is not valid") from None
-    if not matched:
-        raise _Bad("pattern", f"must match the pattern {pattern!r}", value)
 
 
 def _show(value: object) -> str:

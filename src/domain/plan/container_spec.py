@@ -33,8 +33,7 @@ def build_container_spec(
     env: dict[str, str] = {}
     if settings.env_inheritance and host_env:
         env.update(host_env)
-    env.update(plan.env)
-    env["FLWD_RUN_ID"] = run_id
+    env.update(plan.env)  # FLWD_RUN_ID among them: the run's plan is made with its run id
     resources = settings.resources
     return ContainerSpec(
         name=container_name(run_id),

@@ -36,13 +36,35 @@ class RunRequest:
     from_text: bool = False
     requested_profile: str | None = None
 
-    def digest(self) -> str:
-        """A stable digest of the request, for Idempotency-Key comparison."""
-        body = {"job": self.job, "args": self.args, "profile": self.requested_profile}
+    def digest(self, job: JobSpec) -> str:
+        """A stable fingerprint of the request, for Idempotency-Key comparison, computed
+        without the value of any of *job*'s secret arguments.
+
+        The run store keeps it, and an unsalted hash of a secret would let anyone holding
+        the database file confirm a guessed value offline. So a secret counts by name only:
+        two requests that differ only in a secret's value have the same fingerprint.
+        """
+        secrets = {_key(spec.name) for spec in job.args if spec.secret}
+        public: dict[str, object] = {}
+        given: list[str] = []
+        for name, value in self.args.items():
+            key = _key(str(name))
+            # `--no-flag` carries a boolean secret's value too (CLI input)
+            if key in secrets or (self.from_text and key.startswith("no_") and key[3:] in secrets):
+                given.append(str(name))
+            else:
+                public[str(name)] = value
+        body = {"job": self.job, "args": public, "secrets": sorted(given),
+                "profile": self.requested_profile}
         text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
         import hashlib  # OpenSSL's start-up is a cost plans never need
 
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _key(name: str) -> str:
+    """Argument names match with ``-`` and ``_`` alike, as the argument contract reads them."""
+    return name.replace("-", "_")
 
 
 class ListJobs:
@@ -74,6 +96,11 @@ class PlanJob:
     def __init__(self, *, jobs: ListJobs, settings: EngineSettings) -> None:
         self._jobs = jobs
         self._settings = settings
+
+    def fingerprint(self, request: RunRequest) -> str:
+        """*request*'s Idempotency-Key fingerprint (``RunRequest.digest``), with its job's
+        secret arguments by name only; raises the job's ``job.not.found``/``spec.invalid``."""
+        return request.digest(self._jobs.find(request.job))
 
     def __call__(self, request: RunRequest, run_id: str = PREVIEW_RUN_ID) -> tuple[JobSpec, PreparedRun]:
         job = self._jobs.find(request.job)

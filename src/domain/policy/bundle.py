@@ -8,7 +8,7 @@ from flwd.domain.spec.capabilities import parse_capability
 from flwd.domain.errors import ConfigInvalidError, SpecInvalidError
 from flwd.domain.spec.images import parse_registry_entry
 from flwd.domain.model import DEFAULT_PIDS, Overrides, PolicyBundle, Profile, Resources
-from flwd.domain.spec.quantity import parse_cpu, parse_memory
+from flwd.domain.spec.quantity import parse_cpu, parse_memory, parse_pids
 
 DEFAULT_BUNDLE = PolicyBundle()
 
@@ -117,13 +117,10 @@ def _ceilings(read: _Reader, value: object) -> Resources:
         memory = (
             None if data.get("memory") is None else parse_memory(data["memory"], "ceilings.memory")
         )
+        pids = DEFAULT_PIDS if data.get("pids") is None else parse_pids(data["pids"], "ceilings.pids")
     except SpecInvalidError as exc:
-        raise read.fail(str(exc.context.get("field", "ceilings")), exc.detail) from exc
-    pids = data.get("pids", DEFAULT_PIDS)
-    if pids is None:
-        pids = DEFAULT_PIDS
-    if isinstance(pids, bool) or not isinstance(pids, int) or pids <= 0:
-        raise read.fail("ceilings.pids", f"must be a positive integer, got {pids!r}")
+        message = exc.detail.split(": ", 1)[-1]  # the field leads the detail: name it once
+        raise read.fail(str(exc.context.get("field", "ceilings")), message) from exc
     return Resources(cpu_millis=cpu, memory_bytes=memory, pids=pids)
 
 

@@ -233,7 +233,8 @@ class ExecuteRun:
         outcome: Outcome,
     ) -> None:
         runtime.start(container_id)
-        recorder.emit(ev.RUN_STARTED, {"container": container_id, "image": queued.prepared.plan.image},
+        recorder.emit(ev.RUN_STARTED, {"container": container_id, "image": queued.prepared.plan.image,
+                                       "timeout_seconds": queued.prepared.plan.timeout_seconds},
                       status=RunStatus.RUNNING.value, started_at=recorder.now())
         self._watch(runtime)(container_id, recorder, control, outcome,
                              queued.prepared.plan.timeout_seconds)

@@ -9,14 +9,17 @@ from typing import Mapping
 
 from flwd.domain.run import events as ev
 from flwd.domain.run.control import BackgroundCall, RunControl
-from flwd.domain.errors import FlwdError, RunStoreError, RuntimeUnavailableError
+from flwd.domain.errors import FlwdError, RunOutputIncompleteError
 from flwd.domain.model import RunStatus
 from flwd.ports.clock import Clock
 from flwd.ports.runtime import ContainerRuntime
 from flwd.ports.store import RunStore
 
 _POLL_SECONDS = 0.5
-_OUTPUT_DRAIN_SECONDS = 5.0  # silence after the exit that ends the wait for more output
+# After the container's exit, how long reading its output may go without a new line before the
+# run ends error run.output.incomplete. Not a deadline on the output: the read in flight is
+# waited for however long it takes to answer, and a backlog for as long as lines arrive.
+OUTPUT_STALL_SECONDS = 60.0
 
 
 @dataclass(slots=True)
@@ -31,33 +34,44 @@ class Outcome:
 
 @dataclass(slots=True)
 class _PumpState:
-    """What the output pump has recorded, and whether it may still record."""
+    """What the output pump has recorded, whether it read the output to its end, and whether
+    it may still record."""
 
     lines: int = 0
+    finished: bool = False
+    error: Exception | None = None
     closed: bool = False
-    failure: FlwdError | None = None  # the store or the runtime failed: the run cannot go on
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _fail(outcome: Outcome, failure: FlwdError) -> None:
-    """A store or runtime failure ends the run ``error`` with its code, whatever else it was."""
-    outcome.status, outcome.code, outcome.detail = RunStatus.ERROR, failure.code, failure.detail
+def _drain(pump: threading.Thread, state: _PumpState, stall_seconds: float) -> None:
+    """After the exit, wait for the pump to read the output to its end: for the read in
+    flight, however slow the runtime is to answer it, and for as long as lines keep arriving
+    (a chatty job's backlog can take longer than any fixed delay to record).
 
-
-def _drain(pump: threading.Thread, state: _PumpState) -> None:
-    """After the exit, wait for the rest of the output as long as lines keep arriving (a
-    chatty job's backlog can take longer than any fixed delay to record); give up only after
-    ``_OUTPUT_DRAIN_SECONDS`` without a new line. Nothing is recorded after this returns."""
+    Nothing is recorded after this returns. When the pump did not read to the end, raises
+    the coded error it met (the runtime lost, the store failed), else
+    ``RunOutputIncompleteError``: no new line for *stall_seconds*, or an uncoded failure.
+    """
     seen, quiet_since = -1, time.monotonic()
     while pump.is_alive():
         pump.join(0.2)
         if state.lines != seen:
             seen, quiet_since = state.lines, time.monotonic()
-        elif time.monotonic() - quiet_since >= _OUTPUT_DRAIN_SECONDS:
+        elif time.monotonic() - quiet_since >= stall_seconds:
             break
     with state.lock:
         state.closed = True
-
+        if state.finished:
+            return
+        if isinstance(state.error, FlwdError):
+            raise state.error
+        why = (f"{type(state.error).__name__}: {state.error}" if state.error is not None
+               else f"no new line for {stall_seconds:g} s after the container exited")
+        noun = "line" if state.lines == 1 else "lines"
+        raise RunOutputIncompleteError(
+            f"the job's output could not be read to its end ({why}); {state.lines} {noun} "
+            "recorded", lines=state.lines)
 
 
 class ContainerWatch:
@@ -69,11 +83,12 @@ class ContainerWatch:
     """
 
     def __init__(self, *, runtime: ContainerRuntime, store: RunStore, clock: Clock,
-                 grace: float) -> None:
+                 grace: float, stall_seconds: float = OUTPUT_STALL_SECONDS) -> None:
         self._runtime = runtime
         self._store = store
         self._clock = clock
         self._grace = grace
+        self._stall_seconds = stall_seconds
 
     def __call__(
         self,
@@ -85,7 +100,11 @@ class ContainerWatch:
         skip: Mapping[str, int] | None = None,
     ) -> None:
         """Record output (skipping the first *skip* lines per stream, already recorded) and
-        set *outcome* from how the container ended."""
+        set *outcome* from how the container ended.
+
+        Raises (with the exit code already in *outcome*) when the output could not be read to
+        its end, ``RunOutputIncompleteError`` or the coded error the read met: the run must not
+        end as if it had all of it."""
         state = _PumpState()
         pump = threading.Thread(
             target=self._pump_output,
@@ -94,17 +113,15 @@ class ContainerWatch:
         )
         pump.start()
         try:
-            exit_code = self._wait(container_id, recorder, control, outcome, timeout, state)
+            outcome.exit_code = self._wait(container_id, recorder, control, outcome, timeout,
+                                           state)
         except BaseException:
             with state.lock:  # the runtime failed: run.finished is next, nothing after it
                 state.closed = True
             raise
-        _drain(pump, state)
-        outcome.exit_code = exit_code
-        if state.failure is not None:
-            _fail(outcome, state.failure)
+        _drain(pump, state, self._stall_seconds)
         if outcome.status is RunStatus.ERROR and outcome.code is None:
-            outcome.status = RunStatus.SUCCEEDED if exit_code == 0 else RunStatus.FAILED
+            outcome.status = RunStatus.SUCCEEDED if outcome.exit_code == 0 else RunStatus.FAILED
         if outcome.status is RunStatus.FAILED:
             # A runtime going down stops its containers first (143): is it still there?
             self._runtime.probe()  # RuntimeUnavailableError: the run ends error, not failed
@@ -121,14 +138,11 @@ class ContainerWatch:
                         return  # run.finished is (about to be) recorded: it stays the last event
                     recorder.emit(ev.RUN_OUTPUT, {"stream": line.stream, "line": line.line})
                     state.lines += 1
-        except (RunStoreError, RuntimeUnavailableError) as exc:
-            state.failure = exc  # output can no longer be recorded, or read: the run stops
-            control.poke()
-        except FlwdError:
-            pass  # the container went away; its exit status is what the run reports
-        except Exception as exc:  # noqa: BLE001 - an adapter's slip: a coded end, no traceback
-            state.failure = FlwdError(f"reading the output failed: {type(exc).__name__}: {exc}")
-            control.poke()
+            with state.lock:
+                state.finished = True
+        except Exception as exc:  # noqa: BLE001 - the drain ends the run on it, loudly
+            state.error = exc
+            control.poke()  # and the job is stopped now: what it writes can no longer be kept
 
     def _wait(
         self,
@@ -150,8 +164,9 @@ class ContainerWatch:
             if waiting.done:
                 break
             seen_seq = self._remote_cancel(recorder.run_id, seen_seq, control)
-            if state.failure is not None and stopper is None:
-                _fail(outcome, state.failure)  # stopped as for a cancel, ended error
+            if state.error is not None and stopper is None:
+                # the store refuses its lines or the runtime is gone: stopped as for a cancel,
+                # and the drain ends the run error with the pump's code
                 stopper = self._stop_async(container_id)
             if control.kill_requested and not killed:
                 killed = True

@@ -43,11 +43,13 @@ class SubmitRun:
 
     def __call__(self, request: RunRequest, idempotency_key: str | None = None) -> QueuedRun | RunRecord:
         """A fresh QueuedRun, or the existing RunRecord for a repeated idempotent request."""
-        digest = request.digest()
+        digest = self._plan.fingerprint(request)
         if idempotency_key:
             existing = self._store.find_by_idempotency_key(idempotency_key)
             if existing is not None:
-                if existing.request_digest != digest:
+                # None: a run recorded before fingerprints left secrets out (its digest was
+                # cleared); the key alone names it, so it is answered as stored.
+                if existing.request_digest not in (None, digest):
                     raise IdempotencyConflictError(
                         "Idempotency-Key was already used with a different request",
                         run_id=existing.run_id,

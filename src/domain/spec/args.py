@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Callable, Mapping
+from typing import Mapping
 
 from flwd.domain.args.contract import same_json_value
 from flwd.domain.errors import SpecInvalidError
 from flwd.domain.model import NO_DEFAULT, ArgSpec, ArgType, env_name
-from flwd.domain.spec.patterns import backtracking_risk
+from flwd.domain.spec.patterns import Fail as _Fail
+from flwd.domain.spec.patterns import check_default_pattern, parse_pattern
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 _SAFE_FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -23,8 +24,6 @@ _KNOWN_KEYS = frozenset(
     }
 )
 _FORMATS = ("secret",)
-_Fail = Callable[[str, str], SpecInvalidError]  # fail(key, message) for one argument
-_MAX_PATTERN = 1000
 _MAX_SECRET_NAME = 128
 
 
@@ -115,6 +114,7 @@ def _parse_one(item: object, *, spec_path: str, where: str) -> ArgSpec:
     if unknown:
         raise fail(unknown[0], f"unknown key (expected one of {', '.join(sorted(_KNOWN_KEYS))})")
     name = _parse_name(item.get("name"), fail)
+    _check_magnitudes(item, fail)
     arg_type = _parse_type(item.get("type"), "type", fail, ArgType)
     required = _optional_bool(item, "required", fail)
     description = item.get("description")
@@ -125,7 +125,7 @@ def _parse_one(item: object, *, spec_path: str, where: str) -> ArgSpec:
     items = _parse_items(item, arg_type, fail)
     minimum, maximum = _parse_range(item, arg_type, fail)
     enum = _parse_enum(item.get("enum"), arg_type, items, fail)
-    pattern = _parse_pattern(item.get("pattern"), arg_type, fail)
+    pattern = parse_pattern(item.get("pattern"), arg_type, fail)
     secret = _parse_secret(item, name, arg_type, fail)
     # `default:` left empty is YAML null, which no argument type admits: read it as absent.
     default = item["default"] if item.get("default") is not None else NO_DEFAULT
@@ -134,8 +134,7 @@ def _parse_one(item: object, *, spec_path: str, where: str) -> ArgSpec:
         raise fail("default", "a secret argument cannot have a default (pass its value on each run)")
     if default is not NO_DEFAULT:
         _check_default(default, required, arg_type, items, enum, minimum, maximum, fail)
-        if pattern is not None and re.fullmatch(pattern, default) is None:  # type: ignore[arg-type]
-            raise fail("default", f"{default!r} does not match the pattern {pattern!r}")
+        check_default_pattern(default, pattern, fail)
     return ArgSpec(
         name=name,
         type=arg_type,
@@ -149,6 +148,30 @@ def _parse_one(item: object, *, spec_path: str, where: str) -> ArgSpec:
         pattern=pattern,
         secret=secret,
     )
+
+
+def _check_magnitudes(item: Mapping[object, object], fail: _Fail) -> None:
+    """Numbers in ``default``, ``enum``, ``minimum`` and ``maximum`` must fit a double (as JSON
+    numbers do): a 401-digit integer would overflow every comparison with a float bound."""
+    for key in ("default", "enum", "minimum", "maximum"):
+        stack = [item.get(key)]
+        while stack:
+            value = stack.pop()
+            if isinstance(value, (list, tuple)):
+                stack.extend(value)
+            elif isinstance(value, Mapping):
+                stack.extend(value.values())
+            elif isinstance(value, int) and not isinstance(value, bool) and not _fits_double(value):
+                raise fail(key, f"holds an integer of {len(str(abs(value)))} digits, beyond the "
+                                "range of a number (about ±1.8e308)")
+
+
+def _fits_double(value: int) -> bool:
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def _kind(value: object) -> str:
@@ -259,23 +282,6 @@ def _parse_enum(
         if choice is None or (kind is not None and not matches_type(choice, kind)):
             raise fail(f"enum[{index}]", f"{choice!r} is not a {(kind or arg_type).value}")
     return tuple(value)
-
-
-def _parse_pattern(value: object, arg_type: ArgType, fail: _Fail) -> str | None:
-    if value is None:
-        return None
-    if arg_type is not ArgType.STRING:
-        raise fail("pattern", f"only string arguments have a pattern, this is {arg_type.value}")
-    if not isinstance(value, str) or len(value) > _MAX_PATTERN:
-        raise fail("pattern", f"must be a regular expression of at most {_MAX_PATTERN} characters")
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise fail("pattern", f"is not a valid regular expression: {exc}") from None
-    risk = backtracking_risk(value)
-    if risk is not None:
-        raise fail("pattern", f"{value!r} {risk}")
-    return value
 
 
 def _parse_secret(item: Mapping[object, object], name: str, arg_type: ArgType, fail: _Fail) -> bool:

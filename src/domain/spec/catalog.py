@@ -34,7 +34,8 @@ class Catalog:
 
 
 def load_catalog(docs: Sequence[JobDocument]) -> Catalog:
-    """Validate every document; one broken spec never hides the others.
+    """Validate every document; one broken spec never hides the others, even one that trips
+    a fault of the validator itself (listed invalid with the exception's name).
 
     Jobs whose ids clash are all invalid, each naming the other files. Both tuples are
     sorted by id (then spec path) for stable listings.
@@ -44,20 +45,20 @@ def load_catalog(docs: Sequence[JobDocument]) -> Catalog:
         try:
             parsed.append(parse_job_spec(doc))
         except SpecInvalidError as exc:
-            parsed.append(
-                InvalidJob(
-                    id=_best_id(doc),
-                    spec_path=doc.spec_path,
-                    reason=exc.detail,
-                    field=str(exc.context.get("field", "")),
-                )
-            )
+            parsed.append(_invalid(doc, exc.detail, str(exc.context.get("field", ""))))
+        except Exception as exc:  # noqa: BLE001 - a validator bug must cost one job, not all
+            reason = f"{doc.spec_path}: cannot be validated ({type(exc).__name__}: {exc})"
+            parsed.append(_invalid(doc, reason, ""))
     parsed = _mark_duplicates(parsed)
     order = lambda item: (item.id, item.spec_path)  # noqa: E731
     return Catalog(
         jobs=tuple(sorted((p for p in parsed if isinstance(p, JobSpec)), key=order)),
         invalid=tuple(sorted((p for p in parsed if isinstance(p, InvalidJob)), key=order)),
     )
+
+
+def _invalid(doc: JobDocument, reason: str, field: str) -> InvalidJob:
+    return InvalidJob(id=_best_id(doc), spec_path=doc.spec_path, reason=reason, field=field)
 
 
 def _best_id(doc: JobDocument) -> str:

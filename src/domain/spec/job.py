@@ -22,7 +22,7 @@ from flwd.domain.model import (
     PullPolicy,
     Resources,
 )
-from flwd.domain.spec.quantity import parse_cpu, parse_duration, parse_memory
+from flwd.domain.spec.quantity import parse_cpu, parse_duration, parse_memory, parse_pids
 from flwd.domain.args.ulc import MAX_ENV_STRING_BYTES, OVER_ENV_LIMIT, env_string_bytes
 from flwd.ports.catalog import JobDocument
 
@@ -320,11 +320,8 @@ def _parse_resources(path: str, raw: object) -> Resources:
     if raw is None:
         return Resources()
     section = _mapping(path, "container.resources", raw, _RESOURCE_KEYS)
-    pids = section.get("pids")
-    if pids is not None and (isinstance(pids, bool) or not isinstance(pids, int) or pids <= 0):
-        raise spec_error(path, "container.resources.pids", f"{pids!r} is not a positive integer")
     return Resources(
         cpu_millis=_quantity(path, "container.resources.cpu", section.get("cpu"), parse_cpu),
         memory_bytes=_quantity(path, "container.resources.memory", section.get("memory"), parse_memory),
-        pids=pids,
+        pids=_quantity(path, "container.resources.pids", section.get("pids"), parse_pids),
     )

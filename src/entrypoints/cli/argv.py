@@ -1,25 +1,30 @@
-"""Splitting the command line: global options, then a command or a job and its options."""
+"""Options up to a name, then everything after it belongs to that name (SPEC section 7).
 
-from __future__ import annotations
+``flwd [GLOBAL OPTIONS] JOB|:COMMAND ...`` and ``flwd :plan JOB [--ARG ...]`` are read this
+way, from the option declarations in ``grammar``, so that a job may have its own ``--token``
+argument. No parser library: ``flwd --help`` starts without one.
+"""
 
-from dataclasses import dataclass
+from typing import NamedTuple, Sequence
 
 from flwd.domain.errors import UsageError
+from flwd.entrypoints.cli.grammar import GLOBAL_OPTIONS, HELP, VERSION, Option
 from flwd.entrypoints.config import CliOverrides
 
-_GLOBAL_VALUE_OPTIONS = {
-    "--jobs-dir": "jobs_dirs",
-    "--config": "config",
-    "--runtime": "runtime",
-    "--data-dir": "data_dir",
-    "--server": "server",
-    "--token": "token",
-}
-HELP_FLAGS = ("--help", "-h")
+HELP_FLAGS = HELP.names
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CommandLine:
+class Leading(NamedTuple):  # a NamedTuple, annotations unpostponed: start-up (see grammar)
+    """What came before the first name (*name*, None if none), and the tokens after it."""
+
+    values: dict[str, str | tuple[str, ...]]
+    name: str | None = None
+    rest: tuple[str, ...] = ()
+    help: bool = False
+    version: bool = False
+
+
+class CommandLine(NamedTuple):
     """The command line split into global flags, the command and what follows it."""
 
     overrides: CliOverrides
@@ -29,50 +34,47 @@ class CommandLine:
     version: bool = False
 
 
-def split_command_line(argv: list[str] | tuple[str, ...]) -> CommandLine:
+def split_command_line(argv: Sequence[str]) -> CommandLine:
     """Global options may only come before the command or job name; after it every token
     belongs to the command (so a job may have its own ``--token`` argument)."""
-    values: dict[str, str] = {}
-    jobs_dirs: list[str] = []
+    leading = split_leading(argv, GLOBAL_OPTIONS, flags=(HELP, VERSION),
+                            unknown="unknown global option {} (see flwd --help)")
+    overrides = CliOverrides(**leading.values)  # type: ignore[arg-type]  # GLOBAL_OPTIONS' fields
+    return CommandLine(overrides=overrides, command=leading.name, rest=leading.rest,
+                       help=leading.help, version=leading.version)
+
+
+def split_leading(tokens: Sequence[str], options: Sequence[Option], *,
+                  flags: Sequence[Option] = (HELP,), unknown: str) -> Leading:
+    """Read *options* (each takes a value; the last one counts unless it is repeatable) and
+    *flags* until the first token that is not an option. A flag ends the scan at once.
+    *unknown*: the message for an option not declared, ``{}`` standing for its name."""
+    by_name = {name: option for option in options for name in option.names}
+    values: dict[str, str | tuple[str, ...]] = {}
     index = 0
-    while index < len(argv):
-        token = argv[index]
-        if token in HELP_FLAGS:
-            return CommandLine(overrides=_overrides(values, jobs_dirs), command=None, rest=(),
-                               help=True)
-        if token == "--version":
-            return CommandLine(overrides=_overrides(values, jobs_dirs), command=None, rest=(),
-                               version=True)
+    while index < len(tokens):
+        token = tokens[index]
+        flag = next((flag for flag in flags if token in flag.names), None)
+        if flag is not None:
+            return Leading(values=values, help=flag is HELP, version=flag is VERSION)
         if not token.startswith("-"):
-            return CommandLine(overrides=_overrides(values, jobs_dirs), command=token,
-                               rest=tuple(argv[index + 1:]))
+            return Leading(values=values, name=token, rest=tuple(tokens[index + 1:]))
         name, eq, inline = token.partition("=")
-        field = _GLOBAL_VALUE_OPTIONS.get(name)
-        if field is None:
-            raise UsageError(f"unknown global option {name} (see flwd --help)", option=name)
+        option = by_name.get(name)
+        if option is None:
+            raise UsageError(unknown.format(name), option=name)
         if eq:
             value = inline
         else:
             index += 1
-            if index >= len(argv):
+            if index >= len(tokens):
                 raise UsageError(f"option {name} needs a value", option=name)
-            value = argv[index]
+            value = tokens[index]
         if not value.strip():
             raise UsageError(f"option {name} needs a value, not an empty string", option=name)
-        if field == "jobs_dirs":
-            jobs_dirs.append(value)
+        if option.repeatable:  # --jobs-dir A --jobs-dir B
+            values[option.field] = (*values.get(option.field, ()), value)
         else:
-            values[field] = value
+            values[option.field] = value
         index += 1
-    return CommandLine(overrides=_overrides(values, jobs_dirs), command=None, rest=())
-
-
-def _overrides(values: dict[str, str], jobs_dirs: list[str]) -> CliOverrides:
-    return CliOverrides(
-        jobs_dirs=tuple(jobs_dirs),
-        config=values.get("config"),
-        data_dir=values.get("data_dir"),
-        runtime=values.get("runtime"),
-        server=values.get("server"),
-        token=values.get("token"),
-    )
+    return Leading(values=values)

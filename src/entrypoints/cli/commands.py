@@ -1,14 +1,16 @@
-"""The CLI's commands: running a job, :plan, and the Cyclopts app of the other meta commands."""
+"""The CLI's commands: running a job and each ``:command`` declared in ``grammar``."""
 
 from __future__ import annotations
 
 import gc
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
-from flwd.domain.errors import FlwdError, UsageError
+from flwd.domain.errors import UsageError
 from flwd.domain.model import JobSpec
 from flwd.entrypoints.cli.argv import CommandLine
-from flwd.entrypoints.cli.exit_codes import EXIT_OK, EXIT_USAGE, exit_for_run
+from flwd.entrypoints.cli.command_parser import ParsedCommand, parse_command
+from flwd.entrypoints.cli.exit_codes import EXIT_OK, exit_for_run
+from flwd.entrypoints.cli.grammar import COMMANDS_BY_NAME
 from flwd.entrypoints.cli.job_parser import parse_job_options
 from flwd.entrypoints.cli.render import (
     EventPrinter,
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from flwd.entrypoints.container import Container
     from flwd.ports.store import RunRecord
 
-META_COMMANDS = (":jobs", ":plan", ":serve", ":runs", ":logs", ":cancel", ":doctor")
+PLAN = COMMANDS_BY_NAME[":plan"]
 # commands that end as soon as they have printed: they may run without garbage collection
 SHORT_COMMANDS = (":jobs", ":plan")
 
@@ -46,31 +48,54 @@ class Backend(Protocol):
 
 def dispatch(line: CommandLine, io: Io, env: Mapping[str, str],
              container: Container | None = None) -> int:
+    """Run the job or ``:command`` *line* names; returns the exit status (errors raise)."""
     config = load_config(line.overrides, env)
-    command = line.command or ""
-    if command not in SHORT_COMMANDS:
+    name = line.command or ""
+    if name not in SHORT_COMMANDS:
         gc.enable()  # console() starts with the collector off; a run or a server needs it
-    if command == ":serve":
-        from flwd.entrypoints.http.serve import serve_command
+    if not name.startswith(":"):
+        return _with_backend(config, io, container, lambda backend: _run(backend, name, line.rest, io))
+    command = COMMANDS_BY_NAME.get(name)
+    if command is None:
+        raise UsageError(f"unknown command {name} (commands: {', '.join(COMMANDS_BY_NAME)})")
+    parsed = parse_command(command, line.rest)
+    if parsed.help:
+        from flwd.entrypoints.cli.usage import command_help
 
-        return serve_command(config, list(line.rest), io, env)
-    if command == ":doctor":
-        from flwd.entrypoints.cli.doctor import doctor, remote_doctor
-
-        if config.server_url and container is None:
-            return remote_doctor(config.server_url, list(line.rest), io)
-        return doctor(config, list(line.rest), io, env)
-    if command.startswith(":") and command not in META_COMMANDS:
-        raise UsageError(f"unknown command {command} (commands: {', '.join(META_COMMANDS)})")
-    if command == ":jobs" and not config.server_url:
+        io.out.write(command_help(command))
+        return EXIT_OK
+    if name == ":serve":
+        return _serve(config, parsed, io, env)
+    if name == ":doctor":
+        return _doctor(config, parsed, io, env, remote=bool(config.server_url) and container is None)
+    if name == ":jobs" and not config.server_url:
         _warn_missing_roots(config, io)
-    backend, close = _backend(config, io, container)
+    handler = _BACKEND_COMMANDS[name]
+    return _with_backend(config, io, container, lambda backend: handler(backend, parsed, io))
+
+
+def _serve(config: FlwdConfig, parsed: ParsedCommand, io: Io, env: Mapping[str, str]) -> int:
+    from flwd.entrypoints.cli.serve_args import serve_options
+    from flwd.entrypoints.http.serve import serve
+
+    serve(config, serve_options(parsed.values, config.server_bind), io.err, env)
+    return EXIT_OK
+
+
+def _doctor(config: FlwdConfig, parsed: ParsedCommand, io: Io, env: Mapping[str, str], *,
+            remote: bool) -> int:
+    from flwd.entrypoints.cli.doctor import doctor, remote_doctor
+
+    if remote:
+        return remote_doctor(config.server_url or "", parsed.values["json"], io)
+    return doctor(config, parsed.values["json"], io, env)
+
+
+def _with_backend(config: FlwdConfig, io: Io, given: Container | None,
+                  call: Callable[[Backend], int]) -> int:
+    backend, close = _backend(config, io, given)
     try:
-        if command == ":plan":
-            return _plan(backend, list(line.rest), io)
-        if command.startswith(":"):
-            return _meta(backend, command, list(line.rest), io)
-        return _run(backend, command, list(line.rest), io)
+        return call(backend)
     finally:
         close()
 
@@ -96,7 +121,7 @@ def _backend(config: FlwdConfig, io: Io, given: Container | None) -> tuple[Backe
     return local, local.close
 
 
-def _run(backend: Backend, job_id: str, tokens: list[str], io: Io) -> int:
+def _run(backend: Backend, job_id: str, tokens: Sequence[str], io: Io) -> int:
     job = backend.get_job(job_id)
     print_spec_warnings(io, job.id, job.warnings)
     invocation = parse_job_options(job, tokens, prog=f"flwd {job.id}", out=io.out)
@@ -114,16 +139,11 @@ def _run(backend: Backend, job_id: str, tokens: list[str], io: Io) -> int:
     return exit_for_run(record.status, record.exit_code, record.code)
 
 
-def _plan(backend: Backend, tokens: list[str], io: Io) -> int:
-    if not tokens or tokens[0].startswith("-"):
-        if tokens and tokens[0] in ("--help", "-h"):
-            io.out.write("Usage: flwd :plan JOB [--ARG VALUE ...] [--profile P] [--json]\n")
-            return EXIT_OK
-        raise UsageError("usage: flwd :plan JOB [--ARG VALUE ...] [--profile P] [--json]")
-    job = backend.get_job(tokens[0])
+def _plan(backend: Backend, parsed: ParsedCommand, io: Io) -> int:
+    job = backend.get_job(parsed.values["job"])
     print_spec_warnings(io, job.id, job.warnings)
-    invocation = parse_job_options(job, tokens[1:], prog=f"flwd :plan {job.id}",
-                                   allow_detach=False, out=io.out)
+    invocation = parse_job_options(job, parsed.job_tokens, prog=f"flwd :plan {job.id}",
+                                   run_options=PLAN.run_options or (), out=io.out)
     if invocation.help_shown:
         return EXIT_OK
     plan = backend.plan(job, invocation.args, invocation.profile)
@@ -131,46 +151,30 @@ def _plan(backend: Backend, tokens: list[str], io: Io) -> int:
     return EXIT_OK
 
 
-def _meta(backend: Backend, command: str, tokens: list[str], io: Io) -> int:
-    import cyclopts
-    from cyclopts import App, Parameter
+def _jobs(backend: Backend, parsed: ParsedCommand, io: Io) -> int:
+    print_jobs(io, backend.list_jobs(), parsed.values["json"])
+    return EXIT_OK
 
-    app = App(name="flwd", result_action="return_value", exit_on_error=False,
-              print_error=False, help_on_error=False, version_flags=[],
-              default_parameter=Parameter(negative=()))
 
-    @app.command(name=":jobs")
-    def jobs(*, json: bool = False) -> int:
-        """List jobs; invalid ones are shown with their reason."""
-        print_jobs(io, backend.list_jobs(), json)
-        return EXIT_OK
+def _runs(backend: Backend, parsed: ParsedCommand, io: Io) -> int:
+    values = parsed.values
+    print_runs(io, backend.runs(values["job"], values["status"]), values["json"])
+    return EXIT_OK
 
-    @app.command(name=":runs")
-    def runs(*, job: Optional[str] = None, status: Optional[str] = None, json: bool = False) -> int:
-        """List recorded runs, newest first."""
-        print_runs(io, backend.runs(job, status), json)
-        return EXIT_OK
 
-    @app.command(name=":logs")
-    def logs(run_id: str, /, *, follow: bool = False) -> int:
-        """Print a run's output; --follow waits for the run to end."""
-        record = backend.logs(run_id, follow, EventPrinter(io, as_json=False, show_progress=False))
-        return exit_for_run(record.status, record.exit_code, record.code) if follow else EXIT_OK
+def _logs(backend: Backend, parsed: ParsedCommand, io: Io) -> int:
+    follow = parsed.values["follow"]
+    record = backend.logs(parsed.values["run_id"], follow,
+                          EventPrinter(io, as_json=False, show_progress=False))
+    return exit_for_run(record.status, record.exit_code, record.code) if follow else EXIT_OK
 
-    @app.command(name=":cancel")
-    def cancel(run_id: str, /) -> int:
-        """Cancel an active run (graceful stop, then kill after the grace period)."""
-        run = backend.cancel(run_id)
-        io.out.write(f"cancel requested for run {run['run_id']}\n")
-        return EXIT_OK
 
-    for token in tokens:
-        if not token.isprintable():  # also lone surrogates: bytes that were not UTF-8
-            raise UsageError(f"{command}: {token!r} is not printable UTF-8 text")
-    try:
-        result = app([command, *tokens])
-    except cyclopts.CycloptsError as exc:
-        raise UsageError(str(exc).strip().splitlines()[0] if str(exc).strip() else "bad usage") from None
-    except FlwdError:
-        raise
-    return result if isinstance(result, int) else EXIT_OK if result is None else EXIT_USAGE
+def _cancel(backend: Backend, parsed: ParsedCommand, io: Io) -> int:
+    run = backend.cancel(parsed.values["run_id"])
+    io.out.write(f"cancel requested for run {run['run_id']}\n")
+    return EXIT_OK
+
+
+_BACKEND_COMMANDS: dict[str, Callable[[Backend, ParsedCommand, Io], int]] = {
+    ":jobs": _jobs, ":plan": _plan, ":runs": _runs, ":logs": _logs, ":cancel": _cancel,
+}

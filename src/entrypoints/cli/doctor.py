@@ -6,23 +6,15 @@ import json
 import os
 from typing import Any, Mapping
 
-from flwd.domain.errors import FlwdError, UsageError
+from flwd.domain.errors import FlwdError
 from flwd.entrypoints.cli.exit_codes import EXIT_FLWD, EXIT_OK
 from flwd.entrypoints.cli.render import Io
 from flwd.entrypoints.config import FlwdConfig
 from flwd.ports.runtime import RuntimeInfo
 
 
-def doctor(config: FlwdConfig, tokens: list[str], io: Io, env: Mapping[str, str]) -> int:
+def doctor(config: FlwdConfig, as_json: bool, io: Io, env: Mapping[str, str]) -> int:
     """Exit 0 when a runtime is usable, 125 (with the reasons) when none is."""
-    if any(t in ("--help", "-h") for t in tokens):
-        io.out.write("Usage: flwd :doctor [--json]\n\n"
-                     "Find the container runtime: version, rootless or not, socket, problems.\n")
-        return 0
-    as_json = "--json" in tokens
-    unknown = [t for t in tokens if t != "--json"]
-    if unknown:
-        raise UsageError(f"unexpected argument(s) for :doctor: {' '.join(unknown)}")
     from flwd.adapters.runtime_detect import describe_candidates
     from flwd.entrypoints.container import build_container
 
@@ -50,12 +42,11 @@ def doctor(config: FlwdConfig, tokens: list[str], io: Io, env: Mapping[str, str]
     return _print(io, report, as_json, EXIT_OK)
 
 
-def remote_doctor(server_url: str, tokens: list[str], io: Io) -> int:
+def remote_doctor(server_url: str, as_json: bool, io: Io) -> int:
     """With ``--server``: the server's own runtime, from its ``/healthz``."""
     import http.client
     from urllib.parse import urlsplit
 
-    as_json = "--json" in tokens
     parts = urlsplit(server_url if "://" in server_url else f"http://{server_url}")
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     report: dict[str, Any] = {"server": server_url, "problems": [], "candidates": []}

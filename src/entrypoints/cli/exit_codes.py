@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from flwd.domain.model import RunStatus
-
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_TIMED_OUT = 124
@@ -21,6 +19,7 @@ EXIT_FOR_CODE: dict[str, int] = {
     "run.not.found": EXIT_USAGE,
     "run.not.active": EXIT_FLWD,
     "run.lost": EXIT_FLWD,
+    "run.output.incomplete": EXIT_FLWD,
     "idempotency.conflict": EXIT_FLWD,
     "policy.denied": EXIT_FLWD,
     "image.registry.not.allowed": EXIT_FLWD,
@@ -51,6 +50,8 @@ def exit_for_code(code: str) -> int:
 
 def exit_for_run(status: str, exit_code: int | None, code: str | None) -> int:
     """The job's own code when it ran to the end; 124, 130 or 125 otherwise."""
+    from flwd.domain.model import RunStatus  # here: `flwd --help` and errors need no model
+
     if status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
         return exit_code if exit_code is not None else EXIT_FLWD
     if status == RunStatus.TIMED_OUT:

@@ -5,49 +5,47 @@ or a flag) and the domain's argument contract coerces and validates it, so the C
 API report problems identically and all at once.
 """
 
-from __future__ import annotations
-
 import inspect
 import re
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Optional, TextIO
+from typing import Annotated, Any, NamedTuple, Optional, Sequence, TextIO
 
 from flwd.domain.args.contract import check_args
 from flwd.domain.args.ulc import compact_json
 from flwd.domain.errors import ArgProblem, ArgsInvalidError, UsageError
 from flwd.domain.model import ArgSpec, ArgType, JobSpec
+from flwd.entrypoints.cli.command_parser import option_parameter
+from flwd.entrypoints.cli.grammar import HELP, RUN_OPTIONS, Option
 from flwd.entrypoints.cli.spellings import negative_option_names, text_option_names
 
-RUN_OPTION_NAMES = ("--profile", "--json", "--detach", "--help", "-h")
 # what `flwd JOB --help` shows as each option's value (Cyclopts would say STR: all are text)
 _METAVARS = {ArgType.STRING: "TEXT", ArgType.INTEGER: "INT", ArgType.NUMBER: "NUM",
              ArgType.BOOLEAN: "BOOL", ArgType.OBJECT: "JSON"}
 _OPTION_IN_MESSAGE = re.compile(r"(--?[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class JobInvocation:
+class JobInvocation(NamedTuple):  # a NamedTuple, annotations unpostponed: start-up (see grammar)
     """What the command line asked of a job: its raw argument text and the run options."""
 
-    args: dict[str, object] = field(default_factory=dict)
+    args: dict[str, object]
     profile: str | None = None
     json: bool = False
     detach: bool = False
     help_shown: bool = False
 
 
-def parse_job_options(job: JobSpec, tokens: list[str] | tuple[str, ...], *, prog: str,
-                      allow_detach: bool = True, out: TextIO | None = None) -> JobInvocation:
-    """Parse *tokens* (everything after the job name). ``--help`` prints the job's help
-    to *out* (default stdout)."""
+def parse_job_options(job: JobSpec, tokens: Sequence[str], *, prog: str,
+                      run_options: Sequence[Option] = RUN_OPTIONS,
+                      out: TextIO | None = None) -> JobInvocation:
+    """Parse *tokens* (everything after the job name): the job's arguments and
+    *run_options*. ``--help`` prints the job's help to *out* (default stdout)."""
     import cyclopts
 
     tokens = list(tokens)
-    wants_help = any(t in ("--help", "-h") for t in _before_terminator(tokens))
-    app = _build_app(job, prog, allow_detach, out if wants_help else None)
+    wants_help = any(t in HELP.names for t in _before_terminator(tokens))
+    app = _build_app(job, prog, run_options, out if wants_help else None)
     if wants_help:
         app(["--help"])
-        return JobInvocation(help_shown=True)
+        return JobInvocation(args={}, help_shown=True)
     parsed, problems = _parse_collecting(app, job, tokens, cyclopts.CycloptsError)
     if problems:
         _raise_with_contract_problems(job, parsed, problems)
@@ -120,7 +118,8 @@ def _before_terminator(tokens: list[str]) -> list[str]:
     return tokens[: tokens.index("--")] if "--" in tokens else tokens
 
 
-def _build_app(job: JobSpec, prog: str, allow_detach: bool, help_out: TextIO | None) -> Any:
+def _build_app(job: JobSpec, prog: str, run_options: Sequence[Option],
+               help_out: TextIO | None) -> Any:
     """*help_out*: where help goes when it is asked for (rich is imported only then)."""
     from cyclopts import App
 
@@ -128,7 +127,7 @@ def _build_app(job: JobSpec, prog: str, allow_detach: bool, help_out: TextIO | N
         return dict(kwargs)
 
     params = [_job_parameter(spec) for spec in job.args]
-    params += _run_parameters(allow_detach)
+    params += _run_parameters(run_options)
     invoke.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     invoke.__doc__ = job.description or job.name or f"Run job {job.id}."
     app = App(
@@ -175,25 +174,13 @@ def _identifier(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
-def _run_parameters(allow_detach: bool) -> list[inspect.Parameter]:
-    from cyclopts import Group, Parameter
+def _run_parameters(options: Sequence[Option]) -> list[inspect.Parameter]:
+    """flwd's options after the job name, declared in ``grammar``; ``_`` keeps their names
+    apart from the job's arguments."""
+    from cyclopts import Group
 
     group = Group("Run options", sort_key=1)
-    specs: list[tuple[str, Any, dict[str, Any]]] = [
-        ("_profile", Optional[str], {"name": ["--profile"], "help": "Security profile to request: secure, permissive or disabled."}),
-        ("_json", bool, {"name": ["--json"], "negative": (), "help": "Print the run's events as NDJSON."}),
-    ]
-    if allow_detach:
-        specs.append(("_detach", bool, {"name": ["--detach"], "negative": (),
-                                        "help": "Start the run and print its id without waiting."}))
-    params = []
-    for ident, kind, options in specs:
-        default = None if ident == "_profile" else False
-        params.append(inspect.Parameter(
-            ident, inspect.Parameter.KEYWORD_ONLY, default=default,
-            annotation=Annotated[kind, Parameter(group=group, show_default=False, **options)],
-        ))
-    return params
+    return [option_parameter(option, f"_{option.field}", group=group) for option in options]
 
 
 def _help(spec: ArgSpec) -> str:

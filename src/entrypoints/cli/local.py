@@ -13,6 +13,7 @@ from flwd.entrypoints.cli.render import EventPrinter, Io
 from flwd.entrypoints.views import catalog_view, run_view
 
 if TYPE_CHECKING:  # the run side is imported by the methods that run: plans never load it
+    from flwd.domain.run.orphans import AdoptOrphans
     from flwd.domain.run.start import StartedRun, StartRun
     from flwd.domain.run.use_cases import CancelRun, QueryRuns
     from flwd.entrypoints.container import Container
@@ -31,6 +32,7 @@ def local_backend(container: Container, io: Io) -> LocalBackend:
         io=io, list_jobs=container.list_jobs, plan_job=container.plan_job,
         start_run=container.start_run, start_detached_run=container.start_detached_run,
         query_runs=container.query_runs, cancel_run=container.cancel_run,
+        adopt_orphans=container.hand_off_orphans,
         stop_runs=stop_runs, close=container.shutdown_resources,
     )
 
@@ -42,11 +44,13 @@ class LocalBackend:
     def __init__(self, *, io: Io, list_jobs: Callable[[], ListJobs], plan_job: Callable[[], PlanJob],
                  start_run: Callable[[], StartRun], start_detached_run: Callable[[], StartRun],
                  query_runs: Callable[[], QueryRuns], cancel_run: Callable[[], CancelRun],
+                 adopt_orphans: Callable[[], AdoptOrphans],
                  stop_runs: Callable[[], None], close: Callable[[], object]) -> None:
         self._io = io
         self._list_jobs, self._plan_job = list_jobs, plan_job
         self._start_run, self._start_detached_run = start_run, start_detached_run
         self._query_runs, self._cancel_run = query_runs, cancel_run
+        self._adopt_orphans = adopt_orphans
         self._stop_runs, self._close = stop_runs, close
         self._supervising = False
 
@@ -76,6 +80,8 @@ class LocalBackend:
         from flwd.entrypoints.cli.signals import deferred_interrupts, stop_signals_interrupt
 
         request = RunRequest(job=job.id, args=args, from_text=True, requested_profile=profile)
+        if not detach:  # a detached run forks before this process touches the runtime
+            self._adopt(warn=False)
         start = (self._start_detached_run if detach else self._start_run)()
         handed_over_canceled: list[bool] = []
         # deferred inside stop_signals_interrupt: when the run is handed over, a signal raises
@@ -94,6 +100,7 @@ class LocalBackend:
                     raise
                 self._supervising = True
             if detach and not any(handed_over_canceled):
+                self._adopt(warn=False)
                 return started.record  # a detached child runs it
             if interrupted:  # as a first Ctrl-C, also when it came while the run was submitted
                 self._io.err.write("\nflwd: canceling (Ctrl-C again to kill)\n")
@@ -122,12 +129,34 @@ class LocalBackend:
                     started.kill()
 
     def runs(self, job: str | None, status: str | None) -> list[dict[str, Any]]:
+        adopt = self._adopt(warn=True)
         page = self._query_runs().page(job_id=job, status=status, limit=100)
-        return [run_view(r) for r in page.runs]
+        views = [run_view(r) for r in page.runs]
+        for view, record in zip(views, page.runs):
+            if adopt.orphaned(record):
+                view["orphaned"] = True  # its process is gone and nothing could adopt it
+        return views
+
+    def _adopt(self, *, warn: bool, keep: str = "") -> AdoptOrphans:
+        """Runs whose flwd died (killed mid-run) are found by the next command that reads
+        the store: those whose container exited end here as they really ended; those whose
+        container still runs go to a detached adopter that follows them to their end (this
+        command may be about to exit), but *keep*, left to this command (``:cancel``)."""
+        from flwd.domain.errors import FlwdError
+
+        adopt = self._adopt_orphans()
+        try:
+            adopt(keep)
+        except FlwdError as exc:  # e.g. the runtime is down: the orphans wait for the next try
+            if warn:
+                self._io.err.write(f"warning[{exc.code}]: runs whose flwd ended could not be "
+                                   f"adopted: {exc.detail}\n")
+        return adopt
 
     def logs(self, run_id: str, follow: bool, printer: Callable[[Any], None]) -> RunRecord:
         from flwd.domain.run.events import RUN_FINISHED
 
+        self._adopt(warn=True)
         query = self._query_runs()
         seq = 0
         while True:
@@ -142,5 +171,6 @@ class LocalBackend:
 
     def cancel(self, run_id: str) -> dict[str, Any]:
         self._supervising = True  # a run whose owner died is adopted here: close() waits for its end
+        self._adopt(warn=False, keep=run_id)
         return run_view(self._cancel_run()(run_id))
 

@@ -13,37 +13,6 @@ if TYPE_CHECKING:
 
 VERSION = "0.1.0"
 
-TOP_HELP = """\
-Usage: flwd [GLOBAL OPTIONS] JOB [--ARG VALUE ...] [--profile P] [--json] [--detach]
-       flwd [GLOBAL OPTIONS] :COMMAND ...
-
-Run typed-argument jobs in hardened, rootless containers (Podman or Docker).
-
-Commands:
-  JOB [--ARG VALUE ...]      run a job; `flwd JOB --help` lists its arguments
-  :jobs [--json]             list jobs (invalid ones with their reason)
-  :plan JOB [--ARG ...] [--json]
-                             show what would run, without any container runtime
-  :serve [--bind HOST:PORT] [--dev] [--profile P] [--no-runtime]
-                             serve the REST API
-  :runs [--job J] [--status S] [--json]
-                             list recorded runs
-  :logs RUN_ID [--follow]    print a run's output
-  :cancel RUN_ID             cancel an active run
-  :doctor                    check the container runtime
-
-Global options (before the job or command):
-  --jobs-dir DIR             jobs root (repeatable; env FLWD_JOBS_DIR)
-  --config FILE              config file (default: ./flwd.yaml, ~/.config/flwd/flwd.yaml)
-  --runtime auto|podman|docker
-  --data-dir DIR             runs, events and artifacts (env FLWD_DATA_DIR)
-  --server URL, --token T    drive a remote `flwd :serve` (env FLWD_SERVER, FLWD_TOKEN)
-  --help, --version
-
-Exit codes: the job's own; 2 usage or invalid spec/arguments; 124 timed out;
-125 flwd or runtime error; 130 canceled.
-"""
-
 
 def main(argv: Sequence[str] | None = None, io: Io | None = None,
          env: dict[str, str] | None = None, container: Container | None = None) -> int:
@@ -65,7 +34,9 @@ def main(argv: Sequence[str] | None = None, io: Io | None = None,
             io.out.write(f"flwd {VERSION}\n")
             return EXIT_OK
         if line.command is None:
-            io.out.write(TOP_HELP)
+            from flwd.entrypoints.cli.usage import top_help
+
+            io.out.write(top_help())
             return EXIT_OK
         from flwd.entrypoints.cli.commands import dispatch
 

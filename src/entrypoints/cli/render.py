@@ -132,7 +132,8 @@ def print_runs(io: Io, runs: Sequence[Mapping[str, Any]], as_json: bool) -> None
     for run in runs:
         exit_text = "" if run.get("exit_code") is None else f" exit={run['exit_code']}"
         code = f" [{run['code']}]" if run.get("code") else ""
-        io.out.write(f"{run['run_id']}  {run['job_id']:<24} {run['status']:<9}{exit_text}{code}  "
+        status = f"{run['status']} (orphaned)" if run.get("orphaned") else run["status"]
+        io.out.write(f"{run['run_id']}  {run['job_id']:<24} {status:<9}{exit_text}{code}  "
                      f"{run.get('created_at', '')}\n")
 
 

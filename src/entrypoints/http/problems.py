@@ -55,6 +55,7 @@ STATUS_FOR_CODE: dict[str, int] = {
     "run.workspace.failed": 503,
     "run.store.failed": 503,
     "server.unreachable": 502,
+    "run.output.incomplete": 502,
 }
 
 #: Litestar's own exceptions (routing, body size, validation), by status, as flwd errors.

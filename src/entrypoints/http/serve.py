@@ -1,4 +1,5 @@
-"""``flwd :serve``: check tokens and runtime, reconcile, then serve the API with uvicorn until a signal."""
+"""Serving the API (``flwd :serve``, whose arguments the CLI reads): check tokens and runtime,
+reconcile, then serve with uvicorn until a signal."""
 
 from __future__ import annotations
 
@@ -9,23 +10,11 @@ import socket
 import threading
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, TextIO
 
-from flwd.domain.errors import ConfigInvalidError, UsageError
-from flwd.domain.model import Profile
-from flwd.entrypoints.cli.render import Io
+from flwd.domain.errors import ConfigInvalidError
 from flwd.entrypoints.config import FlwdConfig
 
-USAGE = """\
-Usage: flwd :serve [--bind HOST:PORT] [--dev] [--profile P] [--no-runtime]
-
-Serve the REST API (SPEC section 8).
-
-  --bind HOST:PORT   address to listen on (default: server.bind, FLWD_BIND or 127.0.0.1:8080)
-  --dev              add the token `dev-token` with every scope; loopback addresses only
-  --profile P        default security profile: secure | permissive | disabled
-  --no-runtime       plan-only: no container runtime needed; POST /runs answers 422
-"""
 _SHUTDOWN_EXTRA_SECONDS = 5.0
 # A job added or edited on disk is seen by the server within this many seconds.
 CATALOG_RESCAN_SECONDS = 1.0
@@ -33,21 +22,13 @@ CATALOG_RESCAN_SECONDS = 1.0
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServeOptions:
+    """How to serve: the address to listen on and the options of ``flwd :serve``."""
+
     host: str
     port: int
     dev: bool = False
     profile: str | None = None
     no_runtime: bool = False
-    help: bool = False
-
-
-def parse_bind(text: str) -> tuple[str, int]:
-    """``HOST:PORT``, ``[v6]:PORT`` or ``:PORT`` (loopback); raises UsageError."""
-    host, sep, port_text = text.strip().rpartition(":")
-    if not sep or not (port_text.isascii() and port_text.isdigit()) or int(port_text) > 65535:
-        raise UsageError(f"--bind must be HOST:PORT, not {text!r}")
-    host = host.strip("[]") or "127.0.0.1"
-    return host, int(port_text)
 
 
 def is_loopback(host: str) -> bool:
@@ -59,35 +40,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def parse_serve_args(tokens: Sequence[str], default_bind: str) -> ServeOptions:
-    values: dict[str, Any] = {"bind": default_bind}
-    items = iter(tokens)
-    for token in items:
-        name, eq, inline = token.partition("=")
-        if name in ("--help", "-h"):
-            values["help"] = True
-        elif name in ("--dev", "--no-runtime") and not eq:
-            values[name[2:].replace("-", "_")] = True
-        elif name in ("--bind", "--profile"):
-            value = inline if eq else next(items, None)
-            if value is None:
-                raise UsageError(f"{name} needs a value\n{USAGE.splitlines()[0]}")
-            values[name[2:]] = value
-        else:
-            raise UsageError(f"unknown option {token!r} for :serve\n{USAGE.splitlines()[0]}")
-    host, port = parse_bind(values.pop("bind"))
-    profile = values.get("profile")
-    if profile is not None and profile not in {p.value for p in Profile}:
-        raise UsageError(f"--profile must be one of {', '.join(p.value for p in Profile)}")
-    return ServeOptions(host=host, port=port, **values)
-
-
-def serve_command(config: FlwdConfig, tokens: list[str], io: Io, env: Mapping[str, str]) -> int:
-    """Run the API server until SIGTERM/SIGINT; returns the exit status (errors raise)."""
-    options = parse_serve_args(tokens, config.server_bind)
-    if options.help:
-        io.out.write(USAGE)
-        return 0
+def serve(config: FlwdConfig, options: ServeOptions, err: TextIO, env: Mapping[str, str]) -> None:
+    """Serve the API until SIGTERM/SIGINT, announcing the address on *err*. Refuses to start
+    (raises a coded error) without a token, with --dev beyond loopback, or without a runtime."""
     from flwd.entrypoints.http.auth import dev_grant
 
     grants = config.tokens + ((dev_grant(),) if options.dev else ())
@@ -99,35 +54,38 @@ def serve_command(config: FlwdConfig, tokens: list[str], io: Io, env: Mapping[st
         raise ConfigInvalidError(
             "no API token is configured: set auth.tokens in flwd.yaml or FLWD_TOKENS, "
             "or pass --dev for a local development server", field="auth.tokens")
-    _serve(config, options, grants, io, env)
-    return 0
+    _serve(config, options, grants, err, env)
 
 
-def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], io: Io,
+def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], err: TextIO,
            env: Mapping[str, str]) -> None:
     from dependency_injector import providers
 
     from flwd.entrypoints.container import build_container
     from flwd.entrypoints.http.app import create_app
     from flwd.entrypoints.http.settings import ServerSettings
+    from flwd.entrypoints.orphans import OrphanWatch
 
     container = build_container(config, profile_override=options.profile,
                                 catalog_rescan_seconds=CATALOG_RESCAN_SECONDS)
     container.env.override(providers.Object(env))
     container.store().active()  # an unusable data_dir refuses to start, not fails each request
     supervisor = container.supervisor()
+    orphans = OrphanWatch(container.adopt_orphans)
     try:
         if not options.no_runtime:
             container.runtime()  # RuntimeUnavailableError: refuse to start (exit 125)
             reconcile = container.providers.get("reconcile_runs")
             if reconcile is not None:
                 reconcile()()
+                orphans.start()
         settings = ServerSettings(grants=grants, loopback=is_loopback(options.host),
                                   runtime_enabled=not options.no_runtime)
         app = create_app(container, server_settings=settings)
-        _run_uvicorn(app, options, io, config.cancel_grace,
+        _run_uvicorn(app, options, err, config.cancel_grace,
                      on_signal=lambda killing: _stop_runs(supervisor, killing))
     finally:
+        orphans.stop()
         supervisor.shutdown(cancel=True)
         container.shutdown_resources()
 
@@ -137,7 +95,7 @@ def _stop_runs(supervisor: Any, killing: bool) -> None:
         (supervisor.kill if killing else supervisor.cancel)(run_id)
 
 
-def _run_uvicorn(app: Any, options: ServeOptions, io: Io, grace: float,
+def _run_uvicorn(app: Any, options: ServeOptions, err: TextIO, grace: float,
                  on_signal: Callable[[bool], None]) -> None:
     import uvicorn
 
@@ -148,8 +106,8 @@ def _run_uvicorn(app: Any, options: ServeOptions, io: Io, grace: float,
             await super().startup(sockets=sockets)
             if self.started:
                 host, port = _bound_address(self, options)
-                io.err.write(f"flwd: serving on http://{host}:{port}\n")
-                io.err.flush()
+                err.write(f"flwd: serving on http://{host}:{port}\n")
+                err.flush()
 
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             killing = self.should_exit  # a second signal: kill instead of a graceful stop

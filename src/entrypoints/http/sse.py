@@ -26,6 +26,22 @@ _log = logging.getLogger("flwd.http")
 class _Subscriber:
     loop: asyncio.AbstractEventLoop
     wakeup: asyncio.Event
+    scheduled: bool = False  # a wake-up is on its way to the loop and has not run yet
+
+    def poke(self) -> None:
+        """Wake the stream from any thread; one wake-up in flight at a time (a chatty run
+        published one per line, each a write to the loop's self-pipe and a loop turn)."""
+        if self.scheduled:
+            return  # the stream reads the store after that wake-up: this event included
+        self.scheduled = True
+        try:
+            self.loop.call_soon_threadsafe(self._wake)
+        except RuntimeError:
+            pass  # that loop is closed: its stream is gone
+
+    def _wake(self) -> None:
+        self.scheduled = False  # before set(): an event stored after this wakes it again
+        self.wakeup.set()
 
 
 class EventHub:
@@ -47,10 +63,7 @@ class EventHub:
         with self._lock:
             subscribers = tuple(self._subscribers.get(run_id, ()))
         for sub in subscribers:
-            try:
-                sub.loop.call_soon_threadsafe(sub.wakeup.set)
-            except RuntimeError:
-                pass  # that loop is closed: its stream is gone
+            sub.poke()
 
     @contextmanager
     def subscribe(self, run_id: str) -> Iterator[asyncio.Event]:
