@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from tests.integration.delay_proxy import shut
+
 
 class SocketProxy:
     """Forwards each connection on ``path`` to ``target`` (a unix socket path)."""
@@ -46,7 +48,7 @@ class SocketProxy:
         if listener is not None:
             listener.close()
         for sock in sockets:
-            _close(sock)
+            shut(sock)
         self.path.unlink(missing_ok=True)
 
     def restore(self) -> None:
@@ -62,12 +64,12 @@ class SocketProxy:
             try:
                 upstream.connect(self.target)
             except OSError:
-                _close(client)
+                shut(client)
                 continue
             with self._lock:
                 if self._listener is not listener:
-                    _close(client)
-                    _close(upstream)
+                    shut(client)
+                    shut(upstream)
                     return
                 self._open.update((client, upstream))
             for source, sink in ((client, upstream), (upstream, client)):
@@ -83,15 +85,7 @@ class SocketProxy:
         finally:
             with self._lock:
                 self._open.discard(source)
-            _close(source)
-
-
-def _close(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    sock.close()
+            shut(source)
 
 
 @contextmanager
