@@ -1,6 +1,6 @@
 """An in-memory stand-in for the CLI's secret input (files, standard input, a no-echo prompt).
 
-It conforms by shape to ``flwd.entrypoints.cli.secret_input.SecretInput`` and records what was
+It conforms by shape to ``flwd.entrypoints.cli.secret_source.SecretInput`` and records what was
 read and what was asked, so tests can hold the CLI to reading each value once.
 """
 

@@ -242,3 +242,25 @@ def test_help_says_how_to_give_each_secret_off_the_command_line(
     assert code == 0
     assert flat.count("@PATH reads it from a file, - from standard input") == 2
     assert flat.count("asked for without echo") == 1  # only the required one is prompted for
+
+
+# --- remote mode -----------------------------------------------------------------------------
+
+
+def test_remote_run_reads_the_value_locally_and_sends_it_in_the_body_when_given_dash(
+        tmp_path: Path) -> None:
+    from tests.unit.http_support import ADMIN, close, fake_runtime, make_app, make_container, served
+
+    container = make_container(tmp_path, fake_runtime(lines=(TOKEN,)))
+    write_job(tmp_path / "jobs", "deploy", SECRET_JOB, "true\n")
+    source = FakeSecretInput(stdin=f"{TOKEN}\n".encode())
+    out, err = stdio.StringIO(), stdio.StringIO()
+    try:
+        with served(make_app(container)) as base:
+            code = main(["--server", base, "--token", ADMIN, "deploy", "--api-token", "-"],
+                        Io(out=out, err=err, secrets=source), {"HOME": "/nonexistent"})
+    finally:
+        close(container)
+
+    assert (code, out.getvalue()) == (0, "***\n"), err.getvalue()  # the server got exactly it
+    assert source.reads == {"stdin": 1} and TOKEN not in err.getvalue()

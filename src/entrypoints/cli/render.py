@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
 from flwd.domain.errors import ArgsInvalidError, FlwdError
 
 if TYPE_CHECKING:
-    from flwd.entrypoints.cli.secret_input import SecretInput
+    from flwd.entrypoints.cli.secret_source import SecretInput
 
 
 @dataclass(slots=True)
@@ -25,7 +25,7 @@ class Io:
 
 
 def _terminal_input() -> SecretInput:
-    from flwd.entrypoints.cli.secret_input import TerminalInput
+    from flwd.entrypoints.cli.secret_source import TerminalInput
 
     return TerminalInput()
 

@@ -9,57 +9,15 @@ mistaken for a path would otherwise be printed).
 
 from __future__ import annotations
 
-import sys
-from typing import Mapping, Protocol
+from typing import Mapping
 
 from flwd.domain.errors import ArgProblem, ArgsInvalidError, UsageError
 from flwd.domain.model import ArgSpec, JobSpec
+from flwd.entrypoints.cli.secret_source import SecretInput
 
 MAX_SECRET_BYTES = 256 * 1024  # a key or a certificate chain fits; the API takes 1 MiB bodies
 FROM_STDIN = "-"
 FROM_FILE = "@"
-
-
-class SecretInput(Protocol):
-    """Where secret values come from besides the command line."""
-
-    def read_file(self, path: str, limit: int) -> bytes:
-        """At most *limit* + 1 bytes of the file (raises ``OSError``)."""
-        ...
-
-    def read_stdin(self, limit: int) -> bytes:
-        """At most *limit* + 1 bytes of standard input, up to its end."""
-        ...
-
-    def interactive(self) -> bool:
-        """Whether standard input is a terminal a person can answer a prompt on."""
-        ...
-
-    def prompt(self, text: str) -> str:
-        """One line typed on the terminal without echo (raises ``EOFError`` at end of input)."""
-        ...
-
-
-class TerminalInput:
-    """The real thing: files, ``sys.stdin``, and ``getpass`` (prompt and answer on /dev/tty)."""
-
-    def read_file(self, path: str, limit: int) -> bytes:
-        with open(path, "rb") as file:
-            return file.read(limit + 1)
-
-    def read_stdin(self, limit: int) -> bytes:
-        return sys.stdin.buffer.read(limit + 1)
-
-    def interactive(self) -> bool:
-        try:
-            return sys.stdin is not None and sys.stdin.isatty()
-        except ValueError:  # closed
-            return False
-
-    def prompt(self, text: str) -> str:
-        import getpass
-
-        return getpass.getpass(text)
 
 
 class _Unreadable(Exception):

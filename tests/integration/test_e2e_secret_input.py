@@ -1,0 +1,99 @@
+"""SPEC section 3 on the CLI: a secret given as ``@FILE`` or ``-`` (a pipe) never shows in any
+process's command line while the run goes on, and still reaches the job as /run/secrets/NAME.
+
+A literal ``--api-token VALUE`` is run the same way as a control: the sampling does see it, so
+the other cases' empty findings mean something."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.integration.e2e_support import (  # noqa: F401 - fixtures
+    Runtime,
+    Sandbox,
+    parse_facts,
+    rt,
+    sandbox,
+)
+
+SECRET_JOB = """\
+    executor: container
+    image: alpine:3.20
+    script: main.sh
+    args:
+      - {name: api_token, type: string, format: secret, required: true}
+    """
+MARKER = "2.345"  # the job's sleep: seeing `sleep 2.345` in a sample proves it ran meanwhile
+PROBE = f"""
+echo "sha=$(sha256sum < /run/secrets/api_token | cut -d' ' -f1)"
+echo "size=$(wc -c < /run/secrets/api_token)"
+sleep {MARKER}
+"""
+
+
+def _command_lines() -> list[str]:
+    """Every process's command line, from /proc and from `ps -eo args`."""
+    lines = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                lines.append(Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+                             .decode(errors="replace"))
+            except OSError:
+                continue  # gone meanwhile
+    done = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, timeout=30)
+    return lines + done.stdout.splitlines()
+
+
+def _run_sampling(sandbox: Sandbox, args: list[str], stdin: bytes | None) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run `flwd ARGS` (with *stdin* piped in, if given) and sample every command line until
+    it ends; returns its result and the sampled lines."""
+    process = subprocess.Popen(sandbox.argv(args), cwd=sandbox.base, env=sandbox.env(),
+                               stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if stdin is not None:
+        assert process.stdin is not None
+        process.stdin.write(stdin)
+        process.stdin.close()
+    seen: list[str] = []
+    deadline = time.monotonic() + 120
+    try:
+        while process.poll() is None and time.monotonic() < deadline:
+            seen.extend(_command_lines())
+            time.sleep(0.05)
+        process.wait(timeout=30)
+    finally:
+        process.kill()
+    assert process.stdout is not None and process.stderr is not None
+    out, err = process.stdout.read(), process.stderr.read()  # a few lines: the pipes never fill
+    result = subprocess.CompletedProcess(process.args, process.returncode, out.decode(), err.decode())
+    return result, seen
+
+
+@pytest.mark.parametrize("how", ["literal", "file", "stdin"])
+def test_secret_is_in_no_command_line_but_reaches_the_job_when_given_off_the_command_line(
+        sandbox: Sandbox, tmp_path: Path, how: str) -> None:
+    secret = f"s3cr3t-{uuid.uuid4().hex}"
+    job = sandbox.write_job("secret-input", SECRET_JOB, {"main.sh": PROBE})
+    token_file = tmp_path / "token"
+    token_file.write_text(secret + "\n")
+    given = {"literal": secret, "file": f"@{token_file}", "stdin": "-"}[how]
+
+    result, seen = _run_sampling(sandbox, [job, "--api-token", given],
+                                 stdin=f"{secret}\n".encode() if how == "stdin" else None)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    facts = parse_facts(result.stdout)
+    assert facts["sha"] == [hashlib.sha256(secret.encode()).hexdigest()]  # no final newline
+    assert facts["size"] == [str(len(secret))]
+    assert any(f"sleep {MARKER}" in line for line in seen), "no sample while the job ran"
+    shown = [line for line in seen if secret in line]
+    assert bool(shown) == (how == "literal"), shown[:3]
+    assert secret not in result.stdout + result.stderr
