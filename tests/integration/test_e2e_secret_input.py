@@ -22,14 +22,8 @@ from tests.integration.e2e_support import (  # noqa: F401 - fixtures
     rt,
     sandbox,
 )
+from tests.integration.test_e2e_secrets import SECRET_JOB  # a required secret api_token
 
-SECRET_JOB = """\
-    executor: container
-    image: alpine:3.20
-    script: main.sh
-    args:
-      - {name: api_token, type: string, format: secret, required: true}
-    """
 MARKER = "2.345"  # the job's sleep: seeing `sleep 2.345` in a sample proves it ran meanwhile
 PROBE = f"""
 echo "sha=$(sha256sum < /run/secrets/api_token | cut -d' ' -f1)"

@@ -23,14 +23,14 @@ from tests.conftest import write_job
 
 SECRET_JOB = """\
 id: deploy
-executor: container
-image: alpine:3.20
-script: main.sh
 args:
   - {name: api_token, type: string, format: secret, required: true}
   - {name: db_password, type: string, format: secret}
   - {name: note, type: string}
   - {name: level, type: integer}
+executor: container
+image: alpine:3.20
+script: main.sh
 """
 TOKEN = "tok-4f9a1c"
 JOB = JobSpec(id="deploy", directory="/jobs/deploy", spec_path="/jobs/deploy/job.yaml",  # type: ignore[arg-type]
