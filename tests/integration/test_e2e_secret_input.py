@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pty
+import select
 import subprocess
 import time
 import uuid
@@ -69,6 +71,61 @@ def _run_sampling(sandbox: Sandbox, args: list[str], stdin: bytes | None) -> tup
     out, err = process.stdout.read(), process.stderr.read()  # a few lines: the pipes never fill
     result = subprocess.CompletedProcess(process.args, process.returncode, out.decode(), err.decode())
     return result, seen
+
+
+def _prompted_sampling(sandbox: Sandbox, args: list[str], typed: bytes,
+                       out_path: Path) -> tuple[int, bytes, list[str]]:
+    """Run `flwd ARGS` on a pseudo-terminal (stdout to *out_path*), type *typed* at its
+    prompt, and sample every command line until it ends; returns its exit status, what the
+    terminal showed and the sampled lines."""
+    out_fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    argv, env = sandbox.argv(args), sandbox.env()
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its terminal is the pty, its stdout the file
+        try:
+            os.chdir(sandbox.base)
+            os.dup2(out_fd, 1)
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    os.close(out_fd)
+    terminal, seen, status, typed_yet = bytearray(), [], None, False
+    deadline = time.monotonic() + 120
+    try:
+        while status is None and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.05)[0]:
+                try:
+                    terminal.extend(os.read(fd, 4096))
+                except OSError:  # EIO: the child closed its terminal
+                    pass
+            if not typed_yet and b"(secret, not echoed): " in terminal:
+                os.write(fd, typed + b"\r")
+                typed_yet = True
+            seen.extend(_command_lines())
+            done, code = os.waitpid(pid, os.WNOHANG)
+            status = os.waitstatus_to_exitcode(code) if done else None
+    finally:
+        if status is None:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    assert status is not None, f"flwd did not end; the terminal showed {bytes(terminal)!r}"
+    return status, bytes(terminal), seen
+
+
+def test_prompted_secret_is_not_echoed_nor_in_any_command_line_but_reaches_the_job_when_left_out(
+        sandbox: Sandbox, tmp_path: Path) -> None:
+    secret = f"s3cr3t-{uuid.uuid4().hex}"
+    job = sandbox.write_job("secret-input", SECRET_JOB, {"main.sh": PROBE})
+
+    code, terminal, seen = _prompted_sampling(sandbox, [job], secret.encode(), tmp_path / "out")
+
+    stdout = (tmp_path / "out").read_text()
+    assert code == 0, terminal + stdout.encode()
+    assert parse_facts(stdout)["sha"] == [hashlib.sha256(secret.encode()).hexdigest()]
+    assert b"api_token (secret, not echoed): " in terminal and secret.encode() not in terminal
+    assert any(f"sleep {MARKER}" in line for line in seen), "no sample while the job ran"
+    assert not [line for line in seen if secret in line]
 
 
 @pytest.mark.parametrize("how", ["literal", "file", "stdin"])

@@ -33,7 +33,7 @@ image: alpine:3.20
 script: main.sh
 """
 TOKEN = "tok-4f9a1c"
-JOB = JobSpec(id="deploy", directory="/jobs/deploy", spec_path="/jobs/deploy/job.yaml",  # type: ignore[arg-type]
+JOB = JobSpec(id="deploy", directory="/jobs/deploy", spec_path="/jobs/deploy/job.yaml",
               image="alpine:3.20",
               args=parse_arg_specs([
                   {"name": "api_token", "type": "string", "format": "secret", "required": True},
