@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 @dataclass(slots=True)
 class FakeSecretInput:
     """``files``: path -> content (absent paths do not exist, ``unreadable`` ones refuse);
-    ``stdin``: what standard input holds; ``tty``: whether it is a terminal; ``answers``:
+    ``stdin``: what standard input holds (``stdin_closed``: reading it fails); ``tty``: whether it is a terminal; ``answers``:
     what a person types at successive prompts (then end of input)."""
 
     files: dict[str, bytes] = field(default_factory=dict)
     unreadable: set[str] = field(default_factory=set)
     stdin: bytes = b""
+    stdin_closed: bool = False  # reading standard input fails (EBADF)
     tty: bool = False
     answers: list[str] = field(default_factory=list)
     prompts: list[str] = field(default_factory=list)  # the prompts shown, in order
@@ -35,6 +36,8 @@ class FakeSecretInput:
 
     def read_stdin(self, limit: int) -> bytes:
         self.reads["stdin"] += 1
+        if self.stdin_closed:
+            raise OSError(errno.EBADF, "Bad file descriptor")
         data, self.stdin = self.stdin[: limit + 1], self.stdin[limit + 1:]
         return data
 

@@ -264,3 +264,18 @@ def test_remote_run_reads_the_value_locally_and_sends_it_in_the_body_when_given_
 
     assert (code, out.getvalue()) == (0, "***\n"), err.getvalue()  # the server got exactly it
     assert source.reads == {"stdin": 1} and TOKEN not in err.getvalue()
+
+
+def test_dash_prompts_without_echo_instead_of_reading_the_terminal_when_stdin_is_one() -> None:
+    source = FakeSecretInput(tty=True, answers=[TOKEN], stdin=b"never read")
+
+    values = read_secrets(JOB, {"api_token": "-"}, source)
+
+    assert values["api_token"] == TOKEN and source.prompts == ["api_token (secret, not echoed): "]
+    assert not source.reads
+
+
+def test_unreadable_standard_input_is_args_invalid_when_reading_it_fails() -> None:
+    problems = _problems(FakeSecretInput(stdin_closed=True), {"api_token": "-"})
+
+    assert problems == {"api_token": "cannot read standard input: bad file descriptor"}

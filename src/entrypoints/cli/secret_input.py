@@ -44,7 +44,7 @@ def read_secrets(job: JobSpec, args: Mapping[str, object], source: SecretInput) 
         value = values.get(spec.name)
         if isinstance(value, str):
             try:
-                values[spec.name] = _read(value, source)
+                values[spec.name] = _read(spec, value, source)
             except _Unreadable as bad:
                 problems.append(_problem(spec, str(bad)))
     if problems:
@@ -52,9 +52,9 @@ def read_secrets(job: JobSpec, args: Mapping[str, object], source: SecretInput) 
     return _prompt_missing(job, values, secrets, source)
 
 
-def _read(value: str, source: SecretInput) -> str:
+def _read(spec: ArgSpec, value: str, source: SecretInput) -> str:
     if value == FROM_STDIN:
-        return _text(source.read_stdin(MAX_SECRET_BYTES), "standard input")
+        return _from_stdin(spec, source)
     if value.startswith(FROM_FILE + FROM_FILE):
         return value[1:]
     if not value.startswith(FROM_FILE):
@@ -68,6 +68,25 @@ def _read(value: str, source: SecretInput) -> str:
         raise _Unreadable(f"cannot read the file after @: {reason} "
                           "(write @@ for a value starting with @)") from None
     return _text(data, "the file after @")
+
+
+def _from_stdin(spec: ArgSpec, source: SecretInput) -> str:
+    """Standard input to its end; on a terminal, the no-echo prompt (typing would show)."""
+    if source.interactive():
+        try:
+            return source.prompt(_prompt_text(spec))
+        except EOFError:
+            return ""
+    try:
+        data = source.read_stdin(MAX_SECRET_BYTES)
+    except OSError as exc:
+        reason = (exc.strerror or str(exc) or type(exc).__name__).lower()
+        raise _Unreadable(f"cannot read standard input: {reason}") from None
+    return _text(data, "standard input")
+
+
+def _prompt_text(spec: ArgSpec) -> str:
+    return f"{spec.name} (secret, not echoed): "
 
 
 def _text(data: bytes, where: str) -> str:
@@ -104,7 +123,7 @@ def _prompt_missing(job: JobSpec, values: dict[str, object], secrets: list[ArgSp
             raise
     for spec in missing:
         try:
-            answer = source.prompt(f"{spec.name} (secret, not echoed): ")
+            answer = source.prompt(_prompt_text(spec))
         except EOFError:
             answer = ""
         if answer:  # nothing typed stays missing: `required`

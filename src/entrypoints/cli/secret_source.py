@@ -35,6 +35,8 @@ class TerminalInput:
             return file.read(limit + 1)
 
     def read_stdin(self, limit: int) -> bytes:
+        if sys.stdin is None:  # started with standard input closed
+            raise OSError(9, "standard input is closed")
         return sys.stdin.buffer.read(limit + 1)
 
     def interactive(self) -> bool:
