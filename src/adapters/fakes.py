@@ -326,3 +326,4 @@ def _newest_key(run: RunRecord) -> tuple[str, str]:
 # The runtime fake lives in its own module; re-exported so every fake comes from here.
 from flwd.adapters.fake_runtime import FakeContainer as FakeContainer  # noqa: E402
 from flwd.adapters.fake_runtime import FakeRuntime as FakeRuntime  # noqa: E402
+from flwd.adapters.fake_secret_input import FakeSecretInput as FakeSecretInput  # noqa: E402
