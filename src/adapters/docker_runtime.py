@@ -14,10 +14,10 @@ import docker.errors
 
 from flwd.adapters._runtime_common import (
     DEFAULT_DOCKER_SOCKET,
-    NEVER_PULL_MESSAGE,
     PULL_POLICIES,
     check_reachable,
     managed_container,
+    never_pull_error,
     split_lines,
     translate_api_error,
 )
@@ -106,7 +106,7 @@ class DockerRuntime:
             raise ValueError(f"unknown pull policy {policy!r}; expected one of {PULL_POLICIES}")
         present = self._image_present(image)
         if policy == "never" and not present:
-            raise OciError(NEVER_PULL_MESSAGE, image=image)
+            raise never_pull_error(image)
         if present and policy != "always":
             return False
         self._pull(image, progress)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
 
 from flwd.adapters._runtime_common import (
-    NEVER_PULL_MESSAGE,
     PULL_POLICIES,
+    never_pull_error,
 )
 from flwd.domain.errors import ContainerNameConflictError, OciError, RuntimeUnavailableError
 from flwd.ports.runtime import (
@@ -119,7 +119,7 @@ State: ``created``,
             raise ValueError(f"unknown pull policy {policy!r}; expected one of {PULL_POLICIES}")
         present = image in self.images
         if policy == "never" and not present:
-            raise OciError(NEVER_PULL_MESSAGE, image=image)
+            raise never_pull_error(image)
         if present and policy != "always":
             return False
         if self.pull_stall is not None:

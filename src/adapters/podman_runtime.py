@@ -14,10 +14,10 @@ import time
 from typing import Any, Callable, Iterator, Sequence
 
 from flwd.adapters._runtime_common import (
-    NEVER_PULL_MESSAGE,
     PULL_POLICIES,
     check_reachable,
     managed_container,
+    never_pull_error,
     split_lines,
 )
 from flwd.adapters.podman_api import LibpodApi, error_message, not_running
@@ -98,7 +98,7 @@ class PodmanRuntime:
         if policy != "always" and self._image_exists(image):
             return False
         if policy == "never":
-            raise OciError(f"{NEVER_PULL_MESSAGE}: {image}", action="pull", image=image)
+            raise never_pull_error(image)
         self._pull(image, progress)
         return True
 

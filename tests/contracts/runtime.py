@@ -201,7 +201,7 @@ def check_kill(runtime: ContainerRuntime, image: str, workdir: Path) -> None:
 def check_pull_failure(runtime: ContainerRuntime) -> None:
     with pytest.raises(OciError) as never:
         runtime.ensure_image(UNPULLABLE_IMAGE, "never", lambda p: None)
-    assert NEVER_PULL_MESSAGE in never.value.detail
+    assert NEVER_PULL_MESSAGE in never.value.detail and UNPULLABLE_IMAGE in never.value.detail
     with pytest.raises(OciError) as failed:
         runtime.ensure_image(UNPULLABLE_IMAGE, "if-not-present", lambda p: None)
     assert failed.value.code == "E_OCI"

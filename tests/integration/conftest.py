@@ -93,3 +93,7 @@ def shared_tmp() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+# the local OCI registry and the Podman service that trusts it (session-wide, see oci_registry)
+from tests.integration.oci_registry import local_registry, registry_podman  # noqa: E402,F401

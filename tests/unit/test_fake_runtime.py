@@ -98,7 +98,7 @@ def test_ensure_image_refuses_when_missing_and_policy_is_never() -> None:
     with pytest.raises(OciError) as err:
         fake.ensure_image("alpine:3.20", "never", lambda p: None)
 
-    assert err.value.detail == NEVER_PULL_MESSAGE
+    assert err.value.detail == f"{NEVER_PULL_MESSAGE}: alpine:3.20"
     assert fake.pulled == []
 
 
