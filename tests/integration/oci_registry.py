@@ -224,6 +224,9 @@ def remove_local_images(registry: LocalRegistry, podman_url: str) -> list[str]:
 @pytest.fixture(scope="session")
 def local_registry() -> Iterator[LocalRegistry]:
     """A real registry on 127.0.0.1:<free port>; stopped, storage removed at the end."""
+    if not Path(REGISTRY_BINARY).exists():
+        pytest.fail(f"{REGISTRY_BINARY} is missing: run `sudo .ci/setup-runtimes.sh` "
+                    "(installs Debian's docker-registry)")
     registry = LocalRegistry()
     yield registry
     registry.stop()

@@ -96,6 +96,7 @@ def test_if_not_present_pulls_once_with_progress_then_uses_the_local_image_when_
 
     assert first.code == 0 and lines(first) == ["one"], first.describe()
     assert pulled(first) and progress(first), first.describe()
+    assert {d["image"] for d in pull_events(first)} == {image}
     assert manifest_requests(local_registry, repository, before)
     assert second.code == 0 and lines(second) == ["one"], second.describe()
     assert not pulled(second) and progress(second) == []
