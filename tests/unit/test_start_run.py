@@ -31,7 +31,7 @@ def start(fake_engine: FakeEngine, dispatcher: FakeRunDispatcher) -> StartRun:
     fake_engine.add_job("hello", HELLO)
     fake_engine.add_job("denied", DENIED)
     return StartRun(submit=fake_engine.submit_run(), dispatcher=dispatcher, store=fake_engine.runs,
-                    clock=fake_engine.clock)
+                    clock=fake_engine.clock, pending=fake_engine.pending)
 
 
 def test_start_hands_the_recorded_run_to_the_dispatcher_when_the_request_is_valid(
@@ -169,7 +169,8 @@ def test_the_plan_only_dispatcher_refuses_every_run_with_runtime_unavailable(
         fake_engine: FakeEngine) -> None:
     fake_engine.add_job("hello", HELLO)
     start = StartRun(submit=fake_engine.submit_run(), store=fake_engine.runs,
-                     clock=fake_engine.clock, dispatcher=NoRuntimeDispatcher(detail="plan-only"))
+                     clock=fake_engine.clock, pending=fake_engine.pending,
+                     dispatcher=NoRuntimeDispatcher(detail="plan-only"))
 
     with pytest.raises(RuntimeUnavailableError, match="plan-only") as err:
         start(RunRequest(job="hello", args={"name": "Ada"}))
@@ -177,3 +178,23 @@ def test_the_plan_only_dispatcher_refuses_every_run_with_runtime_unavailable(
     run = fake_engine.runs.get(str(err.value.context["run_id"]))
     assert run is not None and (run.status, run.code) == ("error", "container.runtime.unavailable")
     assert not NoRuntimeDispatcher(detail="x").cancel(run.run_id)
+
+
+def test_a_refused_runs_end_is_kept_and_shown_when_the_store_refuses_to_record_it(
+        start: StartRun, dispatcher: FakeRunDispatcher, fake_engine: FakeEngine) -> None:
+    dispatcher.refuse = RuntimeUnavailableError("no runtime here")
+    fake_engine.runs.refused_events = {"run.finished"}
+
+    with pytest.raises(RuntimeUnavailableError) as err:
+        start(RunRequest(job="hello", args={"name": "Ada"}))
+
+    run_id = str(err.value.context["run_id"])
+    shown = fake_engine.query_runs().get(run_id)
+    assert (shown.status, shown.code) == ("error", "container.runtime.unavailable")
+    assert fake_engine.pending.unrecorded(run_id) is not None
+    fake_engine.runs.refused_events = set()  # the disk has room again
+    fake_engine.pending.retry_now()
+    stored = fake_engine.runs.get(run_id)
+    assert stored is not None and (stored.status, stored.code) == (
+        "error", "container.runtime.unavailable")
+    assert list(fake_engine.runs.events(run_id))[-1].type == "run.finished"

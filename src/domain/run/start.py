@@ -19,6 +19,7 @@ from flwd.domain.model import RunStatus
 from flwd.domain.plan.use_cases import RunRequest
 from flwd.domain.run import events as ev
 from flwd.domain.run.execution import QueuedRun
+from flwd.domain.run.pending import PendingCleanup
 from flwd.domain.run.use_cases import SubmitRun
 from flwd.ports.clock import Clock
 from flwd.ports.dispatch import RunDispatcher
@@ -69,11 +70,12 @@ class StartRun:
     """
 
     def __init__(self, *, submit: SubmitRun, dispatcher: RunDispatcher[QueuedRun],
-                 store: RunStore, clock: Clock) -> None:
+                 store: RunStore, clock: Clock, pending: PendingCleanup) -> None:
         self._submit = submit
         self._dispatcher = dispatcher
         self._store = store
         self._clock = clock
+        self._pending = pending
 
     def __call__(self, request: RunRequest, *, idempotency_key: str | None = None,
                  listeners: Sequence[EventListener] = (),
@@ -100,7 +102,8 @@ class StartRun:
     def _refused(self, queued: QueuedRun, listeners: Sequence[EventListener],
                  exc: Exception) -> None:
         """The dispatcher did not take *queued*: it ends ``error`` with the refusal's code (its
-        ``run.finished`` heard by *listeners*), and the error names the run."""
+        ``run.finished`` heard by *listeners*; retried while the store refuses it), and the
+        error names the run."""
         recorder = ev.RunRecorder(store=self._store, clock=self._clock, record=queued.record,
                                   redact=queued.prepared.redactor.redact_obj, listeners=listeners)
         if isinstance(exc, FlwdError):
@@ -108,8 +111,8 @@ class StartRun:
             exc.context["run_id"] = queued.record.run_id
         else:
             code, detail = FlwdError.code, f"{type(exc).__name__}: {exc}"
-        recorder.finish(RunStatus.ERROR.value, code=code,
-                        detail=queued.prepared.redactor.redact(detail))
+        self._pending.end_run(recorder, status=RunStatus.ERROR.value, code=code,
+                              detail=queued.prepared.redactor.redact(detail))
 
 
 class NoRuntimeDispatcher:
