@@ -215,3 +215,20 @@ def test_completion_command_refuses_when_the_shell_is_unknown() -> None:
     err = io.StringIO()
     assert main([":completion", "tcsh"], io=Io(out=io.StringIO(), err=err), env={}) == 2
     assert err.getvalue().startswith("error[usage.invalid]: no completion for shell 'tcsh'")
+
+
+def test_callback_reads_the_remote_catalogue_when_server_was_typed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.unit.http_support import ADMIN, close, fake_runtime, make_app, make_container, served
+
+    container = make_container(tmp_path, fake_runtime())
+    try:
+        with served(make_app(container)) as base:
+            def tab(*words: str) -> list[str]:
+                out = io.StringIO()
+                run_callback(["--server", base, "--token", ADMIN, *words], out, {"HOME": "/nonexistent"})
+                return [line.split("\t")[0] for line in out.getvalue().splitlines()[1:]]
+
+            assert tab("hel") == ["hello"]
+            assert tab("hello", "--na") == ["--name"]
+    finally:
+        close(container)

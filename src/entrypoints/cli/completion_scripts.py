@@ -10,7 +10,7 @@ no store, no parser library).
 from __future__ import annotations
 
 import os
-from typing import Mapping, Sequence, TextIO
+from typing import Any, Mapping, Sequence, TextIO
 
 from flwd.domain.model import JobSpec
 from flwd.entrypoints.cli.completion import SHELLS, JobSource, complete
@@ -169,7 +169,7 @@ class _RemoteJobs:
         view = self._get("/jobs/" + quote(job_id, safe=""))
         return job_from_view(view) if view else None
 
-    def _get(self, path: str) -> dict[str, object]:
+    def _get(self, path: str) -> dict[str, Any]:
         import http.client
         import json
 
