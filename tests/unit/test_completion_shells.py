@@ -1,7 +1,8 @@
 """The completion scripts in real shells: bash driven through its completion function, as
 readline would call it on Tab (COMP_LINE, COMP_POINT, COMP_WORDS split at ':' and '=' as
-bash does, COMP_CWORD); zsh and fish load theirs without error. Nothing is installed: the
-scripts call back into this venv's ``flwd`` through PATH."""
+bash does, COMP_CWORD); bash and zsh on a terminal, Tab typed; zsh and fish load theirs
+without error and fish answers ``complete -C``. Nothing is installed: the scripts call back
+into this venv's ``flwd`` through PATH."""
 
 from __future__ import annotations
 
@@ -149,21 +150,27 @@ def test_fish_loads_the_script_without_error(shell_env: dict[str, str], tmp_path
     assert done.stdout.split("\t")[0] == "--colour"
 
 
-def _readline_tab(typed: str, expected: str, env: dict[str, str], cwd: Path) -> str:
-    """Type *typed* then Tab into an interactive bash on a terminal; what it echoed, read
+_INTERACTIVE = {  # the shell on a terminal, and the line that loads the script
+    "bash": (["bash", "--norc", "--noprofile", "-i"], "source <(flwd :completion bash)"),
+    "zsh": (["zsh", "-f", "-i"], "autoload -U compinit; compinit -u; source <(flwd :completion zsh)"),
+}
+
+
+def _tab(shell: str, typed: str, expected: str, env: dict[str, str], cwd: Path) -> str:
+    """Type *typed* then Tab into an interactive *shell* on a terminal; what it echoed, read
     until *expected* shows (or 30 s pass)."""
     import pty
     import select
     import time
 
+    argv, setup = _INTERACTIVE[shell]
     pid, fd = pty.fork()
-    if pid == 0:  # the child: an interactive bash with no rc file, completing from the script
+    if pid == 0:  # the child: an interactive shell with no rc file, completing from the script
         os.chdir(cwd)
-        os.execvpe("bash", ["bash", "--norc", "--noprofile", "-i"],
-                   {**env, "PS1": "$ ", "INPUTRC": "/dev/null"})
+        os.execvpe(argv[0], argv, {**env, "PS1": "$ ", "INPUTRC": "/dev/null"})
     echoed = b""
     try:
-        os.write(fd, b"source <(flwd :completion bash)\n" + typed.encode() + b"\t")
+        os.write(fd, setup.encode() + b"\n" + typed.encode() + b"\t")
         deadline = time.monotonic() + 30
         while expected.encode() not in echoed and time.monotonic() < deadline:
             if select.select([fd], [], [], 0.2)[0]:
@@ -175,14 +182,16 @@ def _readline_tab(typed: str, expected: str, env: dict[str, str], cwd: Path) -> 
     return echoed.decode(errors="replace")
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+@pytest.mark.parametrize("shell", sorted(_INTERACTIVE))
 @pytest.mark.parametrize(("typed", "completed"), [
     ("flwd :pl", "flwd :plan "),
     ("flwd --jobs-dir catalogue rep", "flwd --jobs-dir catalogue report "),
     ("flwd --jobs-dir=catalogue report --colour=g", "report --colour=green "),
     ("flwd --jobs-dir catalogue report --no", "report --no-dry-run "),
 ])
-def test_bash_completes_the_word_when_tab_is_pressed(typed: str, completed: str,
-                                                     shell_env: dict[str, str],
-                                                     tmp_path: Path) -> None:
-    assert completed in _readline_tab(typed, completed, shell_env, tmp_path)
+def test_shell_completes_the_word_when_tab_is_pressed(shell: str, typed: str, completed: str,
+                                                      shell_env: dict[str, str],
+                                                      tmp_path: Path) -> None:
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed (.ci/setup-runtimes.sh installs it)")
+    assert completed in _tab(shell, typed, completed, shell_env, tmp_path)
