@@ -195,3 +195,31 @@ def test_shell_completes_the_word_when_tab_is_pressed(shell: str, typed: str, co
     if shutil.which(shell) is None:
         pytest.skip(f"{shell} is not installed (.ci/setup-runtimes.sh installs it)")
     assert completed in _tab(shell, typed, completed, shell_env, tmp_path)
+
+
+_HEAVY = ("cyclopts", "rich", "dependency_injector", "asyncio", "sqlite3", "podman", "docker",
+          "litestar", "flwd.entrypoints.container", "flwd.domain.run.execution",
+          "flwd.adapters.sqlite_store", "flwd.entrypoints.cli.commands")
+_PROBE = """
+import io, json, sys
+from flwd.entrypoints.cli.main import main
+from flwd.entrypoints.cli.render import Io
+out = io.StringIO()
+code = main(sys.argv[1:], io=Io(out=out, err=io.StringIO()))
+print(json.dumps({"code": code, "out": out.getvalue(),
+                  "loaded": [m for m in json.loads(sys.stdin.read()) if m in sys.modules]}))
+"""
+
+
+@pytest.mark.parametrize("words", [["re"], ["report", "--"], ["report", "--colour", ""]])
+def test_callback_loads_no_parser_container_runtime_or_store_when_tab_is_pressed(
+        words: list[str], shell_env: dict[str, str], tmp_path: Path) -> None:
+    import json
+
+    env = {**shell_env, "FLWD_JOBS_DIR": str(tmp_path / "catalogue")}
+    done = subprocess.run([sys.executable, "-c", _PROBE, ":__complete", *words],
+                          input=json.dumps(_HEAVY), capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=60, check=False)
+    result = json.loads(done.stdout)
+    assert result["code"] == 0 and result["out"].count("\n") > 1, done.stderr
+    assert result["loaded"] == []

@@ -126,11 +126,13 @@ def _scan(words: Sequence[str], options: Iterable[Option], *, flags: Sequence[Op
         elif word.startswith("-"):
             name, eq, inline = word.partition("=")
             option = by_name.get(name)
-            if option is not None and eq:
-                values.setdefault(option.name, []).append(inline)
-            elif option is not None:
-                values.setdefault(option.name, []) if option.flag else None
-                pending = None if option.flag else option
+            if option is None:
+                continue
+            given = values.setdefault(option.name, [])
+            if eq:
+                given.append(inline)
+            elif not option.flag:
+                pending = option
         else:
             found.append(word)
             if len(found) >= positionals > 0:
