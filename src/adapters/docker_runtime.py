@@ -226,6 +226,8 @@ class DockerRuntime:
                     yield stream, full[count:]
         except docker.errors.NotFound:
             return  # removed meanwhile: nothing more to read
+        except Exception as exc:  # the daemon went away: the tails cannot be read
+            raise translate_api_error(exc, "logs", container=container_id) from exc
 
     def _quietly(self, action: str, container_id: str, call: Callable[[], object]) -> None:
         """Run a stop/kill/remove, treating 'already gone / not running' as success."""

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         sqlite_store,
     )
     from flwd.domain.run import execution, orphans, reconcile, start, use_cases
+    from flwd.domain.run import pending as run_pending
     from flwd.domain.run import supervisor as run_supervisor
     from flwd.domain.run.execution import QueuedRun
     from flwd.entrypoints.cli import adopter
@@ -54,9 +55,9 @@ else:
         Lazy(f"flwd.adapters.{name}") for name in (
             "docker_runtime", "fs_secrets", "fs_workspace", "podman_runtime", "runtime_detect",
             "sqlite_store"))
-    execution, orphans, reconcile, run_supervisor, start, use_cases = (
+    execution, orphans, reconcile, run_pending, run_supervisor, start, use_cases = (
         Lazy(f"flwd.domain.run.{name}") for name in (
-            "execution", "orphans", "reconcile", "supervisor", "start", "use_cases"))
+            "execution", "orphans", "reconcile", "pending", "supervisor", "start", "use_cases"))
     adopter = Lazy("flwd.entrypoints.cli.adopter")
 
 
@@ -132,8 +133,10 @@ class Container(containers.DeclarativeContainer):
     )
     list_jobs = providers.Singleton(ListJobs, catalog=catalog)
     plan_job = providers.Factory(PlanJob, jobs=list_jobs, settings=settings)
+    pending = providers.Singleton(run_pending.PendingCleanup)
     execute_run = providers.Singleton(
         execution.ExecuteRun,
+        pending=pending,
         runtime=runtime.provider,
         secrets=secrets,
         workspace=workspace,
@@ -149,7 +152,8 @@ class Container(containers.DeclarativeContainer):
         max_concurrent=config.max_concurrent_runs,
     )
     submit_run = providers.Factory(
-        use_cases.SubmitRun, plan=plan_job, store=store, clock=clock, ids=ids, owner=owner
+        use_cases.SubmitRun, plan=plan_job, store=store, clock=clock, ids=ids, owner=owner,
+        pending=pending,
     )
     # The dispatch seam: StartRun hands runs to this process's supervisor (cluster mode can
     # select a dispatcher that enqueues them instead); --detach to a forked child.
@@ -160,7 +164,7 @@ class Container(containers.DeclarativeContainer):
         start.StartRun, submit=submit_run, store=store,
         dispatcher=providers.Factory(build_detaching_dispatcher, container=__self__),
     )
-    query_runs = providers.Factory(use_cases.QueryRuns, store=store)
+    query_runs = providers.Factory(use_cases.QueryRuns, store=store, pending=pending)
     reconcile_runs = providers.Factory(
         reconcile.ReconcileRuns,
         store=store,
@@ -170,6 +174,7 @@ class Container(containers.DeclarativeContainer):
         execute=execute_run,
         clock=clock,
         owners=owners,
+        pending=pending,
     )
     # Orphans (runs whose flwd died): a server adopts them itself, a CLI command hands the
     # still-running ones to a detached adopter process.

@@ -78,7 +78,8 @@ def test_healthz_is_degraded_when_runtime_unreachable(container: Container, runt
         response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "degraded", "runtime": None}
+    assert response.json() == {"status": "degraded", "runtime": None, "runtime_problem": {
+        "code": "container.runtime.unavailable", "detail": "fake runtime is unavailable"}}
 
 
 def test_jobs_lists_valid_and_invalid_jobs_when_token_has_jobs_read(client: TestClient[Any]) -> None:

@@ -95,6 +95,7 @@ class RunsController(Controller):
             run_id, _resume_point(last_event_id, after),
             read_events=lambda rid, seq: query_runs.events(rid, after_seq=seq),
             read_run=query_runs.get, hub=hub, timing=settings.timing, follow=follow,
+            read_unrecorded=query_runs.unrecorded_end,
         )
         return ServerSentEvent(stream, headers={"X-Accel-Buffering": "no"})
 
