@@ -14,7 +14,10 @@ set -euo pipefail
 RUN_USER=${FLWD_RUN_USER:-flwdrun}
 ENV_FILE=/run/flwd-ci.env
 DOCKER_LOG=/var/log/flwd-dockerd.log
-PACKAGES=(podman runc uidmap slirp4netns fuse-overlayfs busybox-static docker.io iproute2 curl catatonit docker-registry)
+# zsh, fish: the completion scripts are loaded in those shells by tests/unit/test_completion_shells.py
+# docker-registry: tests/integration/oci_registry.py serves a local registry with it
+PACKAGES=(podman runc uidmap slirp4netns fuse-overlayfs busybox-static docker.io iproute2 curl catatonit
+          zsh fish docker-registry)
 IMAGE=localhost/flwd-test:latest
 ALIAS=docker.io/library/alpine:3.20
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
