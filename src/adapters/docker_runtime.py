@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import docker
 import docker.errors
 
+from flwd.adapters._attach import AttachedStream
 from flwd.adapters._runtime_common import (
     DEFAULT_DOCKER_SOCKET,
     NEVER_PULL_MESSAGE,
@@ -119,6 +120,29 @@ class DockerRuntime:
             raise translate_api_error(exc, "create", name=spec.name, image=spec.image) from exc
         return str(container.id)
 
+    def attach(self, container_id: str) -> AttachedStream:
+        """docker-py's ``attach_socket``, made before the start as ``docker run`` does: the
+        daemon joins the container's output before it answers."""
+        try:
+            raw = self._api().attach_socket(container_id,
+                                            params={"stdout": 1, "stderr": 1, "stream": 1})
+        except Exception as exc:
+            raise translate_api_error(exc, "attach", container=container_id) from exc
+        sock = raw._sock  # the hijacked connection under docker-py's SocketIO
+        sock.settimeout(None)  # a quiet job is no timeout
+        return AttachedStream(raw.read, sock, running=lambda: self._is_running(container_id),
+                              recover=lambda: self.output(container_id), release=raw.close,
+                              name=f"flwd-attach-{container_id[:12]}")
+
+    def _is_running(self, container_id: str) -> bool:
+        try:
+            state = self._api().inspect_container(container_id).get("State") or {}
+        except docker.errors.NotFound:
+            return False
+        except Exception as exc:
+            raise translate_api_error(exc, "inspect", container=container_id) from exc
+        return bool(state.get("Running"))
+
     def start(self, container_id: str) -> None:
         try:
             self._api().start(container_id)
@@ -126,6 +150,8 @@ class DockerRuntime:
             raise translate_api_error(exc, "start", container=container_id) from exc
 
     def output(self, container_id: str) -> Iterator[OutputLine]:
+        """Followed log streams (for a container this adapter did not attach to, or whose
+        attach broke), completed after the exit from the log itself."""
         api = self._api()
         try:
             streams = {

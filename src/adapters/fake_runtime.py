@@ -11,7 +11,7 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Generator, Iterable, Iterator, Sequence
 
 from flwd.adapters._runtime_common import (
     NEVER_PULL_MESSAGE,
@@ -43,6 +43,7 @@ class FakeContainer:
     run_seconds: float
     state: str = "created"
     started_at: float | None = None
+    started: threading.Event = field(default_factory=threading.Event)
     ended: threading.Event = field(default_factory=threading.Event)
     final_exit_code: int | None = None
 
@@ -61,7 +62,8 @@ class FakeRuntime:
 read answers only this many seconds after the container has ended: a slow runtime),
 ``output_fails`` (a log read fails, the runtime lost, after handing over the lines), ``info``.
 State: ``created``,
-    ``containers``, ``started``, ``stopped``, ``killed``, ``removed``, ``pulled``, ``closed``.
+    ``containers``, ``attached`` (container id and its state when attached), ``started``,
+    ``stopped``, ``killed``, ``removed``, ``pulled``, ``closed``.
     """
 
     def __init__(
@@ -90,6 +92,7 @@ State: ``created``,
         self.info = info or _default_info()
         self.created: list[ContainerSpec] = []
         self.containers: dict[str, FakeContainer] = {}
+        self.attached: list[tuple[str, str]] = []
         self.started: list[str] = []
         self.stopped: list[str] = []
         self.killed: list[str] = []
@@ -150,7 +153,21 @@ State: ``created``,
             if container.state != "created":
                 raise OciError(f"start failed: container {container_id} is {container.state}")
             container.state, container.started_at = "running", time.monotonic()
+            container.started.set()
             self.started.append(container_id)
+
+    def attach(self, container_id: str) -> Generator[OutputLine, None, None]:
+        """The container's lines once it is started (the knobs apply as to ``output``)."""
+        self._reachable()
+        container = self._get(container_id, "attach")
+        with self._lock:
+            self.attached.append((container_id, container.state))
+
+        def lines() -> Generator[OutputLine, None, None]:
+            container.started.wait()
+            yield from self.output(container_id)
+
+        return lines()
 
     def output(self, container_id: str) -> Iterator[OutputLine]:
         self._reachable()
@@ -249,3 +266,4 @@ State: ``created``,
                 container.final_exit_code = exit_code
             container.state = "exited"
             container.ended.set()
+            container.started.set()  # an attach waiting for a start that never comes ends
