@@ -10,6 +10,7 @@
 
 Prints figures, asserts nothing:
     .venv/bin/python bench/latency_bench.py [--runtime podman|docker] [--skip-bulk]
+        [--flwd PATH]   (another checkout's flwd, e.g. a before/after comparison)
 Sockets as for run_bench.py (FLWD_TEST_*_SOCKET or /run/flwd-ci.env).
 """
 
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run_bench  # noqa: E402
 from run_bench import Bench  # noqa: E402
 
 TICKS = 50
@@ -101,7 +103,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runtime", choices=("podman", "docker"), action="append")
     parser.add_argument("--skip-bulk", action="store_true")
+    parser.add_argument("--flwd", help="the flwd executable to measure (default: this checkout's)")
     args = parser.parse_args()
+    if args.flwd:
+        run_bench.FLWD = args.flwd
+    print(f"flwd: {run_bench.FLWD}")
     for runtime in args.runtime or ["podman", "docker"]:
         report(runtime, args.skip_bulk)
     print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cpus")

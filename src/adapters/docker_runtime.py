@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 import os
-import queue
 import re
 import threading
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import docker
 import docker.errors
@@ -22,6 +21,7 @@ from flwd.adapters._runtime_common import (
     split_lines,
     translate_api_error,
 )
+from flwd.adapters.docker_logs import merged, with_lost_tails
 from flwd.adapters.docker_spec import create_kwargs
 from flwd.domain.errors import OciError, RuntimeUnavailableError
 from flwd.ports.runtime import (
@@ -161,7 +161,7 @@ class DockerRuntime:
         except Exception as exc:
             raise translate_api_error(exc, "logs", container=container_id) from exc
         try:
-            yield from split_lines(self._with_lost_tails(container_id, _merged(streams)))
+            yield from split_lines(with_lost_tails(api, container_id, merged(streams)))
         finally:
             for stream in streams.values():
                 stream.close()
@@ -228,31 +228,6 @@ class DockerRuntime:
         except Exception as exc:
             raise translate_api_error(exc, "pull", image=image) from exc
 
-    def _with_lost_tails(
-        self, container_id: str, chunks: Iterator[tuple[str, bytes]]
-    ) -> Iterator[tuple[str, bytes]]:
-        """Pass *chunks* on, then add whatever the follow streams dropped.
-
-        Docker 20.10 may end ``logs --follow`` at exit before it has sent the last lines (an
-        unterminated one always, complete ones sometimes, seen under load). The follow
-        stream is a prefix of each stream's log, so once the container has stopped a plain
-        read of the log past the bytes already passed on is exactly what is missing.
-        """
-        received = {"stdout": 0, "stderr": 0}
-        for stream, data in chunks:
-            received[stream] += len(data)
-            yield stream, data
-        api = self._api()
-        try:
-            api.wait(container_id, timeout=None)
-            for stream, count in received.items():
-                full = api.logs(container_id, stdout=stream == "stdout",
-                                stderr=stream == "stderr", stream=False, follow=False)
-                if len(full) > count:
-                    yield stream, full[count:]
-        except docker.errors.NotFound:
-            return  # removed meanwhile: nothing more to read
-
     def _quietly(self, action: str, container_id: str, call: Callable[[], object]) -> None:
         """Run a stop/kill/remove, treating 'already gone / not running' as success."""
         try:
@@ -280,32 +255,6 @@ class DockerRuntime:
                 return 0, 0
             return st.st_uid, st.st_gid
         return 0, 0
-
-
-def _merged(streams: dict[str, Iterable[bytes]]) -> Iterator[tuple[str, bytes]]:
-    """Read each log stream in its own thread; yield (stream, chunk) as they arrive."""
-    chunks: queue.Queue[tuple[str, bytes | BaseException | None]] = queue.Queue()
-
-    def pump(name: str, stream: Iterable[bytes]) -> None:
-        try:
-            for chunk in stream:
-                chunks.put((name, chunk))
-        except BaseException as exc:  # handed to the reader, which decides
-            chunks.put((name, exc))
-        chunks.put((name, None))
-
-    for name, stream in streams.items():
-        threading.Thread(target=pump, args=(name, stream), daemon=True,
-                         name=f"flwd-docker-{name}").start()
-    open_streams = len(streams)
-    while open_streams:
-        name, item = chunks.get()
-        if item is None:
-            open_streams -= 1
-        elif isinstance(item, BaseException):
-            raise translate_api_error(item, "logs")
-        else:
-            yield name, item
 
 
 def _subid(path: str, user: str) -> int:
