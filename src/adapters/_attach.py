@@ -19,6 +19,7 @@ import threading
 from typing import Any, Callable, Generator, Iterable, Iterator
 
 from flwd.adapters._runtime_common import LineSplitter
+from flwd.domain.run.collect import unrecorded
 from flwd.ports.runtime import OutputLine
 
 READ_SIZE = 1 << 16
@@ -56,16 +57,6 @@ def frames(chunks: Iterable[bytes]) -> Iterator[tuple[str, bytes]]:
     reader = FrameReader()
     for chunk in chunks:
         yield from reader.feed(chunk)
-
-
-def skip_lines(lines: Iterable[OutputLine], delivered: dict[str, int]) -> Iterator[OutputLine]:
-    """*lines* (a whole log, from its start) past the first *delivered* lines of each stream."""
-    left = dict(delivered)
-    for line in lines:
-        if left.get(line.stream, 0) > 0:
-            left[line.stream] -= 1
-            continue
-        yield line
 
 
 def response_socket(response: Any) -> tuple[Callable[[int], bytes], socket.socket]:
@@ -129,7 +120,7 @@ class AttachedStream:
             self._shutdown()
         if broken:
             self.recovered = True
-            yield from skip_lines(self._recover(), delivered)
+            yield from unrecorded(self._recover(), delivered)
             return
         for stream, splitter in splitters.items():
             for line in splitter.flush():

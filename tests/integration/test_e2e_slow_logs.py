@@ -46,20 +46,10 @@ def _output(out: str) -> dict[str, list[str]]:
 
 def test_run_keeps_every_line_when_each_log_read_answers_late(
         sandbox: Sandbox, rt: Runtime, slow_logs: DelayingProxy) -> None:
-    job = sandbox.write_job(unique("slow-logs"), """\
-        executor: container
-        image: alpine:3.20
-        script: main.sh
-        """, {"main.sh": SCRIPT})
+    output = _succeeded_output(sandbox, rt, slow_logs, "slow-logs", SCRIPT)
 
-    result = sandbox.flwd(job, "--json", env={**rt.env, **_at(rt, slow_logs)}, timeout=180)
-
-    finished = json.loads(result.out.splitlines()[-1])
     assert slow_logs.delayed > 0, "the proxy held back no output"
-    assert result.code == 0, result.describe()
-    assert (finished["type"], finished["data"]["status"]) == ("run.finished", "succeeded")
-    assert _output(result.out) == {"stdout": ["out-1", "out-2", "out-last"],
-                                   "stderr": ["err-1", "err-2"]}
+    assert output == {"stdout": ["out-1", "out-2", "out-last"], "stderr": ["err-1", "err-2"]}
 
 
 CUT_AFTER = 100  # bytes of attached output passed on before the connection is cut
@@ -85,21 +75,28 @@ def cut_attach(rt: Runtime) -> Iterator[DelayingProxy]:
 
 def test_run_keeps_every_line_once_when_the_attach_breaks_while_the_job_runs(
         sandbox: Sandbox, rt: Runtime, cut_attach: DelayingProxy) -> None:
-    job = sandbox.write_job(unique("cut-attach"), """\
+    output = _succeeded_output(sandbox, rt, cut_attach, "cut-attach", RUNNING_SCRIPT)
+
+    assert cut_attach.cut > 0, "the proxy cut no attach"
+    assert output == {"stdout": [f"out {i}" for i in range(1, LINES + 1)] + ["out last"],
+                      "stderr": [f"err {i}" for i in range(1, LINES + 1)]}
+
+
+def _succeeded_output(sandbox: Sandbox, rt: Runtime, proxy: DelayingProxy, name: str,
+                      script: str) -> dict[str, list[str]]:
+    """Run *script* through *proxy*; check it succeeded; its output lines per stream."""
+    job = sandbox.write_job(unique(name), """\
         executor: container
         image: alpine:3.20
         script: main.sh
-        """, {"main.sh": RUNNING_SCRIPT})
+        """, {"main.sh": script})
 
-    result = sandbox.flwd(job, "--json", env={**rt.env, **_at(rt, cut_attach)}, timeout=180)
+    result = sandbox.flwd(job, "--json", env={**rt.env, **_at(rt, proxy)}, timeout=180)
 
     finished = json.loads(result.out.splitlines()[-1])
-    assert cut_attach.cut > 0, "the proxy cut no attach"
     assert result.code == 0, result.describe()
     assert (finished["type"], finished["data"]["status"]) == ("run.finished", "succeeded")
-    assert _output(result.out) == {
-        "stdout": [f"out {i}" for i in range(1, LINES + 1)] + ["out last"],
-        "stderr": [f"err {i}" for i in range(1, LINES + 1)]}
+    return _output(result.out)
 
 
 def _at(rt: Runtime, proxy: DelayingProxy) -> dict[str, str]:
