@@ -8,7 +8,8 @@ Docker cuts 2 s after the exit), and hands out the lines in order.
 
 The connection ends when the container's output does. It counts as broken, and the rest is
 read from the runtime's log (``recover``), past the lines already handed out, when the read
-failed, ended inside a frame, or ended while the runtime still reports the container running.
+failed, ended inside a frame, or ended while the runtime still reports the container running
+(after a short grace: the exit may be recorded a moment after the output closed).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import queue
 import socket
 import threading
+import time
 from typing import Any, Callable, Generator, Iterable, Iterator
 
 from flwd.adapters._runtime_common import LineSplitter
@@ -23,6 +25,8 @@ from flwd.domain.run.collect import unrecorded
 from flwd.ports.runtime import OutputLine
 
 READ_SIZE = 1 << 16
+EXIT_GRACE_SECONDS = 2.0  # how long a container may still show running after its output ended
+EXIT_POLL_SECONDS = 0.05
 _HEADER = 8
 _STREAMS = {1: "stdout", 2: "stderr"}
 
@@ -75,8 +79,10 @@ class AttachedStream:
 
     def __init__(self, read: Callable[[int], bytes], sock: socket.socket, *,
                  running: Callable[[], bool], recover: Callable[[], Iterable[OutputLine]],
-                 release: Callable[[], None] = lambda: None, name: str = "flwd-attach") -> None:
+                 release: Callable[[], None] = lambda: None, name: str = "flwd-attach",
+                 exit_grace: float = EXIT_GRACE_SECONDS) -> None:
         self._read = read
+        self._exit_grace = exit_grace
         self._sock = sock
         self._running = running
         self._recover = recover
@@ -115,7 +121,7 @@ class AttachedStream:
                     for line in splitter.feed(payload):
                         delivered[stream] = delivered.get(stream, 0) + 1
                         yield OutputLine(stream=stream, line=line)
-            broken = chunk is not None or reader.pending > 0 or self._running()
+            broken = chunk is not None or reader.pending > 0 or self._runs_on()
         finally:
             self._shutdown()
         if broken:
@@ -125,6 +131,18 @@ class AttachedStream:
         for stream, splitter in splitters.items():
             for line in splitter.flush():
                 yield OutputLine(stream=stream, line=line)
+
+    def _runs_on(self) -> bool:
+        """Whether the container still runs once its output ended cleanly. Podman closes the
+        output a moment before it records the exit (a third of short runs here), so the
+        runtime is asked again until *exit_grace* has passed before the end counts as a break.
+        """
+        deadline = time.monotonic() + self._exit_grace
+        while self._running():
+            if time.monotonic() >= deadline:
+                return True
+            time.sleep(EXIT_POLL_SECONDS)
+        return False
 
     def _shutdown(self) -> None:
         try:

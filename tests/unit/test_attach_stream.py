@@ -25,15 +25,17 @@ def err(line: str) -> OutputLine:
     return OutputLine(stream="stderr", line=line)
 
 
-def attached(sent: bytes, *, running: bool, log: list[OutputLine] | None = None
-             ) -> tuple[AttachedStream, list[str]]:
-    """An AttachedStream over a socket pair whose far end sends *sent*, then closes."""
+def attached(sent: bytes, *, running: bool | list[bool],
+             log: list[OutputLine] | None = None) -> tuple[AttachedStream, list[str]]:
+    """An AttachedStream over a socket pair whose far end sends *sent*, then closes; the
+    runtime reports *running* (each answer in turn, the last one from then on)."""
     ours, theirs = socket.socketpair()
     calls: list[str] = []
+    answers = list(running) if isinstance(running, list) else [running]
 
     def is_running() -> bool:
         calls.append("running")
-        return running
+        return answers.pop(0) if len(answers) > 1 else answers[0]
 
     def recover() -> Iterator[OutputLine]:
         calls.append("log")
@@ -41,7 +43,8 @@ def attached(sent: bytes, *, running: bool, log: list[OutputLine] | None = None
             raise AssertionError("the log was read though the attach was complete")
         yield from log
 
-    stream = AttachedStream(ours.recv, ours, running=is_running, recover=recover)
+    stream = AttachedStream(ours.recv, ours, running=is_running, recover=recover,
+                            exit_grace=0.3)
 
     def send() -> None:
         for i in range(0, len(sent), 5):  # in pieces that cut headers and payloads
@@ -81,7 +84,16 @@ def test_attached_stream_reads_the_rest_from_the_log_when_it_breaks_while_runnin
     lines = list(stream)
 
     assert lines == [out("a"), out("b"), err("e"), out("partial line"), err("f"), out("c")]
-    assert calls == ["running", "log"] and stream.recovered
+    assert set(calls[:-1]) == {"running"} and calls[-1] == "log" and stream.recovered
+
+
+def test_attached_stream_reads_no_log_when_the_exit_is_recorded_just_after_the_end() -> None:
+    stream, calls = attached(frame(1, b"a\nb"), running=[True, True, False])
+
+    lines = list(stream)
+
+    assert lines == [out("a"), out("b")]
+    assert calls == ["running"] * 3 and not stream.recovered
 
 
 def test_attached_stream_reads_the_rest_from_the_log_when_it_ends_inside_a_frame() -> None:
