@@ -92,11 +92,16 @@ def split_lines(chunks: Iterable[tuple[str, bytes]]) -> Iterator[OutputLine]:
 
 
 def _is_connection_failure(exc: BaseException) -> bool:
+    """The engine could not be reached, or its connection broke mid-response (the daemon
+    died: "Response ended prematurely"), as opposed to an answer that reports a failure."""
     try:
         import requests  # both SDKs ride on requests
+        import urllib3
     except ImportError:  # pragma: no cover
         return isinstance(exc, ConnectionError)
-    return isinstance(exc, (requests.exceptions.ConnectionError, ConnectionError))
+    broken = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
+              urllib3.exceptions.ProtocolError, ConnectionError)
+    return isinstance(exc, broken) or isinstance(exc.__cause__, broken)
 
 
 def translate_api_error(exc: BaseException, action: str, **context: object) -> FlwdError:

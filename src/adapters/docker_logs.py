@@ -39,6 +39,8 @@ def with_lost_tails(
                 yield stream, full[count:]
     except docker.errors.NotFound:
         return  # removed meanwhile: nothing more to read
+    except Exception as exc:  # the daemon went away: the tails cannot be read
+        raise translate_api_error(exc, "logs", container=container_id) from exc
 
 
 def merged(streams: dict[str, Iterable[bytes]]) -> Iterator[tuple[str, bytes]]:

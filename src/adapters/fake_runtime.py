@@ -30,6 +30,7 @@ from flwd.ports.runtime import (
 
 EXIT_STOPPED = 143  # 128 + SIGTERM, what an init-wrapped job reports after a graceful stop
 EXIT_KILLED = 137  # 128 + SIGKILL
+_OUTAGE_POLL_SECONDS = 0.02  # how soon a blocked wait notices ``unavailable`` set mid-run
 
 
 @dataclass(slots=True, kw_only=True)
@@ -55,7 +56,10 @@ def _default_info() -> RuntimeInfo:
 class FakeRuntime:
     """``ContainerRuntime`` in memory.
 
-    Knobs: ``unavailable``, ``images`` (present locally), ``pull_fails``, ``pull_stall`` (when
+    Knobs: ``unavailable`` (also mid-run: blocked waits and output fail as when the daemon
+    dies, and containers live on until removed once it is back), ``outage_on_exit`` (the
+    runtime becomes unavailable as a container ends, as a daemon that stops its containers
+    while shutting down), ``images`` (present locally), ``pull_fails``, ``pull_stall`` (when
     set, a pull first waits, reporting nothing, until this event is set: a registry that
     never answers), ``exit_code``, ``output_lines``, ``run_seconds`` (how long a started
     container runs; stop/kill end it early with 143/137), ``output_delay`` (when set, a log
@@ -79,6 +83,7 @@ State: ``created``,
         output_delay: float = 0.0,
         output_fails: bool = False,
         info: RuntimeInfo | None = None,
+        outage_on_exit: bool = False,
     ) -> None:
         self.images: set[str] = set(images)
         self.unavailable = unavailable
@@ -90,6 +95,7 @@ State: ``created``,
         self.output_delay = output_delay
         self.output_fails = output_fails
         self.info = info or _default_info()
+        self.outage_on_exit = outage_on_exit
         self.created: list[ContainerSpec] = []
         self.containers: dict[str, FakeContainer] = {}
         self.attached: list[tuple[str, str]] = []
@@ -245,10 +251,17 @@ State: ``created``,
         return True
 
     def _wait_for_end(self, container: FakeContainer) -> None:
+        """Until the container ends; raises when the runtime becomes ``unavailable`` meanwhile
+        (a blocked wait or log follow breaks when the daemon dies; the container lives on)."""
         if container.started_at is None:
             return
-        remaining = container.started_at + container.run_seconds - time.monotonic()
-        container.ended.wait(max(0.0, remaining))
+        while not container.ended.is_set():
+            remaining = container.started_at + container.run_seconds - time.monotonic()
+            if remaining <= 0:
+                break
+            if container.ended.wait(min(remaining, _OUTAGE_POLL_SECONDS)):
+                break  # it ended first: its end was answered
+            self._reachable()
         self._finish(container, container.exit_code)
 
     def _end(self, container_id: str, exit_code: int, record: list[str]) -> None:
@@ -264,6 +277,8 @@ State: ``created``,
         with self._lock:
             if container.final_exit_code is None:
                 container.final_exit_code = exit_code
+                # answered before the runtime goes away (a daemon stops its containers first)
+                self.unavailable = self.unavailable or self.outage_on_exit
             container.state = "exited"
             container.ended.set()
             container.started.set()  # an attach waiting for a start that never comes ends

@@ -18,6 +18,7 @@ from flwd.domain.errors import (
     FlwdError,
     IdempotencyConflictError,
     RunNotFoundError,
+    RunStoreError,
     RunWorkspaceError,
     SecretMaterialisationError,
 )
@@ -38,14 +39,27 @@ class FakeJobCatalog:
 
 
 class FakeRunStore:
-    """A ``RunStore`` in memory with the SQLite store's semantics (seq, paging, errors)."""
+    """A ``RunStore`` in memory with the SQLite store's semantics (seq, paging, errors).
 
-    def __init__(self) -> None:
+    Failures are configured: ``full`` makes every write fail as on a full disk,
+    ``refused_events`` only the writes of those event types (``run.output``...); both raise
+    ``RunStoreError`` and store nothing, as SQLite's rollback does.
+    """
+
+    def __init__(self, *, full: bool = False, refused_events: Iterable[str] = ()) -> None:
         self.runs: dict[str, RunRecord] = {}
         self.event_log: dict[str, list[EventRecord]] = {}
+        self.full = full
+        self.refused_events: set[str] = set(refused_events)
         self._lock = threading.RLock()
 
+    def _check_writable(self, event_type: str | None) -> None:
+        if self.full or (event_type is not None and event_type in self.refused_events):
+            raise RunStoreError("fake run store configured to fail: database or disk is full",
+                                event=event_type)
+
     def create(self, run: RunRecord, event_type: str, event_data: Mapping[str, Any]) -> EventRecord:
+        self._check_writable(event_type)
         with self._lock:
             stored = codec.normalise(run)
             if run.run_id in self.runs:
@@ -65,6 +79,7 @@ class FakeRunStore:
         run: RunRecord | None = None,
     ) -> EventRecord:
         codec.check_same_run(run_id, run)
+        self._check_writable(event_type)
         with self._lock:
             if run_id not in self.runs:
                 raise RunNotFoundError(f"no run with id {run_id}", run_id=run_id)
@@ -82,6 +97,7 @@ class FakeRunStore:
             return self.runs.get(run_id)
 
     def claim(self, run_id: str, owner: str, claimant: str) -> RunRecord | None:
+        self._check_writable(None)
         with self._lock:
             run = self.runs.get(run_id)
             if run is None or run.owner != owner or run.status not in codec.ACTIVE_STATUSES:
@@ -262,9 +278,11 @@ class FakeRunIds:
 class FakeRunDispatcher:
     """A ``RunDispatcher`` that holds what it is handed and runs nothing: ``handed`` lists the
     queued runs in order, ``listeners`` what each was handed with, ``stops`` the stop requests
-    (``cancel``/``kill``) by run id; ``finish(record)`` ends a held run's future."""
+    (``cancel``/``kill``) by run id; ``finish(record)`` ends a held run's future. Set
+    ``refuse`` to an exception to have ``submit`` raise it (a dispatcher that cannot take runs)."""
 
     def __init__(self) -> None:
+        self.refuse: Exception | None = None
         self.handed: list[Any] = []
         self.listeners: dict[str, tuple[EventListener, ...]] = {}
         self.stops: dict[str, list[str]] = {}
@@ -272,6 +290,8 @@ class FakeRunDispatcher:
 
     def submit(self, queued: Any, listeners: Iterable[EventListener] = (), *,
                canceled: bool = False) -> Future[RunRecord]:
+        if self.refuse is not None:
+            raise self.refuse
         run_id = queued.record.run_id
         self.handed.append(queued)
         self.listeners[run_id] = tuple(listeners)
@@ -310,3 +330,4 @@ def _newest_key(run: RunRecord) -> tuple[str, str]:
 # The runtime fake lives in its own module; re-exported so every fake comes from here.
 from flwd.adapters.fake_runtime import FakeContainer as FakeContainer  # noqa: E402
 from flwd.adapters.fake_runtime import FakeRuntime as FakeRuntime  # noqa: E402
+from flwd.adapters.fake_secret_input import FakeSecretInput as FakeSecretInput  # noqa: E402

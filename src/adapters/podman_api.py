@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator, TypeVar
 
 from flwd.adapters._runtime_common import check_reachable
 from flwd.adapters.podman_service import CRUN_HINT
 from flwd.domain.errors import FlwdError, OciError, RuntimeUnavailableError
+
+T = TypeVar("T")
 
 
 class LibpodApi:
@@ -38,6 +40,14 @@ class LibpodApi:
             if isinstance(exc.__cause__, OSError):
                 raise self._unavailable(action, exc.__cause__) from exc
             raise OciError(f"{action} failed: {exc}", action=action, socket=self.url) from exc
+
+    def streamed(self, chunks: Iterator[T], action: str) -> Iterator[T]:
+        """*chunks* of a streamed answer; a connection that breaks mid-read (requests' errors
+        are OSErrors) is the service gone, as for a request that cannot be sent."""
+        try:
+            yield from chunks
+        except OSError as exc:
+            raise self._unavailable(action, exc) from exc
 
     def _unavailable(self, action: str, exc: BaseException) -> RuntimeUnavailableError:
         return RuntimeUnavailableError(

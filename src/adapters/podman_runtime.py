@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator, Sequence
 from flwd.adapters._runtime_common import (
     NEVER_PULL_MESSAGE,
     PULL_POLICIES,
+    check_reachable,
     managed_container,
     split_lines,
 )
@@ -71,7 +72,10 @@ class PodmanRuntime:
 
     def probe(self) -> RuntimeInfo:
         """Described once per adapter. A local socket is described from the socket itself
-        (``GET /info`` costs ~0.5 s on rootless Podman 4.3); anything else asks ``/info``."""
+        (``GET /info`` costs ~0.5 s on rootless Podman 4.3); anything else asks ``/info``.
+        The service is checked to answer connections on every call: a service that died
+        since is unavailable, not described from memory (health checks ask this)."""
+        check_reachable(self.url, "Podman")
         if self._info is None:
             local = local_socket_info(self.url) if self._fast_probe else None
             self._info = local or self._probe_info()
@@ -110,7 +114,7 @@ class PodmanRuntime:
                               stream=True, timeout=(2.0, None))
         if response.status_code != 200:
             raise self._api.fail(response, "pull", image=image)
-        for raw in response.iter_lines():
+        for raw in self._api.streamed(response.iter_lines(), "pull"):
             if not raw:
                 continue
             report = json.loads(raw)
@@ -200,7 +204,8 @@ class PodmanRuntime:
         if response.status_code != 200:
             raise self._api.fail(response, "output", container=container_id)
         try:
-            yield from stamped(response.iter_content(chunk_size=None))
+            yield from stamped(self._api.streamed(response.iter_content(chunk_size=None),
+                                                  "output"))
         finally:
             response.close()
 
@@ -233,7 +238,8 @@ class PodmanRuntime:
             if response.status_code != 200:
                 return None
             payloads: list[bytes] = []
-            for _, payload in frames(response.iter_content(chunk_size=None)):
+            for _, payload in frames(self._api.streamed(response.iter_content(chunk_size=None),
+                                                        "wait")):
                 payloads.append(payload)
                 if sum(map(len, payloads)) > INIT_ERROR_MAX_BYTES:
                     return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -75,6 +76,7 @@ _INSERT_RUN = f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' *
 _UPDATE_RUN = f"UPDATE runs SET {', '.join(f'{c} = ?' for c in COLUMNS[1:])} WHERE run_id = ?"
 _INSERT_EVENT = "INSERT INTO events (run_id, seq, type, time, data) VALUES (?, ?, ?, ?, ?)"
 _SELECT_RUN = f"SELECT {', '.join(COLUMNS)} FROM runs"
+_STORAGE_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
 
 
 class SqliteRunStore:
@@ -208,21 +210,22 @@ class SqliteRunStore:
             conn = self._connection()
             try:
                 conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    _rollback(conn)
+                    raise
+            except sqlite3.IntegrityError:
+                raise  # translated by the caller, which knows the run
+            except sqlite3.DatabaseError as exc:  # full disk, I/O error, lock held, corrupt file
                 raise self._failure("cannot write to", exc) from exc
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
 
     def _read(self, sql: str, params: Sequence[object]) -> Sequence[tuple[Any, ...]]:
         with self._lock:
             try:
                 return self._connection().execute(sql, tuple(params)).fetchall()
-            except sqlite3.OperationalError as exc:
+            except sqlite3.DatabaseError as exc:
                 raise self._failure("cannot read", exc) from exc
 
     def _failure(self, what: str, exc: BaseException) -> FlwdError:
@@ -233,6 +236,8 @@ class SqliteRunStore:
             try:
                 self._conn = self._open()
             except OSError as exc:  # the directory or the file cannot be made: a setting to fix
+                if exc.errno in _STORAGE_FAULTS:  # ... unless the disk is full or failing
+                    raise self._failure("cannot create", exc) from exc
                 reason = ("a file is in the way of the directory"
                           if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror)
                 raise ConfigInvalidError(
@@ -273,6 +278,15 @@ def _prepare_file(path: Path) -> None:
     except FileExistsError:
         return
     os.close(fd)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Undo a failed write; SQLite may already have rolled it back itself (a full disk)."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.DatabaseError:
+            pass  # the original failure is the one to report
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

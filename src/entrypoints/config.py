@@ -11,7 +11,8 @@ from flwd.domain.errors import ConfigInvalidError
 from flwd.domain.spec.quantity import parse_duration
 from flwd.ports.kinds import RuntimeKind, StoreKind, one_of
 
-ALL_SCOPES = frozenset({"jobs:read", "runs:read", "runs:write", "runs:admin"})
+# sources:write guards the add-on source endpoints of SPEC section 10; a config may grant it now
+ALL_SCOPES = frozenset({"jobs:read", "runs:read", "runs:write", "runs:admin", "sources:write"})
 DEFAULT_ENV_SCOPES = frozenset({"jobs:read", "runs:read", "runs:write"})
 _MAX_CONFIG_BYTES = 1 << 20
 

@@ -136,11 +136,12 @@ class DelayingProxy:
         except OSError:
             pass
         finally:
-            _shut(client)
-            _shut(upstream)
+            shut(client)
+            shut(upstream)
 
 
-def _shut(sock: socket.socket) -> None:
+def shut(sock: socket.socket) -> None:
+    """Close *sock* both ways, whatever state it is in."""
     try:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:

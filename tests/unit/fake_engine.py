@@ -27,6 +27,7 @@ from flwd.domain.model import PolicyBundle
 from flwd.domain.plan.use_cases import EngineSettings, ListJobs, PlanJob
 from flwd.domain.run.execution import ExecuteRun
 from flwd.domain.run.orphans import AdoptOrphans
+from flwd.domain.run.pending import PendingCleanup
 from flwd.domain.run.reconcile import ReconcileRuns
 from flwd.domain.run.start import StartRun
 from flwd.domain.run.supervisor import RunSupervisor
@@ -52,6 +53,7 @@ class FakeEngine:
     host_env: Mapping[str, str] = field(
         default_factory=lambda: {"HOME": "/fake-home", "HOST_CANARY": "x"})
     cancel_grace: float = 1.0
+    pending: PendingCleanup = field(default_factory=PendingCleanup)
 
     def add_job(self, job_id: str, spec: str, script: str | None = None) -> str:
         """The job *spec* (YAML text) in the catalog, with *script* as main.sh if given;
@@ -75,7 +77,7 @@ class FakeEngine:
 
     def submit_run(self) -> SubmitRun:
         return SubmitRun(plan=self.plan_job(), store=self.runs, clock=self.clock, ids=self.ids,
-                         owner=self.owners.me())
+                         owner=self.owners.me(), pending=self.pending)
 
     def execute_run(self) -> ExecuteRun:
         return self._execute_run
@@ -84,10 +86,11 @@ class FakeEngine:
         return self._supervisor
 
     def start_run(self) -> StartRun:
-        return StartRun(submit=self.submit_run(), dispatcher=self._supervisor, store=self.runs)
+        return StartRun(submit=self.submit_run(), dispatcher=self._supervisor, store=self.runs,
+                        clock=self.clock, pending=self.pending)
 
     def query_runs(self) -> QueryRuns:
-        return QueryRuns(store=self.runs)
+        return QueryRuns(store=self.runs, pending=self.pending)
 
     def cancel_run(self) -> CancelRun:
         return CancelRun(store=self.runs, supervisor=self._supervisor, clock=self.clock,
@@ -96,7 +99,7 @@ class FakeEngine:
     def reconcile_runs(self) -> ReconcileRuns:
         return ReconcileRuns(store=self.runs, runtime=self.runtime, secrets=self.secrets,
                              supervisor=self._supervisor, execute=self._execute_run,
-                             clock=self.clock, owners=self.owners)
+                             clock=self.clock, owners=self.owners, pending=self.pending)
 
     def adopt_orphans(self) -> AdoptOrphans:
         return AdoptOrphans(store=self.runs, owners=self.owners, reconcile=self.reconcile_runs)
@@ -110,7 +113,7 @@ class FakeEngine:
         return ExecuteRun(runtime=lambda: self.runtime, secrets=self.secrets,
                           workspace=self.workspace, store=self.runs, clock=self.clock,
                           bundle=self.bundle, cancel_grace=self.cancel_grace,
-                          host_env=self.host_env, owner=self.owners.me())
+                          host_env=self.host_env, owner=self.owners.me(), pending=self.pending)
 
     @cached_property
     def _supervisor(self) -> RunSupervisor:

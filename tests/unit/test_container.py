@@ -88,6 +88,7 @@ def test_config_file_env_and_flags_apply_in_order(tmp_path: Path) -> None:
     ("t2=runs:admin,jobs:read", "t2", ["jobs:read", "runs:admin"]),
     ("YWJjZA==", "YWJjZA==", ["jobs:read", "runs:read", "runs:write"]),  # base64 padding kept
     ("YWJjZGU==runs:read", "YWJjZGU=", ["runs:read"]),
+    ("t3=sources:write,jobs:read", "t3", ["jobs:read", "sources:write"]),  # SPEC section 8's fifth scope
 ])
 def test_env_tokens_keep_base64_padding_when_scopes_follow_the_last_equals(
         entry: str, token: str, scopes: list[str]) -> None:

@@ -78,7 +78,8 @@ def test_healthz_is_degraded_when_runtime_unreachable(container: Container, runt
         response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "degraded", "runtime": None}
+    assert response.json() == {"status": "degraded", "runtime": None, "runtime_problem": {
+        "code": "container.runtime.unavailable", "detail": "fake runtime is unavailable"}}
 
 
 def test_jobs_lists_valid_and_invalid_jobs_when_token_has_jobs_read(client: TestClient[Any]) -> None:
@@ -239,15 +240,6 @@ def test_unknown_run_is_404_run_not_found(client: TestClient[Any]) -> None:
     assert_problem(client.get("/runs/nope", headers=auth()), 404, "run.not.found")
     assert_problem(client.get("/runs/nope/events", headers=auth()), 404, "run.not.found")
     assert_problem(client.post("/runs/nope:cancel", headers=auth()), 404, "run.not.found")
-
-
-def test_run_is_422_runtime_unavailable_when_served_without_runtime(container: Container) -> None:
-    with TestClient(make_app(container, runtime_enabled=False)) as client:
-        response = client.post("/runs", json={"job": "hello", "args": {"name": "A"}}, headers=auth())
-        runs = client.get("/runs", headers=auth()).json()["runs"]
-
-    assert_problem(response, 422, "container.runtime.unavailable")
-    assert runs == []
 
 
 # --- metrics and schema --------------------------------------------------------------

@@ -238,3 +238,18 @@ def test_a_locked_database_is_a_coded_error_when_the_wait_runs_out(tmp_path: Pat
     holder.close()
     waiter.close()
 
+
+def test_a_full_database_is_a_coded_error_and_stores_nothing_when_written(
+        store: SqliteRunStore) -> None:
+    store.create(make_run("r1"), "run.created", {})
+    connection = store._connection()  # noqa: SLF001 - SQLite's own size cap stands in for a full disk
+    (pages,) = connection.execute("PRAGMA page_count").fetchone()
+    connection.execute(f"PRAGMA max_page_count = {pages}")
+
+    with pytest.raises(FlwdError) as err:
+        store.append("r1", "run.output", {"line": "x" * 100_000}, "2026-01-01T00:00:01.000Z")
+
+    assert err.value.code == "run.store.failed" and "full" in err.value.detail
+    assert _seqs(store, "r1") == [1]
+    store.append("r1", "run.output", {"line": "short"}, "2026-01-01T00:00:02.000Z")
+    assert _seqs(store, "r1") == [1, 2]

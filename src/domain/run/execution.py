@@ -11,6 +11,7 @@ from flwd.domain.plan.container_spec import build_container_spec
 from flwd.domain.run.control import BackgroundCall, RunControl
 from flwd.domain.errors import FlwdError
 from flwd.domain.run.follow import ContainerWatch, Outcome
+from flwd.domain.run.pending import PendingCleanup
 from flwd.domain.model import JobSpec, PolicyBundle, RunStatus
 from flwd.domain.plan.assembly import PreparedRun
 from flwd.domain.policy.profiles import raise_for_denials, runtime_decisions
@@ -64,10 +65,12 @@ class ExecuteRun:
         clock: Clock,
         bundle: PolicyBundle,
         cancel_grace: float,
+        pending: PendingCleanup,
         host_env: Mapping[str, str] | None = None,
         owner: str = "",
     ) -> None:
         self._runtime = runtime
+        self._pending = pending
         self._secrets = secrets
         self._workspace = workspace
         self._store = store
@@ -100,20 +103,22 @@ class ExecuteRun:
             container_id = self._create(runtime, info, queued, recorder)
             self._run(runtime, container_id, queued, recorder, control, outcome)
         except _Stopped:
-            recorder.emit(ev.RUN_CANCELED, {"reason": "canceled before the container started"})
-            outcome.status = RunStatus.CANCELED
-        except FlwdError as exc:
-            outcome.status, outcome.code, outcome.detail = RunStatus.ERROR, exc.code, exc.detail
+            self._stopped(recorder, outcome)
         except Exception as exc:  # noqa: BLE001 - a run must always end with run.finished
-            outcome.status, outcome.code = RunStatus.ERROR, FlwdError.code
-            outcome.detail = f"{type(exc).__name__}: {exc}"
+            _failed(outcome, exc)
         finally:
             cleanup_error = self._cleanup(runtime, container_id, queued.record.run_id)
             if cleanup_error and outcome.code is None and outcome.status is RunStatus.ERROR:
                 outcome.code, outcome.detail = cleanup_error.code, cleanup_error.detail
-        if outcome.detail:
-            outcome.detail = queued.prepared.redactor.redact(outcome.detail)
-        return self._finish(recorder, outcome, started)
+        return self._finish(recorder, outcome, started, queued.prepared.redactor)
+
+    @staticmethod
+    def _stopped(recorder: ev.RunRecorder, outcome: Outcome) -> None:
+        try:
+            recorder.emit(ev.RUN_CANCELED, {"reason": "canceled before the container started"})
+            outcome.status = RunStatus.CANCELED
+        except FlwdError as exc:  # the store refused it: the end says why
+            _failed(outcome, exc)
 
     def _check_runtime(
         self, runtime: ContainerRuntime, queued: QueuedRun, recorder: ev.RunRecorder
@@ -266,14 +271,11 @@ class ExecuteRun:
         try:
             runtime = self._runtime()
             self._watch(runtime)(record.container_id, recorder, control, outcome, timeout, seen)
-        except FlwdError as exc:
-            outcome.status, outcome.code, outcome.detail = RunStatus.ERROR, exc.code, exc.detail
         except Exception as exc:  # noqa: BLE001 - a run must always end with run.finished
-            outcome.status, outcome.code = RunStatus.ERROR, FlwdError.code
-            outcome.detail = redactor.redact(f"{type(exc).__name__}: {exc}")
+            _failed(outcome, exc)
         finally:
             self._cleanup(runtime, record.container_id, record.run_id)
-        return self._finish(recorder, outcome, started)
+        return self._finish(recorder, outcome, started, redactor)
 
     def _watch(self, runtime: ContainerRuntime) -> ContainerWatch:
         return ContainerWatch(runtime=runtime, store=self._store, clock=self._clock,
@@ -283,8 +285,8 @@ class ExecuteRun:
                  run_id: str) -> FlwdError | None:
         first: FlwdError | None = None
         if runtime is not None and container_id is not None:
-            try:
-                runtime.remove(container_id)
+            try:  # an unreachable runtime's container is removed when it answers again
+                first = self._pending.remove_container(runtime, container_id)
             except FlwdError as exc:
                 first = exc
         try:
@@ -293,8 +295,22 @@ class ExecuteRun:
             first = first or exc
         return first
 
-    def _finish(self, recorder: ev.RunRecorder, outcome: Outcome, started: float) -> RunRecord:
-        recorder.finish(outcome.status.value, exit_code=outcome.exit_code,
-                        duration_ms=int((self._clock.monotonic() - started) * 1000),
-                        code=outcome.code, detail=outcome.detail)
+    def _finish(self, recorder: ev.RunRecorder, outcome: Outcome, started: float,
+                redactor: Redactor) -> RunRecord:
+        """Record run.finished; a store that refuses it gets it again until it takes it (the
+        record returned shows the end either way)."""
+        self._pending.end_run(recorder, status=outcome.status.value, exit_code=outcome.exit_code,
+                              duration_ms=int((self._clock.monotonic() - started) * 1000),
+                              code=outcome.code,
+                              detail=redactor.redact(outcome.detail) if outcome.detail else None)
         return recorder.record
+
+
+def _failed(outcome: Outcome, exc: Exception) -> None:
+    """Any failure ends the run ``error``: with its code when flwd knows it, else
+    ``flwd.internal`` naming the exception."""
+    if isinstance(exc, FlwdError):
+        outcome.status, outcome.code, outcome.detail = RunStatus.ERROR, exc.code, exc.detail
+    else:
+        outcome.status, outcome.code = RunStatus.ERROR, FlwdError.code
+        outcome.detail = f"{type(exc).__name__}: {exc}"

@@ -112,17 +112,26 @@ class ContainerWatch:
         pump = threading.Thread(
             target=self._pump_output,
             args=(lines if lines is not None else self._runtime.output(container_id), recorder,
-                  dict(skip or {}), state),
+                  dict(skip or {}), state, control),
             daemon=True, name=f"flwd-output-{recorder.run_id}",
         )
         pump.start()
-        outcome.exit_code = self._wait(container_id, recorder, control, outcome, timeout)
+        try:
+            outcome.exit_code = self._wait(container_id, recorder, control, outcome, timeout,
+                                           state)
+        except BaseException:
+            with state.lock:  # the runtime failed: run.finished is next, nothing after it
+                state.closed = True
+            raise
         _drain(pump, state, self._stall_seconds)
         if outcome.status is RunStatus.ERROR and outcome.code is None:
             outcome.status = RunStatus.SUCCEEDED if outcome.exit_code == 0 else RunStatus.FAILED
+        if outcome.status is RunStatus.FAILED:
+            # A runtime going down stops its containers first (143): is it still there?
+            self._runtime.probe()  # RuntimeUnavailableError: the run ends error, not failed
 
-    def _pump_output(self, lines: Iterable[OutputLine],
-                     recorder: ev.RunRecorder, skip: dict[str, int], state: _PumpState) -> None:
+    def _pump_output(self, lines: Iterable[OutputLine], recorder: ev.RunRecorder,
+                     skip: dict[str, int], state: _PumpState, control: RunControl) -> None:
         try:
             for line in lines:
                 if skip.get(line.stream, 0) > 0:
@@ -137,6 +146,7 @@ class ContainerWatch:
                 state.finished = True
         except Exception as exc:  # noqa: BLE001 - the drain ends the run on it, loudly
             state.error = exc
+            control.poke()  # and the job is stopped now: what it writes can no longer be kept
 
     def _wait(
         self,
@@ -145,6 +155,7 @@ class ContainerWatch:
         control: RunControl,
         outcome: Outcome,
         timeout: float | None,
+        state: _PumpState,
     ) -> int | None:
         waiting = BackgroundCall(lambda: self._runtime.wait(container_id), control,
                                  f"flwd-wait-{recorder.run_id}")
@@ -157,6 +168,10 @@ class ContainerWatch:
             if waiting.done:
                 break
             seen_seq = self._remote_cancel(recorder.run_id, seen_seq, control)
+            if state.error is not None and stopper is None:
+                # the store refuses its lines or the runtime is gone: stopped as for a cancel,
+                # and the drain ends the run error with the pump's code
+                stopper = self._stop_async(container_id)
             if control.kill_requested and not killed:
                 killed = True
                 self._runtime.kill(container_id)

@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Callable, Sequence
 
 from flwd.domain.run import events as ev
-from flwd.domain.errors import RunLostError
+from flwd.domain.errors import RunLostError, RunStoreError
 from flwd.domain.run.collect import CollectExited
 from flwd.domain.run.execution import ExecuteRun
+from flwd.domain.run.pending import PendingCleanup
 from flwd.domain.model import RunStatus
 from flwd.domain.args.redact import Redactor
 from flwd.domain.run.supervisor import RunSupervisor
@@ -55,7 +56,9 @@ class ReconcileRuns:
         execute: ExecuteRun,
         clock: Clock,
         owners: RunOwners,
+        pending: PendingCleanup,
     ) -> None:
+        self._pending = pending
         self._store = store
         self._runtime = runtime
         self._secrets = secrets
@@ -77,7 +80,10 @@ class ReconcileRuns:
             if not self._orphaned(record) or (
                     record.run_id == keep and container is not None and container.running):
                 continue
-            adopted = self._adopt(record, container, handed)
+            try:
+                adopted = self._adopt(record, container, handed)
+            except RunStoreError:
+                continue  # the store refuses writes: a later reconcile (or retry) ends it
             if adopted is not None:
                 getattr(report, adopted).append(record.run_id)
         if hand_off is not None and handed:
@@ -163,11 +169,15 @@ class ReconcileRuns:
         recorder = ev.RunRecorder(store=self._store, clock=self._clock, record=record,
                                   redact=lambda data: data)  # no argument values here
         if any(e.type == ev.RUN_CANCEL_REQUESTED for e in self._store.events(record.run_id)):
-            recorder.emit(ev.RUN_CANCELED, {"grace_seconds": 0})
-            recorder.finish(RunStatus.CANCELED.value)
+            try:
+                recorder.emit(ev.RUN_CANCELED, {"grace_seconds": 0})
+            except RunStoreError:
+                pass  # the end below still says canceled, and is retried until stored
+            self._pending.end_run(recorder, status=RunStatus.CANCELED.value)
         else:
             lost = RunLostError("the process running it ended and its container is gone")
-            recorder.finish(RunStatus.ERROR.value, code=lost.code, detail=lost.detail)
+            self._pending.end_run(recorder, status=RunStatus.ERROR.value, code=lost.code,
+                                  detail=lost.detail)
 
     def _sweep(self, containers: dict[str, ManagedContainer], report: ReconcileReport) -> None:
         for run_id, container in containers.items():

@@ -11,8 +11,11 @@ from flwd.domain.errors import (
     RequestInvalidError,
     RunNotActiveError,
     RunNotFoundError,
+    RunStoreError,
+    RuntimeUnavailableError,
 )
 from flwd.domain.run.execution import QueuedRun
+from flwd.domain.run.pending import PendingCleanup
 from flwd.domain.model import Decision, RunStatus, Verdict
 from flwd.domain.policy.profiles import raise_for_denials
 from flwd.domain.run.reconcile import ReconcileRuns, orphaned
@@ -31,8 +34,9 @@ class SubmitRun:
     """
 
     def __init__(self, *, plan: PlanJob, store: RunStore, clock: Clock, ids: IdSource,
-                 owner: str = "") -> None:
+                 pending: PendingCleanup, owner: str = "") -> None:
         self._plan = plan
+        self._pending = pending
         self._owner = owner
         self._store = store
         self._clock = clock
@@ -81,8 +85,13 @@ class SubmitRun:
             raise
         recorder = ev.RunRecorder(store=self._store, clock=self._clock, record=record,
                                   redact=prepared.redactor.redact_obj)
-        for decision in plan.decisions:
-            recorder.emit(ev.POLICY_DECISION, decision.as_dict())
+        try:
+            for decision in plan.decisions:
+                recorder.emit(ev.POLICY_DECISION, decision.as_dict())
+        except RunStoreError as exc:  # recorded as created: it must not stay queued forever
+            self._pending.end_run(recorder, status=RunStatus.ERROR.value, code=exc.code,
+                                  detail=exc.detail)
+            raise
         if plan.denied:
             self._deny(recorder, plan.denied[0].code, plan.decisions)
         return QueuedRun(record=recorder.record, job=job, prepared=prepared)
@@ -98,16 +107,21 @@ class SubmitRun:
 
 
 def _replay_denial(existing: RunRecord) -> None:
-    """A repeated request that policy denied at submission is answered with the same denial
-    (as the first time), not with the stored run."""
+    """A repeated request that was refused before reaching a runtime (a policy denial at
+    submission, no runtime to take it) is answered with the same refusal as the first time,
+    not with the stored run."""
+    if existing.status != RunStatus.ERROR or existing.runtime:
+        return
     decisions = [_decision(d) for d in existing.decisions]
-    if existing.status == RunStatus.ERROR and not existing.runtime and any(
-            d.decision is Verdict.DENY for d in decisions):
+    if any(d.decision is Verdict.DENY for d in decisions):
         try:
             raise_for_denials(decisions)
         except PolicyDeniedError as exc:
             exc.context["run_id"] = existing.run_id
             raise
+    if existing.code == RuntimeUnavailableError.code and existing.started_at is None:
+        raise RuntimeUnavailableError(existing.detail or "no container runtime is reachable",
+                                      run_id=existing.run_id)
 
 
 def _decision(data: Mapping[str, str]) -> Decision:
@@ -147,14 +161,20 @@ class CancelRun:
 class QueryRuns:
     """Read side: one run, a page of runs, a run's events."""
 
-    def __init__(self, *, store: RunStore) -> None:
+    def __init__(self, *, store: RunStore, pending: PendingCleanup) -> None:
         self._store = store
+        self._pending = pending
 
     def get(self, run_id: str) -> RunRecord:
+        """The run as stored, or as it ended when the store refused its end (still retried)."""
         record = self._store.get(run_id)
         if record is None:
             raise RunNotFoundError(f"no run {run_id}", run_id=run_id)
-        return record
+        return self._pending.as_known(record)
+
+    def unrecorded_end(self, run_id: str) -> RunRecord | None:
+        """The run as it ended, while the store refuses to record that end."""
+        return self._pending.unrecorded(run_id)
 
     def page(self, *, job_id: str | None = None, status: str | None = None,
              limit: int = 50, cursor: str | None = None) -> RunPage:

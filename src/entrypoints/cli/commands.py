@@ -22,6 +22,7 @@ from flwd.entrypoints.cli.render import (
     print_runs,
     print_spec_warnings,
 )
+from flwd.entrypoints.cli.secret_input import read_secrets
 from flwd.entrypoints.config import FlwdConfig, load_config
 
 if TYPE_CHECKING:
@@ -127,8 +128,9 @@ def _run(backend: Backend, job_id: str, tokens: Sequence[str], io: Io) -> int:
     invocation = parse_job_options(job, tokens, prog=f"flwd {job.id}", out=io.out)
     if invocation.help_shown:
         return EXIT_OK
+    args = read_secrets(job, invocation.args, io.secrets)
     printer = EventPrinter(io, as_json=invocation.json)
-    record = backend.run(job, invocation.args, invocation.profile,
+    record = backend.run(job, args, invocation.profile,
                          printer=printer, detach=invocation.detach)
     if invocation.detach:  # with --json every stdout line stays one JSON document
         started = {"run_id": record.run_id, "job_id": record.job_id, "status": record.status}
@@ -146,7 +148,7 @@ def _plan(backend: Backend, parsed: ParsedCommand, io: Io) -> int:
                                    run_options=PLAN.run_options or (), out=io.out)
     if invocation.help_shown:
         return EXIT_OK
-    plan = backend.plan(job, invocation.args, invocation.profile)
+    plan = backend.plan(job, read_secrets(job, invocation.args, io.secrets), invocation.profile)
     print_plan(io, plan, invocation.json)
     return EXIT_OK
 

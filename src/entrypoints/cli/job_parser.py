@@ -7,7 +7,7 @@ API report problems identically and all at once.
 
 import inspect
 import re
-from typing import Annotated, Any, NamedTuple, Optional, Sequence, TextIO
+from typing import Annotated, Any, Mapping, NamedTuple, NoReturn, Optional, Sequence, TextIO
 
 from flwd.domain.args.contract import check_args
 from flwd.domain.args.ulc import compact_json
@@ -40,7 +40,7 @@ def parse_job_options(job: JobSpec, tokens: Sequence[str], *, prog: str,
     *run_options*. ``--help`` prints the job's help to *out* (default stdout)."""
     import cyclopts
 
-    tokens = list(tokens)
+    tokens = _stdin_values_joined(job, list(tokens))
     wants_help = any(t in HELP.names for t in _before_terminator(tokens))
     app = _build_app(job, prog, run_options, out if wants_help else None)
     if wants_help:
@@ -48,7 +48,7 @@ def parse_job_options(job: JobSpec, tokens: Sequence[str], *, prog: str,
         return JobInvocation(args={}, help_shown=True)
     parsed, problems = _parse_collecting(app, job, tokens, cyclopts.CycloptsError)
     if problems:
-        _raise_with_contract_problems(job, parsed, problems)
+        raise_with_contract_problems(job, parsed, problems)
     run_opts = {key: parsed.pop(key) for key in ("_profile", "_json", "_detach") if key in parsed}
     args = {name: value for name, value in parsed.items() if value is not None}
     return JobInvocation(
@@ -103,8 +103,9 @@ def _without_offender(tokens: list[str], exc: Exception) -> list[str] | None:
     return tokens[:at] + tokens[end:]
 
 
-def _raise_with_contract_problems(job: JobSpec, parsed: dict[str, Any],
-                                  problems: list[ArgProblem]) -> None:
+def raise_with_contract_problems(job: JobSpec, parsed: Mapping[str, Any],
+                                 problems: list[ArgProblem]) -> NoReturn:
+    """Raise *problems* together with the contract's problems of the other arguments."""
     args = {k: v for k, v in parsed.items() if v is not None and not k.startswith("_")}
     try:
         check_args(job.args, args, from_text=True, job=job.id)
@@ -112,6 +113,22 @@ def _raise_with_contract_problems(job: JobSpec, parsed: dict[str, Any],
         reported = {p.arg for p in problems}
         problems = problems + [p for p in exc.problems if p.arg not in reported]
     raise ArgsInvalidError(problems, job=job.id)
+
+
+def _stdin_values_joined(job: JobSpec, tokens: list[str]) -> list[str]:
+    """``--token -`` as ``--token=-`` for secrets, which Cyclopts would take ``-`` for an option."""
+    secret_names = {name for spec in job.args if spec.secret for name in text_option_names(spec)}
+    joined: list[str] = []
+    end = len(_before_terminator(tokens))
+    at = 0
+    while at < len(tokens):
+        if at + 1 < end and tokens[at] in secret_names and tokens[at + 1] == "-":
+            joined.append(tokens[at] + "=-")
+            at += 2
+            continue
+        joined.append(tokens[at])
+        at += 1
+    return joined
 
 
 def _before_terminator(tokens: list[str]) -> list[str]:
@@ -199,7 +216,10 @@ def _help(spec: ArgSpec) -> str:
     if spec.pattern:
         facts.append(f"pattern {spec.pattern}")
     if spec.secret:
-        facts.append("secret: delivered as /run/secrets/" + spec.name)
+        facts.append("secret: delivered as /run/secrets/" + spec.name
+                     + "; @PATH reads it from a file, - from standard input"
+                     + (", and left out on a terminal it is asked for without echo"
+                        if spec.required else ""))
     if spec.type is ArgType.ARRAY:
         facts.append("repeat the option for each element")
     if spec.type is ArgType.OBJECT:

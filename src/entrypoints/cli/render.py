@@ -6,17 +6,28 @@ import json
 import sys
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
 
 from flwd.domain.errors import ArgsInvalidError, FlwdError
+
+if TYPE_CHECKING:
+    from flwd.entrypoints.cli.secret_source import SecretInput
 
 
 @dataclass(slots=True)
 class Io:
-    """The CLI's two streams, injectable so tests capture them."""
+    """The CLI's two streams, and where secrets are read from besides the command line
+    (files, standard input, a prompt), injectable so tests capture and script them."""
 
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
+    secrets: SecretInput = field(default_factory=lambda: _terminal_input())
+
+
+def _terminal_input() -> SecretInput:
+    from flwd.entrypoints.cli.secret_source import TerminalInput
+
+    return TerminalInput()
 
 
 SPEC_WARNING = "spec.key.unknown"  # a warning code, not an error: the job still runs

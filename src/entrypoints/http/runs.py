@@ -45,14 +45,12 @@ class RunsController(Controller):
         start_run: StartRunDep,
         hub: HubDep,
         metrics: MetricsDep,
-        settings: SettingsDep,
         data: JSONBody[RunBody],
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
     ) -> Response[dict[str, Any]]:
         run_request = data.to_domain()
         check_profile_scope(request, run_request.requested_profile)
         key = check_idempotency_key(idempotency_key)
-        settings.require_runtime()
         try:
             started = start_run(run_request, idempotency_key=key, listeners=[hub, metrics])
         except PolicyDeniedError as exc:
@@ -95,6 +93,7 @@ class RunsController(Controller):
             run_id, _resume_point(last_event_id, after),
             read_events=lambda rid, seq: query_runs.events(rid, after_seq=seq),
             read_run=query_runs.get, hub=hub, timing=settings.timing, follow=follow,
+            read_unrecorded=query_runs.unrecorded_end,
         )
         return ServerSentEvent(stream, headers={"X-Accel-Buffering": "no"})
 

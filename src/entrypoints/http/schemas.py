@@ -48,11 +48,21 @@ class RuntimeView(msgspec.Struct, frozen=True):
     rootless: bool
 
 
-class HealthView(msgspec.Struct, frozen=True):
-    """Body of ``GET /healthz``: ``runtime`` is null when the server runs without one."""
+class RuntimeProblemView(msgspec.Struct, frozen=True):
+    """Why the runtime is unreachable: ``container.runtime.unavailable`` and what was tried."""
+
+    code: str
+    detail: str
+
+
+class HealthView(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Body of ``GET /healthz`` (always 200: liveness). ``runtime`` is null when the server
+    runs without one or it does not answer; then ``status`` is ``degraded`` and
+    ``runtime_problem`` says why (runs fail until it answers again)."""
 
     status: Literal["ok", "degraded"]
     runtime: RuntimeView | None
+    runtime_problem: RuntimeProblemView | None = None
 
 
 def check_status_filter(status: str | None) -> str | None:
@@ -65,8 +75,8 @@ def check_idempotency_key(key: str | None) -> str | None:
     if key is None:
         return None
     key = key.strip()
-    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not (key.isascii() and key.isprintable()):
         raise RequestInvalidError(
-            f"Idempotency-Key must be 1..{MAX_IDEMPOTENCY_KEY} printable characters",
+            f"Idempotency-Key must be 1..{MAX_IDEMPOTENCY_KEY} printable ASCII characters",
             field="Idempotency-Key")
     return key

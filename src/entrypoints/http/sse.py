@@ -14,6 +14,7 @@ from typing import AsyncIterator, Callable, Iterator, Sequence
 import anyio.to_thread
 from litestar.response import ServerSentEventMessage
 
+from flwd.domain.errors import FlwdError
 from flwd.domain.run.events import RUN_FINISHED
 from flwd.domain.model import RunStatus
 from flwd.ports.store import EventRecord, RunRecord
@@ -105,18 +106,25 @@ async def follow_run(
     hub: EventHub,
     timing: StreamTiming,
     follow: bool = True,
+    read_unrecorded: Callable[[str], RunRecord | None] = lambda run_id: None,
 ) -> AsyncIterator[ServerSentEventMessage]:
     """Every stored event after *after_seq*, then new ones as they come, until ``run.finished``
     (without *follow*: only the events stored so far).
 
     Subscribes before the first read so nothing falls between replay and follow; the store's
     ``seq`` order means no gap and no duplicate. Store reads run in worker threads. A failure
-    mid-stream is logged and ends the stream (a client resumes with Last-Event-ID).
+    mid-stream is logged and ends the stream (a client resumes with Last-Event-ID). A run
+    whose end the store refused (*read_unrecorded*) ends the stream with that end, unstored.
     """
     try:
         async for message in _follow(run_id, after_seq, read_events=read_events,
-                                     read_run=read_run, hub=hub, timing=timing, follow=follow):
+                                     read_run=read_run, hub=hub, timing=timing, follow=follow,
+                                     read_unrecorded=read_unrecorded):
             yield message
+    except FlwdError as exc:  # the store cannot be read: the stream ends, saying why
+        _log.warning("event stream of run %s ended: [%s] %s", run_id, exc.code, exc.detail)
+        yield ServerSentEventMessage(event="error", data=json.dumps(
+            {"code": exc.code, "detail": exc.detail}, separators=(",", ":")))
     except Exception:  # noqa: BLE001 - headers are sent: a problem body is no longer possible
         _log.exception("event stream of run %s failed", run_id)
         yield ServerSentEventMessage(data=None, comment="error: stream ended, resume later")
@@ -131,6 +139,7 @@ async def _follow(
     hub: EventHub,
     timing: StreamTiming,
     follow: bool,
+    read_unrecorded: Callable[[str], RunRecord | None],
 ) -> AsyncIterator[ServerSentEventMessage]:
     with hub.subscribe(run_id) as wakeup:
         last_seq, last_sent = after_seq, time.monotonic()
@@ -149,6 +158,11 @@ async def _follow(
                 # (run.finished among them) were stored with the final status, so read once more.
                 for event in await anyio.to_thread.run_sync(read_events, run_id, last_seq):
                     yield event_message(event)
+                    if event.type == RUN_FINISHED:
+                        return
+                unrecorded = read_unrecorded(run_id)  # the store refused run.finished
+                if unrecorded is not None:
+                    yield unrecorded_end(unrecorded)
                 return
             woken = await _wait(wakeup, timing.poll_seconds)
             if not woken and time.monotonic() - last_sent >= timing.keepalive_seconds:
@@ -159,6 +173,18 @@ async def _follow(
 async def _finished(read_run: Callable[[str], RunRecord], run_id: str) -> bool:
     record = await anyio.to_thread.run_sync(read_run, run_id)
     return bool(RunStatus(record.status).finished)
+
+
+def unrecorded_end(record: RunRecord) -> ServerSentEventMessage:
+    """A final ``run.finished`` for a run whose end the store refused (a full disk): shaped
+    as the stored one but with ``seq`` null and no ``id:``, so a client resuming later with
+    Last-Event-ID still gets the stored one once the store takes it."""
+    data = {"status": record.status, "exit_code": record.exit_code, "code": record.code,
+            "detail": record.detail, "recorded": False}
+    body = {"seq": None, "run_id": record.run_id, "type": RUN_FINISHED,
+            "time": record.finished_at, "data": data}
+    return ServerSentEventMessage(data=json.dumps(body, separators=(",", ":"), default=str),
+                                  event=RUN_FINISHED)
 
 
 async def _wait(wakeup: asyncio.Event, seconds: float) -> bool:

@@ -8,19 +8,20 @@ import anyio.to_thread
 from litestar import Controller, Response, get
 
 from flwd.entrypoints.http.auth import metrics_guard
-from flwd.entrypoints.http.deps import MetricsDep, ProbeDep, RunCountsDep, SettingsDep
+from flwd.entrypoints.http.deps import MetricsDep, ProbeDep, RunCountsDep
 from flwd.entrypoints.http.metrics import CONTENT_TYPE
-from flwd.entrypoints.http.schemas import HealthView
+from flwd.entrypoints.http.schemas import HealthView, RuntimeProblemView
 
 
 class SystemController(Controller):
     tags = ["system"]
 
     @get("/healthz", security=[{}], summary="Liveness, plus the container runtime's name, version, rootless")
-    async def healthz(self, probe: ProbeDep, settings: SettingsDep) -> HealthView:
+    async def healthz(self, probe: ProbeDep) -> HealthView:
         runtime = await anyio.to_thread.run_sync(probe.current)
-        degraded = settings.runtime_enabled and runtime is None
-        return HealthView(status="degraded" if degraded else "ok", runtime=runtime)
+        if isinstance(runtime, RuntimeProblemView):
+            return HealthView(status="degraded", runtime=None, runtime_problem=runtime)
+        return HealthView(status="ok", runtime=runtime)
 
     @get("/metrics", guards=[metrics_guard], summary="Prometheus metrics",
          media_type=CONTENT_TYPE)

@@ -7,7 +7,7 @@ import time
 from typing import Callable
 
 from flwd.domain.errors import FlwdError
-from flwd.entrypoints.http.schemas import RuntimeView
+from flwd.entrypoints.http.schemas import RuntimeProblemView, RuntimeView
 from flwd.ports.runtime import ContainerRuntime
 
 _PROBE_TTL_SECONDS = 5.0
@@ -20,20 +20,21 @@ class RuntimeProbe:
     def __init__(self, runtime: Callable[[], ContainerRuntime], enabled: bool) -> None:
         self._runtime = runtime
         self._enabled = enabled
-        self._cached: tuple[float, RuntimeView | None] | None = None
+        self._cached: tuple[float, RuntimeView | RuntimeProblemView | None] | None = None
 
-    def current(self) -> RuntimeView | None:
+    def current(self) -> RuntimeView | RuntimeProblemView | None:
+        """The runtime's identity, why it cannot be reached, or None without a runtime."""
         if not self._enabled:
             return None
         now = time.monotonic()
         if self._cached is not None and now - self._cached[0] < _PROBE_TTL_SECONDS:
             return self._cached[1]
-        view: RuntimeView | None
+        view: RuntimeView | RuntimeProblemView
         try:
             info = self._runtime().probe()
             view = RuntimeView(name=info.name, version=info.version, rootless=info.rootless)
         except FlwdError as exc:
             _log.warning("runtime probe failed: [%s] %s", exc.code, exc.detail)
-            view = None
+            view = RuntimeProblemView(code=exc.code, detail=exc.detail)
         self._cached = (now, view)
         return view
