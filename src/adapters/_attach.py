@@ -150,3 +150,4 @@ class AttachedStream:
         except OSError:
             pass
         self._release()
+        self._sock.close()  # docker-py's hijacked socket outlives its SocketIO otherwise
