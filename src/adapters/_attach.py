@@ -9,7 +9,7 @@ Docker cuts 2 s after the exit), and hands out the lines in order.
 The connection ends when the container's output does. It counts as broken, and the rest is
 read from the runtime's log (``recover``), past the lines already handed out, when the read
 failed, ended inside a frame, or ended while the runtime still reports the container running
-(after a short grace: the exit may be recorded a moment after the output closed).
+(Podman: after a short grace, as it records the exit a moment after the output closed).
 """
 
 from __future__ import annotations
@@ -25,7 +25,10 @@ from flwd.domain.run.collect import unrecorded
 from flwd.ports.runtime import OutputLine
 
 READ_SIZE = 1 << 16
-EXIT_GRACE_SECONDS = 2.0  # how long a container may still show running after its output ended
+# How long a container may still show running after its output ended, per runtime: Docker
+# records the exit before it closes the attach (its inspect waits for that); Podman's service
+# records it up to ~0.2 s after (seen here under load). Past it, the end was a break.
+EXIT_GRACE_SECONDS = 1.0
 EXIT_POLL_SECONDS = 0.05
 _HEADER = 8
 _STREAMS = {1: "stdout", 2: "stderr"}
@@ -134,9 +137,9 @@ class AttachedStream:
 
     def _runs_on(self) -> bool:
         """Whether the container still runs once its output ended cleanly. Podman closes the
-        output a moment before it records the exit (a third of short runs here), so the
-        runtime is asked again until *exit_grace* has passed before the end counts as a break.
-        """
+        output a moment before it records the exit (a third of short runs here, up to ~0.2 s),
+        so the runtime is asked again until *exit_grace* has passed before the end counts as
+        a break (a needless log read costs time, never a line)."""
         deadline = time.monotonic() + self._exit_grace
         while self._running():
             if time.monotonic() >= deadline:

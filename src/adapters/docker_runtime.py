@@ -132,7 +132,8 @@ class DockerRuntime:
         sock.settimeout(None)  # a quiet job is no timeout
         return AttachedStream(raw.read, sock, running=lambda: self._is_running(container_id),
                               recover=lambda: self.output(container_id), release=raw.close,
-                              name=f"flwd-attach-{container_id[:12]}")
+                              name=f"flwd-attach-{container_id[:12]}",
+                              exit_grace=0.0)  # the daemon records the exit, then closes
 
     def _is_running(self, container_id: str) -> bool:
         try:
