@@ -13,7 +13,9 @@ set -euo pipefail
 RUN_USER=${FLWD_RUN_USER:-flwdrun}
 ENV_FILE=/run/flwd-ci.env
 DOCKER_LOG=/var/log/flwd-dockerd.log
-PACKAGES=(podman runc uidmap slirp4netns fuse-overlayfs busybox-static docker.io iproute2 curl catatonit)
+# zsh, fish: the completion scripts are loaded in those shells by tests/unit/test_completion_shells.py
+PACKAGES=(podman runc uidmap slirp4netns fuse-overlayfs busybox-static docker.io iproute2 curl catatonit
+          zsh fish)
 IMAGE=localhost/flwd-test:latest
 ALIAS=docker.io/library/alpine:3.20
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
