@@ -48,7 +48,7 @@ def test_fake_passes_the_runtime_contract_when_configured_per_step(tmp_path: Pat
     check_runtime_contract(fake, IMAGE, tmp_path, before=scenario_setter(fake))
 
     assert fake.containers == {}
-    assert len(fake.removed) == len(fake.created) == 4  # the conflicting create made nothing
+    assert len(fake.removed) == len(fake.created) == 5  # the conflicting create made nothing
 
 
 def test_probe_raises_unavailable_when_runtime_is_down() -> None:
