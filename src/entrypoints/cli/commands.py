@@ -54,7 +54,8 @@ def dispatch(line: CommandLine, io: Io, env: Mapping[str, str],
     if name not in SHORT_COMMANDS:
         gc.enable()  # console() starts with the collector off; a run or a server needs it
     if not name.startswith(":"):
-        return _with_backend(config, io, container, lambda backend: _run(backend, name, line.rest, io))
+        return _with_backend(config, io, container,
+                             lambda backend: _run(backend, name, line.rest, io), env)
     command = COMMANDS_BY_NAME.get(name)
     if command is None:
         raise UsageError(f"unknown command {name} (commands: {', '.join(COMMANDS_BY_NAME)})")
@@ -71,7 +72,9 @@ def dispatch(line: CommandLine, io: Io, env: Mapping[str, str],
     if name == ":jobs" and not config.server_url:
         _warn_missing_roots(config, io)
     handler = _BACKEND_COMMANDS[name]
-    return _with_backend(config, io, container, lambda backend: handler(backend, parsed, io))
+    resident_env = None if name in SHORT_COMMANDS else env  # plans and listings need no server
+    return _with_backend(config, io, container, lambda backend: handler(backend, parsed, io),
+                         resident_env)
 
 
 def _serve(config: FlwdConfig, parsed: ParsedCommand, io: Io, env: Mapping[str, str]) -> int:
@@ -92,8 +95,10 @@ def _doctor(config: FlwdConfig, parsed: ParsedCommand, io: Io, env: Mapping[str,
 
 
 def _with_backend(config: FlwdConfig, io: Io, given: Container | None,
-                  call: Callable[[Backend], int]) -> int:
-    backend, close = _backend(config, io, given)
+                  call: Callable[[Backend], int], env: Mapping[str, str] | None = None) -> int:
+    """*env* given: a resident local server for *config* (``flwd :serve``'s unix socket in
+    the data directory) serves the command when one answers."""
+    backend, close = _backend(config, io, given, env)
     try:
         return call(backend)
     finally:
@@ -108,17 +113,30 @@ def _warn_missing_roots(config: FlwdConfig, io: Io) -> None:
             io.err.write(f"warning: jobs root {root} does not exist\n")
 
 
-def _backend(config: FlwdConfig, io: Io, given: Container | None) -> tuple[Backend, Any]:
+def _backend(config: FlwdConfig, io: Io, given: Container | None,
+             env: Mapping[str, str] | None) -> tuple[Backend, Any]:
     if config.server_url and given is None:
         from flwd.entrypoints.cli.remote import RemoteBackend
 
         remote = RemoteBackend(config.server_url, config.token, io)
         return remote, remote.close
+    resident = _resident(config, env) if given is None and env is not None else None
+    if resident is not None:
+        from flwd.entrypoints.cli.resident_client import resident_backend
+
+        backend = resident_backend(resident, io)
+        return backend, backend.close
     from flwd.entrypoints.cli.local import local_backend
     from flwd.entrypoints.container import build_container
 
     local = local_backend(given or build_container(config), io)
     return local, local.close
+
+
+def _resident(config: FlwdConfig, env: Mapping[str, str]) -> str | None:
+    from flwd.entrypoints.resident import find_resident, socket_path
+
+    return find_resident(socket_path(config, env), env)
 
 
 def _run(backend: Backend, job_id: str, tokens: Sequence[str], io: Io) -> int:
