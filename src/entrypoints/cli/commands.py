@@ -55,7 +55,8 @@ def dispatch(line: CommandLine, io: Io, env: Mapping[str, str],
         gc.enable()  # console() starts with the collector off; a run or a server needs it
     if not name.startswith(":"):
         return _with_backend(config, io, container,
-                             lambda backend: _run(backend, name, line.rest, io), env)
+                             lambda backend: _run(backend, name, line.rest, io), env,
+                             prefetch=True)
     command = COMMANDS_BY_NAME.get(name)
     if command is None:
         raise UsageError(f"unknown command {name} (commands: {', '.join(COMMANDS_BY_NAME)})")
@@ -95,10 +96,12 @@ def _doctor(config: FlwdConfig, parsed: ParsedCommand, io: Io, env: Mapping[str,
 
 
 def _with_backend(config: FlwdConfig, io: Io, given: Container | None,
-                  call: Callable[[Backend], int], env: Mapping[str, str] | None = None) -> int:
+                  call: Callable[[Backend], int], env: Mapping[str, str] | None = None, *,
+                  prefetch: bool = False) -> int:
     """*env* given: a resident local server for *config* (``flwd :serve``'s unix socket in
-    the data directory) serves the command when one answers."""
-    backend, close = _backend(config, io, given, env)
+    the data directory) serves the command when one answers. *prefetch* (a run): else the
+    runtime is looked for in the background from now on."""
+    backend, close = _backend(config, io, given, env, prefetch)
     try:
         return call(backend)
     finally:
@@ -114,7 +117,7 @@ def _warn_missing_roots(config: FlwdConfig, io: Io) -> None:
 
 
 def _backend(config: FlwdConfig, io: Io, given: Container | None,
-             env: Mapping[str, str] | None) -> tuple[Backend, Any]:
+             env: Mapping[str, str] | None, prefetch: bool = False) -> tuple[Backend, Any]:
     if config.server_url and given is None:
         from flwd.entrypoints.cli.remote import RemoteBackend
 
@@ -129,8 +132,25 @@ def _backend(config: FlwdConfig, io: Io, given: Container | None,
     from flwd.entrypoints.cli.local import local_backend
     from flwd.entrypoints.container import build_container
 
-    local = local_backend(given or build_container(config), io)
-    return local, local.close
+    if given is not None or not prefetch or env is None:
+        local = local_backend(given or build_container(config), io)
+        return local, local.close
+    from dependency_injector import providers
+
+    from flwd.entrypoints.cli.prefetch import prefetch_runtime
+
+    ahead = prefetch_runtime(config.runtime.value, env)
+    container = build_container(config)
+    container.runtime_found.override(providers.Callable(ahead.endpoint))
+    local = local_backend(container, io)
+
+    def close() -> None:
+        try:
+            local.close()
+        finally:
+            ahead.close()
+
+    return local, close
 
 
 def _resident(config: FlwdConfig, env: Mapping[str, str]) -> str | None:
