@@ -78,3 +78,27 @@ def test_endpoint_answers_even_when_warming_fails() -> None:
     ahead = RuntimePrefetch(lambda: found, warm)
 
     assert ahead.endpoint() is found
+
+
+def test_fork_waits_for_the_prefetch_when_it_is_still_running() -> None:
+    """A child forked mid-import would inherit half-initialised modules (``--detach``)."""
+    import os
+    import threading
+
+    release = threading.Event()
+    finished = threading.Event()
+
+    def slow() -> RuntimeEndpoint:
+        release.wait(10)
+        finished.set()
+        return _endpoint()
+
+    ahead = RuntimePrefetch(slow, _nothing)
+    threading.Timer(0.2, release.set).start()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child only reports
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+    assert finished.is_set()
+    ahead.close()

@@ -18,8 +18,9 @@ _JOIN_SECONDS = 15.0  # past the detection budget and a private service's start-
 class RuntimePrefetch:
     """``endpoint()`` answers what *find* answered (or raises what it raised), when it is
     first needed: errors keep their place after validation. An endpoint never asked for is
-    released by ``close()`` (a private service stopped). A forked child (``--detach``) looks
-    again itself: the thread did not come along."""
+    released by ``close()`` (a private service stopped). A fork (``--detach``) waits for the
+    thread first (a child forked mid-import would inherit half-initialised modules), and the
+    child looks again itself: the parent's service is the parent's."""
 
     def __init__(self, find: Callable[[], RuntimeEndpoint],
                  warm: Callable[[RuntimeEndpoint], None]) -> None:
@@ -30,6 +31,11 @@ class RuntimePrefetch:
         self._thread = threading.Thread(target=self._work, args=(warm,), daemon=True,
                                         name="flwd-runtime-prefetch")
         self._thread.start()
+        os.register_at_fork(before=self._settle)
+
+    def _settle(self) -> None:
+        if threading.current_thread() is not self._thread:
+            self._thread.join(_JOIN_SECONDS)
 
     def _work(self, warm: Callable[[RuntimeEndpoint], None]) -> None:
         try:
@@ -52,7 +58,7 @@ class RuntimePrefetch:
     def close(self) -> None:
         if os.getpid() != self._pid or self._taken:
             return
-        self._thread.join(_JOIN_SECONDS)
+        self._settle()
         if self._future.done() and self._future.exception() is None:
             service = self._future.result().service
             if service is not None:
