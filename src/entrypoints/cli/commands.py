@@ -10,7 +10,7 @@ from flwd.domain.model import JobSpec
 from flwd.entrypoints.cli.argv import CommandLine
 from flwd.entrypoints.cli.command_parser import ParsedCommand, parse_command
 from flwd.entrypoints.cli.exit_codes import EXIT_OK, exit_for_run
-from flwd.entrypoints.cli.grammar import COMMANDS_BY_NAME
+from flwd.entrypoints.cli.grammar import COMMANDS_BY_NAME, HELP
 from flwd.entrypoints.cli.job_parser import parse_job_options
 from flwd.entrypoints.cli.render import (
     EventPrinter,
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 PLAN = COMMANDS_BY_NAME[":plan"]
 # commands that end as soon as they have printed: they may run without garbage collection
 SHORT_COMMANDS = (":jobs", ":plan")
+HELP_NAMES = frozenset(HELP.names)  # `flwd JOB --help` runs nothing: no runtime looked for
 
 
 class Backend(Protocol):
@@ -56,7 +57,7 @@ def dispatch(line: CommandLine, io: Io, env: Mapping[str, str],
     if not name.startswith(":"):
         return _with_backend(config, io, container,
                              lambda backend: _run(backend, name, line.rest, io), env,
-                             prefetch=True)
+                             prefetch=not HELP_NAMES.intersection(line.rest))
     command = COMMANDS_BY_NAME.get(name)
     if command is None:
         raise UsageError(f"unknown command {name} (commands: {', '.join(COMMANDS_BY_NAME)})")

@@ -58,8 +58,11 @@ class RuntimePrefetch:
     def close(self) -> None:
         if os.getpid() != self._pid or self._taken:
             return
-        self._settle()
-        if self._future.done() and self._future.exception() is None:
+        try:  # only the finding: the SDK import may go on (a daemon thread)
+            failed = self._future.exception(_JOIN_SECONDS) is not None
+        except TimeoutError:
+            return
+        if not failed:
             service = self._future.result().service
             if service is not None:
                 service.stop()
