@@ -77,7 +77,7 @@ def test_run_options_are_the_argument_names_a_job_may_not_use() -> None:
     (":cancel", ["r1"], {"run_id": "r1"}),
     (":doctor", ["--json"], {"json": True}),
     (":serve", ["--bind", ":1", "--no-runtime"],
-     {"bind": ":1", "dev": False, "profile": None, "no_runtime": True}),
+     {"bind": ":1", "dev": False, "profile": None, "no_runtime": True, "local": False}),
 ])
 def test_parse_command_gives_every_declared_field_when_tokens_are_valid(
         name: str, tokens: list[str], values: dict[str, object]) -> None:

@@ -10,7 +10,7 @@ from flwd.domain.model import JobSpec
 from flwd.entrypoints.cli.argv import CommandLine
 from flwd.entrypoints.cli.command_parser import ParsedCommand, parse_command
 from flwd.entrypoints.cli.exit_codes import EXIT_OK, exit_for_run
-from flwd.entrypoints.cli.grammar import COMMANDS_BY_NAME
+from flwd.entrypoints.cli.grammar import COMMANDS_BY_NAME, HELP
 from flwd.entrypoints.cli.job_parser import parse_job_options
 from flwd.entrypoints.cli.render import (
     EventPrinter,
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 PLAN = COMMANDS_BY_NAME[":plan"]
 # commands that end as soon as they have printed: they may run without garbage collection
 SHORT_COMMANDS = (":jobs", ":plan")
+HELP_NAMES = frozenset(HELP.names)  # `flwd JOB --help` runs nothing: no runtime looked for
 
 
 class Backend(Protocol):
@@ -57,7 +58,9 @@ def dispatch(line: CommandLine, io: Io, env: Mapping[str, str],
     if name not in SHORT_COMMANDS:
         gc.enable()  # console() starts with the collector off; a run or a server needs it
     if not name.startswith(":"):
-        return _with_backend(config, io, container, lambda backend: _run(backend, name, line.rest, io))
+        return _with_backend(config, io, container,
+                             lambda backend: _run(backend, name, line.rest, io), env,
+                             prefetch=not HELP_NAMES.intersection(line.rest))
     command = COMMANDS_BY_NAME.get(name)
     if command is None:
         raise UsageError(f"unknown command {name} (commands: {', '.join(COMMANDS_BY_NAME)})")
@@ -74,7 +77,9 @@ def dispatch(line: CommandLine, io: Io, env: Mapping[str, str],
     if name == ":jobs" and not config.server_url:
         _warn_missing_roots(config, io)
     handler = _BACKEND_COMMANDS[name]
-    return _with_backend(config, io, container, lambda backend: handler(backend, parsed, io))
+    resident_env = None if name in SHORT_COMMANDS else env  # plans and listings need no server
+    return _with_backend(config, io, container, lambda backend: handler(backend, parsed, io),
+                         resident_env)
 
 
 def _completion(parsed: ParsedCommand, io: Io) -> int:
@@ -110,8 +115,12 @@ def _doctor(config: FlwdConfig, parsed: ParsedCommand, io: Io, env: Mapping[str,
 
 
 def _with_backend(config: FlwdConfig, io: Io, given: Container | None,
-                  call: Callable[[Backend], int]) -> int:
-    backend, close = _backend(config, io, given)
+                  call: Callable[[Backend], int], env: Mapping[str, str] | None = None, *,
+                  prefetch: bool = False) -> int:
+    """*env* given: a resident local server for *config* (``flwd :serve``'s unix socket in
+    the data directory) serves the command when one answers. *prefetch* (a run): else the
+    runtime is looked for in the background from now on."""
+    backend, close = _backend(config, io, given, env, prefetch)
     try:
         return call(backend)
     finally:
@@ -126,17 +135,47 @@ def _warn_missing_roots(config: FlwdConfig, io: Io) -> None:
             io.err.write(f"warning: jobs root {root} does not exist\n")
 
 
-def _backend(config: FlwdConfig, io: Io, given: Container | None) -> tuple[Backend, Any]:
+def _backend(config: FlwdConfig, io: Io, given: Container | None,
+             env: Mapping[str, str] | None, prefetch: bool = False) -> tuple[Backend, Any]:
     if config.server_url and given is None:
         from flwd.entrypoints.cli.remote import RemoteBackend
 
         remote = RemoteBackend(config.server_url, config.token, io)
         return remote, remote.close
+    resident = _resident(config, env) if given is None and env is not None else None
+    if resident is not None:
+        from flwd.entrypoints.cli.resident_client import resident_backend
+
+        backend = resident_backend(resident, io)
+        return backend, backend.close
     from flwd.entrypoints.cli.local import local_backend
     from flwd.entrypoints.container import build_container
 
-    local = local_backend(given or build_container(config), io)
-    return local, local.close
+    if given is not None or not prefetch or env is None:
+        local = local_backend(given or build_container(config), io)
+        return local, local.close
+    from dependency_injector import providers
+
+    from flwd.entrypoints.cli.prefetch import prefetch_runtime
+
+    ahead = prefetch_runtime(config.runtime.value, env)
+    container = build_container(config)
+    container.runtime_found.override(providers.Callable(ahead.endpoint))
+    local = local_backend(container, io)
+
+    def close() -> None:
+        try:
+            local.close()
+        finally:
+            ahead.close()
+
+    return local, close
+
+
+def _resident(config: FlwdConfig, env: Mapping[str, str]) -> str | None:
+    from flwd.entrypoints.resident import find_resident, socket_path
+
+    return find_resident(socket_path(config, env), env)
 
 
 def _run(backend: Backend, job_id: str, tokens: Sequence[str], io: Io) -> int:

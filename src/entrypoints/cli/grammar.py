@@ -121,6 +121,9 @@ COMMANDS = (
                        help="default security profile: secure | permissive | disabled"),
                 Option(name="--no-runtime", help="plan-only: no container runtime needed; "
                                                  "POST /runs answers 422"),
+                Option(name="--local", help="serve only this user's `flwd JOB` runs, on the "
+                                            "unix socket in the data directory (no TCP, no "
+                                            "token); every :serve also listens there"),
             )),
     Command(name=":runs", summary="list recorded runs",
             description="List recorded runs, newest first.",

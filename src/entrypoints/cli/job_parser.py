@@ -15,6 +15,7 @@ from flwd.domain.errors import ArgProblem, ArgsInvalidError, UsageError
 from flwd.domain.model import ArgSpec, ArgType, JobSpec
 from flwd.entrypoints.cli.command_parser import option_parameter
 from flwd.entrypoints.cli.grammar import HELP, RUN_OPTIONS, Option
+from flwd.entrypoints.cli.plain_options import parse_plain
 from flwd.entrypoints.cli.spellings import negative_option_names, text_option_names
 
 # what `flwd JOB --help` shows as each option's value (Cyclopts would say STR: all are text)
@@ -38,9 +39,13 @@ def parse_job_options(job: JobSpec, tokens: Sequence[str], *, prog: str,
                       out: TextIO | None = None) -> JobInvocation:
     """Parse *tokens* (everything after the job name): the job's arguments and
     *run_options*. ``--help`` prints the job's help to *out* (default stdout)."""
+    tokens = list(tokens)
+    plain = parse_plain(job, tokens, run_options)
+    if plain is not None:
+        return _plain_invocation(*plain)
     import cyclopts
 
-    tokens = _stdin_values_joined(job, list(tokens))
+    tokens = _stdin_values_joined(job, tokens)
     wants_help = any(t in HELP.names for t in _before_terminator(tokens))
     app = _build_app(job, prog, run_options, out if wants_help else None)
     if wants_help:
@@ -57,6 +62,12 @@ def parse_job_options(job: JobSpec, tokens: Sequence[str], *, prog: str,
         json=bool(run_opts.get("_json")),
         detach=bool(run_opts.get("_detach")),
     )
+
+
+def _plain_invocation(args: dict[str, object], run: dict[str, object]) -> JobInvocation:
+    profile = run.get("profile")
+    return JobInvocation(args=args, profile=profile if isinstance(profile, str) else None,
+                         json=bool(run.get("json")), detach=bool(run.get("detach")))
 
 
 def _parse_collecting(app: Any, job: JobSpec, tokens: list[str],

@@ -24,6 +24,8 @@ from flwd.entrypoints.cli.render import EventPrinter, Io
 from flwd.entrypoints.views import job_from_view
 from flwd.ports.store import EventRecord, RunRecord
 
+# opens a connection (not yet connected) with the given timeout
+Connector = Callable[[float | None], http.client.HTTPConnection]
 _TIMEOUT = 30.0
 _RECONNECT_SECONDS = 1.0
 # after a Ctrl-C cut POST /runs short: how hard to try to learn (and cancel) the run it started
@@ -37,14 +39,18 @@ _CANCELING = "\nflwd: canceling on the server (Ctrl-C again to stop waiting)\n"
 class RemoteBackend:
     """Talks to a flwd server; output and exit codes match the local backend."""
 
-    def __init__(self, url: str, token: str | None, io: Io) -> None:
+    def __init__(self, url: str, token: str | None, io: Io,
+                 connect: Connector | None = None) -> None:
+        """*connect* (timeout → connection) replaces TCP/TLS to *url*'s host: the resident
+        local server's unix socket (``cli.resident_client``)."""
         parts = urlsplit(url if "://" in url else f"http://{url}")
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if connect is None and (parts.scheme not in ("http", "https") or not parts.hostname):
             raise RemoteServerError(f"--server must be an http(s) URL, not {url!r}")
         self._parts = parts
-        self._prefix = parts.path.rstrip("/")
+        self._prefix = parts.path.rstrip("/") if connect is None else ""
         self._token = token
         self._io = io
+        self._connect = connect or self._tcp
 
     def close(self) -> None:
         """Connections are per request; nothing to release."""
@@ -229,9 +235,7 @@ class RemoteBackend:
     def _request(self, method: str, path: str, body: Any, headers: dict[str, str],
                  timeout: float | None = _TIMEOUT) -> tuple[http.client.HTTPConnection,
                                                             http.client.HTTPResponse]:
-        parts = self._parts
-        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        conn = kind(parts.hostname or "", parts.port, timeout=timeout)
+        conn = self._connect(timeout)
         headers = dict(headers)
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
@@ -244,7 +248,13 @@ class RemoteBackend:
             return conn, conn.getresponse()
         except OSError as exc:
             conn.close()
-            raise RemoteServerError(f"cannot reach flwd server at {parts.geturl()}: {exc}") from exc
+            raise RemoteServerError(
+                f"cannot reach flwd server at {self._parts.geturl()}: {exc}") from exc
+
+    def _tcp(self, timeout: float | None) -> http.client.HTTPConnection:
+        parts = self._parts
+        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        return kind(parts.hostname or "", parts.port, timeout=timeout)
 
 
 _CLASSES = {cls.code: cls for cls in all_error_classes()}

@@ -25,8 +25,12 @@ def serve_options(values: Mapping[str, Any], default_bind: str) -> ServeOptions:
     profile = values.get("profile")
     if profile is not None and profile not in {p.value for p in Profile}:
         raise UsageError(f"--profile must be one of {', '.join(p.value for p in Profile)}")
+    local = bool(values.get("local"))
+    if local and (bind is not None or values.get("dev") or values.get("no_runtime")):
+        raise UsageError("--local serves only the unix socket in the data directory: it takes "
+                         "no --bind, --dev or --no-runtime")
     return ServeOptions(host=host, port=port, dev=bool(values.get("dev")), profile=profile,
-                        no_runtime=bool(values.get("no_runtime")))
+                        no_runtime=bool(values.get("no_runtime")), local=local)
 
 
 def parse_bind(text: str) -> tuple[str, int]:

@@ -22,6 +22,10 @@ class Principal:
     scopes: frozenset[str]
 
 
+# who a request on the resident unix socket is: the user the server runs as
+RESIDENT_OWNER = Principal(name="local", scopes=ALL_SCOPES)
+
+
 def dev_grant() -> TokenGrant:
     """``--dev``: the well-known token ``dev-token`` with every scope (loopback only)."""
     return TokenGrant(name="dev", digest=token_digest(DEV_TOKEN), scopes=ALL_SCOPES)
@@ -63,10 +67,23 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     principal = connection.scope.get("state", {}).get("flwd_principal")
     if isinstance(principal, Principal):
         return principal
-    authenticator: Authenticator = connection.app.state.authenticator
-    principal = authenticator.authenticate(connection.headers.get("authorization"))
+    if _on_resident_socket(connection):
+        principal = RESIDENT_OWNER
+    else:
+        authenticator: Authenticator = connection.app.state.authenticator
+        principal = authenticator.authenticate(connection.headers.get("authorization"))
     connection.scope.setdefault("state", {})["flwd_principal"] = principal
     return principal
+
+
+def _on_resident_socket(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """Whether the request came through the resident unix socket: uvicorn names a unix
+    listener ``(path, None)`` (a TCP one is always ``(host, port)``); the socket is 0600 and
+    its connections were checked to come from this server's user (SO_PEERCRED)."""
+    path = connection.app.state.settings.resident_path
+    server = connection.scope.get("server")
+    return bool(path) and isinstance(server, (tuple, list)) and len(server) == 2 \
+        and server[1] is None and server[0] == path
 
 
 def check_scope(principal: Principal, scope: str, why: str = "") -> None:

@@ -29,6 +29,7 @@ class ServeOptions:
     dev: bool = False
     profile: str | None = None
     no_runtime: bool = False
+    local: bool = False  # only the resident unix socket, no TCP (and so no token needed)
 
 
 def is_loopback(host: str) -> bool:
@@ -46,6 +47,9 @@ def serve(config: FlwdConfig, options: ServeOptions, err: TextIO, env: Mapping[s
     from flwd.entrypoints.http.auth import dev_grant
 
     grants = config.tokens + ((dev_grant(),) if options.dev else ())
+    if options.local:
+        _serve(config, options, grants, err, env)
+        return
     if options.dev and not is_loopback(options.host):
         raise ConfigInvalidError(
             f"--dev serves the well-known token dev-token, so it only binds to loopback "
@@ -82,15 +86,48 @@ def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], e
             if reconcile is not None:
                 reconcile()()
                 orphans.start()
-        settings = ServerSettings(grants=grants, loopback=is_loopback(options.host),
-                                  runtime_enabled=not options.no_runtime)
-        app = create_app(container, server_settings=settings)
-        _run_uvicorn(app, options, err, config.cancel_grace,
-                     on_signal=lambda killing: _stop_runs(supervisor, killing))
+        with _resident_socket(config, options, env) as (resident, note):
+            settings = ServerSettings(
+                grants=grants, loopback=options.local or is_loopback(options.host),
+                runtime_enabled=not options.no_runtime,
+                # uvicorn names the listener by its bound name (see auth)
+                resident_path=resident.getsockname() if resident else None)
+            app = create_app(container, server_settings=settings)
+            _run_uvicorn(app, options, err, config.cancel_grace,
+                         on_signal=lambda killing: _stop_runs(supervisor, killing),
+                         resident=resident, note=note)
     finally:
         orphans.stop()
         supervisor.shutdown(cancel=True)
         container.shutdown_resources()
+
+
+@contextlib.contextmanager
+def _resident_socket(config: FlwdConfig, options: ServeOptions,
+                     env: Mapping[str, str]) -> Iterator[tuple[Any, str]]:
+    """The resident unix socket local ``flwd JOB`` runs are handed to (always, with a runtime)
+    and the line announcing it. With TCP too, a socket that cannot be had (another server
+    holds it, the path is too long) is only a warning; ``--local`` needs it."""
+    from flwd.entrypoints.resident import listen_resident, remove_resident, socket_path
+
+    if options.no_runtime:
+        yield None, ""
+        return
+    path = socket_path(config, env, options.profile)
+    try:
+        sock = listen_resident(path)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if options.local:
+            raise ConfigInvalidError(f"cannot serve on unix:{path}: {reason}",
+                                     field="data_dir") from None
+        yield None, f"flwd: warning: no local socket for `flwd JOB` runs: {reason}\n"
+        return
+    try:
+        yield sock, f"flwd: serving local runs on unix:{sock.path}\n"
+    finally:
+        remove_resident(path, sock)
+        sock.close()
 
 
 def _stop_runs(supervisor: Any, killing: bool) -> None:
@@ -99,7 +136,7 @@ def _stop_runs(supervisor: Any, killing: bool) -> None:
 
 
 def _run_uvicorn(app: Any, options: ServeOptions, err: TextIO, grace: float,
-                 on_signal: Callable[[bool], None]) -> None:
+                 on_signal: Callable[[bool], None], resident: Any = None, note: str = "") -> None:
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -108,8 +145,10 @@ def _run_uvicorn(app: Any, options: ServeOptions, err: TextIO, grace: float,
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets=sockets)
             if self.started:
-                host, port = _bound_address(self, options)
-                err.write(f"flwd: serving on http://{host}:{port}\n")
+                if not options.local:
+                    host, port = _bound_address(self, options)
+                    err.write(f"flwd: serving on http://{host}:{port}\n")
+                err.write(note)  # after the address: tools read the first line for it
                 err.flush()
 
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -134,9 +173,9 @@ def _run_uvicorn(app: Any, options: ServeOptions, err: TextIO, grace: float,
     config = uvicorn.Config(app, host=options.host, port=options.port, workers=1,
                             log_level="warning", access_log=False, lifespan="on",
                             timeout_graceful_shutdown=int(grace + _SHUTDOWN_EXTRA_SECONDS))
-    listener = _listen(options.host, options.port)
+    listeners = [] if options.local else [_listen(options.host, options.port)]
     try:
-        Server(config).run(sockets=[listener])
+        Server(config).run(sockets=listeners + ([resident] if resident is not None else []))
     except SystemExit as exc:  # uvicorn exits when it cannot bind or start
         if exc.code not in (0, None):
             raise ConfigInvalidError(
@@ -164,6 +203,8 @@ def _bound_address(server: Any, options: ServeOptions) -> tuple[str, int]:
     """The real port (``--bind HOST:0`` picks a free one)."""
     for listener in getattr(server, "servers", ()):
         for sock in getattr(listener, "sockets", ()):
+            if sock.family == socket.AF_UNIX:
+                continue
             port = sock.getsockname()[1]
             host = options.host
             return (f"[{host}]" if ":" in host else host), int(port)

@@ -21,3 +21,5 @@ class ServerSettings:
     runtime_enabled: bool = True
     max_body_bytes: int = MAX_BODY_BYTES
     timing: StreamTiming = field(default_factory=StreamTiming)
+    # the resident unix socket: a request arriving on it is its owner's (every scope)
+    resident_path: str | None = None

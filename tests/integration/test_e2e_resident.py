@@ -1,0 +1,155 @@
+"""A resident local flwd: `flwd :serve --local` listens on a 0600 unix socket in the data
+directory, and `flwd JOB` with the same data directory hands its run to it: same output and
+exit code, the run recorded (and owned) by the server, Ctrl-C cancels through the API."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.integration.e2e_support import (  # noqa: F401 - fixtures
+    EXAMPLES,
+    Sandbox,
+    rt,
+    sandbox,
+)
+
+SLEEPER = """\
+    executor: container
+    image: alpine:3.20
+    script: main.sh
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Resident:
+    process: subprocess.Popen[str]
+    socket_path: Path
+
+    @property
+    def owner(self) -> str:
+        return f"{os.uname().nodename}:{self.process.pid}"
+
+
+@pytest.fixture(scope="module")
+def resident(sandbox: Sandbox) -> Iterator[Resident]:
+    shutil.copytree(EXAMPLES / "demo-container", sandbox.jobs / "demo-container")
+    sandbox.write_job("sleeper", SLEEPER, {"main.sh": "echo started\nsleep 60\n"})
+    process = subprocess.Popen(sandbox.argv([":serve", "--local"]), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, cwd=sandbox.base,
+                               env=sandbox.env())
+    assert process.stderr is not None
+    line = process.stderr.readline()  # blocks until the server is up (or has failed)
+    try:
+        assert "serving local runs on unix:" in line, line + process.stderr.read()
+        yield Resident(process, Path(line.split("unix:", 1)[1].strip()))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+def _owner(sandbox: Sandbox, run_id: str) -> str:
+    with sqlite3.connect(sandbox.data / "flwd.db") as db:
+        row = db.execute("SELECT owner FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    return str(row[0])
+
+
+def test_socket_is_owner_only_when_server_listens(resident: Resident) -> None:
+    info = resident.socket_path.lstat()
+
+    assert info.st_mode & 0o777 == 0o600
+    assert info.st_uid == os.getuid()
+    assert resident.socket_path.parent == resident.socket_path.parent.resolve()
+
+
+def test_run_is_handed_to_server_when_resident_answers(resident: Resident,
+                                                       sandbox: Sandbox) -> None:
+    result = sandbox.flwd("demo-container", "--name", "Alice")
+    run = sandbox.only_run("demo-container")
+
+    assert result.code == 0, result.describe()
+    assert result.out == "Hello Alice from inside a container!\n"
+    assert run["status"] == "succeeded"
+    assert _owner(sandbox, run["run_id"]) == resident.owner
+
+
+def test_json_events_match_when_run_through_resident(resident: Resident,
+                                                     sandbox: Sandbox) -> None:
+    result = sandbox.flwd("demo-container", "--name", "Bob", "--json")
+    events = result.events()
+
+    assert result.code == 0, result.describe()
+    assert events[-1]["type"] == "run.finished"
+    assert [e["data"]["line"] for e in events if e["type"] == "run.output"] == [
+        "Hello Bob from inside a container!"]
+    assert _owner(sandbox, events[0]["run_id"]) == resident.owner
+
+
+def test_ctrl_c_cancels_run_on_server_when_run_through_resident(resident: Resident,
+                                                               sandbox: Sandbox) -> None:
+    running = sandbox.start("sleeper", "--json")
+    try:
+        run_id = running.read_until("run.output")["run_id"]
+        running.signal(signal.SIGINT)
+        result = running.finish(timeout=60)
+    finally:
+        running.kill()
+
+    assert result.code == 130, result.describe()
+    assert result.events()[-1]["data"]["status"] == "canceled"
+    assert _owner(sandbox, run_id) == resident.owner
+
+
+def test_run_happens_in_process_when_resident_is_disabled(resident: Resident,
+                                                          sandbox: Sandbox) -> None:
+    result = sandbox.flwd("demo-container", "--name", "Carol", "--json",
+                          env={"FLWD_RESIDENT": "0"})
+
+    assert result.code == 0, result.describe()
+    assert _owner(sandbox, result.events()[0]["run_id"]) != resident.owner
+
+
+def test_socket_refuses_connection_when_peer_is_another_user(resident: Resident) -> None:
+    """The peer uid check (SO_PEERCRED), behind the 0600 mode: with the mode opened up, a
+    process of another user gets in, and is hung up on at once."""
+    if os.getuid() != 0:
+        pytest.skip("needs root to connect as another user")
+    resident.socket_path.chmod(0o666)
+    try:
+        status = _connect_as_nobody(resident.socket_path)
+    finally:
+        resident.socket_path.chmod(0o600)
+
+    assert status == 0
+
+
+def _connect_as_nobody(path: Path) -> int:
+    """0: the server hung up without answering; else the step that went otherwise."""
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through its exit status
+        code = 1
+        try:
+            os.setuid(65534)
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            client.settimeout(10)
+            client.connect(str(path))
+            code = 2
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            code = 0 if client.recv(100) == b"" else 3
+        except (ConnectionResetError, BrokenPipeError):  # hung up before or after the send
+            code = 0
+        except OSError:
+            pass
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    return os.waitstatus_to_exitcode(status)
