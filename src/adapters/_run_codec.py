@@ -5,13 +5,40 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from flwd.domain.errors import FlwdError, RequestInvalidError
-from flwd.ports.store import RunRecord
+from flwd.ports.store import EventRecord, RunRecord
 
 MAX_LIMIT = 500
 ACTIVE_STATUSES = ("queued", "pulling", "running")
+# Every RunRecord field, in column order; args and decisions are JSON text.
+COLUMNS = (
+    "run_id", "job_id", "status", "profile", "created_at", "args", "decisions", "runtime",
+    "image", "container_id", "started_at", "finished_at", "exit_code", "code", "detail",
+    "idempotency_key", "request_digest", "owner",
+)  # fmt: skip
+
+
+def run_values(run: RunRecord) -> tuple[object, ...]:
+    """*run* as column values (COLUMNS order); raises TypeError for what JSON cannot hold."""
+    values: dict[str, object] = {name: getattr(run, name) for name in COLUMNS}
+    values["status"] = str(run.status)
+    values["args"] = dumps(dict(run.args))
+    values["decisions"] = dumps([dict(d) for d in run.decisions])
+    return tuple(values[name] for name in COLUMNS)
+
+
+def run_from_row(row: Sequence[Any]) -> RunRecord:
+    values = dict(zip(COLUMNS, row))
+    values["args"] = json.loads(values["args"])
+    values["decisions"] = tuple(json.loads(values["decisions"]))
+    return RunRecord(**values)
+
+
+def event_from_row(row: Sequence[Any]) -> EventRecord:
+    """``(run_id, seq, type, time, data)`` with data as JSON text."""
+    return EventRecord(run_id=row[0], seq=row[1], type=row[2], time=row[3], data=json.loads(row[4]))
 
 
 def check_same_run(run_id: str, run: RunRecord | None) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
 import sqlite3
 import threading
@@ -21,12 +20,7 @@ from flwd.domain.errors import (
 )
 from flwd.ports.store import EventRecord, RunPage, RunRecord
 
-# Every RunRecord field, in column order; args and decisions are JSON text.
-COLUMNS = (
-    "run_id", "job_id", "status", "profile", "created_at", "args", "decisions", "runtime",
-    "image", "container_id", "started_at", "finished_at", "exit_code", "code", "detail",
-    "idempotency_key", "request_digest", "owner",
-)  # fmt: skip
+COLUMNS = codec.COLUMNS
 
 # Applied in order, each in its own transaction; PRAGMA user_version counts those applied.
 # Never edit a step once released: add a new one.
@@ -189,10 +183,7 @@ class SqliteRunStore:
             " WHERE run_id = ? AND seq > ? ORDER BY seq",
             (run_id, after_seq),
         )
-        return [
-            EventRecord(run_id=r[0], seq=r[1], type=r[2], time=r[3], data=json.loads(r[4]))
-            for r in rows
-        ]
+        return [codec.event_from_row(r) for r in rows]
 
     def close(self) -> None:
         """Close the connection; the next call opens a new one."""
@@ -322,24 +313,13 @@ def _insert_event(
     time: str,
     data: Mapping[str, Any],
 ) -> EventRecord:
-    text = codec.dumps(dict(data))
-    conn.execute(_INSERT_EVENT, (run_id, seq, event_type, time, text))
-    return EventRecord(run_id=run_id, seq=seq, type=event_type, time=time, data=json.loads(text))
+    row = (run_id, seq, event_type, time, codec.dumps(dict(data)))
+    conn.execute(_INSERT_EVENT, row)
+    return codec.event_from_row(row)
 
 
-def _run_values(run: RunRecord) -> tuple[object, ...]:
-    values: dict[str, object] = {name: getattr(run, name) for name in COLUMNS}
-    values["status"] = str(run.status)
-    values["args"] = codec.dumps(dict(run.args))
-    values["decisions"] = codec.dumps([dict(d) for d in run.decisions])
-    return tuple(values[name] for name in COLUMNS)
-
-
-def _run_from_row(row: Sequence[Any]) -> RunRecord:
-    values = dict(zip(COLUMNS, row))
-    values["args"] = json.loads(values["args"])
-    values["decisions"] = tuple(json.loads(values["decisions"]))
-    return RunRecord(**values)
+_run_values = codec.run_values
+_run_from_row = codec.run_from_row
 
 
 def _conflict(run: RunRecord, exc: sqlite3.IntegrityError) -> FlwdError:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         fs_secrets,
         fs_workspace,
         podman_runtime,
+        pg_store,
         runtime_detect,
         sqlite_store,
     )
@@ -51,10 +52,11 @@ if TYPE_CHECKING:
     from flwd.ports.dispatch import RunDispatcher
     from flwd.ports.runtime import ContainerRuntime
 else:
-    docker_runtime, fs_secrets, fs_workspace, podman_runtime, runtime_detect, sqlite_store = (
+    (docker_runtime, fs_secrets, fs_workspace, pg_store, podman_runtime, runtime_detect,
+     sqlite_store) = (
         Lazy(f"flwd.adapters.{name}") for name in (
-            "docker_runtime", "fs_secrets", "fs_workspace", "podman_runtime", "runtime_detect",
-            "sqlite_store"))
+            "docker_runtime", "fs_secrets", "fs_workspace", "pg_store", "podman_runtime",
+            "runtime_detect", "sqlite_store"))
     execution, orphans, reconcile, run_pending, run_supervisor, start, use_cases = (
         Lazy(f"flwd.domain.run.{name}") for name in (
             "execution", "orphans", "reconcile", "pending", "supervisor", "start", "use_cases"))
@@ -110,6 +112,7 @@ class Container(containers.DeclarativeContainer):
     store = providers.Selector(
         config.store,
         sqlite=providers.Singleton(sqlite_store.SqliteRunStore, path=config.db_path),
+        postgresql=providers.Singleton(pg_store.PostgresRunStore, url=config.store_url),
     )
     secrets = providers.Singleton(fs_secrets.FilesystemSecretWriter)
     workspace = providers.Singleton(fs_workspace.FilesystemRunWorkspace, base_dir=config.runs_dir)
@@ -203,6 +206,7 @@ def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
         "runs_dir": str(data / "runs"),
         "runtime": config.runtime,
         "store": config.store,
+        "store_url": config.store_url,
         "env_profile": config.env_profile,
         "default_profile": profile_override or config.default_profile,
         "policy_file": config.policy_file,

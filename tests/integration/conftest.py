@@ -93,3 +93,7 @@ def shared_tmp() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+# A private PostgreSQL cluster (session) and an empty database per test: pg_support.py.
+from tests.integration.pg_support import pg_cluster, pg_url  # noqa: E402,F401
