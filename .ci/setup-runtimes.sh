@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepare this machine (as root, idempotent) for flwd's integration tests and for development:
-#   * packages: podman, runc, docker.io, busybox-static, rootless helpers
+#   * packages: podman, runc, docker.io, busybox-static, rootless helpers, postgresql-15
 #   * Podman uses runc (crun fails on this cgroup-v1/hybrid host)
 #   * a Docker daemon listening on /var/run/docker.sock
 #   * a rootless Podman API service run by user `flwdrun`
@@ -13,7 +13,10 @@ set -euo pipefail
 RUN_USER=${FLWD_RUN_USER:-flwdrun}
 ENV_FILE=/run/flwd-ci.env
 DOCKER_LOG=/var/log/flwd-dockerd.log
-PACKAGES=(podman runc uidmap slirp4netns fuse-overlayfs busybox-static docker.io iproute2 curl catatonit)
+# postgresql-15: tests start private clusters of their own (tests/integration/pg_support.py);
+# policy-rc.d below keeps the package's default cluster stopped
+PACKAGES=(podman runc uidmap slirp4netns fuse-overlayfs busybox-static docker.io iproute2 curl catatonit
+          postgresql-15)
 IMAGE=localhost/flwd-test:latest
 ALIAS=docker.io/library/alpine:3.20
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
