@@ -95,3 +95,28 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     ):
         raise RequestInvalidError("malformed cursor", cursor=cursor)
     return value[0], value[1]
+
+
+def list_filter(job_id: str | None, status: str | None, cursor: str | None,
+                mark: str) -> tuple[str, list[object]]:
+    """The ``WHERE`` clause (or "") and its parameters of a ``list`` query, newest first;
+    *mark* is the driver's placeholder (``?`` or ``%s``)."""
+    where: list[str] = []
+    params: list[object] = []
+    if job_id is not None:
+        where.append(f"job_id = {mark}")
+        params.append(job_id)
+    if status is not None:
+        where.append(f"status = {mark}")
+        params.append(str(status))
+    if cursor is not None:
+        created_at, run_id = decode_cursor(cursor)
+        where.append(f"(created_at < {mark} OR (created_at = {mark} AND run_id < {mark}))")
+        params += [created_at, created_at, run_id]
+    return (f" WHERE {' AND '.join(where)}" if where else ""), params
+
+
+def page(runs: Sequence[RunRecord], limit: int) -> tuple[tuple[RunRecord, ...], str | None]:
+    """The first *limit* of *runs* (fetched ``limit + 1``) and the cursor to the next page."""
+    kept = tuple(runs[:limit])
+    return kept, (encode_cursor(kept[-1]) if len(runs) > limit else None)

@@ -19,6 +19,8 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from flwd.adapters import _run_codec as codec
+from flwd.adapters._sql_reads import SELECT_RUN as _SELECT_RUN
+from flwd.adapters._sql_reads import SqlRunReads
 from flwd.adapters.pg_listen import CHANNEL, EventSignal
 from flwd.adapters.pg_schema import SchemaTooNewError, migrate
 from flwd.adapters.pg_url import redact
@@ -29,7 +31,7 @@ from flwd.domain.errors import (
     RunStoreError,
     StoreUnavailableError,
 )
-from flwd.ports.store import EventRecord, RunPage, RunRecord
+from flwd.ports.store import EventRecord, RunRecord
 
 COLUMNS = codec.COLUMNS
 _COLS = ", ".join(COLUMNS)
@@ -37,7 +39,6 @@ _INSERT_RUN = f"INSERT INTO runs ({_COLS}, last_seq) VALUES ({', '.join(['%s'] *
 _UPDATE_RUN = f"UPDATE runs SET {', '.join(f'{c} = %s' for c in COLUMNS[1:])} WHERE run_id = %s"
 _INSERT_EVENT = "INSERT INTO events (run_id, seq, type, time, data) VALUES (%s, %s, %s, %s, %s)"
 _NOTIFY = "SELECT pg_notify(%s, %s)"
-_SELECT_RUN = f"SELECT {_COLS} FROM runs"
 _ACTIVE = list(codec.ACTIVE_STATUSES)
 
 # Connection failures go to the caller as store.unavailable; the pool's own retry warnings
@@ -47,8 +48,10 @@ logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
-class PostgresRunStore:
+class PostgresRunStore(SqlRunReads):
     """``RunStore`` on PostgreSQL; connects (and migrates the schema) on first use."""
+
+    MARK = "%s"
 
     def __init__(self, url: str, *, max_connections: int = 8, connect_timeout: float = 5.0) -> None:
         self.url = url
@@ -97,10 +100,6 @@ class PostgresRunStore:
                     raise _conflict(run, exc) from None
         return codec.event_from_row(row)
 
-    def get(self, run_id: str) -> RunRecord | None:
-        rows = self._read(f"{_SELECT_RUN} WHERE run_id = %s", (run_id,))
-        return codec.run_from_row(rows[0]) if rows else None
-
     def claim(self, run_id: str, owner: str, claimant: str) -> RunRecord | None:
         with self._write() as conn:
             row = conn.execute(
@@ -108,51 +107,6 @@ class PostgresRunStore:
                 f" AND status = ANY(%s) RETURNING {_COLS}",
                 (claimant, run_id, owner, _ACTIVE)).fetchone()
         return codec.run_from_row(row) if row is not None else None
-
-    def find_by_idempotency_key(self, key: str) -> RunRecord | None:
-        rows = self._read(f"{_SELECT_RUN} WHERE idempotency_key = %s", (key,))
-        return codec.run_from_row(rows[0]) if rows else None
-
-    def list(
-        self,
-        job_id: str | None = None,
-        status: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> RunPage:
-        limit = codec.check_limit(limit)
-        where: list[str] = []
-        params: list[object] = []
-        if job_id is not None:
-            where.append("job_id = %s")
-            params.append(job_id)
-        if status is not None:
-            where.append("status = %s")
-            params.append(str(status))
-        if cursor is not None:
-            where.append("(created_at, run_id) < (%s, %s)")
-            params += codec.decode_cursor(cursor)
-        sql = _SELECT_RUN + (f" WHERE {' AND '.join(where)}" if where else "")
-        rows = self._read(sql + " ORDER BY created_at DESC, run_id DESC LIMIT %s",
-                          (*params, limit + 1))
-        runs = tuple(codec.run_from_row(row) for row in rows[:limit])
-        more = len(rows) > limit
-        return RunPage(runs=runs, next_cursor=codec.encode_cursor(runs[-1]) if more else None)
-
-    def active(self) -> Sequence[RunRecord]:
-        rows = self._read(f"{_SELECT_RUN} WHERE status = ANY(%s) ORDER BY created_at, run_id",
-                          (_ACTIVE,))
-        return [codec.run_from_row(row) for row in rows]
-
-    def count_by_status(self) -> Mapping[str, int]:
-        rows = self._read("SELECT status, COUNT(*) FROM runs GROUP BY status", ())
-        return {str(status): int(count) for status, count in rows}
-
-    def events(self, run_id: str, after_seq: int = 0) -> Sequence[EventRecord]:
-        rows = self._read(
-            "SELECT run_id, seq, type, time, data FROM events"
-            " WHERE run_id = %s AND seq > %s ORDER BY seq", (run_id, after_seq))
-        return [codec.event_from_row(row) for row in rows]
 
     # --- beyond the port: waiting across processes ----------------------------------
 

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -99,15 +100,22 @@ class PgCluster:
             pytest.fail(f"{' '.join(argv)} failed: {done.stderr or done.stdout}\n{tail}")
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PgCluster]:
-    """A private PostgreSQL for the whole session (started once, stopped at the end)."""
+@contextmanager
+def running_cluster() -> Iterator[PgCluster]:
+    """A new cluster, started; stopped and deleted on exit."""
     cluster = PgCluster.create()
     try:
         cluster.start()
         yield cluster
     finally:
         cluster.remove()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """A private PostgreSQL for the whole session (started once, stopped at the end)."""
+    with running_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture

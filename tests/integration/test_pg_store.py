@@ -23,7 +23,7 @@ from tests.contracts.store import (
     check_store_contract,
     make_run,
 )
-from tests.integration.pg_support import PgCluster, free_port
+from tests.integration.pg_support import PgCluster, free_port, running_cluster
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -211,12 +211,8 @@ def test_waiter_times_out_when_only_other_runs_get_events(store: PostgresRunStor
 @pytest.fixture
 def private_cluster() -> Iterator[PgCluster]:
     """A cluster of this test's own, to stop and start without disturbing the others."""
-    cluster = PgCluster.create()
-    try:
-        cluster.start()
+    with running_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.remove()
 
 
 def test_store_is_unavailable_and_nothing_half_recorded_when_server_goes_down(
