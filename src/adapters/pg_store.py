@@ -10,6 +10,7 @@ Writes that add an event NOTIFY it (``pg_listen``). Secrets never reach it: reco
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Iterator, Mapping, Sequence
@@ -60,6 +61,7 @@ class PostgresRunStore(SqlRunReads):
         self._lock = threading.Lock()
         self._pool: ConnectionPool[Conn] | None = None
         self._signal = EventSignal(self._listen_connection)
+        self._pid = os.getpid()
 
     # --- RunStore -------------------------------------------------------------------
 
@@ -164,6 +166,9 @@ class PostgresRunStore(SqlRunReads):
 
     def _open_pool(self) -> ConnectionPool[Conn]:
         with self._lock:
+            if self._pid != os.getpid():  # a forked child: the parent's pool and listener
+                self._pool, self._pid = None, os.getpid()  # are left alone, never closed here
+                self._signal = EventSignal(self._listen_connection)
             if self._pool is None:
                 with self._errors("cannot migrate"):
                     with psycopg.connect(self.url, connect_timeout=_seconds(self._timeout)) as conn:

@@ -34,7 +34,7 @@ from flwd.ports.events import EventListener
 from flwd.ports.owner import RunOwners
 from flwd.ports.runtime import ContainerRuntime
 from flwd.ports.secrets import SecretWriter
-from flwd.ports.store import RunRecord, RunStore
+from flwd.ports.store import RunEventWaiter, RunRecord, RunStore
 from flwd.ports.workspace import RunWorkspace
 
 
@@ -46,8 +46,9 @@ def test_adapters_conform_to_ports_without_io_when_constructed(tmp_path: Path) -
         DockerRuntime("unix:///nonexistent/docker.sock"),
         FakeRuntime(),
     ]
-    stores: list[RunStore] = [SqliteRunStore(missing / "flwd.db"), FakeRunStore(),
-                              PostgresRunStore("postgresql://127.0.0.1:1/nothing-here")]
+    postgres = PostgresRunStore("postgresql://127.0.0.1:1/nothing-here")
+    stores: list[RunStore] = [SqliteRunStore(missing / "flwd.db"), FakeRunStore(), postgres]
+    waiters: list[RunEventWaiter] = [postgres]
     writers: list[SecretWriter] = [FilesystemSecretWriter(missing / "secrets"), FakeSecretWriter()]
     catalogs: list[JobCatalog] = [YamlJobCatalog([missing]), FakeJobCatalog()]
     clocks: list[Clock] = [SystemClock(), FakeClock()]
@@ -56,6 +57,7 @@ def test_adapters_conform_to_ports_without_io_when_constructed(tmp_path: Path) -
     owners: RunOwners = LocalRunOwners()
 
     assert len(runtimes) == len(stores) == 3 and len(writers) == len(catalogs) == 2
+    assert len(waiters) == 1
     assert len(clocks) == len(ids) == 2 and workspace.path("r1").endswith("r1")
     assert owners.me() and not owners.alive(owners.me())
     assert not missing.exists()
