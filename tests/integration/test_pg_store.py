@@ -250,3 +250,25 @@ def test_store_is_unavailable_when_nothing_listens_at_the_url() -> None:
     assert caught.value.code == "store.unavailable"
     assert "hunter2" not in str(caught.value) and "hunter2" not in json.dumps(caught.value.context)
     store.close()
+
+
+def test_waiter_is_woken_again_when_the_server_restarted(private_cluster: PgCluster) -> None:
+    url = private_cluster.url()
+    store = PostgresRunStore(url, connect_timeout=2)
+    try:
+        store.create(make_run("r1", 1), "run.created", {})
+        assert store.wait_for_events("r1", after_seq=1, timeout=0.5) is False  # listening now
+        private_cluster.stop()
+        private_cluster.start()
+        time.sleep(2.5)  # the listener notices the lost connection and listens again
+        writer = _append_in_another_process(url, "r1", 1.5)
+
+        woke = store.wait_for_events("r1", after_seq=1, timeout=30)
+        woke_at = time.time()
+        out, err = writer.communicate(timeout=60)
+
+        assert writer.returncode == 0, err
+        assert woke is True
+        assert woke_at - json.loads(out)["committed"] < 1.0
+    finally:
+        store.close()
