@@ -272,3 +272,47 @@ def test_waiter_is_woken_again_when_the_server_restarted(private_cluster: PgClus
         assert woke_at - json.loads(out)["committed"] < 1.0
     finally:
         store.close()
+
+
+_SUBMIT = """
+import json, sys
+from flwd.domain.plan.use_cases import RunRequest
+from flwd.entrypoints.config import CliOverrides, load_config
+from flwd.entrypoints.container import build_container
+config = load_config(CliOverrides(jobs_dirs=(sys.argv[2],), data_dir=sys.argv[3]),
+                     {"FLWD_STORE_URL": sys.argv[1]})
+container = build_container(config)
+container.store().get("warm-up")  # connected and migrated before the race
+print("ready", flush=True)
+sys.stdin.readline()
+result = container.submit_run()(RunRequest(job="demo-container", args={"name": "Alice"}),
+                                idempotency_key="same-key")
+record = getattr(result, "record", result)
+print(json.dumps({"run_id": record.run_id, "new": record is not result}), flush=True)
+"""
+
+
+def test_idempotent_submits_from_two_processes_yield_one_run_when_they_race(
+    pg_url: str, tmp_path: Path
+) -> None:
+    procs = [subprocess.Popen(
+        [sys.executable, "-c", _SUBMIT, pg_url, str(REPO / "examples" / "jobs"),
+         str(tmp_path / f"data{n}")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO) for n in (0, 1)]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    for proc in procs:  # both released together
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    answers = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        answers.append(json.loads(out))
+
+    assert answers[0]["run_id"] == answers[1]["run_id"]
+    assert sorted(a["new"] for a in answers) == [False, True]
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM runs").fetchone() == (1,)
