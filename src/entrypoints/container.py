@@ -15,6 +15,7 @@ from flwd.domain.model import PolicyBundle
 from flwd.domain.policy.bundle import parse_policy
 from flwd.domain.plan.use_cases import EngineSettings, ListJobs, PlanJob
 from flwd.entrypoints.config import FlwdConfig, read_yaml_mapping
+from flwd.ports.kinds import StoreKind
 
 
 class Lazy:
@@ -104,7 +105,7 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidRunIds)
-    owners = providers.Singleton(LocalRunOwners)
+    owners = providers.Singleton(LocalRunOwners, shared_store=config.store_shared)
     owner = providers.Callable(lambda owners: owners.me(), owners)
     catalog = providers.Singleton(
         YamlJobCatalog, roots=config.jobs_dirs, rescan_seconds=config.catalog_rescan_seconds
@@ -207,6 +208,7 @@ def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
         "runtime": config.runtime,
         "store": config.store,
         "store_url": config.store_url,
+        "store_shared": config.store is not StoreKind.SQLITE,
         "env_profile": config.env_profile,
         "default_profile": profile_override or config.default_profile,
         "policy_file": config.policy_file,

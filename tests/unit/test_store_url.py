@@ -9,6 +9,7 @@ import pytest
 
 from flwd.adapters.pg_url import redact
 from flwd.adapters.sqlite_store import SqliteRunStore
+from flwd.adapters.system import LocalRunOwners
 from flwd.domain.errors import ConfigInvalidError
 from flwd.entrypoints.config import CliOverrides, load_config
 from flwd.entrypoints.container import build_container
@@ -97,3 +98,23 @@ def test_socket_directory_store_url_is_accepted_when_host_is_a_parameter() -> No
 ])
 def test_redact_hides_every_password_when_a_url_is_shown(url: str, shown: str) -> None:
     assert redact(url) == shown
+
+
+@pytest.mark.parametrize(("shared", "owner", "alive"), [
+    (True, "other-host.example:4242", True),  # cannot be seen from here: never adopted
+    (False, "other-host.example:4242", False),  # SQLite: an old tag of this data dir
+    (True, "other-host.example:x", False),
+    (True, ":4242", False),
+])
+def test_other_hosts_runs_count_as_alive_only_when_the_store_is_shared(
+        shared: bool, owner: str, alive: bool) -> None:
+    assert LocalRunOwners(shared_store=shared).alive(owner) is alive
+
+
+def test_container_shares_runs_across_hosts_only_when_store_url_is_set(tmp_path: Path) -> None:
+    local = build_container(load_config(CliOverrides(data_dir=str(tmp_path)), {}))
+    shared = build_container(load_config(CliOverrides(data_dir=str(tmp_path)),
+                                         {"FLWD_STORE_URL": "postgresql://db/flwd"}))
+
+    assert local.owners().alive("other-host.example:4242") is False
+    assert shared.owners().alive("other-host.example:4242") is True
