@@ -34,6 +34,11 @@ from flwd.ports.runtime import LABEL_JOB_ID, LABEL_RUN_ID, ManagedContainer, Out
 DEFAULT_DOCKER_SOCKET = "unix:///var/run/docker.sock"
 PULL_POLICIES = ("if-not-present", "always", "never")
 NEVER_PULL_MESSAGE = "image not present and pull_policy is never"
+
+
+def never_pull_error(image: str) -> OciError:
+    """``E_OCI`` for an image that is missing while its pull policy is ``never``, naming it."""
+    return OciError(f"{NEVER_PULL_MESSAGE}: {image}", action="pull", image=image)
 CONNECT_TIMEOUT = 2.0
 
 

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import math
 import os
-import queue
 import re
 import threading
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import docker
 import docker.errors
 
+from flwd.adapters._attach import AttachedStream
 from flwd.adapters._runtime_common import (
     DEFAULT_DOCKER_SOCKET,
-    NEVER_PULL_MESSAGE,
     PULL_POLICIES,
     check_reachable,
     managed_container,
+    never_pull_error,
     split_lines,
     translate_api_error,
 )
+from flwd.adapters.docker_logs import merged, with_lost_tails
 from flwd.adapters.docker_spec import create_kwargs
 from flwd.domain.errors import OciError, RuntimeUnavailableError
 from flwd.ports.runtime import (
@@ -106,7 +107,7 @@ class DockerRuntime:
             raise ValueError(f"unknown pull policy {policy!r}; expected one of {PULL_POLICIES}")
         present = self._image_present(image)
         if policy == "never" and not present:
-            raise OciError(NEVER_PULL_MESSAGE, image=image)
+            raise never_pull_error(image)
         if present and policy != "always":
             return False
         self._pull(image, progress)
@@ -119,6 +120,30 @@ class DockerRuntime:
             raise translate_api_error(exc, "create", name=spec.name, image=spec.image) from exc
         return str(container.id)
 
+    def attach(self, container_id: str) -> AttachedStream:
+        """docker-py's ``attach_socket``, made before the start as ``docker run`` does: the
+        daemon joins the container's output before it answers."""
+        try:
+            raw = self._api().attach_socket(container_id,
+                                            params={"stdout": 1, "stderr": 1, "stream": 1})
+        except Exception as exc:
+            raise translate_api_error(exc, "attach", container=container_id) from exc
+        sock = raw._sock  # the hijacked connection under docker-py's SocketIO
+        sock.settimeout(None)  # a quiet job is no timeout
+        return AttachedStream(raw.read, sock, running=lambda: self._is_running(container_id),
+                              recover=lambda: self.output(container_id), release=raw.close,
+                              name=f"flwd-attach-{container_id[:12]}",
+                              exit_grace=0.0)  # the daemon records the exit, then closes
+
+    def _is_running(self, container_id: str) -> bool:
+        try:
+            state = self._api().inspect_container(container_id).get("State") or {}
+        except docker.errors.NotFound:
+            return False
+        except Exception as exc:
+            raise translate_api_error(exc, "inspect", container=container_id) from exc
+        return bool(state.get("Running"))
+
     def start(self, container_id: str) -> None:
         try:
             self._api().start(container_id)
@@ -126,6 +151,8 @@ class DockerRuntime:
             raise translate_api_error(exc, "start", container=container_id) from exc
 
     def output(self, container_id: str) -> Iterator[OutputLine]:
+        """Followed log streams (for a container this adapter did not attach to, or whose
+        attach broke), completed after the exit from the log itself."""
         api = self._api()
         try:
             streams = {
@@ -135,7 +162,7 @@ class DockerRuntime:
         except Exception as exc:
             raise translate_api_error(exc, "logs", container=container_id) from exc
         try:
-            yield from split_lines(self._with_lost_tails(container_id, _merged(streams)))
+            yield from split_lines(with_lost_tails(api, container_id, merged(streams)))
         finally:
             for stream in streams.values():
                 stream.close()
@@ -202,33 +229,6 @@ class DockerRuntime:
         except Exception as exc:
             raise translate_api_error(exc, "pull", image=image) from exc
 
-    def _with_lost_tails(
-        self, container_id: str, chunks: Iterator[tuple[str, bytes]]
-    ) -> Iterator[tuple[str, bytes]]:
-        """Pass *chunks* on, then add whatever the follow streams dropped.
-
-        Docker 20.10 may end ``logs --follow`` at exit before it has sent the last lines (an
-        unterminated one always, complete ones sometimes, seen under load). The follow
-        stream is a prefix of each stream's log, so once the container has stopped a plain
-        read of the log past the bytes already passed on is exactly what is missing.
-        """
-        received = {"stdout": 0, "stderr": 0}
-        for stream, data in chunks:
-            received[stream] += len(data)
-            yield stream, data
-        api = self._api()
-        try:
-            api.wait(container_id, timeout=None)
-            for stream, count in received.items():
-                full = api.logs(container_id, stdout=stream == "stdout",
-                                stderr=stream == "stderr", stream=False, follow=False)
-                if len(full) > count:
-                    yield stream, full[count:]
-        except docker.errors.NotFound:
-            return  # removed meanwhile: nothing more to read
-        except Exception as exc:  # the daemon went away: the tails cannot be read
-            raise translate_api_error(exc, "logs", container=container_id) from exc
-
     def _quietly(self, action: str, container_id: str, call: Callable[[], object]) -> None:
         """Run a stop/kill/remove, treating 'already gone / not running' as success."""
         try:
@@ -256,32 +256,6 @@ class DockerRuntime:
                 return 0, 0
             return st.st_uid, st.st_gid
         return 0, 0
-
-
-def _merged(streams: dict[str, Iterable[bytes]]) -> Iterator[tuple[str, bytes]]:
-    """Read each log stream in its own thread; yield (stream, chunk) as they arrive."""
-    chunks: queue.Queue[tuple[str, bytes | BaseException | None]] = queue.Queue()
-
-    def pump(name: str, stream: Iterable[bytes]) -> None:
-        try:
-            for chunk in stream:
-                chunks.put((name, chunk))
-        except BaseException as exc:  # handed to the reader, which decides
-            chunks.put((name, exc))
-        chunks.put((name, None))
-
-    for name, stream in streams.items():
-        threading.Thread(target=pump, args=(name, stream), daemon=True,
-                         name=f"flwd-docker-{name}").start()
-    open_streams = len(streams)
-    while open_streams:
-        name, item = chunks.get()
-        if item is None:
-            open_streams -= 1
-        elif isinstance(item, BaseException):
-            raise translate_api_error(item, "logs")
-        else:
-            yield name, item
 
 
 def _subid(path: str, user: str) -> int:

@@ -11,11 +11,11 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Generator, Iterable, Iterator, Sequence
 
 from flwd.adapters._runtime_common import (
-    NEVER_PULL_MESSAGE,
     PULL_POLICIES,
+    never_pull_error,
 )
 from flwd.domain.errors import ContainerNameConflictError, OciError, RuntimeUnavailableError
 from flwd.ports.runtime import (
@@ -44,6 +44,7 @@ class FakeContainer:
     run_seconds: float
     state: str = "created"
     started_at: float | None = None
+    started: threading.Event = field(default_factory=threading.Event)
     ended: threading.Event = field(default_factory=threading.Event)
     final_exit_code: int | None = None
 
@@ -65,7 +66,8 @@ class FakeRuntime:
 read answers only this many seconds after the container has ended: a slow runtime),
 ``output_fails`` (a log read fails, the runtime lost, after handing over the lines), ``info``.
 State: ``created``,
-    ``containers``, ``started``, ``stopped``, ``killed``, ``removed``, ``pulled``, ``closed``.
+    ``containers``, ``attached`` (container id and its state when attached), ``started``,
+    ``stopped``, ``killed``, ``removed``, ``pulled``, ``closed``.
     """
 
     def __init__(
@@ -96,6 +98,7 @@ State: ``created``,
         self.outage_on_exit = outage_on_exit
         self.created: list[ContainerSpec] = []
         self.containers: dict[str, FakeContainer] = {}
+        self.attached: list[tuple[str, str]] = []
         self.started: list[str] = []
         self.stopped: list[str] = []
         self.killed: list[str] = []
@@ -119,7 +122,7 @@ State: ``created``,
             raise ValueError(f"unknown pull policy {policy!r}; expected one of {PULL_POLICIES}")
         present = image in self.images
         if policy == "never" and not present:
-            raise OciError(NEVER_PULL_MESSAGE, image=image)
+            raise never_pull_error(image)
         if present and policy != "always":
             return False
         if self.pull_stall is not None:
@@ -156,7 +159,21 @@ State: ``created``,
             if container.state != "created":
                 raise OciError(f"start failed: container {container_id} is {container.state}")
             container.state, container.started_at = "running", time.monotonic()
+            container.started.set()
             self.started.append(container_id)
+
+    def attach(self, container_id: str) -> Generator[OutputLine, None, None]:
+        """The container's lines once it is started (the knobs apply as to ``output``)."""
+        self._reachable()
+        container = self._get(container_id, "attach")
+        with self._lock:
+            self.attached.append((container_id, container.state))
+
+        def lines() -> Generator[OutputLine, None, None]:
+            container.started.wait()
+            yield from self.output(container_id)
+
+        return lines()
 
     def output(self, container_id: str) -> Iterator[OutputLine]:
         self._reachable()
@@ -264,3 +281,4 @@ State: ``created``,
                 self.unavailable = self.unavailable or self.outage_on_exit
             container.state = "exited"
             container.ended.set()
+            container.started.set()  # an attach waiting for a start that never comes ends

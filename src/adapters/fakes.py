@@ -278,9 +278,11 @@ class FakeRunIds:
 class FakeRunDispatcher:
     """A ``RunDispatcher`` that holds what it is handed and runs nothing: ``handed`` lists the
     queued runs in order, ``listeners`` what each was handed with, ``stops`` the stop requests
-    (``cancel``/``kill``) by run id; ``finish(record)`` ends a held run's future."""
+    (``cancel``/``kill``) by run id; ``finish(record)`` ends a held run's future. Set
+    ``refuse`` to an exception to have ``submit`` raise it (a dispatcher that cannot take runs)."""
 
     def __init__(self) -> None:
+        self.refuse: Exception | None = None
         self.handed: list[Any] = []
         self.listeners: dict[str, tuple[EventListener, ...]] = {}
         self.stops: dict[str, list[str]] = {}
@@ -288,6 +290,8 @@ class FakeRunDispatcher:
 
     def submit(self, queued: Any, listeners: Iterable[EventListener] = (), *,
                canceled: bool = False) -> Future[RunRecord]:
+        if self.refuse is not None:
+            raise self.refuse
         run_id = queued.record.run_id
         self.handed.append(queued)
         self.listeners[run_id] = tuple(listeners)

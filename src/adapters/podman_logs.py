@@ -1,8 +1,10 @@
 """Podman's log stream, byte for byte: its frames, the read cursor, catatonit's exec failure.
 
-Podman 4.x's ``follow`` stream drops chunks of a k8s-file log (podman issue 21914), so the
-adapter reads the log with plain reads from the second of the last frame seen; what is here
-turns those reads into each frame once, in log order, without any I/O of its own.
+Runs are followed through attach (``_attach``); the log is read for a container started by
+another process and when an attach broke. Podman 4.x's ``follow`` stream drops chunks of a
+k8s-file log (podman issue 21914), so the adapter reads the log with plain reads from the second
+of the last frame seen; what is here turns those reads into each frame once, in log order,
+without any I/O of its own.
 """
 
 from __future__ import annotations
@@ -11,25 +13,14 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
+from flwd.adapters._attach import frames
+
 # Podman's --init (catatonit) exits 1 when it cannot exec the job's command; Docker's (tini)
 # exits as a shell does, 127 for a command not found and 126 for one that cannot run. The same
 # job gives the same exit code on both: catatonit's last stderr line says which it was.
 _CATATONIT_EXEC_FAILED = re.compile(rb"ERROR \(catatonit:\d+\): failed to exec pid1: (.+)")
 _NOT_FOUND = b"No such file or directory"
 INIT_ERROR_MAX_BYTES = 1024  # catatonit's line is ~70 bytes: more stderr is the job's own
-
-
-def frames(chunks: Iterable[bytes]) -> Iterator[tuple[str, bytes]]:
-    """Demultiplex the 8-byte-header log stream into ``(stream, payload)`` pairs."""
-    buffer = b""
-    for chunk in chunks:
-        buffer += chunk
-        while len(buffer) >= 8:
-            size = int.from_bytes(buffer[4:8], "big")
-            if len(buffer) < 8 + size:
-                break
-            kind, payload, buffer = buffer[0], buffer[8:8 + size], buffer[8 + size:]
-            yield ("stderr" if kind == 2 else "stdout"), payload
 
 
 def stamped(chunks: Iterable[bytes]) -> Iterator[tuple[str, str, bytes]]:

@@ -14,17 +14,17 @@ import time
 from typing import Any, Callable, Iterator, Sequence
 
 from flwd.adapters._runtime_common import (
-    NEVER_PULL_MESSAGE,
     PULL_POLICIES,
     check_reachable,
     managed_container,
+    never_pull_error,
     split_lines,
 )
+from flwd.adapters._attach import AttachedStream, frames, response_socket
 from flwd.adapters.podman_api import LibpodApi, error_message, not_running
 from flwd.adapters.podman_logs import (
     INIT_ERROR_MAX_BYTES,
     SinceCursor,
-    frames,
     init_exec_failure,
     stamped,
 )
@@ -98,7 +98,7 @@ class PodmanRuntime:
         if policy != "always" and self._image_exists(image):
             return False
         if policy == "never":
-            raise OciError(f"{NEVER_PULL_MESSAGE}: {image}", action="pull", image=image)
+            raise never_pull_error(image)
         self._pull(image, progress)
         return True
 
@@ -136,6 +136,23 @@ class PodmanRuntime:
                 f"container name {spec.name} is already in use: {message}", name=spec.name)
         raise self._api.fail(response, "create", name=spec.name, image=spec.image)
 
+    def attach(self, container_id: str) -> AttachedStream:
+        """libpod's attach, as the remote ``podman run`` does before its start: the service
+        readies the container (conmon) and joins conmon's attach socket before it answers."""
+        response = self._api.call("post", f"/containers/{container_id}/attach", "attach",
+                                  params={"stream": True, "stdout": True, "stderr": True},
+                                  headers={"Connection": "Upgrade", "Upgrade": "tcp"},
+                                  stream=True, timeout=(2.0, None))
+        if response.status_code not in (101, 200):
+            try:
+                raise self._api.fail(response, "attach", container=container_id)
+            finally:
+                response.close()
+        read, sock = response_socket(response)
+        return AttachedStream(read, sock, running=lambda: self._is_running(container_id),
+                              recover=lambda: self.output(container_id), release=response.close,
+                              name=f"flwd-attach-{container_id[:12]}")
+
     def start(self, container_id: str) -> None:
         response = self._api.call("post", f"/containers/{container_id}/start", "start")
         if response.status_code not in (204, 304):
@@ -168,6 +185,8 @@ class PodmanRuntime:
 
     def _is_running(self, container_id: str) -> bool:
         response = self._api.call("get", f"/containers/{container_id}/json", "output")
+        if response.status_code == 404:
+            return False  # removed: it runs no more
         if response.status_code != 200:
             raise self._api.fail(response, "output", container=container_id)
         state = response.json().get("State") or {}

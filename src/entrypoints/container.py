@@ -15,7 +15,7 @@ from flwd.domain.model import PolicyBundle
 from flwd.domain.policy.bundle import parse_policy
 from flwd.domain.plan.use_cases import EngineSettings, ListJobs, PlanJob
 from flwd.entrypoints.config import FlwdConfig, read_yaml_mapping
-from flwd.ports.kinds import StoreKind
+from flwd.ports.kinds import DispatchKind, StoreKind
 
 
 class Lazy:
@@ -62,6 +62,10 @@ else:
         Lazy(f"flwd.domain.run.{name}") for name in (
             "execution", "orphans", "reconcile", "pending", "supervisor", "start", "use_cases"))
     adopter = Lazy("flwd.entrypoints.cli.adopter")
+
+
+NO_RUNTIME_DETAIL = ("this server was started with --no-runtime (plan-only): it cannot run jobs; "
+                     "the run was validated and recorded, and ended without starting")
 
 
 def load_policy(policy_file: str | None) -> PolicyBundle:
@@ -159,13 +163,20 @@ class Container(containers.DeclarativeContainer):
         use_cases.SubmitRun, plan=plan_job, store=store, clock=clock, ids=ids, owner=owner,
         pending=pending,
     )
-    # The dispatch seam: StartRun hands runs to this process's supervisor (cluster mode can
-    # select a dispatcher that enqueues them instead); --detach to a forked child.
+    # The dispatch seam: StartRun hands runs to this process's supervisor, or refuses them
+    # on a plan-only server (cluster mode can select a dispatcher that enqueues them);
+    # --detach hands them to a forked child.
+    dispatcher = providers.Selector(
+        config.dispatch,
+        local=supervisor,
+        none=providers.Singleton(start.NoRuntimeDispatcher, detail=NO_RUNTIME_DETAIL),
+    )
     start_run = providers.Factory(
-        start.StartRun, submit=submit_run, dispatcher=supervisor, store=store
+        start.StartRun, submit=submit_run, dispatcher=dispatcher, store=store, clock=clock,
+        pending=pending,
     )
     start_detached_run = providers.Factory(
-        start.StartRun, submit=submit_run, store=store,
+        start.StartRun, submit=submit_run, store=store, clock=clock, pending=pending,
         dispatcher=providers.Factory(build_detaching_dispatcher, container=__self__),
     )
     query_runs = providers.Factory(use_cases.QueryRuns, store=store, pending=pending)
@@ -197,7 +208,8 @@ class Container(containers.DeclarativeContainer):
 
 
 def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
-                catalog_rescan_seconds: float = 0.0) -> dict[str, Any]:
+                catalog_rescan_seconds: float = 0.0,
+                dispatch: DispatchKind = DispatchKind.LOCAL) -> dict[str, Any]:
     """The flat provider configuration for *config* (every key present: strict mode)."""
     data = config.data_path
     return {
@@ -215,18 +227,22 @@ def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
         "cancel_grace": config.cancel_grace,
         "max_concurrent_runs": config.max_concurrent_runs,
         "catalog_rescan_seconds": catalog_rescan_seconds,
+        "dispatch": dispatch.value,
     }
 
 
 def build_container(config: FlwdConfig, *, profile_override: str | None = None,
                     catalog_rescan_seconds: float = 0.0,
-                    env: Mapping[str, str] | None = None) -> Container:
+                    env: Mapping[str, str] | None = None,
+                    dispatch: DispatchKind = DispatchKind.LOCAL) -> Container:
     """The container for *config*. A long-lived server passes ``catalog_rescan_seconds`` so
     that the jobs roots are walked at most that often, not on every request; *env* (default
-    ``os.environ``) is where the runtime is looked for and what a job may inherit."""
+    ``os.environ``) is where the runtime is looked for and what a job may inherit;
+    *dispatch* ``none`` (``:serve --no-runtime``) refuses runs once they are recorded."""
     container = Container()
     if env is not None:
         container.env.override(providers.Object(env))
     container.config.from_dict(config_dict(config, profile_override=profile_override,
-                                           catalog_rescan_seconds=catalog_rescan_seconds))
+                                           catalog_rescan_seconds=catalog_rescan_seconds,
+                                           dispatch=dispatch))
     return container

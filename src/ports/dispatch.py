@@ -27,6 +27,9 @@ class RunDispatcher(Protocol[QueuedT_contra]):
         The future resolves to the run as it ended (it always ends with ``run.finished``).
         ``canceled``: the caller was asked to stop the run before handing it over; it then
         ends ``canceled`` without ever starting a container.
+
+        Raises a coded error when it cannot take the run at all (no runtime here, a queue
+        that cannot be reached); the caller then ends the recorded run ``error`` with that code.
         """
         ...
 

@@ -22,6 +22,16 @@ class StoreKind(StrEnum):
     POSTGRESQL = "postgresql"
 
 
+class DispatchKind(StrEnum):
+    """Where a recorded run goes to be executed (``RunDispatcher``): ``local``, this process's
+    worker threads; ``none``, nowhere (``flwd :serve --no-runtime``, plan-only): runs are still
+    validated, planned and recorded, then refused with ``container.runtime.unavailable``.
+    Cluster mode will add the queue."""
+
+    LOCAL = "local"
+    NONE = "none"
+
+
 def one_of(kind: type[StrEnum]) -> str:
     """``auto, podman, docker``: the kinds, for error messages."""
     return ", ".join(member.value for member in kind)

@@ -76,6 +76,22 @@ class OutputLine:
     line: str
 
 
+class AttachedOutput(Protocol):
+    """A container's output, attached to before it started: its lines as they are written.
+
+    Iterating blocks until the next line; it ends once the container has exited and every
+    line was yielded. ``close()`` lets go of the connection (a start that failed)."""
+
+    def __iter__(self) -> Iterator[OutputLine]:
+        ...
+
+    def __next__(self) -> OutputLine:
+        ...
+
+    def close(self) -> None:
+        ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ManagedContainer:
     """A container carrying flwd's labels, found on the runtime."""
@@ -112,11 +128,24 @@ class ContainerRuntime(Protocol):
         """
         ...
 
+    def attach(self, container_id: str) -> AttachedOutput:
+        """Attach to a created, not yet started container's stdout and stderr, as ``podman
+        run``/``docker run`` do; returns once attached, so nothing written after ``start``
+        is missed.
+
+        Yields every line once, in order per stream, from the first byte to the last (a final
+        line without newline included) with no polling. Should the connection break while the
+        container still runs, the rest is read from the runtime's log, without repeating a line.
+        """
+        ...
+
     def start(self, container_id: str) -> None:
         ...
 
     def output(self, container_id: str) -> Iterator[OutputLine]:
-        """Follow stdout/stderr line by line until the container exits."""
+        """Read stdout/stderr line by line from the runtime's log, from the container's first
+        line, until it exits: for a container started by another process, already running or
+        exited (no attach can see what it wrote before)."""
         ...
 
     def wait(self, container_id: str) -> int:

@@ -13,7 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import pytest
 
@@ -54,6 +54,16 @@ class Scenario:
 EXIT_3 = Scenario(command=("sh", "-c", "echo out; echo err >&2; exit 3"),
                   stdout=("out",), stderr=("err",), exit_code=3)
 SLEEP = Scenario(command=("sleep", "60"), long_running=True)
+MANY_LINES = 200_000
+LONG_LINE = 100_000  # past the 64 KiB of a read, a pipe, and Docker's 16 KiB log entries
+EDGES = Scenario(
+    command=("sh", "-c", f"seq 1 {MANY_LINES}; head -c {LONG_LINE} /dev/zero | tr '\\0' x; echo;"
+             " printf 'bad \\377\\376 bytes\\n'; echo err-1 >&2; printf err-last >&2;"
+             " printf out-last"),
+    stdout=(*(str(i) for i in range(1, MANY_LINES + 1)), "x" * LONG_LINE,
+            "bad \ufffd\ufffd bytes", "out-last"),
+    stderr=("err-1", "err-last"),
+)
 
 Before = Callable[[str, "Scenario | None"], None]
 
@@ -89,15 +99,16 @@ def contract_spec(image: str, command: tuple[str, ...], workdir: Path,
     )
 
 
-def collect_output(runtime: ContainerRuntime, container_id: str,
-                   timeout: float = 30.0) -> list[OutputLine]:
-    """Drain ``output()`` in a thread; fail if it does not end after the container exits."""
+def collect_output(runtime: ContainerRuntime, container_id: str, timeout: float = 30.0,
+                   source: Iterable[OutputLine] | None = None) -> list[OutputLine]:
+    """Drain *source* (else ``output()``) in a thread; fail if it does not end after the
+    container exits."""
     lines: list[OutputLine] = []
     errors: list[BaseException] = []
 
     def drain() -> None:
         try:
-            lines.extend(runtime.output(container_id))
+            lines.extend(runtime.output(container_id) if source is None else source)
         except BaseException as exc:  # re-raised below, in the test's thread
             errors.append(exc)
 
@@ -118,6 +129,8 @@ def check_runtime_contract(runtime: ContainerRuntime, image: str, workdir: Path,
     check_image_present(runtime, image)
     before("lifecycle", EXIT_3)
     check_lifecycle(runtime, image, workdir)
+    before("edges", EDGES)
+    check_output_edges(runtime, image, workdir)
     before("conflict", SLEEP)
     check_name_conflict(runtime, image, workdir)
     before("stop", SLEEP)
@@ -149,15 +162,37 @@ def check_lifecycle(runtime: ContainerRuntime, image: str, workdir: Path) -> Non
         assert container_id in listed
         assert listed[container_id].run_id == spec.labels[LABEL_RUN_ID]
         assert listed[container_id].job_id == "contract/job"
+        attached = runtime.attach(container_id)
         runtime.start(container_id)
-        lines = collect_output(runtime, container_id)
+        lines = collect_output(runtime, container_id, source=attached)
         assert runtime.wait(container_id) == EXIT_3.exit_code
+        logged = collect_output(runtime, container_id)
     finally:
         runtime.remove(container_id)
-    assert [x.line for x in lines if x.stream == "stdout"] == list(EXIT_3.stdout)
-    assert [x.line for x in lines if x.stream == "stderr"] == list(EXIT_3.stderr)
+    for got in (lines, logged):
+        assert [x.line for x in got if x.stream == "stdout"] == list(EXIT_3.stdout)
+        assert [x.line for x in got if x.stream == "stderr"] == list(EXIT_3.stderr)
     assert container_id not in {m.id for m in runtime.managed()}
     runtime.remove(container_id)  # removing twice is no error
+
+
+def check_output_edges(runtime: ContainerRuntime, image: str, workdir: Path) -> None:
+    """Fast output, a long line, bytes that are not UTF-8 and a last line without newline all
+    come through the attach whole, and the log (read when an attach broke) splits them alike."""
+    container_id = runtime.create(contract_spec(image, EDGES.command, workdir))
+    try:
+        attached = runtime.attach(container_id)
+        runtime.start(container_id)
+        lines = collect_output(runtime, container_id, timeout=300.0, source=attached)
+        assert runtime.wait(container_id) == 0
+        logged = collect_output(runtime, container_id, timeout=300.0)
+    finally:
+        runtime.remove(container_id)
+    for got in (lines, logged):
+        stdout = [x.line for x in got if x.stream == "stdout"]
+        assert len(stdout) == len(EDGES.stdout)
+        assert stdout == list(EDGES.stdout)
+        assert [x.line for x in got if x.stream == "stderr"] == list(EDGES.stderr)
 
 
 def check_name_conflict(runtime: ContainerRuntime, image: str, workdir: Path) -> None:
@@ -201,7 +236,7 @@ def check_kill(runtime: ContainerRuntime, image: str, workdir: Path) -> None:
 def check_pull_failure(runtime: ContainerRuntime) -> None:
     with pytest.raises(OciError) as never:
         runtime.ensure_image(UNPULLABLE_IMAGE, "never", lambda p: None)
-    assert NEVER_PULL_MESSAGE in never.value.detail
+    assert NEVER_PULL_MESSAGE in never.value.detail and UNPULLABLE_IMAGE in never.value.detail
     with pytest.raises(OciError) as failed:
         runtime.ensure_image(UNPULLABLE_IMAGE, "if-not-present", lambda p: None)
     assert failed.value.code == "E_OCI"

@@ -49,9 +49,12 @@ ALLOWED: dict[tuple[str, str, str, str], str] = {
         "the one body schema shared by every job cannot carry: 422 args.invalid, as documented",
     ("ST202", "POST /runs", "request.invalid", "not two different ones"):
         "as for POST /plans: job and job_id given and different",
+    ("ST202", "POST /runs", "args.invalid", "argument problem"):
+        "as for POST /plans: a plan-only server validates a run's arguments against the job's "
+        "contract before it considers the runtime (SPEC section 2)",
     ("ST202", "POST /runs", "container.runtime.unavailable", "--no-runtime"):
         "this server is plan-only (--no-runtime) so that fuzzing starts no container: it "
-        "refuses every run with 422 container.runtime.unavailable, as documented",
+        "refuses every valid run with 422 container.runtime.unavailable, as documented",
 }
 
 
@@ -86,7 +89,8 @@ def test_generated_requests_only_find_what_is_listed_as_allowed() -> None:
 
 def seed_finished_run(db: Path) -> None:
     """One finished run in the store, so that the stateful phase follows the document's links
-    from ``GET /runs`` to a real run (a plan-only server makes none)."""
+    from ``GET /runs`` to a real run that ran (a plan-only server's runs all end ``error``
+    without starting)."""
     store = SqliteRunStore(str(db))
     run = RunRecord(run_id="seeded0run01", job_id="hello", status="queued", profile="secure",
                     created_at="2026-01-01T00:00:00.000Z", args={"name": "Alice"})

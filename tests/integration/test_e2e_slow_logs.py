@@ -1,5 +1,6 @@
-"""A runtime slow to answer log reads loses no output (SPEC section 6, lossless): through a
-proxy that holds back every ``/logs`` answer longer than the drain once waited after the exit."""
+"""A runtime slow to send the output, or whose attach connection breaks, loses no output (SPEC
+section 6, lossless): through a proxy that holds back every attach's and log read's output longer
+than the drain once waited after the exit, and one that cuts the attach while the job runs."""
 
 from __future__ import annotations
 
@@ -45,20 +46,57 @@ def _output(out: str) -> dict[str, list[str]]:
 
 def test_run_keeps_every_line_when_each_log_read_answers_late(
         sandbox: Sandbox, rt: Runtime, slow_logs: DelayingProxy) -> None:
-    job = sandbox.write_job(unique("slow-logs"), """\
+    output = _succeeded_output(sandbox, rt, slow_logs, "slow-logs", SCRIPT)
+
+    assert slow_logs.delayed > 0, "the proxy held back no output"
+    assert output == {"stdout": ["out-1", "out-2", "out-last"], "stderr": ["err-1", "err-2"]}
+
+
+CUT_AFTER = 100  # bytes of attached output passed on before the connection is cut
+LINES = 60
+RUNNING_SCRIPT = f"""\
+i=1
+while [ "$i" -le {LINES} ]; do
+  echo "out $i"
+  echo "err $i" >&2
+  sleep 0.05
+  i=$((i + 1))
+done
+printf 'out last'
+"""
+
+
+@pytest.fixture(scope="module")
+def cut_attach(rt: Runtime) -> Iterator[DelayingProxy]:
+    proxy = DelayingProxy(rt.socket, 0.2, cut_after=CUT_AFTER)
+    yield proxy
+    proxy.close()
+
+
+def test_run_keeps_every_line_once_when_the_attach_breaks_while_the_job_runs(
+        sandbox: Sandbox, rt: Runtime, cut_attach: DelayingProxy) -> None:
+    output = _succeeded_output(sandbox, rt, cut_attach, "cut-attach", RUNNING_SCRIPT)
+
+    assert cut_attach.cut > 0, "the proxy cut no attach"
+    assert output == {"stdout": [f"out {i}" for i in range(1, LINES + 1)] + ["out last"],
+                      "stderr": [f"err {i}" for i in range(1, LINES + 1)]}
+
+
+def _succeeded_output(sandbox: Sandbox, rt: Runtime, proxy: DelayingProxy, name: str,
+                      script: str) -> dict[str, list[str]]:
+    """Run *script* through *proxy*; check it succeeded; its output lines per stream."""
+    job = sandbox.write_job(unique(name), """\
         executor: container
         image: alpine:3.20
         script: main.sh
-        """, {"main.sh": SCRIPT})
+        """, {"main.sh": script})
 
-    result = sandbox.flwd(job, "--json", env={**rt.env, **_at(rt, slow_logs)}, timeout=180)
+    result = sandbox.flwd(job, "--json", env={**rt.env, **_at(rt, proxy)}, timeout=180)
 
     finished = json.loads(result.out.splitlines()[-1])
-    assert slow_logs.delayed > 0, "the proxy held back no log read"
     assert result.code == 0, result.describe()
     assert (finished["type"], finished["data"]["status"]) == ("run.finished", "succeeded")
-    assert _output(result.out) == {"stdout": ["out-1", "out-2", "out-last"],
-                                   "stderr": ["err-1", "err-2"]}
+    return _output(result.out)
 
 
 def _at(rt: Runtime, proxy: DelayingProxy) -> dict[str, str]:

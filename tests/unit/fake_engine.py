@@ -86,7 +86,8 @@ class FakeEngine:
         return self._supervisor
 
     def start_run(self) -> StartRun:
-        return StartRun(submit=self.submit_run(), dispatcher=self._supervisor, store=self.runs)
+        return StartRun(submit=self.submit_run(), dispatcher=self._supervisor, store=self.runs,
+                        clock=self.clock, pending=self.pending)
 
     def query_runs(self) -> QueryRuns:
         return QueryRuns(store=self.runs, pending=self.pending)

@@ -22,6 +22,7 @@ from flwd.entrypoints.container import Container, build_container
 from flwd.entrypoints.http.app import create_app
 from flwd.entrypoints.http.settings import ServerSettings
 from flwd.entrypoints.http.sse import StreamTiming
+from flwd.ports.kinds import DispatchKind
 from flwd.ports.runtime import OutputLine
 
 ADMIN, READER, WRITER, JOBS_ONLY = "admin-token", "reader-token", "writer-token", "jobs-token"
@@ -74,10 +75,12 @@ def write_jobs(root: Path) -> Path:
     return root
 
 
-def make_container(tmp: Path, runtime: FakeRuntime, *, max_concurrent: int = 4) -> Container:
+def make_container(tmp: Path, runtime: FakeRuntime, *, max_concurrent: int = 4,
+                   dispatch: DispatchKind = DispatchKind.LOCAL) -> Container:
+    """*dispatch* ``none``: the container of ``flwd :serve --no-runtime``."""
     config = FlwdConfig(jobs_dirs=(str(write_jobs(tmp / "jobs")),), data_dir=str(tmp / "data"),
                         max_concurrent_runs=max_concurrent, cancel_grace=0.5)
-    container = build_container(config)
+    container = build_container(config, dispatch=dispatch)
     container.runtime.override(providers.Object(runtime))
     return container
 

@@ -10,7 +10,7 @@ import pytest
 from flwd.adapters.fake_runtime import FakeRuntime
 from flwd.adapters.fakes import FakeRunWorkspace, FakeSecretWriter
 from flwd.domain.run.control import RunControl
-from flwd.domain.errors import PolicyOverrideDeniedError
+from flwd.domain.errors import OciError, PolicyOverrideDeniedError
 from flwd.domain.run.execution import QueuedRun
 from flwd.domain.model import PolicyBundle
 from flwd.domain.args.redact import Redactor
@@ -303,3 +303,49 @@ def test_run_ends_before_any_container_when_runtime_user_cannot_read_the_job_dir
 
     assert (record.status, record.code) == ("error", "run.workspace.failed")
     assert fake_runtime.created == [] and fake_secrets.files == {}
+
+
+def test_run_attaches_to_its_container_before_starting_it(fake_engine: FakeEngine, greet: str,
+                                                          fake_runtime: FakeRuntime) -> None:
+    fake_runtime.output_lines = [OutputLine(stream="stdout", line="Hello Ada")]
+
+    record = _execute(fake_engine, _submit(fake_engine))
+
+    (container_id,) = fake_runtime.started
+    assert fake_runtime.attached == [(container_id, "created")]
+    outputs = [e.data["line"] for e in fake_engine.store().events(record.run_id)
+               if e.type == "run.output"]
+    assert (record.status, outputs) == ("succeeded", ["Hello Ada"])
+
+
+def test_run_lets_go_of_the_attached_output_when_the_start_fails(
+        fake_engine: FakeEngine, greet: str, fake_runtime: FakeRuntime,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    closed: list[bool] = []
+    attach = fake_runtime.attach
+
+    class Tracked:
+        def __init__(self, container_id: str) -> None:
+            self._lines = attach(container_id)
+
+        def __iter__(self) -> Tracked:
+            return self
+
+        def __next__(self) -> OutputLine:
+            return next(self._lines)
+
+        def close(self) -> None:
+            closed.append(True)
+            self._lines.close()
+
+    def failing_start(container_id: str) -> None:
+        raise OciError("start failed: no such file", container=container_id)
+
+    monkeypatch.setattr(fake_runtime, "attach", Tracked)
+    monkeypatch.setattr(fake_runtime, "start", failing_start)
+
+    record = _execute(fake_engine, _submit(fake_engine))
+
+    assert (record.status, record.code) == ("error", "E_OCI")
+    assert closed == [True]
+    assert fake_runtime.containers == {}

@@ -48,7 +48,7 @@ def test_fake_passes_the_runtime_contract_when_configured_per_step(tmp_path: Pat
     check_runtime_contract(fake, IMAGE, tmp_path, before=scenario_setter(fake))
 
     assert fake.containers == {}
-    assert len(fake.removed) == len(fake.created) == 4  # the conflicting create made nothing
+    assert len(fake.removed) == len(fake.created) == 5  # the conflicting create made nothing
 
 
 def test_probe_raises_unavailable_when_runtime_is_down() -> None:
@@ -98,7 +98,7 @@ def test_ensure_image_refuses_when_missing_and_policy_is_never() -> None:
     with pytest.raises(OciError) as err:
         fake.ensure_image("alpine:3.20", "never", lambda p: None)
 
-    assert err.value.detail == NEVER_PULL_MESSAGE
+    assert err.value.detail == f"{NEVER_PULL_MESSAGE}: alpine:3.20"
     assert fake.pulled == []
 
 

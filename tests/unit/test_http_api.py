@@ -242,15 +242,6 @@ def test_unknown_run_is_404_run_not_found(client: TestClient[Any]) -> None:
     assert_problem(client.post("/runs/nope:cancel", headers=auth()), 404, "run.not.found")
 
 
-def test_run_is_422_runtime_unavailable_when_served_without_runtime(container: Container) -> None:
-    with TestClient(make_app(container, runtime_enabled=False)) as client:
-        response = client.post("/runs", json={"job": "hello", "args": {"name": "A"}}, headers=auth())
-        runs = client.get("/runs", headers=auth()).json()["runs"]
-
-    assert_problem(response, 422, "container.runtime.unavailable")
-    assert runs == []
-
-
 # --- metrics and schema --------------------------------------------------------------
 
 

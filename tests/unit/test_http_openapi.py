@@ -306,3 +306,18 @@ def test_allow_lists_the_public_methods_when_a_run_path_is_asked(
     response = served[0].request(method, path, headers=auth())
 
     assert response.headers["allow"] == allow
+
+
+@pytest.mark.parametrize("key", ["", " ", "\x7f", "é", "k" * 256, "k", " k-1 ", "a b", "k" * 255])
+def test_the_documented_idempotency_key_is_exactly_the_key_the_server_accepts(
+    served: tuple[TestClient[Any], str], key: str,
+) -> None:
+    client, _ = served
+    parameters = operation(document(client), "POST /runs")["parameters"]
+    (schema,) = [p["schema"] for p in parameters if p["name"] == "Idempotency-Key"]
+    headers: dict[str, str | bytes] = {**auth(), "Idempotency-Key": key.encode("latin-1")}
+
+    response = client.post("/runs", json={"job": "nope"}, headers=headers)
+
+    documented = re.fullmatch(schema["pattern"], key) is not None
+    assert (response.json()["code"] != "request.invalid") == documented, (key, response.text)

@@ -20,7 +20,7 @@ def test_pull_progress_is_shown_on_a_terminal_and_ended_before_output() -> None:
     printer(_event(2, "image.pull", image="alpine:3.20", status="ready", pulled=True))
     printer(_event(3, "run.output", stream="stdout", line="hello"))
 
-    assert "pulling alpine:3.20: Downloading 50%" in err.getvalue()
+    assert "pulling alpine:3.20 [##########----------]  50% Downloading" in err.getvalue()
     assert "pulled alpine:3.20" in err.getvalue()
     assert out.getvalue() == "hello\n"
 

@@ -232,12 +232,17 @@ class ExecuteRun:
         control: RunControl,
         outcome: Outcome,
     ) -> None:
-        runtime.start(container_id)
+        lines = runtime.attach(container_id)  # before the start: no line written is missed
+        try:
+            runtime.start(container_id)
+        except BaseException:
+            lines.close()
+            raise
         recorder.emit(ev.RUN_STARTED, {"container": container_id, "image": queued.prepared.plan.image,
                                        "timeout_seconds": queued.prepared.plan.timeout_seconds},
                       status=RunStatus.RUNNING.value, started_at=recorder.now())
         self._watch(runtime)(container_id, recorder, control, outcome,
-                             queued.prepared.plan.timeout_seconds)
+                             queued.prepared.plan.timeout_seconds, lines=lines)
 
     def reattach(
         self,

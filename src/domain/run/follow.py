@@ -5,14 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from flwd.domain.run import events as ev
 from flwd.domain.run.control import BackgroundCall, RunControl
 from flwd.domain.errors import FlwdError, RunOutputIncompleteError
 from flwd.domain.model import RunStatus
 from flwd.ports.clock import Clock
-from flwd.ports.runtime import ContainerRuntime
+from flwd.ports.runtime import ContainerRuntime, OutputLine
 from flwd.ports.store import RunStore
 
 _POLL_SECONDS = 0.5
@@ -98,9 +98,12 @@ class ContainerWatch:
         outcome: Outcome,
         timeout: float | None,
         skip: Mapping[str, int] | None = None,
+        lines: Iterable[OutputLine] | None = None,
     ) -> None:
-        """Record output (skipping the first *skip* lines per stream, already recorded) and
-        set *outcome* from how the container ended.
+        """Record output and set *outcome* from how the container ended.
+
+        The output is *lines* (attached before the start), else the runtime's log, skipping
+        the first *skip* lines per stream (already recorded by an earlier process).
 
         Raises (with the exit code already in *outcome*) when the output could not be read to
         its end, ``RunOutputIncompleteError`` or the coded error the read met: the run must not
@@ -108,7 +111,8 @@ class ContainerWatch:
         state = _PumpState()
         pump = threading.Thread(
             target=self._pump_output,
-            args=(container_id, recorder, dict(skip or {}), state, control),
+            args=(lines if lines is not None else self._runtime.output(container_id), recorder,
+                  dict(skip or {}), state, control),
             daemon=True, name=f"flwd-output-{recorder.run_id}",
         )
         pump.start()
@@ -126,10 +130,10 @@ class ContainerWatch:
             # A runtime going down stops its containers first (143): is it still there?
             self._runtime.probe()  # RuntimeUnavailableError: the run ends error, not failed
 
-    def _pump_output(self, container_id: str, recorder: ev.RunRecorder, skip: dict[str, int],
-                     state: _PumpState, control: RunControl) -> None:
+    def _pump_output(self, lines: Iterable[OutputLine], recorder: ev.RunRecorder,
+                     skip: dict[str, int], state: _PumpState, control: RunControl) -> None:
         try:
-            for line in self._runtime.output(container_id):
+            for line in lines:
                 if skip.get(line.stream, 0) > 0:
                     skip[line.stream] -= 1
                     continue

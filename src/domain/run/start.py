@@ -1,14 +1,27 @@
-"""Starting a run, the one call the entrypoints make: record it, then hand it to the dispatcher."""
+"""Starting a run, the one call the entrypoints make: record it, then hand it to the dispatcher.
+
+The order is the same for every entrypoint and every mode (SPEC section 2): the job is found
+and its spec read, the arguments validated, the plan made and its policy decided, the run
+recorded; only then is the dispatcher (and through it the runtime) asked. So an unknown job,
+a broken spec, bad arguments or a plan-level denial get their own codes even where no
+runtime is reachable, and a run refused for want of one is recorded and ended ``error``,
+never left half-recorded.
+"""
 
 from __future__ import annotations
 
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
+from flwd.domain.errors import FlwdError, RuntimeUnavailableError
+from flwd.domain.model import RunStatus
 from flwd.domain.plan.use_cases import RunRequest
+from flwd.domain.run import events as ev
 from flwd.domain.run.execution import QueuedRun
+from flwd.domain.run.pending import PendingCleanup
 from flwd.domain.run.use_cases import SubmitRun
+from flwd.ports.clock import Clock
 from flwd.ports.dispatch import RunDispatcher
 from flwd.ports.events import EventListener
 from flwd.ports.store import RunRecord, RunStore
@@ -49,16 +62,20 @@ class StartRun:
     """Submits a run (``SubmitRun``: plan, policy, record it queued) and hands it to the
     dispatcher, which executes it in this process or elsewhere.
 
-    Raises what submission raises (``args.invalid``, ``PolicyDeniedError`` with the denied
-    run's id in its context...). A repeated idempotent request starts nothing: it answers
-    with the stored run (``replayed``).
+    Raises what submission raises (``job.not.found``, ``args.invalid``, ``PolicyDeniedError``
+    with the denied run's id in its context...), then what the dispatcher raises when it
+    cannot take the run (``container.runtime.unavailable``...): that run is ended ``error``
+    with the code first, and the error carries its id. A repeated idempotent request starts
+    nothing: it answers with the stored run (``replayed``).
     """
 
     def __init__(self, *, submit: SubmitRun, dispatcher: RunDispatcher[QueuedRun],
-                 store: RunStore) -> None:
+                 store: RunStore, clock: Clock, pending: PendingCleanup) -> None:
         self._submit = submit
         self._dispatcher = dispatcher
         self._store = store
+        self._clock = clock
+        self._pending = pending
 
     def __call__(self, request: RunRequest, *, idempotency_key: str | None = None,
                  listeners: Sequence[EventListener] = (),
@@ -75,5 +92,42 @@ class StartRun:
         for event in self._store.events(submitted.record.run_id):
             for listener in listeners:
                 listener(event)
-        ended = self._dispatcher.submit(submitted, listeners, canceled=stop_requested())
+        try:
+            ended = self._dispatcher.submit(submitted, listeners, canceled=stop_requested())
+        except Exception as exc:
+            self._refused(submitted, listeners, exc)
+            raise
         return StartedRun(record=submitted.record, ended=ended, dispatcher=self._dispatcher)
+
+    def _refused(self, queued: QueuedRun, listeners: Sequence[EventListener],
+                 exc: Exception) -> None:
+        """The dispatcher did not take *queued*: it ends ``error`` with the refusal's code (its
+        ``run.finished`` heard by *listeners*; retried while the store refuses it), and the
+        error names the run."""
+        recorder = ev.RunRecorder(store=self._store, clock=self._clock, record=queued.record,
+                                  redact=queued.prepared.redactor.redact_obj, listeners=listeners)
+        if isinstance(exc, FlwdError):
+            code, detail = exc.code, exc.detail
+            exc.context["run_id"] = queued.record.run_id
+        else:
+            code, detail = FlwdError.code, f"{type(exc).__name__}: {exc}"
+        self._pending.end_run(recorder, status=RunStatus.ERROR.value, code=code,
+                              detail=queued.prepared.redactor.redact(detail))
+
+
+class NoRuntimeDispatcher:
+    """The ``RunDispatcher`` of a plan-only flwd (``:serve --no-runtime``): it takes no run.
+    ``StartRun`` has validated, planned and recorded the run by then; it ends ``error``."""
+
+    def __init__(self, *, detail: str) -> None:
+        self._detail = detail
+
+    def submit(self, queued: QueuedRun, listeners: Iterable[EventListener] = (), *,
+               canceled: bool = False) -> Future[RunRecord]:
+        raise RuntimeUnavailableError(self._detail)
+
+    def cancel(self, run_id: str) -> bool:
+        return False
+
+    def kill(self, run_id: str) -> bool:
+        return False

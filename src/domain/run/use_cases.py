@@ -12,6 +12,7 @@ from flwd.domain.errors import (
     RunNotActiveError,
     RunNotFoundError,
     RunStoreError,
+    RuntimeUnavailableError,
 )
 from flwd.domain.run.execution import QueuedRun
 from flwd.domain.run.pending import PendingCleanup
@@ -106,16 +107,21 @@ class SubmitRun:
 
 
 def _replay_denial(existing: RunRecord) -> None:
-    """A repeated request that policy denied at submission is answered with the same denial
-    (as the first time), not with the stored run."""
+    """A repeated request that was refused before reaching a runtime (a policy denial at
+    submission, no runtime to take it) is answered with the same refusal as the first time,
+    not with the stored run."""
+    if existing.status != RunStatus.ERROR or existing.runtime:
+        return
     decisions = [_decision(d) for d in existing.decisions]
-    if existing.status == RunStatus.ERROR and not existing.runtime and any(
-            d.decision is Verdict.DENY for d in decisions):
+    if any(d.decision is Verdict.DENY for d in decisions):
         try:
             raise_for_denials(decisions)
         except PolicyDeniedError as exc:
             exc.context["run_id"] = existing.run_id
             raise
+    if existing.code == RuntimeUnavailableError.code and existing.started_at is None:
+        raise RuntimeUnavailableError(existing.detail or "no container runtime is reachable",
+                                      run_id=existing.run_id)
 
 
 def _decision(data: Mapping[str, str]) -> Decision:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Mapping
+from collections.abc import Mapping  # isinstance against typing.Mapping costs ~35 us a call
 
 from flwd.domain.args.contract import same_json_value
 from flwd.domain.errors import SpecInvalidError

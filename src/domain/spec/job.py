@@ -6,7 +6,8 @@ import re
 import shlex
 from enum import StrEnum
 from pathlib import PurePosixPath
-from typing import Callable, Mapping, TypeVar
+from collections.abc import Mapping  # isinstance against typing.Mapping is slow
+from typing import Callable, TypeVar
 
 from flwd.domain.spec.capabilities import parse_capability
 from flwd.domain.spec.images import parse_image_ref

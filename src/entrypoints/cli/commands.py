@@ -50,8 +50,10 @@ class Backend(Protocol):
 def dispatch(line: CommandLine, io: Io, env: Mapping[str, str],
              container: Container | None = None) -> int:
     """Run the job or ``:command`` *line* names; returns the exit status (errors raise)."""
-    config = load_config(line.overrides, env)
     name = line.command or ""
+    if name == ":completion":  # needs no configuration: a broken flwd.yaml must not break it
+        return _completion(parse_command(COMMANDS_BY_NAME[name], line.rest), io)
+    config = load_config(line.overrides, env)
     if name not in SHORT_COMMANDS:
         gc.enable()  # console() starts with the collector off; a run or a server needs it
     if not name.startswith(":"):
@@ -73,6 +75,21 @@ def dispatch(line: CommandLine, io: Io, env: Mapping[str, str],
         _warn_missing_roots(config, io)
     handler = _BACKEND_COMMANDS[name]
     return _with_backend(config, io, container, lambda backend: handler(backend, parsed, io))
+
+
+def _completion(parsed: ParsedCommand, io: Io) -> int:
+    from flwd.entrypoints.cli.completion_scripts import SCRIPTS
+
+    if parsed.help:
+        from flwd.entrypoints.cli.usage import command_help
+
+        io.out.write(command_help(COMMANDS_BY_NAME[":completion"]))
+        return EXIT_OK
+    shell = parsed.values["shell"]
+    if shell not in SCRIPTS:
+        raise UsageError(f"no completion for shell {shell!r} (shells: {', '.join(SCRIPTS)})")
+    io.out.write(SCRIPTS[shell])
+    return EXIT_OK
 
 
 def _serve(config: FlwdConfig, parsed: ParsedCommand, io: Io, env: Mapping[str, str]) -> int:

@@ -139,6 +139,12 @@ COMMANDS = (
     Command(name=":doctor", summary="check the container runtime",
             description="Find the container runtime: version, rootless or not, socket, problems.",
             options=(Option(name="--json", help="print the report as one JSON document"),)),
+    Command(name=":completion", summary="print a shell completion script",
+            description="Print a completion script for bash, zsh or fish: commands, job ids,\n"
+                        "a job's arguments and their values, read from the catalogue on each Tab.\n"
+                        "bash: eval \"$(flwd :completion bash)\"   zsh: source <(flwd :completion zsh)"
+                        "\nfish: flwd :completion fish | source",
+            operands=(Operand(name="SHELL", help="bash, zsh or fish"),)),
 )
 COMMANDS_BY_NAME = {command.name: command for command in COMMANDS}
 

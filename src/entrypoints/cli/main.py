@@ -28,8 +28,13 @@ def main(argv: Sequence[str] | None = None, io: Io | None = None,
 
     io = io or Io()
     env = dict(os.environ) if env is None else env
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [":__complete"]:  # a shell's Tab (see completion_scripts): hidden, quick
+        from flwd.entrypoints.cli.completion_scripts import run_callback
+
+        return run_callback(argv[1:], io.out, env)
     try:
-        line = split_command_line(list(sys.argv[1:] if argv is None else argv))
+        line = split_command_line(argv)
         if line.version:
             io.out.write(f"flwd {VERSION}\n")
             return EXIT_OK

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
 
 from flwd.domain.errors import ArgsInvalidError, FlwdError
+from flwd.entrypoints.cli.progress import PullProgressLine
 
 if TYPE_CHECKING:
     from flwd.entrypoints.cli.secret_source import SecretInput
@@ -155,8 +156,8 @@ class EventPrinter:
         self._io = io
         self._json = as_json
         self._lock = threading.Lock()
-        self._progress = io.err.isatty() if show_progress is None else show_progress
-        self._progress_open = False
+        shown = io.err.isatty() if show_progress is None else show_progress
+        self._progress = PullProgressLine(io.err) if shown else None
 
     def __call__(self, event: Any) -> None:
         record = event.as_dict() if hasattr(event, "as_dict") else dict(event)
@@ -179,6 +180,8 @@ class EventPrinter:
             stream.flush()
         elif kind == "image.pull":
             self._pull(data)
+        elif kind == "run.finished":
+            self._end_progress()  # an error that ends a pull is printed on a line of its own
         elif kind == "policy.decision" and data.get("decision") == "warn":
             self._end_progress()
             self._io.err.write(f"warning[{data.get('code')}]: {data.get('reason')}\n")
@@ -188,20 +191,9 @@ class EventPrinter:
             self._io.err.write(f"flwd: run {record['run_id']} {what}, stopping the container\n")
 
     def _pull(self, data: Mapping[str, Any]) -> None:
-        if not self._progress or data.get("status") in ("checking",):
-            return
-        if data.get("status") == "ready":
-            if data.get("pulled"):
-                self._io.err.write(f"\rpulled {data.get('image')}\033[K\n")
-            self._progress_open = False
-            return
-        current, total = data.get("current"), data.get("total")
-        amount = f" {100 * current // total}%" if current and total else ""
-        self._io.err.write(f"\rpulling {data.get('image')}: {data.get('status')}{amount}\033[K")
-        self._io.err.flush()
-        self._progress_open = True
+        if self._progress is not None:
+            self._progress.show(data)
 
     def _end_progress(self) -> None:
-        if self._progress_open:
-            self._io.err.write("\n")
-            self._progress_open = False
+        if self._progress is not None:
+            self._progress.end()

@@ -23,6 +23,7 @@ from flwd.domain.model import RunStatus
 from flwd.entrypoints.http.auth import ScopeGuard, metrics_guard
 from flwd.entrypoints.http.problems import PROBLEM_MEDIA_TYPE, STATUS_FOR_CODE
 from flwd.entrypoints.http.runs import CANCEL_ACTION, MAX_SEQ
+from flwd.entrypoints.http.schemas import MAX_IDEMPOTENCY_KEY
 
 SCHEME = "bearer"
 CANCEL_ROUTE = "/runs/{run_id}"
@@ -56,6 +57,10 @@ ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
 #: parameter and cannot see ``check_status_filter`` or ``_resume_point``).
 _PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET /runs", "status"): {"type": "string", "enum": [s.value for s in RunStatus]},
+    ("POST /runs", "Idempotency-Key"): {  # check_idempotency_key: 1..255 once trimmed
+        "type": "string", "pattern": f"^[ \\t]*[!-~]([ -~]{{0,{MAX_IDEMPOTENCY_KEY - 2}}}[!-~])?[ \\t]*$",
+        "description": "a key of the client's choosing (printable ASCII); a retry with the "
+                       "same key and body answers as the first request did"},
     ("GET /runs/{run_id}/events", "after"): {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
     ("GET /runs/{run_id}/events", "Last-Event-ID"): {
         "type": "string", "pattern": f"^[ \\t]*([0-9]{{1,{len(str(MAX_SEQ))}}}[ \\t]*)?$",

@@ -45,14 +45,12 @@ class RunsController(Controller):
         start_run: StartRunDep,
         hub: HubDep,
         metrics: MetricsDep,
-        settings: SettingsDep,
         data: JSONBody[RunBody],
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
     ) -> Response[dict[str, Any]]:
         run_request = data.to_domain()
         check_profile_scope(request, run_request.requested_profile)
         key = check_idempotency_key(idempotency_key)
-        settings.require_runtime()
         try:
             started = start_run(run_request, idempotency_key=key, listeners=[hub, metrics])
         except PolicyDeniedError as exc:

@@ -75,8 +75,8 @@ def check_idempotency_key(key: str | None) -> str | None:
     if key is None:
         return None
     key = key.strip()
-    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not (key.isascii() and key.isprintable()):
         raise RequestInvalidError(
-            f"Idempotency-Key must be 1..{MAX_IDEMPOTENCY_KEY} printable characters",
+            f"Idempotency-Key must be 1..{MAX_IDEMPOTENCY_KEY} printable ASCII characters",
             field="Idempotency-Key")
     return key

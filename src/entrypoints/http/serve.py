@@ -66,8 +66,11 @@ def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], e
     from flwd.entrypoints.http.settings import ServerSettings
     from flwd.entrypoints.orphans import OrphanWatch
 
+    from flwd.ports.kinds import DispatchKind
+
+    dispatch = DispatchKind.NONE if options.no_runtime else DispatchKind.LOCAL
     container = build_container(config, profile_override=options.profile,
-                                catalog_rescan_seconds=CATALOG_RESCAN_SECONDS)
+                                catalog_rescan_seconds=CATALOG_RESCAN_SECONDS, dispatch=dispatch)
     container.env.override(providers.Object(env))
     container.store().active()  # an unusable data_dir refuses to start, not fails each request
     supervisor = container.supervisor()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flwd.domain.errors import RuntimeUnavailableError
 from flwd.entrypoints.config import TokenGrant
 from flwd.entrypoints.http.sse import StreamTiming
 
@@ -14,15 +13,11 @@ MAX_BODY_BYTES = 1 << 20
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServerSettings:
     """``loopback``: bound to loopback only (``/metrics`` then needs no token).
-    ``runtime_enabled``: false for ``--no-runtime`` (plan-only; ``POST /runs`` answers 422)."""
+    ``runtime_enabled``: false for ``--no-runtime`` (plan-only: ``/healthz`` names no runtime;
+    ``POST /runs`` is refused by the container's dispatcher, after validation)."""
 
     grants: tuple[TokenGrant, ...]
     loopback: bool = True
     runtime_enabled: bool = True
     max_body_bytes: int = MAX_BODY_BYTES
     timing: StreamTiming = field(default_factory=StreamTiming)
-
-    def require_runtime(self) -> None:
-        if not self.runtime_enabled:
-            raise RuntimeUnavailableError(
-                "this server was started with --no-runtime (plan-only): it cannot run jobs")

@@ -1,0 +1,118 @@
+"""The attached output shared by both adapters: frames to lines, once each, and the log read
+only when the attach connection broke (over a socket pair standing in for the runtime)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Iterator
+
+import pytest
+
+from flwd.adapters._attach import AttachedStream, FrameReader
+from flwd.ports.runtime import OutputLine
+
+
+def frame(stream: int, payload: bytes) -> bytes:
+    return bytes([stream, 0, 0, 0]) + len(payload).to_bytes(4, "big") + payload
+
+
+def out(line: str) -> OutputLine:
+    return OutputLine(stream="stdout", line=line)
+
+
+def err(line: str) -> OutputLine:
+    return OutputLine(stream="stderr", line=line)
+
+
+def attached(sent: bytes, *, running: bool | list[bool],
+             log: list[OutputLine] | None = None) -> tuple[AttachedStream, list[str]]:
+    """An AttachedStream over a socket pair whose far end sends *sent*, then closes; the
+    runtime reports *running* (each answer in turn, the last one from then on)."""
+    ours, theirs = socket.socketpair()
+    calls: list[str] = []
+    answers = list(running) if isinstance(running, list) else [running]
+
+    def is_running() -> bool:
+        calls.append("running")
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    def recover() -> Iterator[OutputLine]:
+        calls.append("log")
+        if log is None:
+            raise AssertionError("the log was read though the attach was complete")
+        yield from log
+
+    stream = AttachedStream(ours.recv, ours, running=is_running, recover=recover,
+                            exit_grace=0.3)
+
+    def send() -> None:
+        for i in range(0, len(sent), 5):  # in pieces that cut headers and payloads
+            theirs.sendall(sent[i:i + 5])
+        theirs.close()
+
+    threading.Thread(target=send, daemon=True).start()
+    return stream, calls
+
+
+def test_frame_reader_returns_whole_frames_when_fed_byte_by_byte() -> None:
+    reader = FrameReader()
+    data = frame(1, b"one\n") + frame(2, b"") + frame(2, b"two")
+
+    found = [f for i in range(len(data)) for f in reader.feed(data[i:i + 1])]
+
+    assert found == [("stdout", b"one\n"), ("stderr", b""), ("stderr", b"two")]
+    assert reader.pending == 0
+
+
+def test_attached_stream_yields_every_line_once_when_it_ends_at_the_exit() -> None:
+    sent = (frame(1, b"a\nb") + frame(2, b"e\xff\n") + frame(1, b"c\n" + b"x" * 70_000)
+            + frame(2, b"f"))
+    stream, calls = attached(sent, running=False)
+
+    lines = list(stream)
+
+    assert lines == [out("a"), err("e\ufffd"), out("bc"), out("x" * 70_000), err("f")]
+    assert calls == ["running"] and not stream.recovered
+
+
+def test_attached_stream_reads_the_rest_from_the_log_when_it_breaks_while_running() -> None:
+    log = [out("a"), err("e"), out("b"), out("partial line"), err("f"), out("c")]
+    stream, calls = attached(frame(1, b"a\nb\npartial") + frame(2, b"e\n"), running=True,
+                             log=log)
+
+    lines = list(stream)
+
+    assert lines == [out("a"), out("b"), err("e"), out("partial line"), err("f"), out("c")]
+    assert set(calls[:-1]) == {"running"} and calls[-1] == "log" and stream.recovered
+
+
+def test_attached_stream_reads_no_log_when_the_exit_is_recorded_just_after_the_end() -> None:
+    stream, calls = attached(frame(1, b"a\nb"), running=[True, True, False])
+
+    lines = list(stream)
+
+    assert lines == [out("a"), out("b")]
+    assert calls == ["running"] * 3 and not stream.recovered
+
+
+def test_attached_stream_reads_the_rest_from_the_log_when_it_ends_inside_a_frame() -> None:
+    log = [out("a"), out("b"), out("c")]
+    stream, calls = attached(frame(1, b"a\n") + frame(1, b"b\nc\n")[:9], running=False, log=log)
+
+    lines = list(stream)
+
+    assert lines == log
+    assert calls == ["log"] and stream.recovered
+
+
+def test_attached_stream_lets_go_of_the_connection_when_closed_unread() -> None:
+    ours, theirs = socket.socketpair()
+    stream = AttachedStream(ours.recv, ours, running=lambda: False, recover=lambda: [])
+
+    stream.close()
+
+    theirs.settimeout(5)
+    assert theirs.recv(1) == b""  # the far end sees the connection end
+    with pytest.raises(StopIteration):
+        next(stream)
