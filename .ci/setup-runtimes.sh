@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare this machine (as root, idempotent) for flwd's integration tests and for development:
 #   * packages: podman, runc, docker.io, busybox-static, rootless helpers, docker-registry
-#     (the CNCF registry; tests/integration/oci_registry.py starts its own on loopback per session)
+#     (the CNCF registry; tests/integration/oci_registry.py starts its own on loopback per session),
+#     postgresql-15 (tests/integration/pg_support.py starts private clusters of its own)
 #   * Podman uses runc (crun fails on this cgroup-v1/hybrid host)
 #   * a Docker daemon listening on /var/run/docker.sock
 #   * a rootless Podman API service run by user `flwdrun`
@@ -16,8 +17,10 @@ ENV_FILE=/run/flwd-ci.env
 DOCKER_LOG=/var/log/flwd-dockerd.log
 # zsh, fish: the completion scripts are loaded in those shells by tests/unit/test_completion_shells.py
 # docker-registry: tests/integration/oci_registry.py serves a local registry with it
+# postgresql-15: tests start private clusters of their own (tests/integration/pg_support.py);
+# policy-rc.d below keeps the package's default cluster stopped
 PACKAGES=(podman runc uidmap slirp4netns fuse-overlayfs busybox-static docker.io iproute2 curl catatonit
-          zsh fish docker-registry)
+          zsh fish docker-registry postgresql-15)
 IMAGE=localhost/flwd-test:latest
 ALIAS=docker.io/library/alpine:3.20
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

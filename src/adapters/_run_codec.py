@@ -5,13 +5,40 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from flwd.domain.errors import FlwdError, RequestInvalidError
-from flwd.ports.store import RunRecord
+from flwd.ports.store import EventRecord, RunRecord
 
 MAX_LIMIT = 500
 ACTIVE_STATUSES = ("queued", "pulling", "running")
+# Every RunRecord field, in column order; args and decisions are JSON text.
+COLUMNS = (
+    "run_id", "job_id", "status", "profile", "created_at", "args", "decisions", "runtime",
+    "image", "container_id", "started_at", "finished_at", "exit_code", "code", "detail",
+    "idempotency_key", "request_digest", "owner",
+)  # fmt: skip
+
+
+def run_values(run: RunRecord) -> tuple[object, ...]:
+    """*run* as column values (COLUMNS order); raises TypeError for what JSON cannot hold."""
+    values: dict[str, object] = {name: getattr(run, name) for name in COLUMNS}
+    values["status"] = str(run.status)
+    values["args"] = dumps(dict(run.args))
+    values["decisions"] = dumps([dict(d) for d in run.decisions])
+    return tuple(values[name] for name in COLUMNS)
+
+
+def run_from_row(row: Sequence[Any]) -> RunRecord:
+    values = dict(zip(COLUMNS, row))
+    values["args"] = json.loads(values["args"])
+    values["decisions"] = tuple(json.loads(values["decisions"]))
+    return RunRecord(**values)
+
+
+def event_from_row(row: Sequence[Any]) -> EventRecord:
+    """``(run_id, seq, type, time, data)`` with data as JSON text."""
+    return EventRecord(run_id=row[0], seq=row[1], type=row[2], time=row[3], data=json.loads(row[4]))
 
 
 def check_same_run(run_id: str, run: RunRecord | None) -> None:
@@ -68,3 +95,28 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     ):
         raise RequestInvalidError("malformed cursor", cursor=cursor)
     return value[0], value[1]
+
+
+def list_filter(job_id: str | None, status: str | None, cursor: str | None,
+                mark: str) -> tuple[str, list[object]]:
+    """The ``WHERE`` clause (or "") and its parameters of a ``list`` query, newest first;
+    *mark* is the driver's placeholder (``?`` or ``%s``)."""
+    where: list[str] = []
+    params: list[object] = []
+    if job_id is not None:
+        where.append(f"job_id = {mark}")
+        params.append(job_id)
+    if status is not None:
+        where.append(f"status = {mark}")
+        params.append(str(status))
+    if cursor is not None:
+        created_at, run_id = decode_cursor(cursor)
+        where.append(f"(created_at < {mark} OR (created_at = {mark} AND run_id < {mark}))")
+        params += [created_at, created_at, run_id]
+    return (f" WHERE {' AND '.join(where)}" if where else ""), params
+
+
+def page(runs: Sequence[RunRecord], limit: int) -> tuple[tuple[RunRecord, ...], str | None]:
+    """The first *limit* of *runs* (fetched ``limit + 1``) and the cursor to the next page."""
+    kept = tuple(runs[:limit])
+    return kept, (encode_cursor(kept[-1]) if len(runs) > limit else None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
 import sqlite3
 import threading
@@ -12,6 +11,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from flwd.adapters import _run_codec as codec
+from flwd.adapters._sql_reads import SELECT_RUN as _SELECT_RUN
+from flwd.adapters._sql_reads import SqlRunReads
 from flwd.domain.errors import (
     ConfigInvalidError,
     FlwdError,
@@ -19,14 +20,9 @@ from flwd.domain.errors import (
     RunNotFoundError,
     RunStoreError,
 )
-from flwd.ports.store import EventRecord, RunPage, RunRecord
+from flwd.ports.store import EventRecord, RunRecord
 
-# Every RunRecord field, in column order; args and decisions are JSON text.
-COLUMNS = (
-    "run_id", "job_id", "status", "profile", "created_at", "args", "decisions", "runtime",
-    "image", "container_id", "started_at", "finished_at", "exit_code", "code", "detail",
-    "idempotency_key", "request_digest", "owner",
-)  # fmt: skip
+COLUMNS = codec.COLUMNS
 
 # Applied in order, each in its own transaction; PRAGMA user_version counts those applied.
 # Never edit a step once released: add a new one.
@@ -75,16 +71,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 _INSERT_RUN = f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _UPDATE_RUN = f"UPDATE runs SET {', '.join(f'{c} = ?' for c in COLUMNS[1:])} WHERE run_id = ?"
 _INSERT_EVENT = "INSERT INTO events (run_id, seq, type, time, data) VALUES (?, ?, ?, ?, ?)"
-_SELECT_RUN = f"SELECT {', '.join(COLUMNS)} FROM runs"
 _STORAGE_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
 
 
-class SqliteRunStore:
+class SqliteRunStore(SqlRunReads):
     """``RunStore`` on one SQLite file: WAL, ``BEGIN IMMEDIATE`` writes, lazy connection.
 
     One connection serves every thread behind a lock; other processes on the same file are
     serialised by SQLite's own locking (``busy_timeout`` 5 s).
     """
+
+    MARK = "?"
 
     def __init__(self, path: str | Path, busy_timeout: float = 5.0) -> None:
         self.path = Path(path)
@@ -126,10 +123,6 @@ class SqliteRunStore:
                     raise _conflict(run, exc) from exc
             return event
 
-    def get(self, run_id: str) -> RunRecord | None:
-        rows = self._read(f"{_SELECT_RUN} WHERE run_id = ?", (run_id,))
-        return _run_from_row(rows[0]) if rows else None
-
     def claim(self, run_id: str, owner: str, claimant: str) -> RunRecord | None:
         with self._write() as conn:
             changed = conn.execute(
@@ -141,58 +134,6 @@ class SqliteRunStore:
                 return None
             row = conn.execute(f"{_SELECT_RUN} WHERE run_id = ?", (run_id,)).fetchone()
             return _run_from_row(row)
-
-    def find_by_idempotency_key(self, key: str) -> RunRecord | None:
-        rows = self._read(f"{_SELECT_RUN} WHERE idempotency_key = ?", (key,))
-        return _run_from_row(rows[0]) if rows else None
-
-    def list(
-        self,
-        job_id: str | None = None,
-        status: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> RunPage:
-        limit = codec.check_limit(limit)
-        where: list[str] = []
-        params: list[object] = []
-        if job_id is not None:
-            where.append("job_id = ?")
-            params.append(job_id)
-        if status is not None:
-            where.append("status = ?")
-            params.append(str(status))
-        if cursor is not None:
-            created_at, run_id = codec.decode_cursor(cursor)
-            where.append("(created_at < ? OR (created_at = ? AND run_id < ?))")
-            params += [created_at, created_at, run_id]
-        sql = _SELECT_RUN + (f" WHERE {' AND '.join(where)}" if where else "")
-        sql += " ORDER BY created_at DESC, run_id DESC LIMIT ?"
-        rows = self._read(sql, (*params, limit + 1))
-        runs = tuple(_run_from_row(row) for row in rows[:limit])
-        more = len(rows) > limit
-        return RunPage(runs=runs, next_cursor=codec.encode_cursor(runs[-1]) if more else None)
-
-    def active(self) -> Sequence[RunRecord]:
-        marks = ", ".join("?" * len(codec.ACTIVE_STATUSES))
-        sql = f"{_SELECT_RUN} WHERE status IN ({marks}) ORDER BY created_at, run_id"
-        return [_run_from_row(row) for row in self._read(sql, codec.ACTIVE_STATUSES)]
-
-    def count_by_status(self) -> Mapping[str, int]:
-        """Runs per status in one query."""
-        rows = self._read("SELECT status, COUNT(*) FROM runs GROUP BY status", ())
-        return {str(status): int(count) for status, count in rows}
-
-    def events(self, run_id: str, after_seq: int = 0) -> Sequence[EventRecord]:
-        rows = self._read(
-            "SELECT run_id, seq, type, time, data FROM events"
-            " WHERE run_id = ? AND seq > ? ORDER BY seq",
-            (run_id, after_seq),
-        )
-        return [
-            EventRecord(run_id=r[0], seq=r[1], type=r[2], time=r[3], data=json.loads(r[4]))
-            for r in rows
-        ]
 
     def close(self) -> None:
         """Close the connection; the next call opens a new one."""
@@ -322,24 +263,13 @@ def _insert_event(
     time: str,
     data: Mapping[str, Any],
 ) -> EventRecord:
-    text = codec.dumps(dict(data))
-    conn.execute(_INSERT_EVENT, (run_id, seq, event_type, time, text))
-    return EventRecord(run_id=run_id, seq=seq, type=event_type, time=time, data=json.loads(text))
+    row = (run_id, seq, event_type, time, codec.dumps(dict(data)))
+    conn.execute(_INSERT_EVENT, row)
+    return codec.event_from_row(row)
 
 
-def _run_values(run: RunRecord) -> tuple[object, ...]:
-    values: dict[str, object] = {name: getattr(run, name) for name in COLUMNS}
-    values["status"] = str(run.status)
-    values["args"] = codec.dumps(dict(run.args))
-    values["decisions"] = codec.dumps([dict(d) for d in run.decisions])
-    return tuple(values[name] for name in COLUMNS)
-
-
-def _run_from_row(row: Sequence[Any]) -> RunRecord:
-    values = dict(zip(COLUMNS, row))
-    values["args"] = json.loads(values["args"])
-    values["decisions"] = tuple(json.loads(values["decisions"]))
-    return RunRecord(**values)
+_run_values = codec.run_values
+_run_from_row = codec.run_from_row
 
 
 def _conflict(run: RunRecord, exc: sqlite3.IntegrityError) -> FlwdError:

@@ -26,17 +26,26 @@ class UuidRunIds:
 
 
 class LocalRunOwners:
-    """Owner tags ``host:pid``; a tag is alive when it names another live process here."""
+    """Owner tags ``host:pid``; a tag is alive when it names another live process here.
 
-    def __init__(self) -> None:
+    With a store shared by several hosts (``store_url``) a tag of another host counts as
+    alive: this host cannot see that process, so it never adopts (and ends) the runs of a
+    host that may well be running them. Without (SQLite), another host's tag is an old one of
+    this data dir (the host was renamed) and counts as ended, as before.
+    """
+
+    def __init__(self, *, shared_store: bool = False) -> None:
         self._host = os.uname().nodename  # socket.gethostname() on Linux
+        self._shared = shared_store
 
     def me(self) -> str:
         return f"{self._host}:{os.getpid()}"
 
     def alive(self, owner: str) -> bool:
         host, _, pid_text = owner.rpartition(":")
-        if host != self._host or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        if host != self._host:
+            return self._shared and bool(host) and pid_text.isdigit()
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
             return False
         try:
             os.kill(int(pid_text), 0)

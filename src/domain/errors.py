@@ -167,6 +167,13 @@ class RunStoreError(FlwdError):
     code = "run.store.failed"
 
 
+class StoreUnavailableError(RunStoreError):
+    """The shared run store (PostgreSQL, ``store_url``) does not answer: down, unreachable,
+    refusing connections. A ``RunStoreError``, so every rule for a failing store holds."""
+
+    code = "store.unavailable"
+
+
 # --- HTTP-facing --------------------------------------------------------------------
 
 

@@ -33,7 +33,8 @@ class FlwdConfig:
     jobs_dirs: tuple[str, ...] = ("./jobs",)
     data_dir: str = "~/.local/share/flwd"
     runtime: RuntimeKind = RuntimeKind.AUTO
-    store: StoreKind = StoreKind.SQLITE  # no setting yet: SQLite is the only store
+    store: StoreKind = StoreKind.SQLITE  # POSTGRESQL when store_url is given
+    store_url: str | None = field(default=None, repr=False)  # may carry a password
     default_profile: str | None = None
     env_profile: str | None = None
     policy_file: str | None = None
@@ -114,7 +115,7 @@ def _read_mapping(path: Path) -> dict[str, Any]:
 
 _KNOWN_KEYS: dict[str, frozenset[str] | None] = {
     "jobs_dir": None, "data_dir": None, "runtime": None, "policy_file": None,
-    "cancel_grace": None, "max_concurrent_runs": None,
+    "cancel_grace": None, "max_concurrent_runs": None, "store_url": None,
     "security": frozenset({"default_profile"}), "server": frozenset({"bind"}),
     "auth": frozenset({"tokens"}),
 }
@@ -163,6 +164,8 @@ def _apply_file(config: FlwdConfig, data: Mapping[str, Any], path: Path) -> Flwd
         changes["cancel_grace"] = _duration(data["cancel_grace"], "cancel_grace", where)
     if "max_concurrent_runs" in data:
         changes["max_concurrent_runs"] = _positive_int(data["max_concurrent_runs"], "max_concurrent_runs", where)
+    if "store_url" in data:
+        changes.update(_store(data["store_url"], where))
     security = _section(data, "security", where)
     if "default_profile" in security:
         changes["default_profile"] = _string(security["default_profile"], "security.default_profile", where)
@@ -266,6 +269,8 @@ def _apply_env(config: FlwdConfig, env: Mapping[str, str]) -> FlwdConfig:
     if env.get("FLWD_MAX_CONCURRENT_RUNS"):
         changes["max_concurrent_runs"] = _positive_int(
             env["FLWD_MAX_CONCURRENT_RUNS"], "max_concurrent_runs", "FLWD_MAX_CONCURRENT_RUNS")
+    if env.get("FLWD_STORE_URL"):
+        changes.update(_store(env["FLWD_STORE_URL"], "FLWD_STORE_URL"))
     if env.get("FLWD_BIND"):
         changes["server_bind"] = env["FLWD_BIND"]
     if env.get("FLWD_TOKENS"):
@@ -320,6 +325,17 @@ def _runtime(value: object, where: str) -> RuntimeKind:
         return RuntimeKind(value)
     raise ConfigInvalidError(
         f"{where}: runtime must be one of {one_of(RuntimeKind)}, not {value!r}", field="runtime")
+
+
+def _store(value: object, where: str) -> dict[str, Any]:
+    """``store_url``: a ``postgresql://`` URL selects the PostgreSQL store (SPEC section 11)."""
+    from flwd.adapters.pg_url import StoreUrlError, check_store_url  # no urllib for the rest
+
+    text = _string(value, "store_url", where)
+    try:
+        return {"store": StoreKind.POSTGRESQL, "store_url": check_store_url(text)}
+    except StoreUrlError as exc:
+        raise ConfigInvalidError(f"{where}: {exc}", field="store_url") from None
 
 
 def _duration(value: object, key: str, where: str) -> float:

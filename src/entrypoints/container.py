@@ -15,7 +15,7 @@ from flwd.domain.model import PolicyBundle
 from flwd.domain.policy.bundle import parse_policy
 from flwd.domain.plan.use_cases import EngineSettings, ListJobs, PlanJob
 from flwd.entrypoints.config import FlwdConfig, read_yaml_mapping
-from flwd.ports.kinds import DispatchKind
+from flwd.ports.kinds import DispatchKind, StoreKind
 
 
 class Lazy:
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         fs_secrets,
         fs_workspace,
         podman_runtime,
+        pg_store,
         runtime_detect,
         sqlite_store,
     )
@@ -52,10 +53,11 @@ if TYPE_CHECKING:
     from flwd.ports.dispatch import RunDispatcher
     from flwd.ports.runtime import ContainerRuntime
 else:
-    docker_runtime, fs_secrets, fs_workspace, podman_runtime, runtime_detect, sqlite_store = (
+    (docker_runtime, fs_secrets, fs_workspace, pg_store, podman_runtime, runtime_detect,
+     sqlite_store) = (
         Lazy(f"flwd.adapters.{name}") for name in (
-            "docker_runtime", "fs_secrets", "fs_workspace", "podman_runtime", "runtime_detect",
-            "sqlite_store"))
+            "docker_runtime", "fs_secrets", "fs_workspace", "pg_store", "podman_runtime",
+            "runtime_detect", "sqlite_store"))
     execution, orphans, reconcile, run_pending, run_supervisor, start, use_cases = (
         Lazy(f"flwd.domain.run.{name}") for name in (
             "execution", "orphans", "reconcile", "pending", "supervisor", "start", "use_cases"))
@@ -107,7 +109,7 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidRunIds)
-    owners = providers.Singleton(LocalRunOwners)
+    owners = providers.Singleton(LocalRunOwners, shared_store=config.store_shared)
     owner = providers.Callable(lambda owners: owners.me(), owners)
     catalog = providers.Singleton(
         YamlJobCatalog, roots=config.jobs_dirs, rescan_seconds=config.catalog_rescan_seconds
@@ -115,6 +117,7 @@ class Container(containers.DeclarativeContainer):
     store = providers.Selector(
         config.store,
         sqlite=providers.Singleton(sqlite_store.SqliteRunStore, path=config.db_path),
+        postgresql=providers.Singleton(pg_store.PostgresRunStore, url=config.store_url),
     )
     secrets = providers.Singleton(fs_secrets.FilesystemSecretWriter)
     workspace = providers.Singleton(fs_workspace.FilesystemRunWorkspace, base_dir=config.runs_dir)
@@ -216,6 +219,8 @@ def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
         "runs_dir": str(data / "runs"),
         "runtime": config.runtime,
         "store": config.store,
+        "store_url": config.store_url,
+        "store_shared": config.store is not StoreKind.SQLITE,
         "env_profile": config.env_profile,
         "default_profile": profile_override or config.default_profile,
         "policy_file": config.policy_file,

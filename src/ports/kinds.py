@@ -16,9 +16,10 @@ class RuntimeKind(StrEnum):
 
 
 class StoreKind(StrEnum):
-    """Where runs and events are kept (PostgreSQL will be the second kind)."""
+    """Where runs and events are kept: SQLite under data_dir, or PostgreSQL at ``store_url``."""
 
     SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
 
 
 class DispatchKind(StrEnum):

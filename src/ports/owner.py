@@ -11,5 +11,6 @@ class RunOwners(Protocol):
         ...
 
     def alive(self, owner: str) -> bool:
-        """True when *owner* is another process on this host that is still running."""
+        """True when *owner* is another process on this host that is still running, or (with
+        a store shared by several hosts) a process of another host, which this one cannot see."""
         ...

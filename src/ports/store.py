@@ -111,3 +111,14 @@ class RunStore(Protocol):
 
     def events(self, run_id: str, after_seq: int = 0) -> Sequence[EventRecord]:
         ...
+
+
+class RunEventWaiter(Protocol):
+    """A store that can wake a reader when another process records events (PostgreSQL's
+    LISTEN/NOTIFY), so a follower waits instead of polling. Stores of one process only
+    (SQLite, the fake) do not offer it: their writers are in the process already."""
+
+    def wait_for_events(self, run_id: str, after_seq: int, timeout: float) -> bool:
+        """Block until *run_id* has an event after *after_seq* (True) or *timeout* seconds
+        pass (False). Blocking: call it from a worker thread, never on an event loop."""
+        ...

@@ -97,3 +97,6 @@ def shared_tmp() -> Iterator[Path]:
 
 # the local OCI registry and the Podman service that trusts it (session-wide, see oci_registry)
 from tests.integration.oci_registry import local_registry, registry_podman  # noqa: E402,F401
+
+# A private PostgreSQL cluster (session) and an empty database per test: pg_support.py.
+from tests.integration.pg_support import pg_cluster, pg_url  # noqa: E402,F401

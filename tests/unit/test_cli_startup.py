@@ -20,6 +20,9 @@ RUN_SIDE = (
     "flwd.domain.run.supervisor",
     "flwd.domain.run.use_cases",
     "flwd.adapters.sqlite_store",
+    "flwd.adapters.pg_store",
+    "psycopg",
+    "psycopg_pool",
     "flwd.adapters.fs_secrets",
     "flwd.adapters.fs_workspace",
     "flwd.ports.store",
@@ -50,9 +53,11 @@ print(json.dumps({"code": code, "loaded": loaded, "out": out.getvalue()}))
     [":plan", "demo-container", "--name", "x"],
     [":jobs", "--json"],
 ])
-def test_plans_and_listings_never_load_the_run_side(argv: list[str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("store_url", [None, "postgresql://127.0.0.1:1/none"])
+def test_plans_and_listings_never_load_the_run_side(argv: list[str], store_url: str | None,
+                                                    tmp_path: Path) -> None:
     env = {"FLWD_DATA_DIR": str(tmp_path / "data"), "FLWD_JOBS_DIR": str(EXAMPLES),
-           "PATH": "/usr/bin:/bin"}
+           "PATH": "/usr/bin:/bin", **({"FLWD_STORE_URL": store_url} if store_url else {})}
     done = subprocess.run([sys.executable, "-c", _PROBE, *argv], input=json.dumps(RUN_SIDE),
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
     assert done.returncode == 0, done.stderr

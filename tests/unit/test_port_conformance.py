@@ -19,6 +19,7 @@ from flwd.adapters.fakes import (
 from flwd.adapters.fs_secrets import FilesystemSecretWriter
 from flwd.adapters.fs_workspace import FilesystemRunWorkspace
 from flwd.adapters.podman_runtime import PodmanRuntime
+from flwd.adapters.pg_store import PostgresRunStore
 from flwd.adapters.sqlite_store import SqliteRunStore
 from flwd.adapters.system import LocalRunOwners, SystemClock, UuidRunIds
 from flwd.adapters.yaml_catalog import YamlJobCatalog
@@ -33,7 +34,7 @@ from flwd.ports.events import EventListener
 from flwd.ports.owner import RunOwners
 from flwd.ports.runtime import ContainerRuntime
 from flwd.ports.secrets import SecretWriter
-from flwd.ports.store import RunRecord, RunStore
+from flwd.ports.store import RunEventWaiter, RunRecord, RunStore
 from flwd.ports.workspace import RunWorkspace
 
 
@@ -45,7 +46,9 @@ def test_adapters_conform_to_ports_without_io_when_constructed(tmp_path: Path) -
         DockerRuntime("unix:///nonexistent/docker.sock"),
         FakeRuntime(),
     ]
-    stores: list[RunStore] = [SqliteRunStore(missing / "flwd.db"), FakeRunStore()]
+    postgres = PostgresRunStore("postgresql://127.0.0.1:1/nothing-here")
+    stores: list[RunStore] = [SqliteRunStore(missing / "flwd.db"), FakeRunStore(), postgres]
+    waiters: list[RunEventWaiter] = [postgres]
     writers: list[SecretWriter] = [FilesystemSecretWriter(missing / "secrets"), FakeSecretWriter()]
     catalogs: list[JobCatalog] = [YamlJobCatalog([missing]), FakeJobCatalog()]
     clocks: list[Clock] = [SystemClock(), FakeClock()]
@@ -53,7 +56,8 @@ def test_adapters_conform_to_ports_without_io_when_constructed(tmp_path: Path) -
     workspace: RunWorkspace = FilesystemRunWorkspace(missing / "runs")
     owners: RunOwners = LocalRunOwners()
 
-    assert len(runtimes) == 3 and len(stores) == len(writers) == len(catalogs) == 2
+    assert len(runtimes) == len(stores) == 3 and len(writers) == len(catalogs) == 2
+    assert len(waiters) == 1
     assert len(clocks) == len(ids) == 2 and workspace.path("r1").endswith("r1")
     assert owners.me() and not owners.alive(owners.me())
     assert not missing.exists()

@@ -34,6 +34,7 @@ EXIT_FOR_CODE: dict[str, int] = {
     "secret.write.failed": EXIT_FLWD,
     "run.workspace.failed": EXIT_FLWD,
     "run.store.failed": EXIT_FLWD,
+    "store.unavailable": EXIT_FLWD,
     "auth.unauthenticated": EXIT_FLWD,
     "auth.forbidden": EXIT_FLWD,
     "request.invalid": EXIT_USAGE,

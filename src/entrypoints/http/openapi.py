@@ -30,7 +30,8 @@ CANCEL_ROUTE = "/runs/{run_id}"
 _AUTH = ("auth.unauthenticated", "auth.forbidden")
 _BODY = ("request.invalid", "request.too.large")
 _PLAN = ("job.not.found", "spec.invalid", "args.invalid")
-_STORE = "run.store.failed"  # the run store cannot be read or written (README)
+# the run store cannot be read or written, or (PostgreSQL, store_url) does not answer (README)
+_STORE = ("run.store.failed", "store.unavailable")
 _POLICY = ("policy.denied", "image.registry.not.allowed", "policy.override.denied",
            "policy.profile.denied", "policy.ceiling.exceeded", "runtime.rootful",
            "runtime.limits.unenforced")
@@ -39,17 +40,17 @@ _POLICY = ("policy.denied", "image.registry.not.allowed", "policy.override.denie
 #: status and check it is here; a route missing from this table fails the document's build.
 ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
     "GET /healthz": (),
-    "GET /metrics": (*_AUTH, _STORE),
+    "GET /metrics": (*_AUTH, *_STORE),
     "GET /jobs": _AUTH,
     "GET /jobs/{job_id}": (*_AUTH, "job.not.found", "spec.invalid"),
     "POST /plans": (*_AUTH, *_BODY, *_PLAN),
     "POST /runs": (*_AUTH, *_BODY, *_PLAN, *_POLICY, "container.runtime.unavailable",
-                   "idempotency.conflict", _STORE),
-    "GET /runs": (*_AUTH, "request.invalid", _STORE),
-    "GET /runs/{run_id}": (*_AUTH, "run.not.found", _STORE),
-    "GET /runs/{run_id}/events": (*_AUTH, "request.invalid", "run.not.found", _STORE),
+                   "idempotency.conflict", *_STORE),
+    "GET /runs": (*_AUTH, "request.invalid", *_STORE),
+    "GET /runs/{run_id}": (*_AUTH, "run.not.found", *_STORE),
+    "GET /runs/{run_id}/events": (*_AUTH, "request.invalid", "run.not.found", *_STORE),
     "POST /runs/{run_id}:cancel": (*_AUTH, "run.not.found", "route.not.found", "run.not.active",
-                                   _STORE),
+                                   *_STORE),
 }
 
 #: Parameter constraints the handlers check themselves (Litestar drops ``ge`` on an optional
