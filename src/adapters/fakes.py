@@ -331,3 +331,4 @@ def _newest_key(run: RunRecord) -> tuple[str, str]:
 from flwd.adapters.fake_runtime import FakeContainer as FakeContainer  # noqa: E402
 from flwd.adapters.fake_runtime import FakeRuntime as FakeRuntime  # noqa: E402
 from flwd.adapters.fake_secret_input import FakeSecretInput as FakeSecretInput  # noqa: E402
+from flwd.adapters.fake_sealer import FakeSecretSealer as FakeSecretSealer  # noqa: E402

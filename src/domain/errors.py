@@ -154,6 +154,20 @@ class SecretMaterialisationError(FlwdError):
     code = "secret.write.failed"
 
 
+class SecretKeyMissingError(FlwdError):
+    """Cluster mode: secrets must be sealed or opened but this process has no secret key
+    (``FLWD_SECRET_KEY`` / ``secret_key_file``): it refuses secret runs."""
+
+    code = "secret.key.missing"
+
+
+class SecretSealInvalidError(FlwdError):
+    """Sealed secrets that cannot be opened: sealed with another key, for another run, or
+    altered. The detail never carries the key or a secret."""
+
+    code = "secret.key.invalid"
+
+
 class RunWorkspaceError(FlwdError):
     """The per-run working directory could not be created."""
 

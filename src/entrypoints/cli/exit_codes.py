@@ -31,6 +31,8 @@ EXIT_FOR_CODE: dict[str, int] = {
     "container.runtime.unavailable": EXIT_FLWD,
     "E_OCI": EXIT_FLWD,
     "container.name.conflict": EXIT_FLWD,
+    "secret.key.missing": EXIT_FLWD,
+    "secret.key.invalid": EXIT_FLWD,
     "secret.write.failed": EXIT_FLWD,
     "run.workspace.failed": EXIT_FLWD,
     "run.store.failed": EXIT_FLWD,
