@@ -10,6 +10,7 @@ from typing import Any, Mapping
 from flwd.domain.errors import ConfigInvalidError
 from flwd.domain.spec.quantity import parse_duration
 from flwd.ports.kinds import RuntimeKind, StoreKind, one_of
+from flwd.ports.sealing import SecretKey
 
 # sources:write guards the add-on source endpoints of SPEC section 10; a config may grant it now
 ALL_SCOPES = frozenset({"jobs:read", "runs:read", "runs:write", "runs:admin", "sources:write"})
@@ -45,6 +46,8 @@ class FlwdConfig:
     server_url: str | None = None
     token: str | None = field(default=None, repr=False)
     config_file: str | None = None
+    secret_key_file: str | None = None  # the file's setting; FLWD_SECRET_KEY[_FILE] win
+    secret_key: SecretKey | None = None  # reprs its source only, never its text
 
     @property
     def data_path(self) -> Path:
@@ -76,7 +79,12 @@ def load_config(overrides: CliOverrides, env: Mapping[str, str]) -> FlwdConfig:
     if path is not None:
         config = _apply_file(config, _read_mapping(path), path)
     config = _apply_env(config, env)
-    return _apply_flags(config, overrides, env)
+    config = _apply_flags(config, overrides, env)
+    if config.secret_key_file or env.get("FLWD_SECRET_KEY") or env.get("FLWD_SECRET_KEY_FILE"):
+        from flwd.entrypoints.secret_key import resolve_secret_key  # cluster mode only
+
+        config = replace(config, secret_key=resolve_secret_key(config.secret_key_file, env))
+    return config
 
 
 def _find_config_file(explicit: str | None, env: Mapping[str, str]) -> Path | None:
@@ -116,6 +124,7 @@ def _read_mapping(path: Path) -> dict[str, Any]:
 _KNOWN_KEYS: dict[str, frozenset[str] | None] = {
     "jobs_dir": None, "data_dir": None, "runtime": None, "policy_file": None,
     "cancel_grace": None, "max_concurrent_runs": None, "store_url": None,
+    "secret_key_file": None,
     "security": frozenset({"default_profile"}), "server": frozenset({"bind"}),
     "auth": frozenset({"tokens"}),
 }
@@ -166,6 +175,8 @@ def _apply_file(config: FlwdConfig, data: Mapping[str, Any], path: Path) -> Flwd
         changes["max_concurrent_runs"] = _positive_int(data["max_concurrent_runs"], "max_concurrent_runs", where)
     if "store_url" in data:
         changes.update(_store(data["store_url"], where))
+    if "secret_key_file" in data:
+        changes["secret_key_file"] = rel(data["secret_key_file"], "secret_key_file")
     security = _section(data, "security", where)
     if "default_profile" in security:
         changes["default_profile"] = _string(security["default_profile"], "security.default_profile", where)

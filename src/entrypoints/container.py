@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         podman_runtime,
         pg_store,
         runtime_detect,
+        secret_sealer,
         sqlite_store,
     )
     from flwd.domain.run import execution, orphans, reconcile, start, use_cases
@@ -54,10 +55,10 @@ if TYPE_CHECKING:
     from flwd.ports.runtime import ContainerRuntime
 else:
     (docker_runtime, fs_secrets, fs_workspace, pg_store, podman_runtime, runtime_detect,
-     sqlite_store) = (
+     secret_sealer, sqlite_store) = (
         Lazy(f"flwd.adapters.{name}") for name in (
             "docker_runtime", "fs_secrets", "fs_workspace", "pg_store", "podman_runtime",
-            "runtime_detect", "sqlite_store"))
+            "runtime_detect", "secret_sealer", "sqlite_store"))
     execution, orphans, reconcile, run_pending, run_supervisor, start, use_cases = (
         Lazy(f"flwd.domain.run.{name}") for name in (
             "execution", "orphans", "reconcile", "pending", "supervisor", "start", "use_cases"))
@@ -120,6 +121,9 @@ class Container(containers.DeclarativeContainer):
         postgresql=providers.Singleton(pg_store.PostgresRunStore, url=config.store_url),
     )
     secrets = providers.Singleton(fs_secrets.FilesystemSecretWriter)
+    # Cluster mode's queue messages carry secrets sealed by this (SPEC section 11); without a
+    # configured key it is still provided, and refuses each call with secret.key.missing.
+    sealer = providers.Singleton(secret_sealer.AesGcmSecretSealer, key=config.secret_key)
     workspace = providers.Singleton(fs_workspace.FilesystemRunWorkspace, base_dir=config.runs_dir)
     runtime_found = providers.Resource(runtime_detect.find_runtime, kind=config.runtime, env=env)
     runtime = providers.Selector(
@@ -221,6 +225,7 @@ def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
         "store": config.store,
         "store_url": config.store_url,
         "store_shared": config.store is not StoreKind.SQLITE,
+        "secret_key": config.secret_key,
         "env_profile": config.env_profile,
         "default_profile": profile_override or config.default_profile,
         "policy_file": config.policy_file,

@@ -24,6 +24,8 @@ RUN_SIDE = (
     "psycopg",
     "psycopg_pool",
     "flwd.adapters.fs_secrets",
+    "flwd.adapters.secret_sealer",
+    "cryptography",
     "flwd.adapters.fs_workspace",
     "flwd.ports.store",
     "flwd.ports.runtime",

@@ -22,6 +22,7 @@ def doctor(config: FlwdConfig, as_json: bool, io: Io, env: Mapping[str, str]) ->
         "runtime_setting": config.runtime,
         "candidates": [c.describe() for c in describe_candidates(env, config.runtime)],
         "problems": [],
+        "secret_key": secret_key_line(config),
     }
     container = build_container(config, env=env)  # the runtime a run would get, found alike
     try:
@@ -40,6 +41,14 @@ def doctor(config: FlwdConfig, as_json: bool, io: Io, env: Mapping[str, str]) ->
     report["data_dir"] = str(config.data_path)
     report["jobs_dirs"] = [os.path.expanduser(d) for d in config.jobs_dirs]
     return _print(io, report, as_json, EXIT_OK)
+
+
+def secret_key_line(config: FlwdConfig) -> str:
+    """Whether cluster mode's secret key is configured, and where from; never the key."""
+    key = config.secret_key
+    if key is None:
+        return "not set (needed only in cluster mode, for runs with secrets)"
+    return f"set (from {key.source})"
 
 
 def remote_doctor(server_url: str, as_json: bool, io: Io) -> int:
@@ -88,7 +97,7 @@ def _print(io: Io, report: dict[str, Any], as_json: bool, code: int) -> int:
         io.out.write(json.dumps(report) + "\n")
         return code
     for key in ("server", "runtime", "version", "socket", "rootless", "enforces_limits",
-                "container_root_maps_to", "data_dir", "jobs_dirs"):
+                "container_root_maps_to", "data_dir", "jobs_dirs", "secret_key"):
         if key in report:
             io.out.write(f"{key + ':':<24}{report[key]}\n")
     if report["candidates"]:
