@@ -88,6 +88,16 @@ def opened(build: Callable[..., ContainerRuntime], *args: Any, **kwargs: Any
         runtime.close()
 
 
+# Never handed to a job, not even under a policy that grants env_inheritance: it opens every
+# queued run's secrets (SPEC section 11).
+NOT_INHERITED = frozenset({"FLWD_SECRET_KEY"})
+
+
+def inheritable_env(env: Mapping[str, str]) -> dict[str, str]:
+    """What a job granted ``env_inheritance`` may see of this process's environment."""
+    return {name: value for name, value in env.items() if name not in NOT_INHERITED}
+
+
 def build_detaching_dispatcher(container: Container) -> RunDispatcher[QueuedRun]:
     """``--detach``: runs execute in a forked child, on a dispatcher built afresh there."""
     from flwd.entrypoints.cli.detach import DetachingDispatcher
@@ -107,6 +117,7 @@ class Container(containers.DeclarativeContainer):
     __self__ = providers.Self()
     config = providers.Configuration(strict=True)
     env = providers.Object(os.environ)
+    job_env = providers.Singleton(inheritable_env, env)
 
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidRunIds)
@@ -156,7 +167,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         bundle=bundle,
         cancel_grace=config.cancel_grace,
-        host_env=env,
+        host_env=job_env,
         owner=owner,
     )
     supervisor = providers.Singleton(

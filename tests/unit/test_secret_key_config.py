@@ -182,3 +182,16 @@ def test_doctor_says_the_key_is_set_but_never_prints_it_when_configured(
     text = out.getvalue() + err.getvalue()
     assert "set (from FLWD_SECRET_KEY)" in text
     assert KEY_TEXT not in text
+
+
+def test_jobs_never_inherit_the_key_when_policy_grants_env_inheritance(tmp_path: Path) -> None:
+    from dependency_injector import providers
+
+    from flwd.entrypoints.container import Container
+
+    container = build_container(FlwdConfig(data_dir=str(tmp_path)),
+                                env={"FLWD_SECRET_KEY": KEY_TEXT, "LANG": "C.UTF-8"})
+
+    assert container.job_env() == {"LANG": "C.UTF-8"}
+    host_env = Container.execute_run.kwargs["host_env"]
+    assert isinstance(host_env, providers.Singleton) and host_env is Container.job_env
