@@ -88,14 +88,17 @@ def opened(build: Callable[..., ContainerRuntime], *args: Any, **kwargs: Any
         runtime.close()
 
 
-# Never handed to a job, not even under a policy that grants env_inheritance: it opens every
-# queued run's secrets (SPEC section 11).
-NOT_INHERITED = frozenset({"FLWD_SECRET_KEY"})
+# flwd's own settings are never handed to a job, not even under a policy that grants
+# env_inheritance: among them are credentials (FLWD_TOKENS and FLWD_TOKEN grant API scopes,
+# FLWD_STORE_URL may hold the database password, FLWD_SECRET_KEY opens every queued run's
+# secrets). A job gets its own FLWD_* variables from the ULC environment.
+NOT_INHERITED_PREFIX = "FLWD_"
 
 
 def inheritable_env(env: Mapping[str, str]) -> dict[str, str]:
     """What a job granted ``env_inheritance`` may see of this process's environment."""
-    return {name: value for name, value in env.items() if name not in NOT_INHERITED}
+    return {name: value for name, value in env.items()
+            if not name.upper().startswith(NOT_INHERITED_PREFIX)}
 
 
 def build_detaching_dispatcher(container: Container) -> RunDispatcher[QueuedRun]:

@@ -189,8 +189,9 @@ def test_jobs_never_inherit_the_key_when_policy_grants_env_inheritance(tmp_path:
 
     from flwd.entrypoints.container import Container
 
-    container = build_container(FlwdConfig(data_dir=str(tmp_path)),
-                                env={"FLWD_SECRET_KEY": KEY_TEXT, "LANG": "C.UTF-8"})
+    container = build_container(FlwdConfig(data_dir=str(tmp_path)), env={
+        "FLWD_SECRET_KEY": KEY_TEXT, "FLWD_TOKENS": "t0ken=runs:admin", "FLWD_TOKEN": "t1",
+        "FLWD_STORE_URL": "postgresql://flwd:pw@db/flwd", "flwd_tokens": "t2", "LANG": "C.UTF-8"})
 
     assert container.job_env() == {"LANG": "C.UTF-8"}
     host_env = Container.execute_run.kwargs["host_env"]
