@@ -46,7 +46,11 @@ async def _follow_ids(store: FakeRunStore, hub: EventHub, after: int = 1) -> lis
 
 
 def _later(action: Any, delay: float = 0.2) -> threading.Thread:
-    thread = threading.Thread(target=lambda: (time.sleep(delay), action()))
+    def later() -> None:
+        time.sleep(delay)
+        action()
+
+    thread = threading.Thread(target=later)
     thread.start()
     return thread
 
