@@ -20,6 +20,11 @@ REPO = Path(__file__).resolve().parents[2]
 FLWD = str(REPO / ".venv" / "bin" / "flwd")
 IT_ROOT = Path("/var/tmp/flwd-it")
 DEV = {"Authorization": "Bearer dev-token"}
+SLEEP_JOB = """\
+executor: container
+image: alpine:3.20
+command: ["sleep", "60"]
+"""
 _URL = re.compile(r"flwd: serving on (http://\S+)")
 
 

@@ -13,6 +13,7 @@ import pytest
 from tests.integration.api_support import (
     DEV,
     REPO,
+    SLEEP_JOB,
     podman_containers,
     Server,
     remove_tree,
@@ -24,11 +25,6 @@ from tests.integration.api_support import (
 
 pytestmark = pytest.mark.podman
 GREETING = "Hello Alice from inside a container!"
-SLEEP_JOB = """\
-executor: container
-image: alpine:3.20
-command: ["sleep", "60"]
-"""
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.integration.api_support import (
+    SLEEP_JOB,
     Server,
     podman_containers,
     remove_tree,
@@ -30,11 +31,6 @@ executor: container
 image: alpine:3.20
 command: ["sh", "-c", "sleep 1; for i in $(seq 1 {LINES}); do echo tick $i; sleep 0.25; done"]
 """
-SLEEPER = """\
-executor: container
-image: alpine:3.20
-command: ["sleep", "60"]
-"""
 FINAL = {"succeeded", "failed", "canceled", "timed_out", "error"}
 
 
@@ -46,7 +42,7 @@ def replicas(podman_socket: str, pg_cluster: Any) -> Iterator[tuple[Server, Serv
         for name in ("a", "b"):
             base = shared_dir(f"replica-{name}-")
             write_job(base / "jobs", "ticker", TICKER)
-            write_job(base / "jobs", "sleeper", SLEEPER)
+            write_job(base / "jobs", "sleeper", SLEEP_JOB)
             for directory in ("data", "home"):
                 (base / directory).mkdir(mode=0o755)
             env = {"CONTAINER_HOST": podman_socket, "FLWD_STORE_URL": url}
