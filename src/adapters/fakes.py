@@ -10,7 +10,7 @@ import threading
 from collections import Counter
 from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from flwd.adapters import _run_codec as codec
 from flwd.adapters.fs_secrets import check_safe_segment
@@ -156,6 +156,62 @@ class FakeRunStore:
             raise IdempotencyConflictError(
                 "idempotency key already used by another run", run_id=run.run_id
             )
+
+
+class FakeNotifyingRunStore(FakeRunStore):
+    """A ``FakeRunStore`` shared by several processes, as PostgreSQL is: every write that adds
+    an event tells the feeds (``RunEventFeed``), as NOTIFY does. ``record_elsewhere`` stands
+    for another process's write; ``notifications_lost`` for a reconnect of the listener."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._feeds: list[Callable[[str | None], None]] = []
+
+    def watch_events(self, listener: Callable[[str | None], None]) -> Callable[[], None]:
+        with self._lock:
+            self._feeds.append(listener)
+
+        def unwatch() -> None:
+            with self._lock:
+                if listener in self._feeds:
+                    self._feeds.remove(listener)
+
+        return unwatch
+
+    def create(self, run: RunRecord, event_type: str, event_data: Mapping[str, Any]) -> EventRecord:
+        event = super().create(run, event_type, event_data)
+        self._tell(run.run_id)
+        return event
+
+    def append(self, run_id: str, event_type: str, event_data: Mapping[str, Any], time: str,
+               run: RunRecord | None = None) -> EventRecord:
+        event = super().append(run_id, event_type, event_data, time, run)
+        self._tell(run_id)
+        return event
+
+    def record_elsewhere(self, run_id: str, event_type: str, data: Mapping[str, Any],
+                         time: str, run: RunRecord | None = None, *,
+                         notify: bool = True) -> EventRecord:
+        """Store an event as another process would: no in-process listener hears of it, only
+        the feeds (none when *notify* is false: a notification lost)."""
+        event = FakeRunStore.append(self, run_id, event_type, data, time, run)
+        if notify:
+            self._tell(run_id)
+        return event
+
+    def notifications_lost(self) -> None:
+        self._tell(None)
+
+    @property
+    def watchers(self) -> int:
+        with self._lock:
+            return len(self._feeds)
+
+    def _tell(self, run_id: str | None) -> None:
+        with self._lock:
+            feeds = tuple(self._feeds)
+        for feed in feeds:
+            feed(run_id)
 
 
 class FakeSecretWriter:

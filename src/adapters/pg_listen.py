@@ -8,6 +8,7 @@ the store again (notifications sent while disconnected are lost, the rows are no
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:
     import psycopg
 
+_log = logging.getLogger("flwd.store")
 CHANNEL = "flwd_events"
 _POLL = 0.5  # how often the listener thread looks at its stop flag
 
@@ -32,6 +34,22 @@ class EventSignal:
         self._listening = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._feeds: list[Callable[[str | None], None]] = []
+
+    def watch(self, listener: Callable[[str | None], None], timeout: float) -> Callable[[], None]:
+        """Call *listener* with the run id of every notification (None after a reconnect:
+        some may have been lost) until the returned function is called. Waits up to
+        *timeout* seconds for the LISTEN to be in place."""
+        with self._cond:
+            self._feeds.append(listener)
+
+        def unwatch() -> None:
+            with self._cond:
+                if listener in self._feeds:
+                    self._feeds.remove(listener)
+
+        self._ensure_listening(timeout)
+        return unwatch
 
     def wait(self, run_id: str, after_seq: int, timeout: float,
              last_seq: Callable[[], int]) -> bool:
@@ -105,8 +123,20 @@ class EventSignal:
             if run_id in self._watching and seq.isdigit():
                 self._latest[run_id] = max(self._latest.get(run_id, 0), int(seq))
                 self._cond.notify_all()
+            feeds = tuple(self._feeds)
+        self._call(feeds, run_id)
 
     def _wake_all(self) -> None:
         with self._cond:
             self._generation += 1
             self._cond.notify_all()
+            feeds = tuple(self._feeds)
+        self._call(feeds, None)
+
+    @staticmethod
+    def _call(feeds: tuple[Callable[[str | None], None], ...], run_id: str | None) -> None:
+        for feed in feeds:
+            try:
+                feed(run_id)
+            except Exception:  # noqa: BLE001 - one listener's fault must not stop the others
+                _log.exception("event listener failed for run %s", run_id)

@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -121,6 +121,11 @@ class PostgresRunStore(SqlRunReads):
             return int(rows[0][0]) if rows else 0
 
         return self._signal.wait(run_id, after_seq, timeout, last_seq)
+
+    def watch_events(self, listener: Callable[[str | None], None]) -> Callable[[], None]:
+        """Call *listener* with the run id of every event any process records (None after a
+        reconnect of the LISTEN connection); returns the function that stops it."""
+        return self._signal.watch(listener, self._timeout)
 
     def close(self) -> None:
         """Close the pool and the listener; the next call connects again."""

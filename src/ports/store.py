@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,3 +122,18 @@ class RunEventWaiter(Protocol):
         """Block until *run_id* has an event after *after_seq* (True) or *timeout* seconds
         pass (False). Blocking: call it from a worker thread, never on an event loop."""
         ...
+
+
+@runtime_checkable
+class RunEventFeed(Protocol):
+    """A store that tells one process when any process records an event (PostgreSQL's
+    LISTEN/NOTIFY through one connection per process), so an API replica wakes the streams
+    following a run executed elsewhere. Stores of one process only do not offer it."""
+
+    def watch_events(self, listener: Callable[[str | None], None]) -> Callable[[], None]:
+        """Call *listener* with a run id, from a background thread, whenever an event of that
+        run may have been recorded; with None when notifications may have been lost (every
+        follower should read again). Returns the function that stops the calls. Never blocks
+        on the listener; the listener must not block either."""
+        ...
+

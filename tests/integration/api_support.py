@@ -20,6 +20,11 @@ REPO = Path(__file__).resolve().parents[2]
 FLWD = str(REPO / ".venv" / "bin" / "flwd")
 IT_ROOT = Path("/var/tmp/flwd-it")
 DEV = {"Authorization": "Bearer dev-token"}
+SLEEP_JOB = """\
+executor: container
+image: alpine:3.20
+command: ["sleep", "60"]
+"""
 _URL = re.compile(r"flwd: serving on (http://\S+)")
 
 
@@ -104,3 +109,11 @@ def sse(client: httpx.Client, run_id: str, headers: Mapping[str, str] | None = N
             field, _, value = line.partition(":")
             if field:
                 message[field] = value[1:] if value.startswith(" ") else value
+
+
+def podman_containers(socket: str, run_id: str) -> list[str]:
+    done = subprocess.run(["podman", "--url", socket, "ps", "-a", "--filter",
+                           f"label=flwd.run-id={run_id}", "--format", "{{.Names}}"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()

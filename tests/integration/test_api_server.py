@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -14,6 +13,8 @@ import pytest
 from tests.integration.api_support import (
     DEV,
     REPO,
+    SLEEP_JOB,
+    podman_containers,
     Server,
     remove_tree,
     shared_dir,
@@ -24,11 +25,6 @@ from tests.integration.api_support import (
 
 pytestmark = pytest.mark.podman
 GREETING = "Hello Alice from inside a container!"
-SLEEP_JOB = """\
-executor: container
-image: alpine:3.20
-command: ["sleep", "60"]
-"""
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +58,6 @@ def wait_status(http: httpx.Client, run_id: str, wanted: set[str], timeout: floa
             return run
         assert time.monotonic() < deadline, f"run stayed {run['status']}"
         time.sleep(0.1)
-
-
-def podman_containers(socket: str, run_id: str) -> list[str]:
-    done = subprocess.run(["podman", "--url", socket, "ps", "-a", "--filter",
-                           f"label=flwd.run-id={run_id}", "--format", "{{.Names}}"],
-                          capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.split()
 
 
 def test_healthz_names_rootless_podman(server: Server) -> None:

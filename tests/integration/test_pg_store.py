@@ -316,3 +316,57 @@ def test_idempotent_submits_from_two_processes_yield_one_run_when_they_race(
     assert sorted(a["new"] for a in answers) == [False, True]
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT COUNT(*) FROM runs").fetchone() == (1,)
+
+
+class _Heard:
+    """What a ``watch_events`` listener was told, with when."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str | None, float]] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, run_id: str | None) -> None:
+        with self._cond:
+            self.calls.append((run_id, time.time()))
+            self._cond.notify_all()
+
+    def first(self, run_id: str | None, timeout: float, after: float = 0.0) -> float | None:
+        """When *run_id* was first heard after *after*, waiting up to *timeout* seconds."""
+        def found() -> float | None:
+            return next((at for r, at in self.calls if r == run_id and at > after), None)
+
+        with self._cond:
+            self._cond.wait_for(lambda: found() is not None, timeout)
+            return found()
+
+
+def test_feed_hears_a_run_within_a_second_when_another_process_appends(
+    store: PostgresRunStore, pg_url: str
+) -> None:
+    store.create(make_run("f1", 1), "run.created", {})
+    heard = _Heard()
+    stop = store.watch_events(heard)
+    writer = _append_in_another_process(pg_url, "f1", 1.0)
+
+    out, err = writer.communicate(timeout=60)
+    at = heard.first("f1", 30)
+    stop()
+
+    assert writer.returncode == 0, err
+    assert at is not None and at - json.loads(out)["committed"] < 1.0
+
+
+def test_feed_is_told_to_read_again_when_the_server_restarted(private_cluster: PgCluster) -> None:
+    store = PostgresRunStore(private_cluster.url(), connect_timeout=2)
+    heard = _Heard()
+    try:
+        stop = store.watch_events(heard)
+        started = time.time()
+        private_cluster.stop()
+        private_cluster.start()
+        again = heard.first(None, 30, after=started)
+        stop()
+    finally:
+        store.close()
+
+    assert again is not None

@@ -13,6 +13,7 @@ from flwd.adapters.fakes import (
     FakeJobCatalog,
     FakeRunDispatcher,
     FakeRunIds,
+    FakeNotifyingRunStore,
     FakeRunStore,
     FakeSecretWriter,
 )
@@ -34,7 +35,7 @@ from flwd.ports.events import EventListener
 from flwd.ports.owner import RunOwners
 from flwd.ports.runtime import ContainerRuntime
 from flwd.ports.secrets import SecretWriter
-from flwd.ports.store import RunEventWaiter, RunRecord, RunStore
+from flwd.ports.store import RunEventFeed, RunEventWaiter, RunRecord, RunStore
 from flwd.ports.workspace import RunWorkspace
 
 
@@ -49,6 +50,7 @@ def test_adapters_conform_to_ports_without_io_when_constructed(tmp_path: Path) -
     postgres = PostgresRunStore("postgresql://127.0.0.1:1/nothing-here")
     stores: list[RunStore] = [SqliteRunStore(missing / "flwd.db"), FakeRunStore(), postgres]
     waiters: list[RunEventWaiter] = [postgres]
+    feeds: list[RunEventFeed] = [postgres, FakeNotifyingRunStore()]
     writers: list[SecretWriter] = [FilesystemSecretWriter(missing / "secrets"), FakeSecretWriter()]
     catalogs: list[JobCatalog] = [YamlJobCatalog([missing]), FakeJobCatalog()]
     clocks: list[Clock] = [SystemClock(), FakeClock()]
@@ -57,7 +59,8 @@ def test_adapters_conform_to_ports_without_io_when_constructed(tmp_path: Path) -
     owners: RunOwners = LocalRunOwners()
 
     assert len(runtimes) == len(stores) == 3 and len(writers) == len(catalogs) == 2
-    assert len(waiters) == 1
+    assert len(waiters) == 1 and all(isinstance(feed, RunEventFeed) for feed in feeds)
+    assert not isinstance(stores[0], RunEventFeed) and not isinstance(stores[1], RunEventFeed)
     assert len(clocks) == len(ids) == 2 and workspace.path("r1").endswith("r1")
     assert owners.me() and not owners.alive(owners.me())
     assert not missing.exists()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
+
+import anyio.to_thread
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
@@ -24,6 +26,7 @@ from flwd.entrypoints.http.settings import ServerSettings
 from flwd.entrypoints.http.sse import EventHub
 from flwd.entrypoints.http.system import SystemController
 from flwd.entrypoints.http.system_probe import RuntimeProbe
+from flwd.ports.store import RunEventFeed
 
 API_VERSION = "0.1.0"
 OPENAPI_PATH = "/schema/openapi.json"
@@ -32,11 +35,13 @@ OPENAPI_PATH = "/schema/openapi.json"
 def create_app(container: Container, *, server_settings: ServerSettings) -> Litestar:
     """The API over *container*; nothing starts here (the runtime is resolved by ``serve``)."""
     hub, metrics = EventHub(), Metrics()
+    feed = _HubFeed(container, hub)
     probe = RuntimeProbe(container.runtime, server_settings.runtime_enabled)
     values: dict[str, object] = {
         "hub": hub, "metrics": metrics, "settings": server_settings, "probe": probe,
     }
     return Litestar(
+        on_startup=[feed.start], on_shutdown=[feed.stop],
         route_handlers=[SystemController, JobsController, PlansController, RunsController],
         dependencies={**use_case_dependencies(container),
                       **{name: _constant(value) for name, value in values.items()}},
@@ -61,6 +66,25 @@ def create_app(container: Container, *, server_settings: ServerSettings) -> Lite
         ),
         debug=False,
     )
+
+
+class _HubFeed:
+    """Streams of runs executed by other processes (replicas, workers) wake on the store's
+    notifications when it sends them (PostgreSQL); otherwise they poll (``StreamTiming``)."""
+
+    def __init__(self, container: Container, hub: EventHub) -> None:
+        self._container, self._hub = container, hub
+        self._stop: Callable[[], None] | None = None
+
+    async def start(self) -> None:
+        store = self._container.store()
+        if isinstance(store, RunEventFeed):
+            self._stop = await anyio.to_thread.run_sync(self._hub.feed_from, store)
+
+    async def stop(self) -> None:
+        stop, self._stop = self._stop, None
+        if stop is not None:
+            stop()
 
 
 def _constant(value: object) -> Provide:

@@ -1,4 +1,5 @@
-"""Server-Sent Events of a run: replay from the store, then follow it, woken by an in-process hub."""
+"""Server-Sent Events of a run: replay from the store, then follow it, woken by an in-process hub
+(fed by this process's runs, and by the store's cross-process notifications when it has them)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from litestar.response import ServerSentEventMessage
 from flwd.domain.errors import FlwdError
 from flwd.domain.run.events import RUN_FINISHED
 from flwd.domain.model import RunStatus
-from flwd.ports.store import EventRecord, RunRecord
+from flwd.ports.store import EventRecord, RunEventFeed, RunRecord
 
 _log = logging.getLogger("flwd.http")
 
@@ -55,6 +56,7 @@ class EventHub:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscribers: dict[str, set[_Subscriber]] = {}
+        self._fed = False  # a store feed wakes it for runs of other processes too
 
     def __call__(self, event: EventRecord) -> None:
         self.notify(event.run_id)
@@ -64,6 +66,37 @@ class EventHub:
             subscribers = tuple(self._subscribers.get(run_id, ()))
         for sub in subscribers:
             sub.poke()
+
+    def notify_all(self) -> None:
+        with self._lock:
+            subscribers = tuple(sub for subs in self._subscribers.values() for sub in subs)
+        for sub in subscribers:
+            sub.poke()
+
+    def feed_from(self, feed: RunEventFeed) -> Callable[[], None]:
+        """Wake streams on the store's cross-process notifications (one listener for every
+        run of this process); returns the function that stops it. Blocking: call it from
+        a worker thread."""
+        stop = feed.watch_events(self._on_feed)
+        self._fed = True
+
+        def unfeed() -> None:
+            self._fed = False
+            stop()
+
+        return unfeed
+
+    def _on_feed(self, run_id: str | None) -> None:
+        if run_id is None:  # notifications may have been lost: every stream reads again
+            self.notify_all()
+        else:
+            self.notify(run_id)
+
+    def idle_seconds(self, timing: StreamTiming) -> float:
+        """How long a stream waits for a wake-up before it reads the store anyway: with a
+        feed, only until a keep-alive is due; without one, the poll that sees other
+        processes' runs."""
+        return timing.keepalive_seconds if self._fed else timing.poll_seconds
 
     @contextmanager
     def subscribe(self, run_id: str) -> Iterator[asyncio.Event]:
@@ -89,7 +122,8 @@ class EventHub:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StreamTiming:
     keepalive_seconds: float = 15.0
-    poll_seconds: float = 0.5  # runs executed by another process are seen by polling
+    # without a store feed (SQLite), runs executed by another process are seen by polling
+    poll_seconds: float = 0.5
 
 
 def event_message(event: EventRecord) -> ServerSentEventMessage:
@@ -164,7 +198,7 @@ async def _follow(
                 if unrecorded is not None:
                     yield unrecorded_end(unrecorded)
                 return
-            woken = await _wait(wakeup, timing.poll_seconds)
+            woken = await _wait(wakeup, hub.idle_seconds(timing))
             if not woken and time.monotonic() - last_sent >= timing.keepalive_seconds:
                 yield ServerSentEventMessage(data=None, comment="keep-alive")
                 last_sent = time.monotonic()
