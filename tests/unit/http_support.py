@@ -17,7 +17,8 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from flwd.adapters.fake_runtime import FakeRuntime
-from flwd.entrypoints.config import ALL_SCOPES, FlwdConfig, TokenGrant, token_digest
+from flwd.entrypoints.config import FlwdConfig
+from flwd.entrypoints.tokens import ALL_SCOPES, TokenGrant, token_digest
 from flwd.entrypoints.container import Container, build_container
 from flwd.entrypoints.http.app import create_app
 from flwd.entrypoints.http.settings import ServerSettings

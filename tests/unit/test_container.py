@@ -14,7 +14,8 @@ from flwd.adapters.runtime_detect import RuntimeEndpoint
 from flwd.adapters.sqlite_store import SqliteRunStore
 from flwd.domain.errors import ConfigInvalidError
 from flwd.domain.model import Profile
-from flwd.entrypoints.config import CliOverrides, FlwdConfig, load_config, token_digest
+from flwd.entrypoints.config import CliOverrides, FlwdConfig, load_config
+from flwd.entrypoints.tokens import token_digest
 from flwd.entrypoints.container import Container, build_container
 from flwd.ports.kinds import RuntimeKind, StoreKind
 

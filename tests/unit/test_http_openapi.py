@@ -14,7 +14,7 @@ from litestar.testing import TestClient
 
 from flwd.adapters.sqlite_store import SqliteRunStore
 
-from flwd.entrypoints.config import TokenGrant, token_digest
+from flwd.entrypoints.tokens import TokenGrant, token_digest
 from flwd.entrypoints.http.openapi import ROUTE_ERRORS, complete, route_scopes
 from flwd.entrypoints.http.problems import PROBLEM_MEDIA_TYPE, STATUS_FOR_CODE
 from tests.unit.http_support import (

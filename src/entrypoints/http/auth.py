@@ -9,7 +9,7 @@ from typing import Any, Iterable
 from litestar.connection import ASGIConnection
 
 from flwd.domain.errors import AuthForbiddenError, AuthUnauthenticatedError
-from flwd.entrypoints.config import ALL_SCOPES, TokenGrant, token_digest
+from flwd.entrypoints.tokens import ALL_SCOPES, TokenGrant, token_digest
 
 DEV_TOKEN = "dev-token"
 _MAX_TOKEN_CHARS = 4096

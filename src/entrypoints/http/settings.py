@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flwd.entrypoints.config import TokenGrant
+from flwd.entrypoints.tokens import TokenGrant
 from flwd.entrypoints.http.sse import StreamTiming
 
 MAX_BODY_BYTES = 1 << 20
