@@ -56,15 +56,17 @@ class DockerRuntime:
 
     def _docker(self) -> docker.DockerClient:
         with self._lock:
-            if self._client is None:
+            client = self._client
+            if client is None:
                 check_reachable(self.url, "docker")
                 try:
-                    self._client = docker.DockerClient(base_url=self.url, timeout=int(self._timeout))
+                    client = docker.DockerClient(base_url=self.url, timeout=int(self._timeout))
                 except docker.errors.DockerException as exc:
                     raise RuntimeUnavailableError(
                         f"docker is not usable at {self.url}: {exc}", runtime="docker", socket=self.url
                     ) from exc
-            return self._client
+                self._client = client
+            return client
 
     def _api(self) -> docker.APIClient:
         return self._docker().api
@@ -198,10 +200,13 @@ class DockerRuntime:
         return [m for m in found if m is not None]
 
     def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        # No lock: close also runs from a finalizer (the container's resource generator,
+        # garbage-collected) at any allocation, possibly while this thread, or one waiting for
+        # the import lock this thread holds, is inside _docker() holding the lock: taking it
+        # here deadlocked a test run until pytest-timeout broke it.
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     # --- helpers -------------------------------------------------------------------
 

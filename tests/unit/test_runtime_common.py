@@ -97,3 +97,22 @@ def test_managed_container_ignores_containers_without_the_run_label() -> None:
     assert managed_container("id", "/other", {"app": "x"}, running=True) is None
     found = managed_container("id", "/flwd-r1", {"flwd.run-id": "r1"}, running=False)
     assert found is not None and (found.name, found.run_id, found.job_id) == ("flwd-r1", "r1", "")
+
+
+def test_docker_close_never_waits_for_the_client_lock_when_it_runs_from_a_finalizer() -> None:
+    """The container's resource generator closes the adapter when it is garbage-collected,
+    which can happen while _docker() holds the lock (on this thread or on one waiting for the
+    import lock): close() taking that lock deadlocked a test run."""
+    import threading
+
+    from flwd.adapters.docker_runtime import DockerRuntime
+
+    runtime = DockerRuntime(base_url="unix:///nonexistent.sock")
+    closed = threading.Event()
+
+    with runtime._lock:  # held as while a client is being built
+        closer = threading.Thread(target=lambda: (runtime.close(), closed.set()), daemon=True)
+        closer.start()
+        closer.join(timeout=5)
+
+    assert closed.is_set()
