@@ -14,13 +14,12 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from flwd.adapters.spec_walk import find_specs, sorted_entries
 from flwd.ports.catalog import JobDocument
 
-SPEC_NAMES = ("job.yaml", "config.yaml", os.path.join("config.d", "config.yaml"))
 MAX_SPEC_BYTES = 1 << 20
 MAX_YAML_DEPTH = 50
 MAX_YAML_NODES = 100_000  # counted with every alias expanded, so alias bombs stop here
-MAX_WALK_DEPTH = 16
 _SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -81,11 +80,8 @@ class YamlJobCatalog:
                 self._refreshing = False
 
     def _walk(self) -> list[JobDocument]:
-        docs: list[JobDocument] = []
-        seen: set[tuple[int, int]] = set()  # across roots: a repeated or nested root adds nothing
-        for root in self._roots:
-            docs.extend(_scan_root(root, self._cache, seen))
-        return docs
+        return [_cached_load(self._cache, found.directory, found.spec, found.default_id, found.shown)
+                for found in find_specs(self._roots)]
 
 
 def _cached_load(cache: dict[str, tuple[tuple[int, ...], JobDocument]], directory: Path,
@@ -104,56 +100,12 @@ def _cached_load(cache: dict[str, tuple[tuple[int, ...], JobDocument]], director
     return doc
 
 
-def _scan_root(root: Path, cache: dict[str, tuple[tuple[int, ...], JobDocument]],
-               seen: set[tuple[int, int]]) -> list[JobDocument]:
-    if not root.is_dir():
-        return []
-    docs: list[JobDocument] = []
-    # Depth-first, in sorted order, with an explicit stack (no recursion, no symlink loops).
-    stack: list[tuple[Path, PurePosixPath, int]] = [(root, PurePosixPath("."), 0)]
-    while stack:
-        directory, rel, depth = stack.pop()
-        try:
-            info = directory.stat()
-        except OSError:
-            continue
-        if (info.st_dev, info.st_ino) in seen:
-            continue
-        seen.add((info.st_dev, info.st_ino))
-        spec = _spec_file(directory)
-        if spec is not None:
-            default_id = str(rel) if rel != PurePosixPath(".") else Path(os.path.abspath(root)).name
-            docs.append(_cached_load(cache, directory, spec, default_id,
-                                     root / rel.as_posix() / spec))
-            continue
-        if depth >= MAX_WALK_DEPTH:
-            continue
-        children = [c for c in _sorted_entries(directory) if not c.name.startswith(".") and c.is_dir()]
-        stack.extend((Path(c.path), rel / c.name, depth + 1) for c in reversed(children))
-    return docs
-
-
-def _sorted_entries(directory: Path) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(directory) as entries:
-            return sorted(entries, key=lambda e: e.name)
-    except OSError:
-        return []
-
-
-def _spec_file(directory: Path) -> str | None:
-    for name in SPEC_NAMES:
-        if os.path.lexists(os.path.join(directory, name)):
-            return name
-    return None
-
-
 def _load_document(directory: Path, spec: str, default_id: str, shown: Path) -> JobDocument:
     absolute = os.path.abspath(directory)
     real_dir = os.path.realpath(absolute)
     scripts = tuple(
         e.name
-        for e in _sorted_entries(directory)
+        for e in sorted_entries(directory)
         if e.name.endswith(".sh")
         and not e.name.startswith(".")
         and (e.is_file(follow_symlinks=False) or _is_file_inside(real_dir, e.path))
