@@ -3,8 +3,9 @@
 
 The callback's output: a first line ``words``, ``files`` or ``dirs`` (the shell then
 completes paths itself), then one candidate a line, ``VALUE<TAB>DESCRIPTION``. It must be
-quick: it loads the configuration and the job specs, nothing else (no container, no runtime,
-no store, no parser library).
+quick: it loads the configuration and what ``completion_cache`` kept of the job specs (the
+specs themselves only when one changed), nothing else (no container, no runtime, no store,
+no parser library).
 """
 
 from __future__ import annotations
@@ -121,29 +122,10 @@ def _source(given: dict[str, list[str]], env: Mapping[str, str]) -> JobSource:
     config = load_config(overrides, env)
     if config.server_url:
         return _RemoteJobs(config.server_url, config.token)
-    return _LocalJobs(config.jobs_dirs)
+    from flwd.entrypoints.cli.completion_cache import CachedJobs
+    from flwd.entrypoints.cli.main import VERSION
 
-
-class _LocalJobs:
-    """The specs under *roots*, validated only as far as asked: one job's arguments need
-    only the documents that may define that id (half the time of a 50-job catalogue)."""
-
-    def __init__(self, roots: Sequence[str]) -> None:
-        from flwd.adapters.yaml_catalog import YamlJobCatalog
-
-        self._docs = YamlJobCatalog(roots).documents()
-
-    def jobs(self) -> Sequence[JobSpec]:
-        from flwd.domain.spec.catalog import load_catalog
-
-        return load_catalog(self._docs).jobs
-
-    def job(self, job_id: str) -> JobSpec | None:
-        from flwd.domain.spec.catalog import load_catalog
-
-        docs = [doc for doc in self._docs if job_id in (
-            doc.default_id, doc.data.get("id") if doc.data is not None else None)]
-        return next((job for job in load_catalog(docs).jobs if job.id == job_id), None)
+    return CachedJobs(config.jobs_dirs, config.data_path, VERSION)
 
 
 class _RemoteJobs:
