@@ -20,6 +20,12 @@ def main(argv: Sequence[str] | None = None, io: Io | None = None,
 
     Tests pass a *container* whose providers they overrode with fakes.
     """
+    env = dict(os.environ) if env is None else env
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [":__complete"]:  # a shell's Tab (see completion_scripts): hidden, quick,
+        from flwd.entrypoints.cli.completion_scripts import run_callback  # so before the rest
+
+        return run_callback(argv[1:], io.out if io else sys.stdout, env)
     # imported here, not at the top, so that console() has the collector off for them too
     from flwd.domain.errors import FlwdError
     from flwd.entrypoints.cli.argv import split_command_line
@@ -27,12 +33,6 @@ def main(argv: Sequence[str] | None = None, io: Io | None = None,
     from flwd.entrypoints.cli.render import Io, print_error, print_flwd_error
 
     io = io or Io()
-    env = dict(os.environ) if env is None else env
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == [":__complete"]:  # a shell's Tab (see completion_scripts): hidden, quick
-        from flwd.entrypoints.cli.completion_scripts import run_callback
-
-        return run_callback(argv[1:], io.out, env)
     try:
         line = split_command_line(argv)
         if line.version:
