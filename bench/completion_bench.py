@@ -1,6 +1,7 @@
 """Wall time of the shell's Tab callback, ``flwd :__complete WORDS...``, over a catalogue of
 50 jobs of 8 arguments each (target: median and p95 <= 200 ms). Each call is a fresh process,
-as on a real Tab: interpreter start, imports, configuration, walking and validating the specs.
+as on a real Tab: interpreter start, imports, configuration, walking the specs and reading
+the completion cache (or, the first time and after an edit, parsing and validating them).
 
 Prints figures only; run with `.venv/bin/python bench/completion_bench.py [ROUNDS]`.
 """
@@ -14,6 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 JOBS = 50
 CASES = {
@@ -40,16 +42,26 @@ args:
 
 
 def _catalogue(root: Path) -> None:
+    """The specs, dated a minute back: a Tab trusts its cache only with specs that settled."""
+    past = time.time() - 60
     for n in range(JOBS):
         job = root / f"job-{n:02d}"
         job.mkdir(parents=True)
         (job / "job.yaml").write_text(_JOB.format(n=n))
+        for path in (job / "job.yaml", job):
+            os.utime(path, (past, past))
+
+
+def _edit(root: Path) -> None:
+    """A spec just saved: the cache is not trusted, every spec is read and validated again."""
+    (root / "job-07" / "job.yaml").write_text(_JOB.format(n=7))
 
 
 def _time(argv: list[str], env: dict[str, str], cwd: str, rounds: int,
-          expect: str = "words") -> list[float]:
+          expect: str = "words", before: Callable[[], None] = lambda: None) -> list[float]:
     times = []
     for _ in range(rounds):
+        before()
         start = time.perf_counter()
         done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False)
         times.append((time.perf_counter() - start) * 1000)
@@ -76,6 +88,10 @@ def main() -> None:
         for label, words in CASES.items():
             times = _time([flwd, ":__complete", *words], env, tmp, rounds)
             print(f"{label:50} median {statistics.median(times):6.1f} ms  p95 {_p95(times):6.1f} ms")
+        times = _time([flwd, ":__complete", "job-"], env, tmp, rounds,
+                      before=lambda: _edit(Path(tmp) / "jobs"))
+        label = "job ids, a spec just edited (no cache)"
+        print(f"{label:50} median {statistics.median(times):6.1f} ms  p95 {_p95(times):6.1f} ms")
 
 
 if __name__ == "__main__":
