@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from hashlib import sha256
+import zlib
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -72,7 +72,9 @@ def _by_id(records: list[dict[str, Any]]) -> dict[str, JobSpec]:
 
 
 def _digest(roots: tuple[str, ...]) -> str:
-    return sha256("\0".join(roots).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    """Names the file per set of roots (a clash costs only a rebuild: the roots are in the key;
+    zlib, not hashlib, whose import costs a Tab 2.6 ms)."""
+    return "%08x" % zlib.crc32("\0".join(roots).encode("utf-8", "surrogateescape"))
 
 
 def _stat(path: str | Path) -> list[int] | None:
