@@ -154,3 +154,27 @@ def test_cache_holds_no_default_or_value_when_written(tmp_path: Path) -> None:
         assert value not in text
     args = json.loads(text)["jobs"][0]["args"]
     assert all(set(arg) == {"name", "type", "required", "description", "enum"} for arg in args)
+
+
+_PROBE = """
+import json, sys
+from flwd.entrypoints.cli.main import main
+code = main(sys.argv[1:])
+heavy = ("yaml", "flwd.adapters.yaml_catalog", "flwd.domain.spec.catalog", "flwd.entrypoints.cli.argv")
+print(json.dumps({"code": code, "loaded": [m for m in heavy if m in sys.modules]}))
+"""
+
+
+def test_tab_loads_no_yaml_or_validation_when_the_cache_is_fresh(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    add_job(tmp_path / "jobs", "hello")
+    env = {"HOME": str(tmp_path), "FLWD_JOBS_DIR": str(tmp_path / "jobs"), "LANG": "C.UTF-8"}
+    runs = [subprocess.run([sys.executable, "-c", _PROBE, ":__complete", "hello", "--mode", ""],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+                           check=False) for _ in range(2)]
+    first, second = (run.stdout.splitlines() for run in runs)
+    assert first[:3] == second[:3] == ["words", "fast\t", "slow\t"], runs[0].stderr
+    assert json.loads(first[3])["loaded"] != []  # the first Tab read the specs
+    assert json.loads(second[3]) == {"code": 0, "loaded": []}
