@@ -82,6 +82,38 @@ def test_run_keeps_every_line_once_when_the_attach_breaks_while_the_job_runs(
                       "stderr": [f"err {i}" for i in range(1, LINES + 1)]}
 
 
+# Two lines of 3 bytes, each its own 12-byte frame (a pause between them): the connection ends
+# cleanly at a frame boundary, and the job writes on for a moment and exits well within the
+# second Podman is given to record an exit after its output closed.
+CLEAN_CUT_AFTER = 24
+ENDING_SCRIPT = """\
+echo one
+sleep 0.4
+echo two
+sleep 0.3
+echo three
+echo err-three >&2
+echo four
+sleep 0.1
+printf 'last'
+"""
+
+
+@pytest.fixture(scope="module")
+def clean_cut(rt: Runtime) -> Iterator[DelayingProxy]:
+    proxy = DelayingProxy(rt.socket, 0.0, match=(b"/attach",), cut_after=CLEAN_CUT_AFTER)
+    yield proxy
+    proxy.close()
+
+
+def test_run_keeps_every_line_once_when_the_attach_ends_cleanly_just_before_the_exit(
+        sandbox: Sandbox, rt: Runtime, clean_cut: DelayingProxy) -> None:
+    output = _succeeded_output(sandbox, rt, clean_cut, "clean-cut", ENDING_SCRIPT)
+
+    assert clean_cut.cut > 0, "the proxy cut no attach"
+    assert output == {"stdout": ["one", "two", "three", "four", "last"], "stderr": ["err-three"]}
+
+
 def _succeeded_output(sandbox: Sandbox, rt: Runtime, proxy: DelayingProxy, name: str,
                       script: str) -> dict[str, list[str]]:
     """Run *script* through *proxy*; check it succeeded; its output lines per stream."""
