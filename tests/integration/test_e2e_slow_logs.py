@@ -66,15 +66,11 @@ printf 'out last'
 """
 
 
-@pytest.fixture(scope="module")
-def cut_attach(rt: Runtime) -> Iterator[DelayingProxy]:
-    proxy = DelayingProxy(rt.socket, 0.2, cut_after=CUT_AFTER)
-    yield proxy
-    proxy.close()
 
 
 def test_run_keeps_every_line_once_when_the_attach_breaks_while_the_job_runs(
-        sandbox: Sandbox, rt: Runtime, cut_attach: DelayingProxy) -> None:
+        sandbox: Sandbox, rt: Runtime, cutting: dict[str, DelayingProxy]) -> None:
+    cut_attach = cutting["running"]
     output = _succeeded_output(sandbox, rt, cut_attach, "cut-attach", RUNNING_SCRIPT)
 
     assert cut_attach.cut > 0, "the proxy cut no attach"
@@ -100,14 +96,19 @@ printf 'last'
 
 
 @pytest.fixture(scope="module")
-def clean_cut(rt: Runtime) -> Iterator[DelayingProxy]:
-    proxy = DelayingProxy(rt.socket, 0.0, match=(b"/attach",), cut_after=CLEAN_CUT_AFTER)
-    yield proxy
-    proxy.close()
+def cutting(rt: Runtime) -> Iterator[dict[str, DelayingProxy]]:
+    """Proxies that cut the attach: while the job runs on, and just before it exits."""
+    proxies = {"running": DelayingProxy(rt.socket, 0.2, cut_after=CUT_AFTER),
+               "clean": DelayingProxy(rt.socket, 0.0, match=(b"/attach",),
+                                      cut_after=CLEAN_CUT_AFTER)}
+    yield proxies
+    for proxy in proxies.values():
+        proxy.close()
 
 
 def test_run_keeps_every_line_once_when_the_attach_ends_cleanly_just_before_the_exit(
-        sandbox: Sandbox, rt: Runtime, clean_cut: DelayingProxy) -> None:
+        sandbox: Sandbox, rt: Runtime, cutting: dict[str, DelayingProxy]) -> None:
+    clean_cut = cutting["clean"]
     output = _succeeded_output(sandbox, rt, clean_cut, "clean-cut", ENDING_SCRIPT)
 
     assert clean_cut.cut > 0, "the proxy cut no attach"

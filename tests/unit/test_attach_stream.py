@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from flwd.adapters._attach import CONFIRM_LINES, AttachedStream, FrameReader, nothing_after
+from flwd.adapters._attach import CONFIRM_STARTS, AttachedStream, FrameReader, nothing_after
 from flwd.ports.runtime import OutputLine
 
 
@@ -149,13 +149,36 @@ def test_attached_stream_reads_the_log_when_repeated_lines_leave_the_end_ambiguo
 
 
 def test_nothing_after_is_false_when_the_read_is_too_long_or_begins_too_late() -> None:
-    delivered = {"stdout": ["a"] + ["n"] * CONFIRM_LINES, "stderr": ["e"]}
+    delivered = {"stdout": ["a", "b"], "stderr": ["e"]}
 
-    too_long = [out("a")] + [out("n")] * CONFIRM_LINES + [err("e")]
-    assert not nothing_after(delivered, too_long)
-    assert not nothing_after({"stdout": ["a", "b"], "stderr": ["e"]}, [out("b")])
+    assert not nothing_after(delivered, [out("z"), out("a"), out("b"), err("e")])
+    assert not nothing_after(delivered, [out("b")])  # nothing of stderr read back
     assert not nothing_after({}, [err("late")])
-    assert nothing_after({}, []) and nothing_after({"stdout": ["a", "b"]}, [out("b")])
+    assert nothing_after({}, []) and nothing_after(delivered, [out("b"), err("e")])
+
+
+def test_nothing_after_is_false_when_the_read_could_start_at_too_many_places() -> None:
+    lines = [f"{i % 2}" for i in range(4 * CONFIRM_STARTS)]  # 0 1 0 1 ...: ambiguous starts
+    unique = [str(i) for i in range(4 * CONFIRM_STARTS)]
+
+    assert not nothing_after({"stdout": ["x", *lines]}, [out(x) for x in lines])
+    assert nothing_after({"stdout": ["x", *unique]}, [out(x) for x in unique])
+
+
+def test_nothing_after_is_true_when_the_read_begins_between_the_pieces_of_a_line() -> None:
+    delivered = {"stdout": ["1233", "1234", "1235"]}
+
+    assert nothing_after(delivered, [out("34"), out("1235")])
+    assert not nothing_after(delivered, [out("34"), out("1235"), out("1236")])
+
+
+def test_nothing_after_is_false_when_a_line_without_newline_may_have_gone_on() -> None:
+    delivered = {"stdout": ["a", "pa"]}
+
+    assert nothing_after(delivered, [out("pa")], open_ended=["stdout"])
+    assert not nothing_after(delivered, [out("pax")], open_ended=["stdout"])
+    # the read may have begun at pa's "a", so its "pa" may be a second, new line
+    assert not nothing_after(delivered, [out("a"), out("pa")], open_ended=["stdout"])
 
 
 def test_attached_stream_lets_go_of_the_connection_when_closed_unread() -> None:
