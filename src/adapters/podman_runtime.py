@@ -151,7 +151,8 @@ class PodmanRuntime:
         read, sock = response_socket(response)
         return AttachedStream(read, sock, running=lambda: self._is_running(container_id),
                               recover=lambda: self.output(container_id), release=response.close,
-                              name=f"flwd-attach-{container_id[:12]}")
+                              name=f"flwd-attach-{container_id[:12]}",
+                              confirm=lambda since: self._log_since(container_id, since))
 
     def start(self, container_id: str) -> None:
         response = self._api.call("post", f"/containers/{container_id}/start", "start")
@@ -182,6 +183,12 @@ class PodmanRuntime:
                 time.sleep(LOG_POLL_SECONDS)
             else:
                 stopped.wait(LOG_POLL_SECONDS)  # woken when wait() sees it stop
+
+    def _log_since(self, container_id: str, since: float) -> Iterator[OutputLine]:
+        """The log's lines stamped at or after *since* (wall clock, to the microsecond: the
+        service compares it with the log's nanosecond stamps), in one plain read."""
+        read = self._log_frames(container_id, since=f"{since:.6f}")
+        yield from split_lines((stream, payload) for _, stream, payload in read)
 
     def _is_running(self, container_id: str) -> bool:
         response = self._api.call("get", f"/containers/{container_id}/json", "output")

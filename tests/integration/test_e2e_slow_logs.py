@@ -66,20 +66,53 @@ printf 'out last'
 """
 
 
-@pytest.fixture(scope="module")
-def cut_attach(rt: Runtime) -> Iterator[DelayingProxy]:
-    proxy = DelayingProxy(rt.socket, 0.2, cut_after=CUT_AFTER)
-    yield proxy
-    proxy.close()
 
 
 def test_run_keeps_every_line_once_when_the_attach_breaks_while_the_job_runs(
-        sandbox: Sandbox, rt: Runtime, cut_attach: DelayingProxy) -> None:
+        sandbox: Sandbox, rt: Runtime, cutting: dict[str, DelayingProxy]) -> None:
+    cut_attach = cutting["running"]
     output = _succeeded_output(sandbox, rt, cut_attach, "cut-attach", RUNNING_SCRIPT)
 
     assert cut_attach.cut > 0, "the proxy cut no attach"
     assert output == {"stdout": [f"out {i}" for i in range(1, LINES + 1)] + ["out last"],
                       "stderr": [f"err {i}" for i in range(1, LINES + 1)]}
+
+
+# Two lines of 3 bytes, each its own 12-byte frame (a pause between them): the connection ends
+# cleanly at a frame boundary, and the job writes on for a moment and exits well within the
+# second Podman is given to record an exit after its output closed.
+CLEAN_CUT_AFTER = 24
+ENDING_SCRIPT = """\
+echo one
+sleep 0.4
+echo two
+sleep 0.3
+echo three
+echo err-three >&2
+echo four
+sleep 0.1
+printf 'last'
+"""
+
+
+@pytest.fixture(scope="module")
+def cutting(rt: Runtime) -> Iterator[dict[str, DelayingProxy]]:
+    """Proxies that cut the attach: while the job runs on, and just before it exits."""
+    proxies = {"running": DelayingProxy(rt.socket, 0.2, cut_after=CUT_AFTER),
+               "clean": DelayingProxy(rt.socket, 0.0, match=(b"/attach",),
+                                      cut_after=CLEAN_CUT_AFTER)}
+    yield proxies
+    for proxy in proxies.values():
+        proxy.close()
+
+
+def test_run_keeps_every_line_once_when_the_attach_ends_cleanly_just_before_the_exit(
+        sandbox: Sandbox, rt: Runtime, cutting: dict[str, DelayingProxy]) -> None:
+    clean_cut = cutting["clean"]
+    output = _succeeded_output(sandbox, rt, clean_cut, "clean-cut", ENDING_SCRIPT)
+
+    assert clean_cut.cut > 0, "the proxy cut no attach"
+    assert output == {"stdout": ["one", "two", "three", "four", "last"], "stderr": ["err-three"]}
 
 
 def _succeeded_output(sandbox: Sandbox, rt: Runtime, proxy: DelayingProxy, name: str,
