@@ -124,6 +124,14 @@ def _replay_denial(existing: RunRecord) -> None:
                                       run_id=existing.run_id)
 
 
+def stored_run(store: RunStore, run_id: str) -> RunRecord:
+    """The stored run *run_id*; ``run.not.found`` when there is none."""
+    record = store.get(run_id)
+    if record is None:
+        raise RunNotFoundError(f"no run {run_id}", run_id=run_id)
+    return record
+
+
 def _decision(data: Mapping[str, str]) -> Decision:
     return Decision(subject=data["subject"], decision=Verdict(data["decision"]),
                     code=data["code"], reason=data["reason"])
@@ -146,9 +154,7 @@ class CancelRun:
         self._orphans = orphans
 
     def __call__(self, run_id: str) -> RunRecord:
-        record = self._store.get(run_id)
-        if record is None:
-            raise RunNotFoundError(f"no run {run_id}", run_id=run_id)
+        record = stored_run(self._store, run_id)
         if RunStatus(record.status).finished:
             raise RunNotActiveError(f"run {run_id} already ended {record.status}", run_id=run_id)
         if not self._supervisor.cancel(run_id):
@@ -167,10 +173,7 @@ class QueryRuns:
 
     def get(self, run_id: str) -> RunRecord:
         """The run as stored, or as it ended when the store refused its end (still retried)."""
-        record = self._store.get(run_id)
-        if record is None:
-            raise RunNotFoundError(f"no run {run_id}", run_id=run_id)
-        return self._pending.as_known(record)
+        return self._pending.as_known(stored_run(self._store, run_id))
 
     def unrecorded_end(self, run_id: str) -> RunRecord | None:
         """The run as it ended, while the store refuses to record that end."""
