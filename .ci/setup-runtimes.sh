@@ -20,7 +20,7 @@ DOCKER_LOG=/var/log/flwd-dockerd.log
 # postgresql-15: tests start private clusters of their own (tests/integration/pg_support.py);
 # policy-rc.d below keeps the package's default cluster stopped
 PACKAGES=(podman runc uidmap slirp4netns fuse-overlayfs busybox-static docker.io iproute2 curl catatonit
-          zsh fish docker-registry postgresql-15)
+          zsh fish docker-registry postgresql-15 redis-server chromium)
 IMAGE=localhost/flwd-test:latest
 ALIAS=docker.io/library/alpine:3.20
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
