@@ -12,8 +12,8 @@ SELECT_RUN = f"SELECT {', '.join(codec.COLUMNS)} FROM runs"
 
 
 class SqlRunReads:
-    """``get``, ``find_by_idempotency_key``, ``list``, ``active``, ``count_by_status`` and
-    ``events`` over ``_read(sql, params)``; ``MARK`` is the placeholder (``?`` or ``%s``)."""
+    """``get``, ``find_by_idempotency_key``, ``list``, ``active``, ``count_by_status``,
+    ``events`` and ``events_before`` over ``_read(sql, params)``; ``MARK`` is the placeholder (``?`` or ``%s``)."""
 
     MARK: ClassVar[str]
 
@@ -59,3 +59,10 @@ class SqlRunReads:
             f" WHERE run_id = {self.MARK} AND seq > {self.MARK} ORDER BY seq",
             (run_id, after_seq))
         return [codec.event_from_row(row) for row in rows]
+
+    def events_before(self, run_id: str, before_seq: int, limit: int) -> Sequence[EventRecord]:
+        rows = self._read(
+            "SELECT run_id, seq, type, time, data FROM events"
+            f" WHERE run_id = {self.MARK} AND seq < {self.MARK} ORDER BY seq DESC LIMIT {self.MARK}",
+            (run_id, before_seq, limit))
+        return [codec.event_from_row(row) for row in reversed(rows)]

@@ -123,6 +123,11 @@ class FakeRunStore:
         with self._lock:
             return [e for e in self.event_log.get(run_id, []) if e.seq > after_seq]
 
+    def events_before(self, run_id: str, before_seq: int, limit: int) -> Sequence[EventRecord]:
+        with self._lock:
+            earlier = [e for e in self.event_log.get(run_id, []) if e.seq < before_seq]
+        return earlier[max(0, len(earlier) - limit):]
+
     def close(self) -> None:
         """Nothing to release; here so the fake has the SQLite store's shape."""
 

@@ -112,6 +112,11 @@ class RunStore(Protocol):
     def events(self, run_id: str, after_seq: int = 0) -> Sequence[EventRecord]:
         ...
 
+    def events_before(self, run_id: str, before_seq: int, limit: int) -> Sequence[EventRecord]:
+        """The last *limit* events with ``seq < before_seq``, in seq order (a long run's tail,
+        or the page before it, without reading every event)."""
+        ...
+
 
 class RunEventWaiter(Protocol):
     """A store that can wake a reader when another process records events (PostgreSQL's

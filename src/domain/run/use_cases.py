@@ -191,3 +191,9 @@ class QueryRuns:
     def events(self, run_id: str, after_seq: int = 0) -> list[Any]:
         self.get(run_id)
         return list(self._store.events(run_id, after_seq=after_seq))
+
+    def events_before(self, run_id: str, before_seq: int | None = None,
+                      limit: int = 500) -> list[Any]:
+        """The last *limit* events before *before_seq* (None: the latest), in seq order."""
+        last = 2**63 - 1 if before_seq is None else before_seq
+        return list(self._store.events_before(run_id, last, max(1, limit)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import anyio.to_thread
 
@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins import PluginProtocol
 
 from flwd.entrypoints.container import Container
 from flwd.entrypoints.http.allow import allow_public_methods
@@ -32,8 +33,10 @@ API_VERSION = "0.1.0"
 OPENAPI_PATH = "/schema/openapi.json"
 
 
-def create_app(container: Container, *, server_settings: ServerSettings) -> Litestar:
-    """The API over *container*; nothing starts here (the runtime is resolved by ``serve``)."""
+def create_app(container: Container, *, server_settings: ServerSettings,
+               plugins: Sequence[PluginProtocol] = ()) -> Litestar:
+    """The API over *container*; nothing starts here (the runtime is resolved by ``serve``).
+    *plugins* add to the same app (``flwd :serve`` adds the web console's)."""
     hub, metrics = EventHub(), Metrics()
     feed = _HubFeed(container, hub)
     probe = RuntimeProbe(container.runtime, server_settings.runtime_enabled)
@@ -64,6 +67,7 @@ def create_app(container: Container, *, server_settings: ServerSettings) -> Lite
                 description="A configured API token (auth.tokens / FLWD_TOKENS; --dev: dev-token). "
                             "Each operation's security names the scope its token needs.")}),
         ),
+        plugins=list(plugins),
         debug=False,
     )
 

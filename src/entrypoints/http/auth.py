@@ -42,7 +42,11 @@ class Authenticator:
         self._grants = tuple(grants)
 
     def authenticate(self, authorization: str | None) -> Principal:
-        digest = token_digest(_bearer_token(authorization))
+        return self.authenticate_digest(token_digest(_bearer_token(authorization)))
+
+    def authenticate_digest(self, digest: str) -> Principal:
+        """The grant whose token has SHA-256 *digest* (the web console's session keeps only
+        the digest, never the token)."""
         found: TokenGrant | None = None
         for grant in self._grants:
             if hmac.compare_digest(digest, grant.digest) and found is None:

@@ -90,7 +90,7 @@ class RunsController(Controller):
     ) -> ServerSentEvent:
         await anyio.to_thread.run_sync(query_runs.get, run_id)  # 404 before the stream starts
         stream = follow_run(
-            run_id, _resume_point(last_event_id, after),
+            run_id, resume_point(last_event_id, after),
             read_events=lambda rid, seq: query_runs.events(rid, after_seq=seq),
             read_run=query_runs.get, hub=hub, timing=settings.timing, follow=follow,
             read_unrecorded=query_runs.unrecorded_end,
@@ -111,7 +111,7 @@ def _accepted(record: RunRecord) -> Response[dict[str, Any]]:
                     headers={"Location": f"/runs/{record.run_id}"})
 
 
-def _resume_point(last_event_id: str | None, after: int | None) -> int:
+def resume_point(last_event_id: str | None, after: int | None) -> int:
     if last_event_id is not None and last_event_id.strip():
         text = last_event_id.strip()
         if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_SEQ)):

@@ -69,6 +69,7 @@ def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], e
     from flwd.entrypoints.http.app import create_app
     from flwd.entrypoints.http.settings import ServerSettings
     from flwd.entrypoints.orphans import OrphanWatch
+    from flwd.entrypoints.web.plugin import ConsolePlugin  # SPEC 12: the console at /ui/
 
     from flwd.ports.kinds import DispatchKind
 
@@ -92,7 +93,7 @@ def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], e
                 runtime_enabled=not options.no_runtime,
                 # uvicorn names the listener by its bound name (see auth)
                 resident_path=resident.getsockname() if resident else None)
-            app = create_app(container, server_settings=settings)
+            app = create_app(container, server_settings=settings, plugins=[ConsolePlugin()])
             _run_uvicorn(app, options, err, config.cancel_grace,
                          on_signal=lambda killing: _stop_runs(supervisor, killing),
                          resident=resident, note=note)

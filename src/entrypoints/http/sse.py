@@ -131,6 +131,14 @@ def event_message(event: EventRecord) -> ServerSentEventMessage:
     return ServerSentEventMessage(data=data, event=event.type, id=event.seq)
 
 
+# How a stream shows one event: the API sends it as JSON; the web console as HTML fragments.
+RenderEvent = Callable[[EventRecord], Sequence[ServerSentEventMessage]]
+
+
+def _as_json(event: EventRecord) -> Sequence[ServerSentEventMessage]:
+    return (event_message(event),)
+
+
 async def follow_run(
     run_id: str,
     after_seq: int,
@@ -141,6 +149,7 @@ async def follow_run(
     timing: StreamTiming,
     follow: bool = True,
     read_unrecorded: Callable[[str], RunRecord | None] = lambda run_id: None,
+    render: RenderEvent = _as_json,
 ) -> AsyncIterator[ServerSentEventMessage]:
     """Every stored event after *after_seq*, then new ones as they come, until ``run.finished``
     (without *follow*: only the events stored so far).
@@ -153,7 +162,7 @@ async def follow_run(
     try:
         async for message in _follow(run_id, after_seq, read_events=read_events,
                                      read_run=read_run, hub=hub, timing=timing, follow=follow,
-                                     read_unrecorded=read_unrecorded):
+                                     read_unrecorded=read_unrecorded, render=render):
             yield message
     except FlwdError as exc:  # the store cannot be read: the stream ends, saying why
         _log.warning("event stream of run %s ended: [%s] %s", run_id, exc.code, exc.detail)
@@ -174,6 +183,7 @@ async def _follow(
     timing: StreamTiming,
     follow: bool,
     read_unrecorded: Callable[[str], RunRecord | None],
+    render: RenderEvent,
 ) -> AsyncIterator[ServerSentEventMessage]:
     with hub.subscribe(run_id) as wakeup:
         last_seq, last_sent = after_seq, time.monotonic()
@@ -181,7 +191,8 @@ async def _follow(
             wakeup.clear()
             events = await anyio.to_thread.run_sync(read_events, run_id, last_seq)
             for event in events:
-                yield event_message(event)
+                for message in render(event):
+                    yield message
                 last_seq, last_sent = event.seq, time.monotonic()
                 if event.type == RUN_FINISHED:
                     return
@@ -191,7 +202,8 @@ async def _follow(
                 # The run ended between the read above and this check: its last events
                 # (run.finished among them) were stored with the final status, so read once more.
                 for event in await anyio.to_thread.run_sync(read_events, run_id, last_seq):
-                    yield event_message(event)
+                    for message in render(event):
+                        yield message
                     if event.type == RUN_FINISHED:
                         return
                 unrecorded = read_unrecorded(run_id)  # the store refused run.finished

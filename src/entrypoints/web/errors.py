@@ -1,0 +1,71 @@
+"""Errors of console pages as HTML pages (the API answers problem+json; a browser gets a page
+with the same code and status), and the sign-in redirect."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+from litestar.response import Redirect, Template
+
+from flwd.domain.errors import FlwdError
+from flwd.entrypoints.http.problems import status_for
+from flwd.entrypoints.web.session import NotSignedInError, session_principal
+
+_log = logging.getLogger("flwd.http")
+SIGN_IN = "/ui/signin"
+
+
+def error_page(request: Request[Any, Any, Any], status: int, code: str, detail: str) -> Response[Any]:
+    return Template(template_name="error.html", status_code=status, context={
+        "status": status, "title": HTTPStatus(status).phrase, "code": code, "detail": detail,
+        "me": session_principal(request),
+    })
+
+
+def handle_not_signed_in(request: Request[Any, Any, Any], _exc: NotSignedInError) -> Response[Any]:
+    target = request.url.path
+    if request.method == "GET" and request.url.query:
+        target += "?" + request.url.query
+    return Redirect(f"{SIGN_IN}?{urlencode({'next': target})}", status_code=303)
+
+
+def handle_flwd_error(request: Request[Any, Any, Any], exc: FlwdError) -> Response[Any]:
+    status = status_for(exc.code)
+    if status >= 500:
+        _log.error("%s %s failed: [%s] %s", request.method, request.url.path, exc.code, exc.detail)
+        return error_page(request, status, exc.code, "internal error; see the server log")
+    return error_page(request, status, exc.code, exc.detail)
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if exc.status_code >= 500:
+        return handle_unexpected(request, exc)
+    if exc.status_code == 403:  # the CSRF middleware's refusal
+        return error_page(request, 403, "csrf.invalid",
+                          "the form's CSRF token is missing or wrong: reload the page and try again")
+    if exc.status_code == 404:
+        return error_page(request, 404, "route.not.found", "no such page")
+    return error_page(request, exc.status_code, "request.invalid", str(exc.detail))
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    _log.exception("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
+    return error_page(request, 500, "flwd.internal", "internal error; see the server log")
+
+
+async def keep_html(response: Response[Any]) -> Response[Any]:
+    """Overrides the API's ``after_request`` (which turns HTML 404s into problem documents)."""
+    return response
+
+
+HANDLERS: dict[type[Exception], Any] = {
+    NotSignedInError: handle_not_signed_in,
+    FlwdError: handle_flwd_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

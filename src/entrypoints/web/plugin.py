@@ -1,0 +1,87 @@
+"""The web console as a Litestar plugin on the API's app: its router (session, CSRF, HTML
+errors, security headers), templates and vendored static files, and ``/`` -> ``/ui/``."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from litestar import Router, get
+from litestar.config.app import AppConfig
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import MutableScopeHeaders, ResponseHeader
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.csrf import CSRFMiddleware
+from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.plugins import InitPluginProtocol
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from flwd.entrypoints.web.errors import HANDLERS, keep_html
+from flwd.entrypoints.web.jobs import JobPages
+from flwd.entrypoints.web.runs import RunPages
+from flwd.entrypoints.web.session import ForgetEmptySessions
+from flwd.entrypoints.web.signin import SignInPages
+
+HERE = Path(__file__).parent
+SESSION_COOKIE = "flwd_session"
+CSRF_COOKIE = "flwd_csrf"
+SESSION_SECONDS = 8 * 3600
+# Only this server's own files; no inline script or style, no frames, forms post only here.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+SECURITY_HEADERS = [
+    ResponseHeader(name="Content-Security-Policy", value=CSP),
+    ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
+    ResponseHeader(name="Referrer-Policy", value="no-referrer"),
+    ResponseHeader(name="X-Frame-Options", value="DENY"),
+    ResponseHeader(name="Cache-Control", value="no-store"),
+]
+
+
+@get("/", include_in_schema=False, sync_to_thread=False)
+def root() -> Redirect:
+    return Redirect("/ui/", status_code=303)
+
+
+class ConsolePlugin(InitPluginProtocol):
+    """Adds the console to an app built by ``create_app``; the pages call the same use cases
+    (the app's ``Provide`` dependencies) under the same scopes as the API."""
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        session = ServerSideSessionConfig(
+            key=SESSION_COOKIE, max_age=SESSION_SECONDS, path="/ui", httponly=True,
+            samesite="strict", secure=False, renew_on_access=True)
+        csrf = CSRFConfig(secret=secrets.token_hex(32), cookie_name=CSRF_COOKIE,
+                          cookie_path="/ui", cookie_httponly=True, cookie_samesite="strict")
+        pages = Router(
+            path="/ui", route_handlers=[SignInPages, JobPages, RunPages],
+            middleware=[session.middleware, ForgetEmptySessions,
+                        DefineMiddleware(CSRFMiddleware, config=csrf)],
+            exception_handlers=HANDLERS, after_request=keep_html,
+            response_headers=SECURITY_HEADERS, include_in_schema=False)
+        static = Router(path="/ui/static", response_headers=SECURITY_HEADERS[:2],
+                        include_in_schema=False, route_handlers=[create_static_files_router(
+                            path="/", directories=[HERE / "static"], include_in_schema=False)])
+        app_config.route_handlers.extend([pages, static, root])
+        app_config.template_config = TemplateConfig(directory=HERE / "templates",
+                                                    engine=JinjaTemplateEngine)
+        app_config.before_send.append(secure_cookies_over_tls)
+        return app_config
+
+
+async def secure_cookies_over_tls(message: Any, scope: Any) -> None:
+    """``before_send``: over TLS (``https``, as uvicorn reports it behind a trusted proxy too)
+    the console's cookies are ``Secure``."""
+    if message.get("type") != "http.response.start" or scope.get("scheme") != "https":
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    cookies = headers.getall("set-cookie", [])
+    if not cookies:
+        return
+    del headers["set-cookie"]
+    for cookie in cookies:
+        headers.add("set-cookie", cookie if "secure" in cookie.lower() else cookie + "; Secure")

@@ -1,0 +1,93 @@
+"""Signing in to the console: a token checked as the API checks it, a server-side session that
+keeps only the token's digest, and the guard each page declares with the scope it needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from litestar.connection import ASGIConnection
+from litestar.types import Empty
+
+from flwd.domain.errors import AuthUnauthenticatedError
+from flwd.entrypoints.http.auth import Authenticator, Principal, check_scope
+from flwd.entrypoints.tokens import token_digest
+
+_PRINCIPAL_STATE = "flwd_principal"  # where the API's auth looks for the request's principal
+_DIGEST = "digest"
+
+
+class NotSignedInError(Exception):
+    """No session (or one whose token is no longer configured): the page sends to sign-in."""
+
+
+def start_session(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> Principal:
+    """Check *token* like a bearer token; on success the session holds its digest (the token
+    itself stays in no cookie and no store). Raises ``AuthUnauthenticatedError``."""
+    authenticator: Authenticator = connection.app.state.authenticator
+    if not token or len(token) > 4096:
+        raise AuthUnauthenticatedError("that is not a configured API token")
+    digest = token_digest(token)
+    principal = authenticator.authenticate_digest(digest)
+    connection.set_session({_DIGEST: digest})
+    return principal
+
+
+def end_session(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    connection.clear_session()
+
+
+def session_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+    """Who the session belongs to, re-checked against the configured grants on every request."""
+    known = connection.scope.get("state", {}).get(_PRINCIPAL_STATE)
+    if isinstance(known, Principal):
+        return known
+    session: Mapping[str, Any] | None = connection.scope.get("session")
+    digest = session.get(_DIGEST) if isinstance(session, Mapping) else None
+    if not isinstance(digest, str):
+        return None
+    authenticator: Authenticator = connection.app.state.authenticator
+    try:
+        principal = authenticator.authenticate_digest(digest)
+    except AuthUnauthenticatedError:
+        return None
+    connection.scope.setdefault("state", {})[_PRINCIPAL_STATE] = principal
+    return principal
+
+
+@dataclass(frozen=True, slots=True)
+class PageGuard:
+    """A page or action needs a signed-in session whose token holds *scope* (the API's scope
+    for the same thing); otherwise nothing of the page is rendered."""
+
+    scope: str
+
+    async def __call__(self, connection: ASGIConnection[Any, Any, Any, Any], _handler: Any) -> None:
+        principal = session_principal(connection)
+        if principal is None:
+            raise NotSignedInError()
+        check_scope(principal, self.scope)
+
+
+def needs(scope: str) -> PageGuard:
+    return PageGuard(scope)
+
+
+class ForgetEmptySessions:
+    """ASGI middleware inside the session middleware: a response whose session holds nothing
+    (a visitor not signed in) stores no session, so anonymous requests cannot fill the store."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Any) -> None:
+            if message.get("type") == "http.response.start" and scope.get("session") == {}:
+                scope["session"] = Empty
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
