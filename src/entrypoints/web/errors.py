@@ -63,7 +63,7 @@ async def keep_html(response: Response[Any]) -> Response[Any]:
     return response
 
 
-HANDLERS: dict[type[Exception], Any] = {
+HANDLERS: Any = {
     NotSignedInError: handle_not_signed_in,
     FlwdError: handle_flwd_error,
     HTTPException: handle_http_exception,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Protocol
+from typing import Any, Iterable, Mapping, Protocol
 
 from flwd.domain.errors import ArgProblem
 from flwd.domain.model import ArgSpec, ArgType, JobSpec
@@ -23,7 +23,7 @@ PROFILES = ("secure", "permissive", "disabled")
 class FormData(Protocol):
     """What a form or a query string offers: every value given for a name."""
 
-    def getall(self, key: str, default: list[str] | None = None) -> list[str]: ...
+    def getall(self, key: str) -> list[Any]: ...
 
     def __contains__(self, key: object) -> bool: ...
 
@@ -145,7 +145,7 @@ def contract_input(job: JobSpec, data: FormData) -> dict[str, object]:
     inputs; an object is its JSON text."""
     raw: dict[str, object] = {}
     for spec in job.args:
-        values = data.getall(PREFIX + spec.name, [])
+        values = _values(data, PREFIX + spec.name)
         if spec.type is ArgType.BOOLEAN and not spec.secret:
             if values:
                 raw[spec.name] = "true"
@@ -167,7 +167,7 @@ def requested_profile(data: FormData) -> str | None:
 
 def _given_values(spec: ArgSpec, data: FormData, prefix: str, *, query: bool) -> tuple[str, ...] | None:
     key = prefix + spec.name
-    values = data.getall(key, [])
+    values = _values(data, key)
     if spec.type is ArgType.BOOLEAN:
         if values:
             return ("true",) if values[0].strip().lower() in ("true", "yes", "1", "on") else ("false",)
@@ -208,19 +208,23 @@ def _bound(limit: float | None) -> str:
 def _first(data: FormData | None, key: str) -> str:
     if data is None:
         return ""
-    values = data.getall(key, [])
+    values = _values(data, key)
     return values[0] if values else ""
 
 
-def prefill_query(job: JobSpec, values: Mapping[str, object]) -> str:
-    """A query string that pre-fills *job*'s form with *values* (secrets left out), for the
-    "link to this form" a run page offers."""
+def _values(data: FormData, key: str) -> list[str]:
+    """Every text given for *key* (an uploaded file is not an argument value)."""
+    return [v for v in data.getall(key) if isinstance(v, str)] if key in data else []
+
+
+def prefill_query(values: Mapping[str, object]) -> str:
+    """A query string that pre-fills a job's form with a run's *values* (a secret, stored as
+    ``<secret>``, is left out), for the "run again" link of a run page."""
     from urllib.parse import urlencode
 
-    secret = {spec.name for spec in job.args if spec.secret}
     pairs: list[tuple[str, str]] = []
     for name, value in values.items():
-        if name in secret or value == "<secret>":
+        if value == "<secret>":
             continue
         if isinstance(value, list):
             pairs.extend((name, _text(item)) for item in value)

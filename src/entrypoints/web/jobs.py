@@ -6,7 +6,7 @@ from typing import Any
 
 import anyio.to_thread
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from flwd.domain.errors import ArgsInvalidError, FlwdError
@@ -32,7 +32,7 @@ class JobPages(Controller):
 
     @get("/", guards=[needs("jobs:read")], sync_to_thread=False)
     def jobs(self, request: Request[Any, Any, Any], list_jobs: ListJobsDep,
-             q: str | None = None) -> Template:
+             q: FromQuery[str | None] = None) -> Template:
         query = (q or "").strip()[:MAX_QUERY]
         catalog = list_jobs()
         return Template(template_name="jobs.html", context={

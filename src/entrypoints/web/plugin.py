@@ -64,7 +64,7 @@ class ConsolePlugin(InitPluginProtocol):
             exception_handlers=HANDLERS, after_request=keep_html,
             response_headers=SECURITY_HEADERS, include_in_schema=False)
         static = Router(path="/ui/static", response_headers=SECURITY_HEADERS[:2],
-                        include_in_schema=False, route_handlers=[create_static_files_router(
+                        include_in_schema=False, after_request=keep_html, route_handlers=[create_static_files_router(
                             path="/", directories=[HERE / "static"], include_in_schema=False)])
         app_config.route_handlers.extend([pages, static, root])
         app_config.template_config = TemplateConfig(directory=HERE / "templates",

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, HeaderParameter, QueryParameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
 from litestar.response import Redirect, ServerSentEvent, Template
 from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup
@@ -17,6 +17,7 @@ from flwd.entrypoints.http.deps import CancelRunDep, HubDep, QueryRunsDep, Setti
 from flwd.entrypoints.http.runs import resume_point
 from flwd.entrypoints.http.schemas import RUN_STATUSES, check_status_filter
 from flwd.entrypoints.http.sse import follow_run
+from flwd.entrypoints.web.form import prefill_query
 from flwd.entrypoints.web.session import needs, session_principal
 from flwd.entrypoints.web.stream import LiveRender, Summary, split_window, summary_of
 
@@ -31,9 +32,9 @@ class RunPages(Controller):
     @get("/", guards=[needs("runs:read")], sync_to_thread=True)
     def runs(self, request: Request[Any, Any, Any], query_runs: QueryRunsDep,
              job: Annotated[str | None, QueryParameter(max_length=512)] = None,
-             status: str | None = None,
+             status: FromQuery[str | None] = None,
              cursor: Annotated[str | None, QueryParameter(max_length=1024)] = None,
-             part: str | None = None) -> Template:
+             part: FromQuery[str | None] = None) -> Template:
         """The list; ``part=table`` is only its table (what the page re-reads every few seconds
         to show states changing)."""
         job = (job or "").strip() or None
@@ -61,6 +62,7 @@ class RunPages(Controller):
             "lines": lines, "events": others, "earlier": first > 1, "first_seq": first,
             "live": before is None, "last_seq": last,
             "can_cancel": principal is not None and "runs:write" in principal.scopes,
+            "again": prefill_query(record.args),
         })
 
     @get("/{run_id:str}/stream", guards=[needs("runs:read")])

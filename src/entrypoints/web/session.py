@@ -42,7 +42,7 @@ def session_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Princip
     known = connection.scope.get("state", {}).get(_PRINCIPAL_STATE)
     if isinstance(known, Principal):
         return known
-    session: Mapping[str, Any] | None = connection.scope.get("session")
+    session: object = connection.scope.get("session")
     digest = session.get(_DIGEST) if isinstance(session, Mapping) else None
     if not isinstance(digest, str):
         return None

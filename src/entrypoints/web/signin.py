@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from flwd.domain.errors import AuthUnauthenticatedError
@@ -29,7 +30,8 @@ class SignInPages(Controller):
         return Redirect(HOME, status_code=303)
 
     @get("/signin", sync_to_thread=False)
-    def signin_form(self, request: Request[Any, Any, Any], next: str | None = None) -> Template:
+    def signin_form(self, request: Request[Any, Any, Any],
+                    next: FromQuery[str | None] = None) -> Template:
         return Template(template_name="signin.html", context={
             "next": safe_next(next), "me": session_principal(request), "error": ""})
 

@@ -122,7 +122,8 @@ def split_window(events: Iterable[EventRecord]) -> tuple[list[Markup], list[Mark
 
 
 def _duration_ms(record: RunRecord) -> int | None:
-    start = record.started_at or record.created_at
+    # from the request, as run.finished's duration_ms counts (pull included)
+    start = record.created_at
     if not record.finished_at or not start:
         return None
     try:
