@@ -10,6 +10,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -86,6 +87,27 @@ def start_server(base: Path, serve_args: Sequence[str], env: Mapping[str, str],
     process.kill()
     process.wait(10)
     raise AssertionError(f"flwd :serve did not start:\n{log.read_text(errors='replace')}")
+
+
+@contextmanager
+def dev_server_on_podman(podman_socket: str, prefix: str, tokens: str,
+                         jobs: Mapping[str, str] | None = None) -> Iterator[Server]:
+    """``flwd :serve --dev`` on rootless Podman over the examples, a ``sleep`` job and *jobs*
+    (name -> spec), with ``FLWD_TOKENS`` *tokens*; stopped (exit 0) and removed afterwards."""
+    base = shared_dir(prefix)
+    shutil.copytree(REPO / "examples" / "jobs", base / "jobs")
+    for name, spec in {"sleep": SLEEP_JOB, **(jobs or {})}.items():
+        write_job(base / "jobs", name, spec)
+    for name in ("data", "home"):
+        (base / name).mkdir(mode=0o755)
+    env = {"CONTAINER_HOST": podman_socket, "FLWD_TOKENS": tokens}
+    server = start_server(base, ["--dev"], env, global_args=["--runtime", "podman"])
+    try:
+        yield server
+    finally:
+        code = server.stop()
+        remove_tree(base)
+        assert code == 0, server.log.read_text(errors="replace") if server.log.exists() else code
 
 
 def remove_tree(path: Path) -> None:

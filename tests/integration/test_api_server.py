@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -12,10 +11,10 @@ import pytest
 
 from tests.integration.api_support import (
     DEV,
-    REPO,
     SLEEP_JOB,
     podman_containers,
     Server,
+    dev_server_on_podman,
     remove_tree,
     shared_dir,
     sse,
@@ -29,19 +28,8 @@ GREETING = "Hello Alice from inside a container!"
 
 @pytest.fixture(scope="module")
 def server(podman_socket: str) -> Iterator[Server]:
-    base = shared_dir("api-")
-    shutil.copytree(REPO / "examples" / "jobs", base / "jobs")
-    write_job(base / "jobs", "sleep", SLEEP_JOB)
-    for name in ("data", "home"):
-        (base / name).mkdir(mode=0o755)
-    env = {"CONTAINER_HOST": podman_socket, "FLWD_TOKENS": "reader-token=jobs:read,runs:read"}
-    server = start_server(base, ["--dev"], env, global_args=["--runtime", "podman"])
-    try:
+    with dev_server_on_podman(podman_socket, "api-", "reader-token=jobs:read,runs:read") as server:
         yield server
-    finally:
-        code = server.stop()
-        remove_tree(base)
-        assert code == 0, server.log.read_text(errors="replace") if server.log.exists() else code
 
 
 @pytest.fixture

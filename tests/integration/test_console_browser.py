@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -12,16 +11,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from tests.integration.api_support import (
-    DEV,
-    REPO,
-    SLEEP_JOB,
-    Server,
-    remove_tree,
-    shared_dir,
-    start_server,
-    write_job,
-)
+from tests.integration.api_support import DEV, Server, dev_server_on_podman
 from tests.integration.browser_support import browser, browser_storage, screenshot, sign_in  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.podman]
@@ -47,20 +37,9 @@ args:
 
 @pytest.fixture(scope="module")
 def server(podman_socket: str) -> Iterator[Server]:
-    base = shared_dir("console-")
-    shutil.copytree(REPO / "examples" / "jobs", base / "jobs")
-    write_job(base / "jobs", "sleep", SLEEP_JOB)
-    write_job(base / "jobs", "every", EVERY_TYPE)
-    for name in ("data", "home"):
-        (base / name).mkdir(mode=0o755)
-    env = {"CONTAINER_HOST": podman_socket, "FLWD_TOKENS": f"{JOBS_ONLY}=jobs:read"}
-    server = start_server(base, ["--dev"], env, global_args=["--runtime", "podman"])
-    try:
+    with dev_server_on_podman(podman_socket, "console-", f"{JOBS_ONLY}=jobs:read",
+                              {"every": EVERY_TYPE}) as server:
         yield server
-    finally:
-        code = server.stop()
-        remove_tree(base)
-        assert code == 0, server.log.read_text(errors="replace") if server.log.exists() else code
 
 
 @pytest.fixture
@@ -77,10 +56,6 @@ def page(browser: Any, server: Server) -> Iterator[Any]:
 def _run_ids(server: Server) -> list[str]:
     with httpx.Client(base_url=server.url, headers=DEV, timeout=30) as client:
         return [run["run_id"] for run in client.get("/runs", params={"limit": 500}).json()["runs"]]
-
-
-def _status(page: Any) -> str:
-    return str(page.get_attribute("#summary [data-status]", "data-status"))
 
 
 def test_every_type_form_validates_plans_and_runs_without_ever_showing_the_secret(
@@ -161,23 +136,26 @@ def test_demo_run_shows_the_greeting_live_and_its_decisions(page: Any, server: S
     screenshot(page, tmp_path, "run", publish=True)
 
 
-def test_cancel_button_ends_a_sleeping_run_canceled(page: Any, server: Server, tmp_path: Path) -> None:
+def _run_until(page: Any, server: Server, form: str, status: str) -> None:
+    """Signs in, runs the job of the form at *form* and waits for its page to show *status*."""
     sign_in(page, server.url, "dev-token")
-    page.goto("/ui/jobs/sleep")
+    page.goto(form)
     page.click('button[value="run"]')
-    page.wait_for_selector('#summary [data-status="running"]', timeout=90_000)
+    page.wait_for_selector(f'#summary [data-status="{status}"]', timeout=90_000)
+
+
+def test_cancel_button_ends_a_sleeping_run_canceled(page: Any, server: Server, tmp_path: Path) -> None:
+    _run_until(page, server, "/ui/jobs/sleep", "running")
     page.click("text=Cancel run")
 
     page.wait_for_selector('#summary [data-status="canceled"]', timeout=60_000)
-    assert "run.canceled" in page.inner_text("#events") or _status(page) == "canceled"
+    page.locator("#events", has_text="run.canceled").wait_for(timeout=10_000)
+    assert page.locator("text=Cancel run").count() == 0
     screenshot(page, tmp_path, "run-canceled")
 
 
 def test_runs_list_filters_by_job_and_status(page: Any, server: Server, tmp_path: Path) -> None:
-    sign_in(page, server.url, "dev-token")
-    page.goto("/ui/jobs/demo-container?name=Filter")
-    page.click('button[value="run"]')
-    page.wait_for_selector('#summary [data-status="succeeded"]', timeout=90_000)
+    _run_until(page, server, "/ui/jobs/demo-container?name=Filter", "succeeded")
 
     page.goto("/ui/runs/")
     page.fill("#job", "demo-container")
