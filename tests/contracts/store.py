@@ -42,6 +42,23 @@ def check_store_contract(store: RunStore) -> None:
     _check_active(store)
     _check_claim_takes_an_orphan_once(store)
     _check_list_order_filters_and_paging(store)
+    _check_events_before_reads_a_window(store)
+
+
+def _check_events_before_reads_a_window(store: RunStore) -> None:
+    store.create(make_run("w1", 3), "run.created", {})
+    for n in range(2, 11):
+        store.append("w1", "run.output", {"line": f"l{n}"}, f"2026-01-01T00:00:{n:02d}.000Z")
+
+    tail = store.events_before("w1", 2**63 - 1, 3)
+    earlier = store.events_before("w1", tail[0].seq, 3)
+    first = store.events_before("w1", 3, 5)
+
+    assert [e.seq for e in tail] == [8, 9, 10]
+    assert [e.seq for e in earlier] == [5, 6, 7]
+    assert [e.seq for e in first] == [1, 2]
+    assert [e.as_dict() for e in tail] == [e.as_dict() for e in store.events("w1", after_seq=7)]
+    assert store.events_before("w1", 1, 10) == [] and store.events_before("none", 99, 10) == []
 
 
 def _check_create_and_read_back(store: RunStore) -> None:

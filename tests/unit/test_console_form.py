@@ -159,3 +159,19 @@ def test_contract_input_leaves_empty_fields_absent_and_keeps_array_items_in_orde
                                          ("arg.tags", "a"), ("arg.other", "x")]))
 
     assert raw == {"tags": ["b", "a"]}
+
+
+def test_run_page_links_to_a_prefilled_form_without_the_secret(tmp_path: Path) -> None:
+    with console(tmp_path) as client:
+        sign_in(client, ADMIN)
+        started = post_form(client, "/ui/jobs/every", [
+            ("arg.who", "Bob"), ("arg.tags", "a"), ("arg.tags", "b"),
+            ("arg.api_token", SECRET_VALUE), ("action", "run")])
+        page = client.get(started.headers["location"]).text
+        link = re.search(r'href="(/ui/jobs/every\?[^"]+)">Run again', page)
+        assert link
+        form = client.get(link.group(1).replace("&amp;", "&")).text
+
+    assert "api_token" not in link.group(1) and "secret" not in link.group(1)
+    assert 'value="Bob"' in _field(form, "who") and 'value="b"' in _field(form, "tags")
+    assert 'value=""' in _field(form, "api_token")

@@ -198,3 +198,14 @@ def test_api_still_answers_without_csrf_when_called_with_a_bearer_token(tmp_path
         time.sleep(0)
 
     assert response.status_code == 200
+
+
+def test_live_stream_is_forbidden_when_the_token_lacks_runs_read(tmp_path: Path) -> None:
+    with console(tmp_path) as client:
+        run_id = client.post("/runs", json={"job": "hello", "args": {"name": "x"}},
+                             headers=auth()).json()["run_id"]
+        sign_in(client, JOBS_ONLY)
+        response = client.get(f"/ui/runs/{run_id}/stream")
+
+    assert response.status_code == 403
+    assert "text/event-stream" not in response.headers["content-type"]
