@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -230,4 +229,3 @@ def test_run_form_is_usable_with_the_keyboard_alone(page: Any, server: Server) -
         page.keyboard.press("Enter")
 
     assert re.search(r"/ui/runs/[^/]+$", page.url)
-    time.sleep(0)
