@@ -88,7 +88,8 @@ def test_every_type_form_validates_plans_and_runs_without_ever_showing_the_secre
 
     problem = page.locator('[data-arg="extra"] .problem')
     assert "expected a JSON object" in problem.inner_text()
-    assert page.locator(".problem").count() == 1
+    assert page.locator("[data-arg] .problem").count() == 1
+    assert page.locator("#problems a[href='#arg-extra']").count() == 1
     assert page.input_value("#arg-api-token") == ""  # never rendered back
     assert page.input_value("#arg-who") == "Bob"
     screenshot(page, tmp_path, "job-form-problem")
