@@ -88,7 +88,7 @@ def _job_page(request: Request[Any, Any, Any], form: JobForm, *, plan: dict[str,
     return Template(template_name="job.html", status_code=status, context={
         "me": principal, "form": form, "job": form.job, "plan": plan, "can_run": can_run,
         "can_admin": principal is not None and "runs:admin" in principal.scopes,
-        "source": source_of(form.job),
+        "source": source_of(form.job), "origin": getattr(form.job, "origin", None),
     })
 
 
