@@ -43,13 +43,20 @@ def server(podman_socket: str) -> Iterator[Server]:
 
 @pytest.fixture
 def page(browser: Any, server: Server) -> Iterator[Any]:
+    """A fresh browser context; afterwards, no page may have logged a Content-Security-Policy
+    violation (an inline script or style htmx would have added) or a failed script."""
     context = browser.new_context(base_url=server.url, viewport={"width": 1100, "height": 900})
     context.set_default_timeout(30_000)
     tab = context.new_page()
+    complaints: list[str] = []
+    tab.on("console", lambda m: complaints.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: complaints.append(str(e)))
     try:
         yield tab
     finally:
         context.close()
+    assert [c for c in complaints if "Content Security Policy" in c or "htmx" in c.lower()
+            or "Uncaught" in c] == []
 
 
 def _run_ids(server: Server) -> list[str]:
@@ -172,6 +179,21 @@ def test_runs_list_filters_by_job_and_status(page: Any, server: Server, tmp_path
     page.click("text=Filter")
     page.wait_for_url(re.compile(r".*status=timed_out.*"))
     assert page.locator("#runs tbody tr[data-run]").count() == 0
+
+
+def test_runs_list_shows_a_state_change_without_reloading(page: Any, server: Server) -> None:
+    with httpx.Client(base_url=server.url, headers=DEV, timeout=30) as api:
+        run_id = api.post("/runs", json={"job": "sleep"}).json()["run_id"]
+        sign_in(page, server.url, "dev-token")
+        page.goto("/ui/runs/?job=sleep")
+        badge = page.locator(f'tr[data-run="{run_id}"] .badge')
+        badge.wait_for()
+        assert badge.inner_text() in ("queued", "pulling", "running")
+        page.evaluate("() => { window.notReloaded = true; }")
+        api.post(f"/runs/{run_id}:cancel")
+
+        page.locator(f'tr[data-run="{run_id}"] .badge', has_text="canceled").wait_for(timeout=60_000)
+    assert page.evaluate("() => window.notReloaded") is True
 
 
 def test_jobs_only_token_sees_jobs_but_cannot_run(page: Any, server: Server) -> None:
