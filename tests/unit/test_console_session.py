@@ -102,3 +102,13 @@ def test_root_redirects_to_the_console(tmp_path: Path) -> None:
         response = client.get("/", follow_redirects=False)
 
     assert response.status_code == 303 and response.headers["location"] == "/ui/"
+
+
+def test_sign_in_ignores_a_next_with_a_line_break(tmp_path: Path) -> None:
+    with console(tmp_path) as client:
+        page = client.get("/ui/signin")
+        response = client.post("/ui/signin", data={
+            "token": ADMIN, "_csrf_token": csrf_of(page.text), "next": "/ui/jobs\r\nSet-Cookie: x=1"},
+            follow_redirects=False)
+
+    assert response.status_code == 303 and response.headers["location"] == "/ui/jobs"

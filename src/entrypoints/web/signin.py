@@ -17,7 +17,8 @@ HOME = "/ui/jobs"
 def safe_next(target: object) -> str:
     """Where to go after signing in: only a console path of this server (no open redirect)."""
     text = str(target or "")
-    if not text.startswith("/ui/") or text.startswith("//") or "\\" in text or len(text) > 2048:
+    if (not text.startswith("/ui/") or "\\" in text or len(text) > 2048
+            or not text.isprintable()):  # no header splitting through a line break
         return HOME
     return text
 

@@ -13,10 +13,13 @@ document.addEventListener("click", function (event) {
   group.appendChild(copy);
   copy.focus();
 });
-// Keep the newest output line in view while a run streams (unless the reader scrolled up).
+// Keep the newest output line in view while a run streams (unless the reader scrolled up),
+// and at most MAX_LINES lines in the page: a long run's earlier lines stay a reload away.
+var MAX_LINES = 5000;
 document.addEventListener("htmx:sseMessage", function (event) {
   var box = document.getElementById("output");
   if (box && event.target === box) {
+    while (box.childElementCount > MAX_LINES) { box.removeChild(box.firstElementChild); }
     var nearEnd = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
     if (nearEnd) { box.scrollTop = box.scrollHeight; }
   }
