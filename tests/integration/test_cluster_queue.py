@@ -309,3 +309,32 @@ def test_a_postgresql_restart_mid_run_loses_and_repeats_no_event(cluster: Cluste
     assert ended["status"] == "succeeded" or (ended["status"] == "error" and ended["code"])
     if ended["status"] == "succeeded":
         assert lines == [f"tick {i}" for i in range(1, LINES + 1)]
+
+
+def test_a_worker_refuses_to_start_queue_unavailable_when_the_broker_does_not_answer(
+        cluster: Cluster) -> None:
+    env = {**cluster.worker_env(cluster.podman), "FLWD_QUEUE_URL": "redis://127.0.0.1:1/0"}
+
+    done = run_flwd(cluster.base, env, ":worker", timeout=60)
+
+    assert done.returncode == 125, done.stderr
+    assert done.stderr.startswith("error[queue.unavailable]: the queue at redis://127.0.0.1:1/0")
+
+
+def test_sigterm_to_a_worker_cancels_its_runs_and_it_exits_once_they_ended(
+        cluster: Cluster) -> None:
+    drained = start_worker(cluster.base, cluster.worker_env(cluster.podman), queues=["drain"],
+                           global_args=["--runtime", "podman"], log_name="worker-drain.log")
+    write_job(cluster.base / "jobs", "sleeper-drain", SLEEPER.format(queue="drain"))
+    try:
+        run = _submit(cluster.replicas[0], "sleeper-drain")
+        _until(lambda: _run(cluster.replicas[1], run["run_id"])["status"] == "running", 60,
+               "run starts")
+        drained.signal(signal.SIGTERM)
+        code = drained.process.wait(GRACE + 30)
+    finally:
+        drained.stop()
+
+    assert code == 0, drained.text()
+    assert _run(cluster.replicas[1], run["run_id"])["status"] == "canceled"
+    assert cluster.podman.containers(run["run_id"]) == []
