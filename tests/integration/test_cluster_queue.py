@@ -274,7 +274,8 @@ def test_one_idempotency_key_sent_to_both_replicas_at_once_makes_one_run(
 def test_a_secret_is_never_in_the_store_the_queue_or_an_api_response(cluster: Cluster) -> None:
     replica_a, replica_b = cluster.replicas
     parked = _submit(replica_a, "hello-parked", {"who": "s", "token": SECRET})
-    queued_bytes = cluster.redis.dump(DB) + "\n".join(cluster.redis.keys(DB)).encode()
+    queued_bytes = (cluster.redis.dump(DB) + "\n".join(cluster.redis.keys(DB)).encode()
+                    + cluster.redis.rdb())
     ran = _submit(replica_b, "hello-default", {"who": "s", "token": SECRET})
     ended = _ended(replica_a, ran["run_id"])
     with replica_a.client() as client:
@@ -338,3 +339,18 @@ def test_sigterm_to_a_worker_cancels_its_runs_and_it_exits_once_they_ended(
     assert code == 0, drained.text()
     assert _run(cluster.replicas[1], run["run_id"])["status"] == "canceled"
     assert cluster.podman.containers(run["run_id"]) == []
+
+
+def test_a_detached_cli_run_is_canceled_by_another_cli_and_followed_to_its_end(
+        cluster: Cluster) -> None:
+    detached = run_flwd(cluster.base, cluster.env, "sleeper-default", "--detach")
+    run_id = detached.stdout.strip()
+    _until(lambda: _run(cluster.replicas[0], run_id)["status"] == "running", 60, "run starts")
+
+    canceled = run_flwd(cluster.base, cluster.env, ":cancel", run_id)
+    followed = run_flwd(cluster.base, cluster.env, ":logs", run_id, "--follow")
+
+    assert detached.returncode == 0 and len(run_id) == 12, detached.stderr
+    assert canceled.returncode == 0, canceled.stderr
+    assert followed.returncode == 130, followed.stderr
+    assert cluster.podman.containers(run_id) == []
