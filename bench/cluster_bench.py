@@ -15,6 +15,7 @@ Usage: .venv/bin/python bench/cluster_bench.py [--latency 100] [--sleeping 80]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -67,20 +68,24 @@ def _wait_all(replica: FlwdProcess, run_ids: set[str]) -> None:
             time.sleep(0.1)
 
 
-def queue_to_start(replica: FlwdProcess, runs: int) -> list[float]:
-    """Seconds from each POST to its run.started, runs one after the other."""
-    delays = []
+def queue_to_start(replica: FlwdProcess, runs: int) -> tuple[list[float], list[float]]:
+    """Seconds from each POST to its run.started, and from its run.created to its first
+    image.pull (the hand-over: in cluster mode, the queue and the worker's claim and plan),
+    runs one after the other."""
+    delays, handovers = [], []
     for _ in range(runs):
         run_id, sent = _post(replica, "trivial")
         _wait_all(replica, {run_id})
         with replica.client() as client:
-            events = client.get(f"/runs/{run_id}/events", params={"follow": "false"})
-        for line in events.text.splitlines():
-            if line.startswith("data:") and '"run.started"' in line:
-                import json
-
-                delays.append(_stamp(json.loads(line[5:])["time"]) - sent)
-    return delays
+            text = client.get(f"/runs/{run_id}/events", params={"follow": "false"}).text
+        events = [json.loads(line[5:]) for line in text.splitlines() if line.startswith("data:")]
+        first: dict[str, float] = {}
+        for event in events:
+            first.setdefault(event["type"], _stamp(event["time"]))
+        if "run.started" in first:
+            delays.append(first["run.started"] - sent)
+            handovers.append(first["image.pull"] - first["run.created"])
+    return delays, handovers
 
 
 def wall_time(replica: FlwdProcess, job: str, runs: int) -> float:
@@ -143,10 +148,12 @@ def main() -> None:
             replica = start_replica(base, cluster, log_name="replica.log")
             first = start_worker(base, {**cluster, **runtime}, concurrency=4, global_args=PODMAN)
             started += [single, replica, first]
-            single_delays = queue_to_start(single, counts.latency)
-            cluster_delays = queue_to_start(replica, counts.latency)
+            single_delays, single_handover = queue_to_start(single, counts.latency)
+            cluster_delays, cluster_handover = queue_to_start(replica, counts.latency)
             print(_figures("queue-to-start, single-host", single_delays))
             print(_figures("queue-to-start, cluster", cluster_delays))
+            print(_figures("  of which run.created -> image.pull, single-host", single_handover))
+            print(_figures("  of which run.created -> image.pull, cluster", cluster_handover))
             single_time = wall_time(single, "trivial", counts.trivial)
             cluster_time = wall_time(replica, "trivial", counts.trivial)
             print(f"{counts.trivial} trivial runs: single-host {single_time:.1f} s, cluster "

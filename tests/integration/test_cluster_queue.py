@@ -52,6 +52,9 @@ args:
 command: ["sh", "-c", "echo hello $ARG_WHO; cat /run/secrets/token; echo; echo oops >&2; exit 3"]
 """
 SLEEPER = "executor: container\nimage: alpine:3.20\nqueue: {queue}\ncommand: [sleep, '300']\n"
+# ignores SIGTERM: only a kill stops it before its grace is over
+STUBBORN = ("executor: container\nimage: alpine:3.20\nqueue: stubborn\n"
+            "command: [sh, -c, \"trap '' TERM; sleep 300 & wait\"]\n")
 FINAL = {"succeeded", "failed", "canceled", "timed_out", "error"}
 
 
@@ -84,9 +87,10 @@ def cluster(pg_cluster: PgCluster, redis_server: RedisServer, podman_socket: str
     base = shared_dir("cluster-")
     jobs = base / "jobs"
     write_job(jobs, "ticker", TICKER)
-    for queue in ("default", "dock", "parked"):
+    for queue in ("default", "dock", "parked", "drain"):
         write_job(jobs, f"hello-{queue}", HELLO.format(queue=queue))
         write_job(jobs, f"sleeper-{queue}", SLEEPER.format(queue=queue))
+    write_job(jobs, "stubborn", STUBBORN)
     built = Cluster(base=base, pg=pg_cluster, redis=redis_server, workers={}, replicas=(),  # type: ignore[arg-type]
                     addresses=ClusterAddresses(store_url=store_url,
                                                queue_url=redis_server.url_for(DB)),
@@ -326,7 +330,6 @@ def test_sigterm_to_a_worker_cancels_its_runs_and_it_exits_once_they_ended(
         cluster: Cluster) -> None:
     drained = start_worker(cluster.base, cluster.worker_env(cluster.podman), queues=["drain"],
                            global_args=["--runtime", "podman"], log_name="worker-drain.log")
-    write_job(cluster.base / "jobs", "sleeper-drain", SLEEPER.format(queue="drain"))
     try:
         run = _submit(cluster.replicas[0], "sleeper-drain")
         _until(lambda: _run(cluster.replicas[1], run["run_id"])["status"] == "running", 60,
@@ -337,6 +340,27 @@ def test_sigterm_to_a_worker_cancels_its_runs_and_it_exits_once_they_ended(
         drained.stop()
 
     assert code == 0, drained.text()
+    assert _run(cluster.replicas[1], run["run_id"])["status"] == "canceled"
+    assert cluster.podman.containers(run["run_id"]) == []
+
+
+def test_a_second_sigterm_to_a_draining_worker_kills_its_runs_without_waiting_the_grace(
+        cluster: Cluster) -> None:
+    env = {**cluster.worker_env(cluster.podman), "FLWD_CANCEL_GRACE": "120s"}
+    worker = start_worker(cluster.base, env, queues=["stubborn"],
+                          global_args=["--runtime", "podman"], log_name="worker-stubborn.log")
+    try:
+        run = _submit(cluster.replicas[0], "stubborn")
+        _until(lambda: _run(cluster.replicas[1], run["run_id"])["status"] == "running", 60,
+               "run starts")
+        worker.signal(signal.SIGTERM)
+        time.sleep(1.0)
+        worker.signal(signal.SIGTERM)
+        code = worker.process.wait(60)  # well within the 120 s grace: killed, not waited for
+    finally:
+        worker.stop()
+
+    assert code == 0, worker.text()
     assert _run(cluster.replicas[1], run["run_id"])["status"] == "canceled"
     assert cluster.podman.containers(run["run_id"]) == []
 
