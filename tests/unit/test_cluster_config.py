@@ -81,6 +81,14 @@ def test_a_run_waiting_in_the_queue_counts_as_owned_by_a_live_process() -> None:
     assert LocalRunOwners(shared_store=False).alive(QUEUED_OWNER)
 
 
+def test_a_gone_process_of_this_host_counts_as_alive_only_in_cluster_mode() -> None:
+    here = LocalRunOwners().me().rpartition(":")[0]
+    gone = f"{here}:{2**22 + 7}"  # above the kernel's PID_MAX_LIMIT: never a live process
+
+    assert not LocalRunOwners(shared_store=True).alive(gone)
+    assert LocalRunOwners(shared_store=True, cluster=True).alive(gone)
+
+
 def test_a_jobs_queue_shows_in_its_plan_when_named(fake_engine: FakeEngine) -> None:
     fake_engine.add_job("gpu", "executor: container\nimage: alpine:3.20\nqueue: gpu-1\n")
     fake_engine.add_job("plain", "executor: container\nimage: alpine:3.20\n")
