@@ -378,3 +378,17 @@ def test_a_detached_cli_run_is_canceled_by_another_cli_and_followed_to_its_end(
     assert canceled.returncode == 0, canceled.stderr
     assert followed.returncode == 130, followed.stderr
     assert cluster.podman.containers(run_id) == []
+
+
+@pytest.mark.parametrize("queue_url", ["redis://127.0.0.1:1/0", "amqp://guest:pw@127.0.0.1:1//"])
+def test_a_cli_run_ends_error_queue_unavailable_when_the_broker_does_not_answer(
+        cluster: Cluster, queue_url: str) -> None:
+    done = run_flwd(cluster.base, {**cluster.env, "FLWD_QUEUE_URL": queue_url}, "hello-default",
+                    "--who", "nobody", "--json")
+
+    assert done.returncode == 125, done.stderr
+    assert "error[queue.unavailable]: the queue at " in done.stderr and ":pw@" not in done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    finished = events[-1]["data"]
+    assert (finished["status"], finished["code"]) == ("error", "queue.unavailable")
+    assert _run(cluster.replicas[0], events[-1]["run_id"])["code"] == "queue.unavailable"
