@@ -207,7 +207,8 @@ class Container(containers.DeclarativeContainer):
         local=supervisor,
         none=providers.Singleton(start.NoRuntimeDispatcher, detail=NO_RUNTIME_DETAIL),
         queue=providers.Singleton(queue_dispatch.QueueDispatcher, queue=run_queue, sealer=sealer,
-                                  store=store, clock=clock, owner=owner, waiter=store),
+                                  store=store, clock=clock, owner=owner, pending=pending,
+                                  waiter=store),
     )
     start_run = providers.Factory(
         start.StartRun, submit=submit_run, dispatcher=dispatcher, store=store, clock=clock,
