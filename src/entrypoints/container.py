@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from dependency_injector import containers, providers
 
+from flwd.adapters.pem_keys import PemSignatureKeyReader
 from flwd.adapters.system import LocalRunOwners, SystemClock, UuidRunIds
 from flwd.adapters.yaml_catalog import YamlJobCatalog
 from flwd.domain.model import PolicyBundle
@@ -37,6 +38,7 @@ class Lazy:
 # ``Lazy`` (tests/unit/test_container.py resolves every provider: a wrong name fails there).
 if TYPE_CHECKING:
     from flwd.adapters import (
+        cosign_verifier,
         docker_runtime,
         fs_secrets,
         fs_workspace,
@@ -59,6 +61,7 @@ else:
         Lazy(f"flwd.adapters.{name}") for name in (
             "docker_runtime", "fs_secrets", "fs_workspace", "pg_store", "podman_runtime",
             "runtime_detect", "secret_sealer", "sqlite_store"))
+    cosign_verifier = Lazy("flwd.adapters.cosign_verifier")  # signatures (SPEC section 10)
     execution, orphans, reconcile, run_pending, run_supervisor, start, use_cases = (
         Lazy(f"flwd.domain.run.{name}") for name in (
             "execution", "orphans", "reconcile", "pending", "supervisor", "start", "use_cases"))
@@ -74,7 +77,8 @@ def load_policy(policy_file: str | None) -> PolicyBundle:
     if not policy_file:
         return parse_policy(None)
     path = Path(os.path.expanduser(policy_file))
-    return parse_policy(read_yaml_mapping(path, "policy"), source=str(path))
+    return parse_policy(read_yaml_mapping(path, "policy"), source=str(path),
+                        keys=PemSignatureKeyReader(path.parent, str(path)))
 
 
 def opened(build: Callable[..., ContainerRuntime], *args: Any, **kwargs: Any
@@ -149,6 +153,8 @@ class Container(containers.DeclarativeContainer):
                                   base_url=runtime_found.provided.url),
     )
     bundle = providers.Singleton(load_policy, policy_file=config.policy_file)
+    # cosign signatures of add-on images (SPEC section 10): check_image_signature's verifier
+    signatures = providers.Singleton(cosign_verifier.CosignSignatureVerifier)
 
     settings = providers.Singleton(
         EngineSettings,

@@ -34,7 +34,8 @@ _PLAN = ("job.not.found", "spec.invalid", "args.invalid")
 _STORE = ("run.store.failed", "store.unavailable")
 _POLICY = ("policy.denied", "image.registry.not.allowed", "policy.override.denied",
            "policy.profile.denied", "policy.ceiling.exceeded", "runtime.rootful",
-           "runtime.limits.unenforced")
+           "runtime.limits.unenforced",
+           "image.signature.required", "image.signature.invalid")  # add-on runs (section 10)
 
 #: Every error code each operation can answer (SPEC section 8). The unit tests provoke each
 #: status and check it is here; a route missing from this table fails the document's build.
