@@ -14,6 +14,8 @@ from flwd.adapters.system import LocalRunOwners, SystemClock, UuidRunIds
 from flwd.adapters.yaml_catalog import YamlJobCatalog
 from flwd.domain.model import PolicyBundle
 from flwd.domain.policy.bundle import parse_policy
+from flwd.domain.policy.profiles import effective_profile
+from flwd.domain.policy.signatures import ImageSignatureCheck
 from flwd.domain.plan.use_cases import EngineSettings, ListJobs, PlanJob
 from flwd.entrypoints.config import FlwdConfig, read_yaml_mapping
 from flwd.ports.kinds import DispatchKind, StoreKind
@@ -155,6 +157,11 @@ class Container(containers.DeclarativeContainer):
     bundle = providers.Singleton(load_policy, policy_file=config.policy_file)
     # cosign signatures of add-on images (SPEC section 10): check_image_signature's verifier
     signatures = providers.Singleton(cosign_verifier.CosignSignatureVerifier)
+    # at add and refresh: the profile of no particular run (FLWD_PROFILE, the configuration's)
+    signature_check = providers.Factory(
+        ImageSignatureCheck, bundle=bundle, verifier=signatures,
+        profile=providers.Callable(effective_profile, requested=None, env=config.env_profile,
+                                   configured=config.default_profile, job=None))
 
     settings = providers.Singleton(
         EngineSettings,

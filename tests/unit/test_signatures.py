@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from flwd.adapters.cosign_verifier import CosignSignatureVerifier
 from flwd.adapters.fake_signatures import FakeSignatureVerifier
 from flwd.domain.errors import (
     ImageSignatureInvalidError,
@@ -14,10 +17,13 @@ from flwd.domain.errors import (
 from flwd.domain.model import PolicyBundle, Profile, SignatureMode, Verdict
 from flwd.domain.policy.profiles import raise_for_denials
 from flwd.domain.policy.signatures import (
+    ImageSignatureCheck,
     check_image_signature,
     signature_decision,
     signature_mode,
 )
+from flwd.entrypoints.config import FlwdConfig
+from flwd.entrypoints.container import build_container
 from flwd.ports.signatures import SignatureKey, SignatureStatus, SignatureVerdict
 
 REPO = "127.0.0.1:5000/tools/pg"
@@ -143,3 +149,37 @@ def test_raise_for_denials_raises_signature_error_when_run_decisions_carry_one()
 
     with pytest.raises(ImageSignatureInvalidError):
         raise_for_denials([denied])
+
+
+def test_check_image_signature_accepts_pinned_image_when_given_repo_at_digest() -> None:
+    verifier = FakeSignatureVerifier()
+    verifier.sign(REPO, DIGEST, KEY.path)
+
+    decision = check_image_signature(BUNDLE, verifier, IMAGE, DIGEST, profile=Profile.SECURE)
+
+    assert decision.code == "image.signature.valid"
+    assert verifier.checked == [(REPO, DIGEST)]
+
+
+def test_check_image_signature_refuses_when_pinned_image_names_another_digest() -> None:
+    with pytest.raises(SpecInvalidError):
+        check_image_signature(BUNDLE, FakeSignatureVerifier(), f"{REPO}@sha256:{'cd' * 32}",
+                              DIGEST, profile=Profile.SECURE)
+
+
+def test_image_signature_check_gives_the_decision_when_called_as_sources_do() -> None:
+    check = ImageSignatureCheck(bundle=BUNDLE, verifier=FakeSignatureVerifier(),
+                                profile=Profile.PERMISSIVE)
+
+    decisions = check(IMAGE, DIGEST)
+
+    assert [(d.decision, d.code) for d in decisions] == [(Verdict.WARN, "image.signature.required")]
+
+
+def test_container_signature_check_follows_configured_profile_when_built(tmp_path: Path) -> None:
+    container = build_container(FlwdConfig(data_dir=str(tmp_path)), profile_override="disabled")
+
+    check = container.signature_check()
+
+    assert check.profile is Profile.DISABLED
+    assert isinstance(check.verifier, CosignSignatureVerifier)

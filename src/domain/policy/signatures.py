@@ -15,10 +15,13 @@ is ``check_image_signature``; ``signature_decision`` is its pure core.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flwd.domain.errors import (
     ImageSignatureInvalidError,
     ImageSignatureRequiredError,
     PolicyDeniedError,
+    SpecInvalidError,
 )
 from flwd.domain.model import Decision, PolicyBundle, Profile, SignatureMode, Verdict
 from flwd.domain.spec.images import parse_image_ref
@@ -75,7 +78,8 @@ def signature_decision(verdict: SignatureVerdict | None, mode: SignatureMode, im
 
 def check_image_signature(bundle: PolicyBundle, verifier: SignatureVerifier, repository: str,
                           digest: str, *, profile: Profile) -> Decision:
-    """Check the signature of *repository* (``HOST/PATH``) at *digest* (``sha256:<hex>``) as
+    """Check the signature of *repository* (``HOST/PATH``, or the pinned ``HOST/PATH@DIGEST``)
+    at *digest* (``sha256:<hex>``) as
     *bundle* and *profile* ask, and return the ``image.signature`` decision (allow or warn) for
     the caller to record with its other decisions.
 
@@ -85,7 +89,11 @@ def check_image_signature(bundle: PolicyBundle, verifier: SignatureVerifier, rep
     ``denied``, ``image``); ``OciError`` (``E_OCI``) when the registry cannot say;
     ``SpecInvalidError`` for a malformed repository or digest.
     """
-    ref = parse_image_ref(f"{repository}@{digest}")
+    name, at, pinned = repository.partition("@")
+    if at and pinned != digest:
+        raise SpecInvalidError(f"image {repository} is pinned to another digest than {digest}",
+                               field="image")
+    ref = parse_image_ref(f"{name}@{digest}")
     name, image = f"{ref.registry}/{ref.repository}", f"{ref.registry}/{ref.repository}@{digest}"
     mode = signature_mode(bundle, profile)
     verdict = None if mode is SignatureMode.DISABLED else verifier.verify(
@@ -95,3 +103,19 @@ def check_image_signature(bundle: PolicyBundle, verifier: SignatureVerifier, rep
         raise _ERRORS[decision.code](decision.reason, decisions=[decision.as_dict()],
                                      denied=[decision.code], image=image)
     return decision
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageSignatureCheck:
+    """``check_image_signature`` bound to a bundle, a verifier and a profile, in the shape the
+    sources use cases and the add-on run path take: ``check(image, digest)`` with the pinned
+    ``REPO@sha256:...`` and its digest gives the decisions to record (one ``image.signature``
+    decision: allow or warn) or raises as ``check_image_signature`` does."""
+
+    bundle: PolicyBundle
+    verifier: SignatureVerifier
+    profile: Profile
+
+    def __call__(self, image: str, digest: str) -> tuple[Decision, ...]:
+        return (check_image_signature(self.bundle, self.verifier, image, digest,
+                                      profile=self.profile),)
