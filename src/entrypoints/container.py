@@ -40,7 +40,6 @@ class Lazy:
 # ``Lazy`` (tests/unit/test_container.py resolves every provider: a wrong name fails there).
 if TYPE_CHECKING:
     from flwd.adapters import (
-        cosign_verifier,
         docker_runtime,
         fs_secrets,
         fs_workspace,
@@ -63,7 +62,6 @@ else:
         Lazy(f"flwd.adapters.{name}") for name in (
             "docker_runtime", "fs_secrets", "fs_workspace", "pg_store", "podman_runtime",
             "runtime_detect", "secret_sealer", "sqlite_store"))
-    cosign_verifier = Lazy("flwd.adapters.cosign_verifier")  # signatures (SPEC section 10)
     execution, orphans, reconcile, run_pending, run_supervisor, start, use_cases = (
         Lazy(f"flwd.domain.run.{name}") for name in (
             "execution", "orphans", "reconcile", "pending", "supervisor", "start", "use_cases"))
@@ -81,6 +79,14 @@ def load_policy(policy_file: str | None) -> PolicyBundle:
     path = Path(os.path.expanduser(policy_file))
     return parse_policy(read_yaml_mapping(path, "policy"), source=str(path),
                         keys=PemSignatureKeyReader(path.parent, str(path)))
+
+
+# Signatures (SPEC section 10): the verifier (requests, python-dxf, cryptography) loads on the
+# first check, never for :jobs or :plan.
+if TYPE_CHECKING:
+    from flwd.adapters import cosign_verifier
+else:
+    cosign_verifier = Lazy("flwd.adapters.cosign_verifier")
 
 
 def opened(build: Callable[..., ContainerRuntime], *args: Any, **kwargs: Any
