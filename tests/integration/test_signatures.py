@@ -6,6 +6,8 @@ Docker), so it is the same for both runtimes; Docker only builds and pushes the 
 from __future__ import annotations
 
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -203,3 +205,40 @@ def test_check_asks_registry_nothing_when_disabled(
 
     assert decision.code == "image.signature.unchecked"
     assert local_registry.requests(repository, since=mark) == []
+
+
+class _Failing(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.send_error(500, "registry broken")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_verifier_raises_e_oci_when_registry_answers_an_error(cosign_keys: SigningKeys) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(OciError) as err:
+            CosignSignatureVerifier(timeout=10).verify(
+                f"127.0.0.1:{server.server_port}/x/y", "sha256:" + "2" * 64,
+                (cosign_keys.trusted.trusted("k"),))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert "HTTP 500" in err.value.detail
+
+
+def test_verifier_raises_e_oci_when_registry_never_answers(cosign_keys: SigningKeys) -> None:
+    with socket.socket() as silent:  # accepts connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+
+        with pytest.raises(OciError) as err:
+            CosignSignatureVerifier(timeout=1).verify(
+                f"127.0.0.1:{port}/x/y", "sha256:" + "3" * 64, (cosign_keys.trusted.trusted("k"),))
+
+    assert "no answer in time" in err.value.detail
