@@ -18,6 +18,7 @@ from flwd.domain.model import PolicyBundle, Profile, Verdict
 from flwd.domain.policy.signatures import check_image_signature
 from flwd.entrypoints.container import load_policy
 from flwd.ports.signatures import SignatureStatus, SignatureVerdict
+from tests.contracts.signatures import STRANGER, TRUSTED, check_signature_verifier_contract
 from tests.cosign_support import KeyPair
 from tests.integration.cosign_sign import (  # noqa: F401 - fixture
     SigningKeys,
@@ -60,6 +61,28 @@ def test_verifier_says_valid_by_the_key_when_image_is_signed_by_it(
 
     assert verdict.status is SignatureStatus.VALID
     assert verdict.key == str(cosign_keys.trusted_pub)
+
+
+def test_verifier_keeps_the_signature_verifier_contract_when_reading_a_real_registry(
+        local_registry: LocalRegistry, cosign_keys: SigningKeys) -> None:
+    pairs = {TRUSTED: cosign_keys.trusted, STRANGER: cosign_keys.stranger}
+
+    def publish(signers: tuple[str, ...]) -> tuple[str, str]:
+        repository, image, digest = pushed(local_registry, "contract")
+        if signers:
+            sign_image(local_registry, repository, digest, *(pairs[s] for s in signers))
+        return image, digest
+
+    check_signature_verifier_contract(CosignSignatureVerifier(), publish,
+                                      cosign_keys.trusted.trusted("k"),
+                                      CosignSignatureVerifier(timeout=5), dead_repository())
+
+
+def dead_repository() -> str:
+    """A repository on a loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{probe.getsockname()[1]}/none/x"
 
 
 def test_verifier_says_missing_when_image_is_unsigned(
@@ -141,12 +164,8 @@ def test_verifier_checks_again_when_an_unsigned_digest_is_signed_after_recheck_t
 
 
 def test_verifier_raises_e_oci_when_registry_is_unreachable(cosign_keys: SigningKeys) -> None:
-    with socket.socket() as probe:  # a loopback port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-
     with pytest.raises(OciError) as err:
-        CosignSignatureVerifier(timeout=5).verify(f"127.0.0.1:{port}/none/x", "sha256:" + "1" * 64,
+        CosignSignatureVerifier(timeout=5).verify(dead_repository(), "sha256:" + "1" * 64,
                                                   (cosign_keys.trusted.trusted("k"),))
 
     assert err.value.code == "E_OCI"

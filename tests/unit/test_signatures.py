@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from flwd.domain.policy.signatures import (
 from flwd.entrypoints.config import FlwdConfig
 from flwd.entrypoints.container import build_container
 from flwd.ports.signatures import SignatureKey, SignatureStatus, SignatureVerdict
+from tests.contracts.signatures import check_signature_verifier_contract
 
 REPO = "127.0.0.1:5000/tools/pg"
 DIGEST = "sha256:" + "ab" * 32
@@ -183,3 +185,16 @@ def test_container_signature_check_follows_configured_profile_when_built(tmp_pat
 
     assert check.profile is Profile.DISABLED
     assert isinstance(check.verifier, CosignSignatureVerifier)
+
+
+def test_fake_verifier_keeps_the_signature_verifier_contract() -> None:
+    fake, count = FakeSignatureVerifier(), itertools.count()
+
+    def publish(signers: tuple[str, ...]) -> tuple[str, str]:
+        repository = f"registry.test/addons/a{next(count)}"
+        for signer in signers:
+            fake.sign(repository, DIGEST, f"/keys/{signer}.pub")
+        return repository, DIGEST
+
+    check_signature_verifier_contract(fake, publish, SignatureKey(path="/keys/trusted.pub", pem=b""),
+                                      FakeSignatureVerifier(unreachable=True), "registry.test/x")
