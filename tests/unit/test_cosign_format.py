@@ -14,6 +14,7 @@ from flwd.adapters.cosign_format import (
     signature_layers,
     signature_tag,
 )
+from flwd.adapters.cosign_verifier import is_loopback
 from tests.cosign_support import (
     SignedPayload,
     cosign_payload,
@@ -164,3 +165,13 @@ def test_public_key_accepts_a_cosign_key_when_pem_is_ecdsa_p256() -> None:
 def test_public_key_refuses_when_pem_is_not_a_p256_public_key(pem: bytes, why: str) -> None:
     with pytest.raises(ValueError, match=why):
         public_key(pem)
+
+
+@pytest.mark.parametrize("host, loopback", [
+    ("127.0.0.1:5000", True), ("localhost:5000", True), ("localhost", True),
+    ("[::1]:5000", True), ("127.1.2.3", True),
+    ("registry.example:5000", False), ("10.0.0.1:5000", False), ("docker.io", False),
+])
+def test_registry_is_spoken_to_over_plain_http_only_when_on_loopback(host: str,
+                                                                     loopback: bool) -> None:
+    assert is_loopback(host) is loopback
