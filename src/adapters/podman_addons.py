@@ -21,9 +21,12 @@ from flwd.ports.runtime import PullProgress
 class PodmanAddonImages:
     """Add-on images in the image store of the Podman service *runtime* speaks to."""
 
-    def __init__(self, runtime: PodmanRuntime, timeout: float = 30.0) -> None:
+    def __init__(self, runtime: PodmanRuntime) -> None:
         self._runtime = runtime
-        self._api = LibpodApi(runtime.url, timeout)
+
+    @property
+    def _api(self) -> LibpodApi:
+        return self._runtime.api
 
     def pull(self, ref: str, progress: Callable[[PullProgress], None]) -> PinnedImage:
         self._runtime.ensure_image(ref, "always", progress)
@@ -47,9 +50,6 @@ class PodmanAddonImages:
             return ManifestDocument(image=pinned, path=MANIFEST_PATHS[0], data=None, error=NO_MANIFEST)
         finally:
             self._remove(container_id)
-
-    def close(self) -> None:
-        self._api.close()
 
     def _inspect(self, image: str, action: str) -> dict[str, Any]:
         response = self._api.call("get", f"/images/{image}/json", action)

@@ -68,6 +68,12 @@ class PodmanRuntime:
         self._stopped: dict[str, threading.Event] = {}
         self._stopped_lock = threading.Lock()
 
+    @property
+    def api(self) -> LibpodApi:
+        """This adapter's lazily connected libpod client, for adapters of other ports on the
+        same service (add-on images)."""
+        return self._api
+
     # --- the port -------------------------------------------------------------------
 
     def probe(self) -> RuntimeInfo:

@@ -38,9 +38,7 @@ class Side:
 def side(request: pytest.FixtureRequest, registry_podman: str) -> Iterator[Side]:
     if request.param == "podman":
         runtime = PodmanRuntime(registry_podman)
-        podman = PodmanAddonImages(runtime)
-        yield Side(podman, Runtime(name="podman", socket=registry_podman))
-        podman.close()
+        yield Side(PodmanAddonImages(runtime), Runtime(name="podman", socket=registry_podman))
     else:
         rt = runtime_for("docker", request)
         docker_runtime = DockerRuntime(rt.socket)
