@@ -35,10 +35,7 @@ class PodmanAddonImages:
         return pinned_from_repo_digests(ref, digests, str(info.get("Digest") or ""))
 
     def present(self, pinned: str) -> bool:
-        response = self._api.call("get", f"/images/{pinned}/exists", "inspect image")
-        if response.status_code not in (204, 404):
-            raise self._api.fail(response, "inspect image", image=pinned)
-        return bool(response.status_code == 204)
+        return self._runtime.has_image(pinned)
 
     def read_manifest(self, pinned: str) -> ManifestDocument:
         container_id = self._create_reader(pinned)

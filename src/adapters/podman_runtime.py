@@ -101,14 +101,15 @@ class PodmanRuntime:
     ) -> bool:
         if policy not in PULL_POLICIES:
             raise ValueError(f"unknown pull policy {policy!r}")
-        if policy != "always" and self._image_exists(image):
+        if policy != "always" and self.has_image(image):
             return False
         if policy == "never":
             raise never_pull_error(image)
         self._pull(image, progress)
         return True
 
-    def _image_exists(self, image: str) -> bool:
+    def has_image(self, image: str) -> bool:
+        """Whether *image* is in the service's image store (also for the add-on adapter)."""
         response = self._api.call("get", f"/images/{image}/exists", "pull")
         if response.status_code not in (204, 404):
             raise self._api.fail(response, "pull", image=image)
