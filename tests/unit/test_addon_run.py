@@ -16,7 +16,7 @@ from flwd.adapters.runtime_detect import RuntimeEndpoint
 from flwd.domain.model import JobSpec
 from flwd.domain.plan.assembly import plan_as_dict
 from flwd.domain.plan.use_cases import RunRequest
-from flwd.domain.spec.addon_load import LoadedAddon, load_addon
+from flwd.domain.spec.addon_load import LoadedAddon, RepinOnRun, load_addon
 from flwd.domain.spec.catalog import Catalog
 from flwd.entrypoints.config import FlwdConfig
 from flwd.entrypoints.container import Container, build_container
@@ -130,3 +130,57 @@ def test_addon_images_provider_follows_the_runtime_kind_found(
     container.shutdown_resources()
 
     assert type(images) is adapter
+
+
+def on_run(engine: Container, images: FakeAddonImages, pulls: bool) -> list[LoadedAddon]:
+    persisted: list[LoadedAddon] = []
+    engine.addon_repin.override(providers.Object(RepinOnRun(
+        images=images, pulls_on_run=lambda source: pulls and source == "greet",
+        persist=persisted.append)))
+    return persisted
+
+
+def test_on_run_source_runs_the_moved_tag_and_records_source_repinned_when_it_moved(
+    engine: Container, loaded: LoadedAddon, fake_runtime: FakeRuntime
+) -> None:
+    images = engine.addon_images()
+    new_digest = images.publish(REF, MANIFEST)  # the tag moves to another image
+    persisted = on_run(engine, images, pulls=True)
+    events: list[EventRecord] = []
+
+    record = engine.start_run()(RunRequest(job="greet/hello", args={"name": "Ada"}),
+                                listeners=[events.append]).result(timeout=30)
+
+    assert record.status == "succeeded" and record.image.endswith(f"@{new_digest}")
+    assert fake_runtime.created[0].image == record.image
+    assert [e.type for e in events[:2]] == ["run.created", "source.repinned"]
+    assert events[1].data == {"source": "greet", "ref": REF, "old_digest": loaded.image.digest,
+                              "new_digest": new_digest}
+    assert events[0].data["origin"]["digest"] == new_digest
+    assert [p.image.digest for p in persisted] == [new_digest]
+
+
+def test_on_run_source_records_nothing_when_its_tag_did_not_move(
+    engine: Container, loaded: LoadedAddon
+) -> None:
+    images = engine.addon_images()
+    persisted = on_run(engine, images, pulls=True)
+    events: list[EventRecord] = []
+
+    record = engine.start_run()(RunRequest(job="greet/hello", args={"name": "Ada"}),
+                                listeners=[events.append]).result(timeout=30)
+
+    assert record.image == loaded.image.pinned and persisted == []
+    assert "source.repinned" not in [e.type for e in events] and images.pulled == [REF, REF]
+
+
+def test_on_add_source_is_not_pulled_again_when_its_tag_moved(
+    engine: Container, loaded: LoadedAddon
+) -> None:
+    images = engine.addon_images()
+    images.publish(REF, MANIFEST)
+    on_run(engine, images, pulls=False)
+
+    record = engine.start_run()(RunRequest(job="greet/hello", args={"name": "Ada"})).result(30)
+
+    assert record.image == loaded.image.pinned and images.pulled == [REF]

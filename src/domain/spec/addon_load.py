@@ -68,3 +68,24 @@ def repin_addon_job(images: AddonImages, job: JobSpec, progress: Progress) -> Re
 
 def _job_in(manifest: AddonManifest, job_id: str) -> JobSpec:
     return Catalog(jobs=manifest.jobs, invalid=manifest.invalid).find(job_id)
+
+
+class RepinOnRun:
+    """The ``repin`` step of ``SubmitRun`` for sources that pull on every run: an add-on job
+    whose source *pulls_on_run* is re-pinned (``repin_addon_job``) and a moved tag's new pin
+    handed to *persist* before the run is planned; any other job comes back as it is."""
+
+    def __init__(self, *, images: AddonImages, pulls_on_run: Callable[[str], bool],
+                 persist: Callable[[LoadedAddon], None]) -> None:
+        self._images = images
+        self._pulls_on_run = pulls_on_run
+        self._persist = persist
+
+    def __call__(self, job: JobSpec) -> Repinned:
+        if job.origin is None or not self._pulls_on_run(job.origin.source):
+            return Repinned(job=job)
+        # no run exists yet to record the pull's progress in: it shows as source.repinned
+        repinned = repin_addon_job(self._images, job, lambda _: None)
+        if repinned.loaded is not None:
+            self._persist(repinned.loaded)
+        return repinned
