@@ -184,3 +184,24 @@ def test_on_add_source_is_not_pulled_again_when_its_tag_moved(
     record = engine.start_run()(RunRequest(job="greet/hello", args={"name": "Ada"})).result(30)
 
     assert record.image == loaded.image.pinned and images.pulled == [REF]
+
+
+def relaxed_addon(engine: Container) -> None:
+    images = FakeAddonImages()
+    relaxed = {**MANIFEST, "jobs": [{**MANIFEST["jobs"][0], "container": {"network": "bridge"}}]}  # type: ignore[dict-item]
+    images.publish(REF, relaxed)
+    addon = load_addon(images, source="greet", ref=REF, progress=lambda _: None)
+    engine.list_jobs.override(providers.Object(AddonCatalog(addon.manifest.jobs)))
+
+
+@pytest.mark.parametrize(("profile", "verdict"), [("secure", "deny"), ("disabled", "warn")])
+def test_add_on_relaxation_is_policy_checked_like_any_job_when_planned(
+    engine: Container, profile: str, verdict: str
+) -> None:
+    relaxed_addon(engine)
+
+    _, prepared = engine.plan_job()(RunRequest(job="greet/hello", args={"name": "Ada"},
+                                               requested_profile=profile))
+    network = [d for d in prepared.plan.decisions if d.subject == "container.network"]
+
+    assert [d.decision.value for d in network] == [verdict]
