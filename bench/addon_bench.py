@@ -29,14 +29,14 @@ sys.path.insert(0, str(REPO))
 
 from flwd.adapters.runtime_detect import RuntimeEndpoint  # noqa: E402
 from flwd.adapters.yaml_catalog import YamlJobCatalog  # noqa: E402
-from flwd.domain.model import JobSpec  # noqa: E402
 from flwd.domain.plan.use_cases import RunRequest  # noqa: E402
 from flwd.domain.spec.addon import parse_addon_manifest  # noqa: E402
 from flwd.domain.spec.addon_load import load_addon  # noqa: E402
-from flwd.domain.spec.catalog import Catalog, load_catalog  # noqa: E402
+from flwd.domain.spec.catalog import load_catalog  # noqa: E402
 from flwd.entrypoints.config import FlwdConfig  # noqa: E402
 from flwd.entrypoints.container import Container, build_container  # noqa: E402
 from flwd.ports.kinds import RuntimeKind  # noqa: E402
+from tests.fixed_jobs import FixedJobs  # noqa: E402
 from tests.integration.addon_images import PushedAddon, push_addon  # noqa: E402
 from tests.integration.conftest import ci_env  # noqa: E402
 from tests.integration.oci_registry import LocalRegistry, PrivatePodman, remove_local_images  # noqa: E402
@@ -50,19 +50,6 @@ args:
 """
 
 
-class MergedCatalog:
-    """``ListJobs`` over fixed jobs: the local job and the add-on's."""
-
-    def __init__(self, jobs: tuple[JobSpec, ...]) -> None:
-        self.catalog = Catalog(jobs=jobs)
-
-    def __call__(self) -> Catalog:
-        return self.catalog
-
-    def find(self, job_id: str) -> JobSpec:
-        return self.catalog.find(job_id)
-
-
 def engine(kind: RuntimeKind, url: str, base: Path, pushed: PushedAddon) -> Container:
     jobs = base / "jobs"
     (jobs / "local-hello").mkdir(parents=True)
@@ -73,7 +60,7 @@ def engine(kind: RuntimeKind, url: str, base: Path, pushed: PushedAddon) -> Cont
     addon = load_addon(container.addon_images(), source="bench", ref=pushed.ref,
                        progress=lambda _: None)
     local = load_catalog(YamlJobCatalog([jobs]).documents()).jobs
-    container.list_jobs.override(providers.Object(MergedCatalog(local + addon.manifest.jobs)))
+    container.list_jobs.override(providers.Object(FixedJobs(local + addon.manifest.jobs)))
     return container
 
 
