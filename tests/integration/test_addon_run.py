@@ -149,3 +149,45 @@ def test_on_run_source_runs_the_image_its_tag_moved_to_recording_source_repinned
     assert repinned == [{"source": "greet", "ref": first.ref, "old_digest": first.digest,
                          "new_digest": moved.digest}]
     assert [p.manifest.version for p in persisted] == ["1.1.0"]
+
+
+SECRET_MANIFEST = """\
+apiVersion: flwd.addon/v1
+kind: AddOn
+metadata: {name: secret-tools, version: "1.0.0"}
+jobs:
+  - id: login
+    command: ["/bin/sh", "/opt/secret/login.sh"]
+    argspec:
+      args:
+        - {name: user, type: string, required: true}
+        - {name: token, type: string, format: secret, required: true}
+"""
+SECRET_SCRIPT = """\
+#!/bin/sh
+echo "user $ARG_USER"
+echo "mode $(stat -c %a /run/secrets/token)"
+echo "value $(cat /run/secrets/token)"
+env | grep -q "$(cat /run/secrets/token)" && echo "env leaks" || echo "env clean"
+echo "json $FLWD_ARGS_JSON"
+"""
+
+
+def test_add_on_secret_is_a_0400_file_never_in_env_or_events_when_given(
+    engine: Container, local_registry: LocalRegistry
+) -> None:
+    secret = "add-on-S3cr3t-value"
+    pushed = push_addon(local_registry, "secret", manifest=SECRET_MANIFEST,
+                        extra_files={"/opt/secret/login.sh": SECRET_SCRIPT})
+    loaded = load_addon(engine.addon_images(), source="vault", ref=pushed.ref,
+                        progress=lambda _: None)
+    engine.list_jobs.override(providers.Object(FixedJobs(loaded.manifest.jobs)))
+    events: list[EventRecord] = []
+
+    record = engine.start_run()(RunRequest(job="vault/login", args={"user": "ada", "token": secret}),
+                                listeners=[events.append]).result(timeout=180)
+
+    assert record.status == "succeeded", [e.as_dict() for e in events]
+    assert lines(events) == ["user ada", "mode 400", "value ***", "env clean",
+                             'json {"user":"ada"}']
+    assert secret not in repr([e.as_dict() for e in events]) and secret not in repr(record)
