@@ -192,3 +192,29 @@ def test_add_on_relaxation_is_policy_checked_like_any_job_when_planned(
     network = [d for d in prepared.plan.decisions if d.subject == "container.network"]
 
     assert [d.decision.value for d in network] == [verdict]
+
+
+def test_api_run_is_422_e_oci_and_records_nothing_when_an_on_run_re_pull_fails(
+    tmp_path: Path
+) -> None:
+    from litestar.testing import TestClient
+
+    from tests.unit.http_support import auth, close, fake_runtime, make_app, make_container
+
+    container = make_container(tmp_path, fake_runtime())
+    images = FakeAddonImages()
+    images.publish(REF, MANIFEST)
+    addon = load_addon(images, source="greet", ref=REF, progress=lambda _: None)
+    container.list_jobs.override(providers.Object(FixedJobs(addon.manifest.jobs)))
+    on_run(container, images, pulls=True)
+    del images.registry[REF]  # the tag is gone from the registry
+    try:
+        with TestClient(app=make_app(container)) as client:
+            answer = client.post("/runs", json={"job": "greet/hello", "args": {"name": "Ada"}},
+                                 headers=auth())
+            runs = client.get("/runs", headers=auth()).json()
+    finally:
+        close(container)
+
+    assert (answer.status_code, answer.json()["code"]) == (422, "E_OCI")
+    assert runs["runs"] == []
