@@ -157,9 +157,6 @@ class Container(containers.DeclarativeContainer):
         podman=providers.Singleton(podman_addons.PodmanAddonImages, runtime=runtime),
         docker=providers.Singleton(docker_addons.DockerAddonImages, runtime=runtime),
     )
-    # pull_policy on-run: SubmitRun's re-pin step (None: none). Sources bind it to
-    # addon_load.RepinOnRun(images=addon_images, pulls_on_run=..., persist=...).
-    addon_repin: providers.Provider[Any] = providers.Object(None)
     bundle = providers.Singleton(load_policy, policy_file=config.policy_file)
 
     settings = providers.Singleton(
@@ -191,7 +188,7 @@ class Container(containers.DeclarativeContainer):
     )
     submit_run = providers.Factory(
         use_cases.SubmitRun, plan=plan_job, store=store, clock=clock, ids=ids, owner=owner,
-        pending=pending, repin=addon_repin,
+        pending=pending,
     )
     # The dispatch seam: StartRun hands runs to this process's supervisor, or refuses them
     # on a plan-only server (cluster mode can select a dispatcher that enqueues them);

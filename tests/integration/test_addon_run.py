@@ -18,13 +18,13 @@ from dependency_injector import providers
 from flwd.adapters.runtime_detect import RuntimeEndpoint
 from flwd.domain.plan.assembly import plan_as_dict
 from flwd.domain.plan.use_cases import RunRequest
-from flwd.domain.spec.addon_load import LoadedAddon, RepinOnRun, load_addon
+from flwd.domain.spec.addon_load import LoadedAddon, load_addon
 from flwd.entrypoints.config import FlwdConfig
 from flwd.entrypoints.container import Container, build_container
 from flwd.ports.kinds import RuntimeKind
 from flwd.ports.store import EventRecord
 from tests.fixed_jobs import FixedJobs
-from tests.integration.addon_images import HELLO_SCRIPT_PATH, PushedAddon, push_addon
+from tests.integration.addon_images import PushedAddon, push_addon
 from tests.integration.e2e_support import RUNTIMES, Runtime, runtime_for
 from tests.integration.oci_registry import LocalRegistry
 
@@ -128,27 +128,6 @@ def test_pinned_digest_is_pulled_again_when_the_image_was_deleted_locally(
     assert lines(events) == ["Hello Bob"] and pulled(events) == [True]
     assert {e.data["image"] for e in events if e.type == "image.pull"} == {pushed.pinned}
     assert local_registry.requests(pushed.repository, before)  # the registry was asked again
-
-
-def test_on_run_source_runs_the_image_its_tag_moved_to_recording_source_repinned(
-    engine: Container, local_registry: LocalRegistry
-) -> None:
-    first = push_addon(local_registry, "onrun")
-    load(engine, first)
-    moved = push_addon(local_registry, "onrun", repository=first.repository, version="1.1.0",
-                       extra_files={HELLO_SCRIPT_PATH: 'echo "Hi again ${ARG_NAME}"\n'})
-    persisted: list[LoadedAddon] = []
-    engine.addon_repin.override(providers.Object(RepinOnRun(
-        images=engine.addon_images(), pulls_on_run=lambda _: True, persist=persisted.append)))
-
-    record, events = run(engine, "Ada")
-    repinned = [e.data for e in events if e.type == "source.repinned"]
-
-    assert record.status == "succeeded", [e.as_dict() for e in events]
-    assert lines(events) == ["Hi again Ada"] and record.image == moved.pinned
-    assert repinned == [{"source": "greet", "ref": first.ref, "old_digest": first.digest,
-                         "new_digest": moved.digest}]
-    assert [p.manifest.version for p in persisted] == ["1.1.0"]
 
 
 SECRET_MANIFEST = """\

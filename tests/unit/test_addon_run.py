@@ -16,7 +16,7 @@ from flwd.adapters.runtime_detect import RuntimeEndpoint
 from flwd.domain.model import JobSpec
 from flwd.domain.plan.assembly import plan_as_dict
 from flwd.domain.plan.use_cases import RunRequest
-from flwd.domain.spec.addon_load import LoadedAddon, RepinOnRun, load_addon
+from flwd.domain.spec.addon_load import LoadedAddon, load_addon
 from flwd.entrypoints.config import FlwdConfig
 from flwd.entrypoints.container import Container, build_container
 from flwd.ports.kinds import RuntimeKind
@@ -119,60 +119,6 @@ def test_addon_images_provider_follows_the_runtime_kind_found(
     assert type(images) is adapter
 
 
-def on_run(engine: Container, images: FakeAddonImages, pulls: bool) -> list[LoadedAddon]:
-    persisted: list[LoadedAddon] = []
-    engine.addon_repin.override(providers.Object(RepinOnRun(
-        images=images, pulls_on_run=lambda source: pulls and source == "greet",
-        persist=persisted.append)))
-    return persisted
-
-
-def test_on_run_source_runs_the_moved_tag_and_records_source_repinned_when_it_moved(
-    engine: Container, loaded: LoadedAddon, fake_runtime: FakeRuntime
-) -> None:
-    images = engine.addon_images()
-    new_digest = images.publish(REF, MANIFEST)  # the tag moves to another image
-    persisted = on_run(engine, images, pulls=True)
-    events: list[EventRecord] = []
-
-    record = engine.start_run()(RunRequest(job="greet/hello", args={"name": "Ada"}),
-                                listeners=[events.append]).result(timeout=30)
-
-    assert record.status == "succeeded" and record.image.endswith(f"@{new_digest}")
-    assert fake_runtime.created[0].image == record.image
-    assert [e.type for e in events[:2]] == ["run.created", "source.repinned"]
-    assert events[1].data == {"source": "greet", "ref": REF, "old_digest": loaded.image.digest,
-                              "new_digest": new_digest}
-    assert events[0].data["origin"]["digest"] == new_digest
-    assert [p.image.digest for p in persisted] == [new_digest]
-
-
-def test_on_run_source_records_nothing_when_its_tag_did_not_move(
-    engine: Container, loaded: LoadedAddon
-) -> None:
-    images = engine.addon_images()
-    persisted = on_run(engine, images, pulls=True)
-    events: list[EventRecord] = []
-
-    record = engine.start_run()(RunRequest(job="greet/hello", args={"name": "Ada"}),
-                                listeners=[events.append]).result(timeout=30)
-
-    assert record.image == loaded.image.pinned and persisted == []
-    assert "source.repinned" not in [e.type for e in events] and images.pulled == [REF, REF]
-
-
-def test_on_add_source_is_not_pulled_again_when_its_tag_moved(
-    engine: Container, loaded: LoadedAddon
-) -> None:
-    images = engine.addon_images()
-    images.publish(REF, MANIFEST)
-    on_run(engine, images, pulls=False)
-
-    record = engine.start_run()(RunRequest(job="greet/hello", args={"name": "Ada"})).result(30)
-
-    assert record.image == loaded.image.pinned and images.pulled == [REF]
-
-
 def relaxed_addon(engine: Container) -> None:
     images = FakeAddonImages()
     relaxed = {**MANIFEST, "jobs": [{**MANIFEST["jobs"][0], "container": {"network": "bridge"}}]}  # type: ignore[dict-item]
@@ -193,28 +139,3 @@ def test_add_on_relaxation_is_policy_checked_like_any_job_when_planned(
 
     assert [d.decision.value for d in network] == [verdict]
 
-
-def test_api_run_is_422_e_oci_and_records_nothing_when_an_on_run_re_pull_fails(
-    tmp_path: Path
-) -> None:
-    from litestar.testing import TestClient
-
-    from tests.unit.http_support import auth, close, fake_runtime, make_app, make_container
-
-    container = make_container(tmp_path, fake_runtime())
-    images = FakeAddonImages()
-    images.publish(REF, MANIFEST)
-    addon = load_addon(images, source="greet", ref=REF, progress=lambda _: None)
-    container.list_jobs.override(providers.Object(FixedJobs(addon.manifest.jobs)))
-    on_run(container, images, pulls=True)
-    del images.registry[REF]  # the tag is gone from the registry
-    try:
-        with TestClient(app=make_app(container)) as client:
-            answer = client.post("/runs", json={"job": "greet/hello", "args": {"name": "Ada"}},
-                                 headers=auth())
-            runs = client.get("/runs", headers=auth()).json()
-    finally:
-        close(container)
-
-    assert (answer.status_code, answer.json()["code"]) == (422, "E_OCI")
-    assert runs["runs"] == []

@@ -102,15 +102,8 @@ class PlanJob:
         secret arguments by name only; raises the job's ``job.not.found``/``spec.invalid``."""
         return request.digest(self._jobs.find(request.job))
 
-    def find(self, job_id: str) -> JobSpec:
-        """The job *job_id*; raises ``JobNotFoundError`` or the job's ``SpecInvalidError``."""
-        return self._jobs.find(job_id)
-
-    def __call__(self, request: RunRequest, run_id: str = PREVIEW_RUN_ID,
-                 job: JobSpec | None = None) -> tuple[JobSpec, PreparedRun]:
-        """Plan *request*: for the catalog's job of that id, or for *job* when given (an
-        add-on job re-pinned just before its run)."""
-        job = job or self._jobs.find(request.job)
+    def __call__(self, request: RunRequest, run_id: str = PREVIEW_RUN_ID) -> tuple[JobSpec, PreparedRun]:
+        job = self._jobs.find(request.job)
         values = check_args(job.args, request.args, from_text=request.from_text, job=job.id)
         settings = self._settings
         profile, decision = resolve_profile(

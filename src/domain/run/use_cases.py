@@ -16,21 +16,14 @@ from flwd.domain.errors import (
 )
 from flwd.domain.run.execution import QueuedRun
 from flwd.domain.run.pending import PendingCleanup
-from flwd.domain.model import Decision, JobSpec, RunStatus, Verdict
+from flwd.domain.model import Decision, RunStatus, Verdict
 from flwd.domain.policy.profiles import raise_for_denials
 from flwd.domain.run.reconcile import ReconcileRuns, orphaned
 from flwd.domain.plan.use_cases import PlanJob, RunRequest
-from flwd.domain.spec.addon_load import Repinned
 from flwd.domain.run.supervisor import RunSupervisor
 from flwd.ports.clock import Clock, IdSource
 from flwd.ports.owner import RunOwners
 from flwd.ports.store import RunPage, RunRecord, RunStore
-
-
-# ``pull_policy: on-run`` (SPEC section 10): given an add-on job, pull its ref again and return
-# the job to run now (``repin_addon_job`` bound to the add-on images and the source's policy;
-# whoever binds it persists a new pin).
-Repin = Callable[[JobSpec], Repinned]
 
 
 class SubmitRun:
@@ -41,9 +34,8 @@ class SubmitRun:
     """
 
     def __init__(self, *, plan: PlanJob, store: RunStore, clock: Clock, ids: IdSource,
-                 pending: PendingCleanup, owner: str = "", repin: Repin | None = None) -> None:
+                 pending: PendingCleanup, owner: str = "") -> None:
         self._plan = plan
-        self._repin = repin
         self._pending = pending
         self._owner = owner
         self._store = store
@@ -66,8 +58,7 @@ class SubmitRun:
                 _replay_denial(existing)
                 return existing
         run_id = self._ids.new_run_id()
-        repinned = self._repinned(request)
-        job, prepared = self._plan(request, run_id, repinned.job if repinned else None)
+        job, prepared = self._plan(request, run_id)
         plan = prepared.plan
         record = RunRecord(
             run_id=run_id,
@@ -97,8 +88,6 @@ class SubmitRun:
         recorder = ev.RunRecorder(store=self._store, clock=self._clock, record=record,
                                   redact=prepared.redactor.redact_obj)
         try:
-            if repinned is not None and repinned.event is not None:
-                recorder.emit(ev.SOURCE_REPINNED, repinned.event)
             for decision in plan.decisions:
                 recorder.emit(ev.POLICY_DECISION, decision.as_dict())
         except RunStoreError as exc:  # recorded as created: it must not stay queued forever
@@ -108,13 +97,6 @@ class SubmitRun:
         if plan.denied:
             self._deny(recorder, plan.denied[0].code, plan.decisions)
         return QueuedRun(record=recorder.record, job=job, prepared=prepared)
-
-    def _repinned(self, request: RunRequest) -> Repinned | None:
-        """An add-on job re-pinned by *repin* (its source pulls on every run), else None."""
-        if self._repin is None:
-            return None
-        job = self._plan.find(request.job)
-        return self._repin(job) if job.origin is not None else None
 
     def _deny(self, recorder: ev.RunRecorder, code: str, decisions: Any) -> None:
         try:
