@@ -40,9 +40,11 @@ class Lazy:
 # ``Lazy`` (tests/unit/test_container.py resolves every provider: a wrong name fails there).
 if TYPE_CHECKING:
     from flwd.adapters import (
+        docker_addons,
         docker_runtime,
         fs_secrets,
         fs_workspace,
+        podman_addons,
         podman_runtime,
         pg_store,
         runtime_detect,
@@ -66,6 +68,7 @@ else:
         Lazy(f"flwd.domain.run.{name}") for name in (
             "execution", "orphans", "reconcile", "pending", "supervisor", "start", "use_cases"))
     adopter = Lazy("flwd.entrypoints.cli.adopter")
+    docker_addons, podman_addons = (Lazy(f"flwd.adapters.{n}") for n in ("docker_addons", "podman_addons"))
 
 
 NO_RUNTIME_DETAIL = ("this server was started with --no-runtime (plan-only): it cannot run jobs; "
@@ -159,6 +162,12 @@ class Container(containers.DeclarativeContainer):
                                   service=runtime_found.provided.service),
         docker=providers.Resource(opened, docker_runtime.DockerRuntime,
                                   base_url=runtime_found.provided.url),
+    )
+    # SPEC section 10: add-on images (pull, pin, read the manifest) on the runs' own runtime
+    addon_images = providers.Selector(
+        runtime_found.provided.kind,
+        podman=providers.Singleton(podman_addons.PodmanAddonImages, runtime=runtime),
+        docker=providers.Singleton(docker_addons.DockerAddonImages, runtime=runtime),
     )
     bundle = providers.Singleton(load_policy, policy_file=config.policy_file)
     # cosign signatures of add-on images (SPEC section 10): check_image_signature's verifier
