@@ -88,15 +88,13 @@ def _job_page(request: Request[Any, Any, Any], form: JobForm, *, plan: dict[str,
     return Template(template_name="job.html", status_code=status, context={
         "me": principal, "form": form, "job": form.job, "plan": plan, "can_run": can_run,
         "can_admin": principal is not None and "runs:admin" in principal.scopes,
-        "source": source_of(form.job), "origin": getattr(form.job, "origin", None),
+        "source": source_of(form.job), "origin": form.job.origin,
     })
 
 
 def source_of(job: JobSpec) -> str:
-    """The source a job comes from: an add-on's name once sources exist, else the local roots."""
-    origin = getattr(job, "origin", None)
-    name = getattr(origin, "source", None) if origin is not None else None
-    return str(name) if name else "local"
+    """The source a job comes from: its add-on source's name, or ``local`` (the jobs roots)."""
+    return job.origin.source if job.origin is not None else "local"
 
 
 def _job_row(job: JobSpec) -> dict[str, Any]:
