@@ -148,6 +148,17 @@ class ContainerNameConflictError(FlwdError):
     code = "container.name.conflict"
 
 
+# --- add-ons (SPEC section 10) ------------------------------------------------------
+
+
+class AddonManifestError(FlwdError):
+    """An add-on image's manifest is missing, undecodable or has bad top-level fields;
+    context: ``image``, ``path`` (inside the image), ``field`` (the first bad field path) and
+    ``problems`` (every ``{field, message}``)."""
+
+    code = "E_ADDON_MANIFEST"
+
+
 class SecretMaterialisationError(FlwdError):
     """The per-run secrets directory could not be written safely."""
 

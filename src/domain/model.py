@@ -126,6 +126,22 @@ class ContainerRequest:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Origin:
+    """Where an add-on job comes from (SPEC section 10): its source, the reference the source
+    was added with, the digest that reference is pinned to, and the add-on's version."""
+
+    source: str
+    ref: str
+    digest: str
+    addon_version: str = ""
+    kind: str = "oci"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"source": self.source, "kind": self.kind, "ref": self.ref,
+                "digest": self.digest, "addon_version": self.addon_version}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class JobSpec:
     """A validated job: where it lives, what it runs, and its argument contract."""
 
@@ -144,6 +160,9 @@ class JobSpec:
     container: ContainerRequest = field(default_factory=ContainerRequest)
     # what was ignored rather than refused (unknown top-level keys), for listings and plans
     warnings: tuple[str, ...] = ()
+    # an add-on job's origin; its ``image`` is then pinned (``REPO@sha256:...``) and its
+    # ``directory`` empty: the add-on's files are in its image, nothing is mounted at /flwd/job
+    origin: Origin | None = None
 
     def arg(self, name: str) -> ArgSpec | None:
         for spec in self.args:
@@ -273,6 +292,7 @@ class RunPlan:
     pull_policy: PullPolicy
     timeout_seconds: float | None
     workdir: str = RUN_DIR
+    origin: Origin | None = None
 
     @property
     def denied(self) -> tuple[Decision, ...]:

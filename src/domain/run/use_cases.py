@@ -72,9 +72,12 @@ class SubmitRun:
             idempotency_key=idempotency_key,
             request_digest=digest,
             owner=self._owner,
+            origin=job.origin.as_dict() if job.origin is not None else {},
         )
-        created = {"job_id": job.id, "profile": plan.profile.value, "image": plan.image,
+        created: dict[str, object] = {"job_id": job.id, "profile": plan.profile.value, "image": plan.image,
                    "args": dict(plan.args)}
+        if job.origin is not None:  # SPEC section 10: an add-on job's run says where it came from
+            created["origin"] = job.origin.as_dict()
         try:
             self._store.create(record, ev.RUN_CREATED, created)
         except IdempotencyConflictError:

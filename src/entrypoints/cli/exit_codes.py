@@ -30,6 +30,7 @@ EXIT_FOR_CODE: dict[str, int] = {
     "runtime.limits.unenforced": EXIT_FLWD,
     "container.runtime.unavailable": EXIT_FLWD,
     "E_OCI": EXIT_FLWD,
+    "E_ADDON_MANIFEST": EXIT_USAGE,
     "container.name.conflict": EXIT_FLWD,
     "secret.key.missing": EXIT_FLWD,
     "secret.key.invalid": EXIT_FLWD,

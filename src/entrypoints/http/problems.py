@@ -51,6 +51,7 @@ STATUS_FOR_CODE: dict[str, int] = {
     "runtime.limits.unenforced": 422,
     "container.runtime.unavailable": 422,
     "E_OCI": 422,
+    "E_ADDON_MANIFEST": 422,
     "secret.key.missing": 503,
     "secret.key.invalid": 503,
     "secret.write.failed": 503,
