@@ -71,6 +71,11 @@ class DockerRuntime:
     def _api(self) -> docker.APIClient:
         return self._docker().api
 
+    def client(self) -> docker.DockerClient:
+        """The connected docker-py client, for adapters of other ports on the same daemon
+        (add-on images); connecting raises ``RuntimeUnavailableError`` as every call does."""
+        return self._docker()
+
     # --- the port ------------------------------------------------------------------
 
     def probe(self) -> RuntimeInfo:

@@ -17,6 +17,7 @@ RUN_CANCEL_REQUESTED = "run.cancel.requested"
 RUN_CANCELED = "run.canceled"
 RUN_TIMED_OUT = "run.timed_out"
 RUN_FINISHED = "run.finished"
+SOURCE_REPINNED = "source.repinned"  # an on-run add-on's tag moved: {source, ref, old_digest, new_digest}
 
 
 class RunRecorder:
