@@ -13,7 +13,7 @@ SOURCE_COLUMNS = (
     "name", "type", "ref", "trusted", "pull_policy", "image", "digest", "addon_name",
     "addon_version", "manifest", "added_at", "refreshed_at",
 )  # fmt: skip
-_SELECT = f"SELECT {', '.join(SOURCE_COLUMNS)} FROM sources"
+SELECT_SOURCES = f"SELECT {', '.join(SOURCE_COLUMNS)} FROM sources"
 
 
 def source_values(source: Source) -> tuple[object, ...]:
@@ -62,18 +62,18 @@ class SqlSources:
 
     def remove_source(self, name: str) -> Source:
         with self._write() as conn:
-            row = conn.execute(f"{_SELECT} WHERE name = {self.MARK}", (name,)).fetchone()
+            row = conn.execute(f"{SELECT_SOURCES} WHERE name = {self.MARK}", (name,)).fetchone()
             if row is None:
                 raise _not_found(name)
             conn.execute(f"DELETE FROM sources WHERE name = {self.MARK}", (name,))
         return source_from_row(row)
 
     def get_source(self, name: str) -> Source | None:
-        rows = self._read(f"{_SELECT} WHERE name = {self.MARK}", (name,))
+        rows = self._read(f"{SELECT_SOURCES} WHERE name = {self.MARK}", (name,))
         return source_from_row(rows[0]) if rows else None
 
     def list_sources(self) -> Sequence[Source]:
-        return [source_from_row(row) for row in self._read(f"{_SELECT} ORDER BY name", ())]
+        return [source_from_row(row) for row in self._read(f"{SELECT_SOURCES} ORDER BY name", ())]
 
 
 def _not_found(name: str) -> SourceNotFoundError:

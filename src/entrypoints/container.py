@@ -14,6 +14,8 @@ from flwd.adapters.yaml_catalog import YamlJobCatalog
 from flwd.domain.model import PolicyBundle
 from flwd.domain.policy.bundle import parse_policy
 from flwd.domain.plan.use_cases import EngineSettings, ListJobs, PlanJob
+from flwd.domain.sources.jobs import SourceJobs
+from flwd.domain.spec.addon import parse_addon_manifest
 from flwd.entrypoints.config import FlwdConfig, read_yaml_mapping
 from flwd.ports.kinds import DispatchKind, StoreKind
 
@@ -37,16 +39,20 @@ class Lazy:
 # ``Lazy`` (tests/unit/test_container.py resolves every provider: a wrong name fails there).
 if TYPE_CHECKING:
     from flwd.adapters import (
+        docker_addons,
         docker_runtime,
         fs_secrets,
         fs_workspace,
+        podman_addons,
         podman_runtime,
         pg_store,
         runtime_detect,
         secret_sealer,
+        sqlite_sources,
         sqlite_store,
     )
     from flwd.domain.run import execution, orphans, reconcile, start, use_cases
+    from flwd.domain.sources import use_cases as source_cases
     from flwd.domain.run import pending as run_pending
     from flwd.domain.run import supervisor as run_supervisor
     from flwd.domain.run.execution import QueuedRun
@@ -59,10 +65,14 @@ else:
         Lazy(f"flwd.adapters.{name}") for name in (
             "docker_runtime", "fs_secrets", "fs_workspace", "pg_store", "podman_runtime",
             "runtime_detect", "secret_sealer", "sqlite_store"))
+    docker_addons, podman_addons, sqlite_sources = (
+        Lazy(f"flwd.adapters.{name}") for name in ("docker_addons", "podman_addons",
+                                                   "sqlite_sources"))
     execution, orphans, reconcile, run_pending, run_supervisor, start, use_cases = (
         Lazy(f"flwd.domain.run.{name}") for name in (
             "execution", "orphans", "reconcile", "pending", "supervisor", "start", "use_cases"))
     adopter = Lazy("flwd.entrypoints.cli.adopter")
+    source_cases = Lazy("flwd.domain.sources.use_cases")
 
 
 NO_RUNTIME_DETAIL = ("this server was started with --no-runtime (plan-only): it cannot run jobs; "
@@ -157,7 +167,30 @@ class Container(containers.DeclarativeContainer):
         bundle=bundle,
         cancel_grace=config.cancel_grace,
     )
-    list_jobs = providers.Singleton(ListJobs, catalog=catalog)
+    # --- sources (SPEC section 10): add-on jobs are listed from the store's records alone;
+    # `flwd :jobs` reads the SQLite file read-only (when there is one) without the store adapter
+    source_listing = providers.Selector(
+        config.store,
+        sqlite=providers.Singleton(sqlite_sources.SqliteSourceListing, path=config.db_path),
+        postgresql=store,
+    )
+    manifest_parser = providers.Object(parse_addon_manifest)
+    source_jobs = providers.Singleton(SourceJobs, manifest_parser)
+    addon_images = providers.Selector(
+        runtime_found.provided.kind,
+        podman=providers.Singleton(podman_addons.PodmanAddonImages, runtime),
+        docker=providers.Singleton(docker_addons.DockerAddonImages, runtime),
+    )
+    source_deps = providers.Factory(
+        source_cases.SourceDeps, store=store, images=addon_images, parse=manifest_parser, clock=clock,
+        bundle=bundle,
+    )
+    add_source = providers.Factory(source_cases.AddSource, deps=source_deps)
+    refresh_source = providers.Factory(source_cases.RefreshSource, deps=source_deps)
+    remove_source = providers.Factory(source_cases.RemoveSource, store=store)
+    query_sources = providers.Factory(source_cases.QuerySources, store=store, parse=manifest_parser)
+    list_jobs = providers.Singleton(ListJobs, catalog=catalog, sources=source_listing,
+                                    addon_jobs=source_jobs)
     plan_job = providers.Factory(PlanJob, jobs=list_jobs, settings=settings)
     pending = providers.Singleton(run_pending.PendingCleanup)
     execute_run = providers.Singleton(

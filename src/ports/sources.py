@@ -37,7 +37,15 @@ class Source:
         return replace(self, **changes)
 
 
-class SourceStore(Protocol):
+class SourceListing(Protocol):
+    """Reads the sources, for the catalog (``flwd :jobs`` needs nothing more)."""
+
+    def list_sources(self) -> Sequence[Source]:
+        """Every source, sorted by name; raises ``RunStoreError`` when the store cannot be read."""
+        ...
+
+
+class SourceStore(SourceListing, Protocol):
     """Keeps sources beside the runs (SQLite, PostgreSQL, the fake), so every CLI and API
     replica sharing a store sees the same ones. Every write is one transaction."""
 
