@@ -24,9 +24,11 @@ from flwd.entrypoints.http.auth import ScopeGuard, metrics_guard
 from flwd.entrypoints.http.problems import PROBLEM_MEDIA_TYPE, STATUS_FOR_CODE
 from flwd.entrypoints.http.runs import CANCEL_ACTION, MAX_SEQ
 from flwd.entrypoints.http.schemas import MAX_IDEMPOTENCY_KEY
+from flwd.entrypoints.http.sources import REFRESH_ACTION, SOURCE_ROUTE
 
 SCHEME = "bearer"
 CANCEL_ROUTE = "/runs/{run_id}"
+_ACTIONS = {CANCEL_ROUTE: CANCEL_ACTION, SOURCE_ROUTE: REFRESH_ACTION}
 _AUTH = ("auth.unauthenticated", "auth.forbidden")
 _BODY = ("request.invalid", "request.too.large")
 _PLAN = ("job.not.found", "spec.invalid", "args.invalid")
@@ -35,6 +37,8 @@ _STORE = ("run.store.failed", "store.unavailable")
 _POLICY = ("policy.denied", "image.registry.not.allowed", "policy.override.denied",
            "policy.profile.denied", "policy.ceiling.exceeded", "runtime.rootful",
            "runtime.limits.unenforced")
+
+_SIGNATURES: tuple[str, ...] = ()  # image.signature.required/invalid once signatures are merged
 
 #: Every error code each operation can answer (SPEC section 8). The unit tests provoke each
 #: status and check it is here; a route missing from this table fails the document's build.
@@ -51,6 +55,17 @@ ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
     "GET /runs/{run_id}/events": (*_AUTH, "request.invalid", "run.not.found", *_STORE),
     "POST /runs/{run_id}:cancel": (*_AUTH, "run.not.found", "route.not.found", "run.not.active",
                                    *_STORE),
+    # sources (SPEC section 10)
+    "GET /sources": (*_AUTH, *_STORE),
+    "GET /sources/{name}": (*_AUTH, "request.invalid", "source.not.found", *_STORE),
+    "POST /sources": (*_AUTH, *_BODY, "source.trust.required", "source.exists",
+                      "image.registry.not.allowed", "E_ADDON_MANIFEST", "E_OCI",
+                      "container.runtime.unavailable", *_SIGNATURES, *_STORE),
+    "DELETE /sources/{name}": (*_AUTH, "request.invalid", "source.not.found", *_STORE),
+    "POST /sources/{name}:refresh": (*_AUTH, "request.invalid", "source.not.found",
+                                     "route.not.found", "image.registry.not.allowed",
+                                     "E_ADDON_MANIFEST", "E_OCI", "container.runtime.unavailable",
+                                     *_SIGNATURES, *_STORE),
 }
 
 #: Parameter constraints the handlers check themselves (Litestar drops ``ge`` on an optional
@@ -176,7 +191,7 @@ def complete(schema: Mapping[str, Any], scopes: Mapping[str, tuple[str, ...] | N
         raise LookupError(f"ROUTE_ERRORS and the routes disagree on {odd}")
     for label, operation in operations.items():
         method, path = label.split(" ", 1)
-        route = CANCEL_ROUTE if path.endswith(":" + CANCEL_ACTION) else path
+        route = path.rpartition(":")[0] if path.rpartition(":")[0] in _ACTIONS else path
         codes = _describe_security(operation, scopes[f"{method} {route}"], ROUTE_ERRORS[label],
                                    loopback=loopback)
         _describe_errors(operation, codes)
@@ -268,10 +283,14 @@ def _run_body_rules(schemas: dict[str, Any]) -> None:
 
 
 def _move_cancel(paths: dict[str, Any]) -> None:
-    """The cancel handler under its public path ``/runs/{run_id}:cancel`` (Litestar cannot route
-    a segment that mixes a parameter and text)."""
-    item = paths.get(CANCEL_ROUTE, {})
-    if "post" in item:
-        paths[CANCEL_ROUTE + ":cancel"] = {"post": item.pop("post")}
-        if "parameters" in item:
-            paths[CANCEL_ROUTE + ":cancel"]["parameters"] = item["parameters"]
+    """The action handlers under their public paths ``/runs/{run_id}:cancel`` and
+    ``/sources/{name}:refresh`` (Litestar cannot route a segment that mixes a parameter and
+    text)."""
+    for route, action in _ACTIONS.items():
+        item = paths.get(route, {})
+        if "post" in item:
+            paths[f"{route}:{action}"] = {"post": item.pop("post")}
+            if "parameters" in item:
+                paths[f"{route}:{action}"]["parameters"] = item["parameters"]
+            if set(item) <= {"parameters"}:
+                paths.pop(route)
