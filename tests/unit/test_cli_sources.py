@@ -1,0 +1,97 @@
+"""``flwd :sources``: add, list, refresh and remove through the CLI, and the same answers as
+the API over one container (fake add-on images and runtime)."""
+
+from __future__ import annotations
+
+import io as stdio
+import json
+from pathlib import Path
+from typing import Any
+
+from flwd.entrypoints.cli.main import main
+from flwd.entrypoints.cli.render import Io
+from flwd.entrypoints.container import Container
+from litestar.testing import TestClient
+from tests.unit.http_support import auth, close, fake_runtime, make_app, make_container
+
+REF = "localhost:5000/addons/greet:1"
+ADDON = {"apiVersion": "flwd.addon/v1", "kind": "AddOn",
+         "metadata": {"name": "greet", "version": "2.1.0"},
+         "jobs": [{"id": "hello", "command": ["/bin/sh", "-c", 'echo "Hello $ARG_NAME"'],
+                   "argspec": {"args": [{"name": "name", "type": "string", "required": True}]}},
+                  {"id": "bad1", "command": "not a list"}, {"id": "bad2", "timeout": "never",
+                                                            "command": ["/bin/true"]}]}
+
+
+def cli(engine: Container, *argv: str) -> tuple[int, str, str]:
+    out, err = stdio.StringIO(), stdio.StringIO()
+    code = main(list(argv), Io(out=out, err=err), {"HOME": "/nonexistent"}, container=engine)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_sources_add_list_plan_and_run_an_addon_job_when_trusted(engine: Container) -> None:
+    digest = engine.addon_images().publish(REF, ADDON)
+
+    code, out, err = cli(engine, ":sources", "add", "greet", REF, "--trusted")
+    assert (code, err) == (0, ""), err
+    assert f"pinned to {digest}" in out and "greet/hello" in out
+
+    _, listed, _ = cli(engine, ":sources", "--json")
+    (source,) = json.loads(listed)["sources"]
+    assert (source["name"], source["digest"], source["jobs"]) == ("greet", digest, ["greet/hello"])
+    assert sorted(bad["id"] for bad in source["invalid"]) == ["greet/bad1", "greet/bad2"]
+    _, jobs, _ = cli(engine, ":jobs", "--json")
+    hello = next(job for job in json.loads(jobs)["jobs"] if job["id"] == "greet/hello")
+    assert hello["origin"] == {"source": "greet", "kind": "oci", "ref": REF, "digest": digest,
+                               "addon_version": "2.1.0"}
+    _, plan, _ = cli(engine, ":plan", "greet/hello", "--name", "Ada", "--json")
+    assert json.loads(plan)["image"] == f"localhost:5000/addons/greet@{digest}"
+    code, _, err = cli(engine, "greet/hello", "--name", "Ada")
+    assert code == 0, err
+    run = engine.query_runs().page(job_id="greet/hello", status=None, limit=5).runs[0]
+    assert run.origin["digest"] == digest and run.image.endswith(digest)
+
+
+def test_sources_add_exits_125_with_trust_required_when_not_trusted(engine: Container) -> None:
+    engine.addon_images().publish(REF, ADDON)
+
+    code, out, err = cli(engine, ":sources", "add", "greet", REF)
+
+    assert code == 125 and out == ""
+    assert err.startswith("error[source.trust.required]: ")
+
+
+def test_sources_refresh_and_remove_say_what_changed_when_the_tag_moved(engine: Container) -> None:
+    images = engine.addon_images()
+    first = images.publish(REF, ADDON)
+    cli(engine, ":sources", "add", "greet", REF, "--trusted")
+    moved = images.publish(REF, {**ADDON, "jobs": [ADDON["jobs"][0], {"id": "new", "command": ["/bin/true"]}]})
+
+    code, out, _ = cli(engine, ":sources", "refresh", "greet")
+    assert code == 0
+    assert f"digest {first} -> {moved}" in out and "jobs added: greet/new" in out
+
+    code, out, _ = cli(engine, ":sources", "remove", "greet")
+    assert code == 0 and out.startswith("removed source greet")
+    code, _, err = cli(engine, ":sources", "remove", "greet")
+    assert code == 2 and err.startswith("error[source.not.found]")
+
+
+def test_cli_and_api_give_identical_sources_when_they_share_a_store(tmp_path: Path) -> None:
+    container = make_container(tmp_path, fake_runtime())
+    container.addon_images().publish(REF, ADDON)
+    with TestClient(make_app(container)) as client:
+        added = client.post("/sources", json={"name": "greet", "ref": REF, "trusted": True},
+                            headers=auth())
+        api: dict[str, Any] = client.get("/sources", headers=auth()).json()
+        one = client.get("/sources/greet", headers=auth()).json()
+        denied = client.post("/sources", json={"name": "x", "ref": REF}, headers=auth())
+
+    _, listed, _ = cli(container, ":sources", "--json")
+    code, _, err = cli(container, ":sources", "add", "x", REF)
+    close(container)
+
+    assert added.status_code == 201 and added.headers["location"] == "/sources/greet"
+    assert json.loads(listed) == api and api["sources"] == [one]
+    assert denied.status_code == 422 and denied.json()["code"] == "source.trust.required"
+    assert code == 125 and err.startswith("error[source.trust.required]")
