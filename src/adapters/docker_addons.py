@@ -48,13 +48,7 @@ class DockerAddonImages:
                                         resolved[-1] if resolved else "")
 
     def present(self, pinned: str) -> bool:
-        try:
-            self._api().inspect_image(pinned)
-        except docker.errors.ImageNotFound:
-            return False
-        except Exception as exc:
-            raise translate_api_error(exc, "inspect image", image=pinned) from exc
-        return True
+        return self._runtime.has_image(pinned)
 
     def read_manifest(self, pinned: str) -> ManifestDocument:
         api = self._api()

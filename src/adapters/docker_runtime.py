@@ -112,7 +112,7 @@ class DockerRuntime:
     ) -> bool:
         if policy not in PULL_POLICIES:
             raise ValueError(f"unknown pull policy {policy!r}; expected one of {PULL_POLICIES}")
-        present = self._image_present(image)
+        present = self.has_image(image)
         if policy == "never" and not present:
             raise never_pull_error(image)
         if present and policy != "always":
@@ -215,7 +215,8 @@ class DockerRuntime:
 
     # --- helpers -------------------------------------------------------------------
 
-    def _image_present(self, image: str) -> bool:
+    def has_image(self, image: str) -> bool:
+        """Whether *image* is in the daemon's image store (also for the add-on adapter)."""
         try:
             self._api().inspect_image(image)
         except docker.errors.ImageNotFound:

@@ -21,9 +21,12 @@ from flwd.ports.runtime import PullProgress
 class PodmanAddonImages:
     """Add-on images in the image store of the Podman service *runtime* speaks to."""
 
-    def __init__(self, runtime: PodmanRuntime, timeout: float = 30.0) -> None:
+    def __init__(self, runtime: PodmanRuntime) -> None:
         self._runtime = runtime
-        self._api = LibpodApi(runtime.url, timeout)
+
+    @property
+    def _api(self) -> LibpodApi:
+        return self._runtime.api
 
     def pull(self, ref: str, progress: Callable[[PullProgress], None]) -> PinnedImage:
         self._runtime.ensure_image(ref, "always", progress)
@@ -32,10 +35,7 @@ class PodmanAddonImages:
         return pinned_from_repo_digests(ref, digests, str(info.get("Digest") or ""))
 
     def present(self, pinned: str) -> bool:
-        response = self._api.call("get", f"/images/{pinned}/exists", "inspect image")
-        if response.status_code not in (204, 404):
-            raise self._api.fail(response, "inspect image", image=pinned)
-        return bool(response.status_code == 204)
+        return self._runtime.has_image(pinned)
 
     def read_manifest(self, pinned: str) -> ManifestDocument:
         container_id = self._create_reader(pinned)
@@ -47,9 +47,6 @@ class PodmanAddonImages:
             return ManifestDocument(image=pinned, path=MANIFEST_PATHS[0], data=None, error=NO_MANIFEST)
         finally:
             self._remove(container_id)
-
-    def close(self) -> None:
-        self._api.close()
 
     def _inspect(self, image: str, action: str) -> dict[str, Any]:
         response = self._api.call("get", f"/images/{image}/json", action)

@@ -158,6 +158,12 @@ class Container(containers.DeclarativeContainer):
         docker=providers.Resource(opened, docker_runtime.DockerRuntime,
                                   base_url=runtime_found.provided.url),
     )
+    # SPEC section 10: add-on images (pull, pin, read the manifest) on the runs' own runtime
+    addon_images = providers.Selector(
+        runtime_found.provided.kind,
+        podman=providers.Singleton(podman_addons.PodmanAddonImages, runtime=runtime),
+        docker=providers.Singleton(docker_addons.DockerAddonImages, runtime=runtime),
+    )
     bundle = providers.Singleton(load_policy, policy_file=config.policy_file)
 
     settings = providers.Singleton(
@@ -176,11 +182,6 @@ class Container(containers.DeclarativeContainer):
     )
     manifest_parser = providers.Object(parse_addon_manifest)
     source_jobs = providers.Singleton(SourceJobs, manifest_parser)
-    addon_images = providers.Selector(
-        runtime_found.provided.kind,
-        podman=providers.Singleton(podman_addons.PodmanAddonImages, runtime),
-        docker=providers.Singleton(docker_addons.DockerAddonImages, runtime),
-    )
     source_deps = providers.Factory(
         source_cases.SourceDeps, store=store, images=addon_images, parse=manifest_parser, clock=clock,
         bundle=bundle,

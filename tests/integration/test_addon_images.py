@@ -16,6 +16,7 @@ from flwd.domain.spec.addon import parse_addon_manifest
 from flwd.domain.spec.addon_load import load_addon
 from flwd.ports.addons import AddonImages
 from flwd.ports.runtime import PullProgress
+from tests.contracts.addons import Published, check_addon_images_contract
 from tests.integration.addon_images import LEGACY_MANIFEST_PATH, push_addon
 from tests.integration.e2e_support import RUNTIMES, Runtime, runtime_for
 from tests.integration.oci_registry import LocalRegistry
@@ -38,15 +39,26 @@ class Side:
 def side(request: pytest.FixtureRequest, registry_podman: str) -> Iterator[Side]:
     if request.param == "podman":
         runtime = PodmanRuntime(registry_podman)
-        podman = PodmanAddonImages(runtime)
-        yield Side(podman, Runtime(name="podman", socket=registry_podman))
-        podman.close()
+        yield Side(PodmanAddonImages(runtime), Runtime(name="podman", socket=registry_podman))
     else:
         rt = runtime_for("docker", request)
         docker_runtime = DockerRuntime(rt.socket)
         yield Side(DockerAddonImages(docker_runtime), rt)
         runtime = docker_runtime
     runtime.close()
+
+
+def test_adapter_keeps_the_addon_images_contract_against_the_local_registry(
+    side: Side, local_registry: LocalRegistry
+) -> None:
+    good = push_addon(local_registry, "contract")
+    bare = push_addon(local_registry, "contract-bare", manifest="")
+
+    check_addon_images_contract(
+        side.images, Published(ref=good.ref, digest=good.digest, missing_ref=f"{good.name}:9"),
+        Published(ref=bare.ref, digest=bare.digest, missing_ref=f"{bare.name}:9"))
+
+    assert side.readers() == []
 
 
 def test_pull_pins_the_digest_the_registry_serves_with_progress_when_given_a_tag(
@@ -99,28 +111,20 @@ def test_manifest_is_found_at_the_legacy_path_when_only_there(
     assert [j.id for j in loaded.manifest.jobs] == ["old/hello"]
 
 
-def test_missing_manifest_is_e_addon_manifest_and_leaves_no_container_when_absent(
-    side: Side, local_registry: LocalRegistry
+@pytest.mark.parametrize(("name", "text", "said"), [
+    ("bare", "", "/flwd-addon/manifest.yaml or /addon/manifest.yaml not found"),
+    ("badyaml", "apiVersion: [unclosed\n", "invalid YAML"),
+    ("list", "- apiVersion: flwd.addon/v1\n", "must be a mapping"),
+])
+def test_missing_or_undecodable_manifest_is_e_addon_manifest_leaving_no_container(
+    side: Side, local_registry: LocalRegistry, name: str, text: str, said: str
 ) -> None:
-    pushed = push_addon(local_registry, "bare", manifest="")
+    pushed = push_addon(local_registry, name, manifest=text)
 
     with pytest.raises(AddonManifestError) as err:
-        load_addon(side.images, source="bare", ref=pushed.ref, progress=lambda _: None)
+        load_addon(side.images, source=name, ref=pushed.ref, progress=lambda _: None)
 
-    assert err.value.code == "E_ADDON_MANIFEST"
-    assert "/flwd-addon/manifest.yaml" in err.value.detail and "not found" in err.value.detail
-    assert side.readers() == []
-
-
-def test_undecodable_manifest_is_e_addon_manifest_naming_the_yaml_problem(
-    side: Side, local_registry: LocalRegistry
-) -> None:
-    pushed = push_addon(local_registry, "badyaml", manifest="apiVersion: [unclosed\n")
-
-    with pytest.raises(AddonManifestError) as err:
-        load_addon(side.images, source="bad", ref=pushed.ref, progress=lambda _: None)
-
-    assert "invalid YAML" in err.value.detail
+    assert err.value.code == "E_ADDON_MANIFEST" and said in err.value.detail, err.value.detail
     assert side.readers() == []
 
 

@@ -74,10 +74,10 @@ class SubmitRun:
             owner=self._owner,
             origin=job.origin.as_dict() if job.origin is not None else {},
         )
-        created: dict[str, object] = {"job_id": job.id, "profile": plan.profile.value, "image": plan.image,
-                   "args": dict(plan.args)}
-        if job.origin is not None:  # SPEC section 10: an add-on job's run says where it came from
-            created["origin"] = job.origin.as_dict()
+        created: dict[str, object] = {"job_id": job.id, "profile": plan.profile.value,
+                                      "image": plan.image, "args": dict(plan.args)}
+        if plan.origin is not None:  # an add-on job: where it came from (SPEC section 10)
+            created["origin"] = plan.origin.as_dict()
         try:
             self._store.create(record, ev.RUN_CREATED, created)
         except IdempotencyConflictError:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from flwd.domain.errors import JobNotFoundError, SpecInvalidError
 from flwd.domain.model import JobSpec
 from flwd.domain.spec.addon import AddonManifest, parse_addon_manifest
+from flwd.domain.spec.catalog import Catalog
 from flwd.ports.addons import AddonImages, PinnedImage
 from flwd.ports.runtime import PullProgress
 
@@ -67,11 +67,4 @@ def repin_addon_job(images: AddonImages, job: JobSpec, progress: Progress) -> Re
 
 
 def _job_in(manifest: AddonManifest, job_id: str) -> JobSpec:
-    for job in manifest.jobs:
-        if job.id == job_id:
-            return job
-    for broken in manifest.invalid:
-        if broken.id == job_id:
-            raise SpecInvalidError(broken.reason, file=broken.spec_path, field=broken.field)
-    raise JobNotFoundError(f"add-on {manifest.origin.ref} ({manifest.origin.digest}) has no job "
-                           f"{job_id!r} any more", job=job_id)
+    return Catalog(jobs=manifest.jobs, invalid=manifest.invalid).find(job_id)
