@@ -129,6 +129,19 @@ class RuntimeLimitsUnenforcedError(PolicyDeniedError):
     code = "runtime.limits.unenforced"
 
 
+class ImageSignatureRequiredError(PolicyDeniedError):
+    """``verify_signatures: required`` and the add-on's digest carries no signature."""
+
+    code = "image.signature.required"
+
+
+class ImageSignatureInvalidError(PolicyDeniedError):
+    """``verify_signatures: required`` and no signature of the digest checks out against any
+    of the policy's ``signature_keys``."""
+
+    code = "image.signature.invalid"
+
+
 # --- runtime ------------------------------------------------------------------------
 
 

@@ -6,7 +6,10 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:
+    from flwd.ports.signatures import SignatureKey
 
 
 class ArgType(StrEnum):
@@ -20,6 +23,14 @@ class ArgType(StrEnum):
 
 class Profile(StrEnum):
     SECURE = "secure"
+    PERMISSIVE = "permissive"
+    DISABLED = "disabled"
+
+
+class SignatureMode(StrEnum):
+    """The policy's ``verify_signatures`` (SPEC section 10)."""
+
+    REQUIRED = "required"
     PERMISSIVE = "permissive"
     DISABLED = "disabled"
 
@@ -222,6 +233,9 @@ class PolicyBundle:
     allowed_registries: tuple[str, ...] = ()
     ceilings: Resources = field(default_factory=lambda: Resources(pids=DEFAULT_PIDS))
     overrides: Overrides = field(default_factory=Overrides)
+    # SPEC section 10: None follows the profile (required/permissive/disabled by its name)
+    verify_signatures: SignatureMode | None = None
+    signature_keys: tuple[SignatureKey, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from dependency_injector import containers, providers
 
+from flwd.adapters.pem_keys import PemSignatureKeyReader
 from flwd.adapters.system import LocalRunOwners, SystemClock, UuidRunIds
 from flwd.adapters.yaml_catalog import YamlJobCatalog
 from flwd.domain.model import PolicyBundle
 from flwd.domain.policy.bundle import parse_policy
+from flwd.domain.policy.profiles import effective_profile
+from flwd.domain.policy.signatures import ImageSignatureCheck
 from flwd.domain.plan.use_cases import EngineSettings, ListJobs, PlanJob
 from flwd.domain.sources.jobs import SourceJobs
 from flwd.domain.spec.addon import parse_addon_manifest
@@ -84,7 +87,16 @@ def load_policy(policy_file: str | None) -> PolicyBundle:
     if not policy_file:
         return parse_policy(None)
     path = Path(os.path.expanduser(policy_file))
-    return parse_policy(read_yaml_mapping(path, "policy"), source=str(path))
+    return parse_policy(read_yaml_mapping(path, "policy"), source=str(path),
+                        keys=PemSignatureKeyReader(path.parent, str(path)))
+
+
+# Signatures (SPEC section 10): the verifier (requests, python-dxf, cryptography) loads on the
+# first check, never for :jobs or :plan.
+if TYPE_CHECKING:
+    from flwd.adapters import cosign_verifier
+else:
+    cosign_verifier = Lazy("flwd.adapters.cosign_verifier")
 
 
 def opened(build: Callable[..., ContainerRuntime], *args: Any, **kwargs: Any
@@ -165,6 +177,13 @@ class Container(containers.DeclarativeContainer):
         docker=providers.Singleton(docker_addons.DockerAddonImages, runtime=runtime),
     )
     bundle = providers.Singleton(load_policy, policy_file=config.policy_file)
+    # cosign signatures of add-on images (SPEC section 10): check_image_signature's verifier
+    signatures = providers.Singleton(cosign_verifier.CosignSignatureVerifier)
+    # at add and refresh: the profile of no particular run (FLWD_PROFILE, the configuration's)
+    signature_check = providers.Factory(
+        ImageSignatureCheck, bundle=bundle, verifier=signatures,
+        profile=providers.Callable(effective_profile, requested=None, env=config.env_profile,
+                                   configured=config.default_profile, job=None))
 
     settings = providers.Singleton(
         EngineSettings,

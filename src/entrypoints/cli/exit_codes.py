@@ -28,6 +28,8 @@ EXIT_FOR_CODE: dict[str, int] = {
     "policy.ceiling.exceeded": EXIT_FLWD,
     "runtime.rootful": EXIT_FLWD,
     "runtime.limits.unenforced": EXIT_FLWD,
+    "image.signature.required": EXIT_FLWD,
+    "image.signature.invalid": EXIT_FLWD,
     "container.runtime.unavailable": EXIT_FLWD,
     "E_OCI": EXIT_FLWD,
     "E_ADDON_MANIFEST": EXIT_USAGE,

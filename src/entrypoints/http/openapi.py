@@ -36,7 +36,8 @@ _PLAN = ("job.not.found", "spec.invalid", "args.invalid")
 _STORE = ("run.store.failed", "store.unavailable")
 _POLICY = ("policy.denied", "image.registry.not.allowed", "policy.override.denied",
            "policy.profile.denied", "policy.ceiling.exceeded", "runtime.rootful",
-           "runtime.limits.unenforced")
+           "runtime.limits.unenforced",
+           "image.signature.required", "image.signature.invalid")  # add-on runs (section 10)
 
 _SIGNATURES: tuple[str, ...] = ()  # image.signature.required/invalid once signatures are merged
 

@@ -49,6 +49,8 @@ STATUS_FOR_CODE: dict[str, int] = {
     "policy.ceiling.exceeded": 422,
     "runtime.rootful": 422,
     "runtime.limits.unenforced": 422,
+    "image.signature.required": 422,
+    "image.signature.invalid": 422,
     "container.runtime.unavailable": 422,
     "E_OCI": 422,
     "E_ADDON_MANIFEST": 422,
