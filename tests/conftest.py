@@ -49,6 +49,7 @@ from typing import Iterator  # noqa: E402
 from dependency_injector import providers  # noqa: E402
 
 from flwd.adapters.fake_addons import FakeAddonImages  # noqa: E402
+from flwd.adapters.fake_signatures import FakeSignatureVerifier  # noqa: E402
 from flwd.adapters.fake_runtime import FakeRuntime  # noqa: E402
 from flwd.entrypoints.config import FlwdConfig  # noqa: E402
 from flwd.entrypoints.container import Container, build_container  # noqa: E402
@@ -93,6 +94,7 @@ def engine(tmp_path: Path, jobs_root: Path, fake_runtime: FakeRuntime,
     container = build_container(config)
     container.runtime.override(providers.Object(fake_runtime))
     container.addon_images.override(providers.Object(FakeAddonImages()))
+    container.signatures.override(providers.Object(FakeSignatureVerifier()))
     container.secrets.override(providers.Object(fake_secrets))
     container.workspace.override(providers.Object(fake_workspace))
     container.env.override(providers.Object({"HOME": str(tmp_path), "HOST_CANARY": "x"}))

@@ -203,7 +203,7 @@ class Container(containers.DeclarativeContainer):
     source_jobs = providers.Singleton(SourceJobs, manifest_parser)
     source_deps = providers.Factory(
         source_cases.SourceDeps, store=store, images=addon_images, parse=manifest_parser, clock=clock,
-        bundle=bundle,
+        bundle=bundle, check_signature=signature_check,
     )
     add_source = providers.Factory(source_cases.AddSource, deps=source_deps)
     refresh_source = providers.Factory(source_cases.RefreshSource, deps=source_deps)

@@ -8,6 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+from dependency_injector import providers
+
+from flwd.domain.sources.use_cases import no_signature_check
 from flwd.entrypoints.cli.main import main
 from flwd.entrypoints.cli.render import Io
 from flwd.entrypoints.container import Container
@@ -21,6 +25,12 @@ ADDON = {"apiVersion": "flwd.addon/v1", "kind": "AddOn",
                    "argspec": {"args": [{"name": "name", "type": "string", "required": True}]}},
                   {"id": "bad1", "command": "not a list"}, {"id": "bad2", "timeout": "never",
                                                             "command": ["/bin/true"]}]}
+
+
+@pytest.fixture(autouse=True)
+def unsigned_allowed(engine: Container) -> None:
+    """Signatures have their own tests (below, and test_signatures): here they are not checked."""
+    engine.signature_check.override(providers.Object(no_signature_check))
 
 
 def cli(engine: Container, *argv: str) -> tuple[int, str, str]:
@@ -77,8 +87,21 @@ def test_sources_refresh_and_remove_say_what_changed_when_the_tag_moved(engine: 
     assert code == 2 and err.startswith("error[source.not.found]")
 
 
+def test_sources_add_is_refused_with_signature_required_when_unsigned_under_secure(
+        engine: Container) -> None:
+    engine.signature_check.reset_override()
+    engine.addon_images().publish(REF, ADDON)
+
+    code, out, err = cli(engine, ":sources", "add", "greet", REF, "--trusted")
+
+    assert code == 125 and out == ""
+    assert err.startswith("error[image.signature.required]: ")
+    assert engine.store().list_sources() == []
+
+
 def test_cli_and_api_give_identical_sources_when_they_share_a_store(tmp_path: Path) -> None:
     container = make_container(tmp_path, fake_runtime())
+    container.signature_check.override(providers.Object(no_signature_check))
     container.addon_images().publish(REF, ADDON)
     with TestClient(make_app(container)) as client:
         added = client.post("/sources", json={"name": "greet", "ref": REF, "trusted": True},

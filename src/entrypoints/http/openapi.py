@@ -39,7 +39,7 @@ _POLICY = ("policy.denied", "image.registry.not.allowed", "policy.override.denie
            "runtime.limits.unenforced",
            "image.signature.required", "image.signature.invalid")  # add-on runs (section 10)
 
-_SIGNATURES: tuple[str, ...] = ()  # image.signature.required/invalid once signatures are merged
+_SIGNATURES = ("image.signature.required", "image.signature.invalid")  # add and refresh
 
 #: Every error code each operation can answer (SPEC section 8). The unit tests provoke each
 #: status and check it is here; a route missing from this table fails the document's build.
