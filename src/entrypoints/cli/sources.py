@@ -83,7 +83,8 @@ def _remote(config: FlwdConfig, io: Io, action: str, values: dict[str, Any]) -> 
 
 def _print(io: Io, action: str, result: Any, as_json: bool) -> None:
     for decision in result.get("decisions", []) if isinstance(result, dict) else []:
-        io.err.write(f"warning[{decision['code']}]: {decision['reason']}\n")
+        if decision["decision"] == "warn":
+            io.err.write(f"warning[{decision['code']}]: {decision['reason']}\n")
     if as_json:
         io.out.write(dumps(result) + "\n")
     elif action in ("add", "refresh"):
