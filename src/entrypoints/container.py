@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         sqlite_store,
     )
     from flwd.domain.run import execution, orphans, reconcile, start, use_cases
+    from flwd.domain.sources import on_run as source_on_run
     from flwd.domain.sources import use_cases as source_cases
     from flwd.domain.run import pending as run_pending
     from flwd.domain.run import supervisor as run_supervisor
@@ -76,6 +77,7 @@ else:
             "execution", "orphans", "reconcile", "pending", "supervisor", "start", "use_cases"))
     adopter = Lazy("flwd.entrypoints.cli.adopter")
     source_cases = Lazy("flwd.domain.sources.use_cases")
+    source_on_run = Lazy("flwd.domain.sources.on_run")
 
 
 NO_RUNTIME_DETAIL = ("this server was started with --no-runtime (plan-only): it cannot run jobs; "
@@ -242,13 +244,18 @@ class Container(containers.DeclarativeContainer):
         local=supervisor,
         none=providers.Singleton(start.NoRuntimeDispatcher, detail=NO_RUNTIME_DETAIL),
     )
+    repin_on_run = providers.Factory(
+        source_on_run.RepinOnRun, jobs=list_jobs, plan=plan_job, store=store,
+        images=addon_images, refresh=refresh_source,
+    )
     start_run = providers.Factory(
         start.StartRun, submit=submit_run, dispatcher=dispatcher, store=store, clock=clock,
-        pending=pending,
+        pending=pending, repin=repin_on_run,
     )
     start_detached_run = providers.Factory(
         start.StartRun, submit=submit_run, store=store, clock=clock, pending=pending,
         dispatcher=providers.Factory(build_detaching_dispatcher, container=__self__),
+        repin=repin_on_run,
     )
     query_runs = providers.Factory(use_cases.QueryRuns, store=store, pending=pending)
     reconcile_runs = providers.Factory(

@@ -118,3 +118,32 @@ def test_cli_and_api_give_identical_sources_when_they_share_a_store(tmp_path: Pa
     assert json.loads(listed) == api and api["sources"] == [one]
     assert denied.status_code == 422 and denied.json()["code"] == "source.trust.required"
     assert code == 125 and err.startswith("error[source.trust.required]")
+
+
+def test_on_run_source_is_repinned_and_the_run_says_so_when_the_tag_moved(engine: Container) -> None:
+    images = engine.addon_images()
+    first = images.publish(REF, ADDON)
+    cli(engine, ":sources", "add", "greet", REF, "--trusted", "--pull-policy", "on-run")
+    moved = images.publish(REF, {**ADDON, "metadata": {"name": "greet", "version": "2.2.0"}})
+
+    code, _, err = cli(engine, "greet/hello", "--name", "Ada")
+
+    assert code == 0, err
+    run = engine.query_runs().page(job_id="greet/hello", status=None, limit=5).runs[0]
+    repinned = [e.data for e in engine.query_runs().events(run.run_id) if e.type == "source.repinned"]
+    assert repinned == [{"source": "greet", "ref": REF, "old_digest": first, "new_digest": moved}]
+    assert run.image.endswith(moved) and engine.store().get_source("greet").digest == moved
+
+
+def test_on_add_source_is_not_pulled_again_when_a_job_runs(engine: Container) -> None:
+    images = engine.addon_images()
+    first = images.publish(REF, ADDON)
+    cli(engine, ":sources", "add", "greet", REF, "--trusted")
+    images.publish(REF, {**ADDON, "metadata": {"name": "greet", "version": "2.2.0"}})
+
+    code, _, err = cli(engine, "greet/hello", "--name", "Ada")
+
+    assert code == 0, err
+    assert images.pulled == [REF]
+    run = engine.query_runs().page(job_id="greet/hello", status=None, limit=5).runs[0]
+    assert run.image.endswith(first)

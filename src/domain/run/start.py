@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from flwd.domain.errors import FlwdError, RuntimeUnavailableError
 from flwd.domain.model import RunStatus
@@ -70,8 +70,10 @@ class StartRun:
     """
 
     def __init__(self, *, submit: SubmitRun, dispatcher: RunDispatcher[QueuedRun],
-                 store: RunStore, clock: Clock, pending: PendingCleanup) -> None:
+                 store: RunStore, clock: Clock, pending: PendingCleanup,
+                 repin: Callable[[RunRequest], Mapping[str, str] | None] | None = None) -> None:
         self._submit = submit
+        self._repin = repin  # add-on sources with pull_policy on-run (SPEC section 10)
         self._dispatcher = dispatcher
         self._store = store
         self._clock = clock
@@ -83,7 +85,11 @@ class StartRun:
         """*listeners* hear every event of the run in order: those recorded at submission
         first, then each one as it is recorded. ``stop_requested()``, asked just before the
         hand-over, true: the run is handed over canceled and ends without starting."""
+        repinned = self._repin(request) if self._repin is not None else None
         submitted = self._submit(request, idempotency_key)
+        if repinned is not None and not isinstance(submitted, RunRecord):
+            self._store.append(submitted.record.run_id, ev.SOURCE_REPINNED, repinned,
+                               self._clock.now_iso())
         if isinstance(submitted, RunRecord):
             done: Future[RunRecord] = Future()
             done.set_result(submitted)
