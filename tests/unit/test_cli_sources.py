@@ -147,3 +147,32 @@ def test_on_add_source_is_not_pulled_again_when_a_job_runs(engine: Container) ->
     assert images.pulled == [REF]
     run = engine.query_runs().page(job_id="greet/hello", status=None, limit=5).runs[0]
     assert run.image.endswith(first)
+
+
+def test_declared_source_is_added_by_the_sources_command_when_missing(
+        engine: Container, tmp_path: Path) -> None:
+    digest = engine.addon_images().publish(REF, ADDON)
+    config = tmp_path / "flwd.yaml"
+    config.write_text(f"sources:\n  - {{name: greet, type: oci, ref: '{REF}', trusted: true}}\n"
+                      f"  - {{name: shady, ref: '{REF}'}}\n")
+
+    code, out, err = cli(engine, "--config", str(config), ":sources", "--json")
+    again = cli(engine, "--config", str(config), ":sources", "--json")
+
+    assert code == 0
+    assert [s["name"] for s in json.loads(out)["sources"]] == ["greet"]
+    assert f"added source greet declared in the configuration ({REF} pinned to {digest})" in err
+    assert "warning[source.trust.required]: source shady declared in" in err
+    assert engine.addon_images().pulled == [REF] and "added source" not in again[2]
+
+
+def test_config_refuses_malformed_sources_when_loading(tmp_path: Path) -> None:
+    from flwd.domain.errors import ConfigInvalidError
+    from flwd.entrypoints.config import CliOverrides, load_config
+
+    for text in ("sources: {a: 1}\n", "sources: [{name: a}]\n", "sources: [{name: a, ref: x, trustd: true}]\n",
+                 "sources: [{name: a, ref: x, trusted: yes please}]\n",
+                 "sources: [{name: a, ref: x}, {name: a, ref: y}]\n"):
+        (tmp_path / "flwd.yaml").write_text(text)
+        with pytest.raises(ConfigInvalidError):
+            load_config(CliOverrides(config=str(tmp_path / "flwd.yaml")), {})

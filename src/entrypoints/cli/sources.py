@@ -29,7 +29,7 @@ def sources_command(config: FlwdConfig, tokens: Sequence[str], io: Io,
     if config.server_url and given is None:
         result = _remote(config, io, action, values)
     else:
-        result = _local(config, given, action, values)
+        result = _local(config, io, given, action, values)
     _print(io, action, result, values.get("json", False))
     return EXIT_OK
 
@@ -41,13 +41,16 @@ def _request(action: str, values: dict[str, Any]) -> Any:
                          pull_policy=values["pull_policy"] or "on-add")
 
 
-def _local(config: FlwdConfig, given: Container | None, action: str,
+def _local(config: FlwdConfig, io: Io, given: Container | None, action: str,
            values: dict[str, Any]) -> Any:
     from flwd.entrypoints.container import build_container
+    from flwd.entrypoints.declared_sources import add_declared_sources
     from flwd.entrypoints.source_views import change_view, source_view
 
     container = given or build_container(config)
     try:
+        if action != "remove":  # a removed declared source comes back at the next command
+            add_declared_sources(container, config, io.err)
         if action == "add":
             return change_view(container.add_source()(_request(action, values)))
         if action == "refresh":
