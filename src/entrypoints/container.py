@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         sqlite_store,
     )
     from flwd.domain.run import execution, orphans, reconcile, start, use_cases
+    from flwd.domain.sources import health as source_health
     from flwd.domain.sources import on_run as source_on_run
     from flwd.domain.sources import use_cases as source_cases
     from flwd.domain.run import pending as run_pending
@@ -78,6 +79,7 @@ else:
     adopter = Lazy("flwd.entrypoints.cli.adopter")
     source_cases = Lazy("flwd.domain.sources.use_cases")
     source_on_run = Lazy("flwd.domain.sources.on_run")
+    source_health = Lazy("flwd.domain.sources.health")
 
 
 NO_RUNTIME_DETAIL = ("this server was started with --no-runtime (plan-only): it cannot run jobs; "
@@ -211,6 +213,10 @@ class Container(containers.DeclarativeContainer):
     refresh_source = providers.Factory(source_cases.RefreshSource, deps=source_deps)
     remove_source = providers.Factory(source_cases.RemoveSource, store=store)
     query_sources = providers.Factory(source_cases.QuerySources, store=store, parse=manifest_parser)
+    check_sources = providers.Factory(
+        source_health.CheckSources, store=store, images=addon_images, parse=manifest_parser,
+        check_signature=signature_check,
+    )
     list_jobs = providers.Singleton(ListJobs, catalog=catalog, sources=source_listing,
                                     addon_jobs=source_jobs)
     plan_job = providers.Factory(PlanJob, jobs=list_jobs, settings=settings)

@@ -218,3 +218,34 @@ def test_remove_drops_the_jobs_from_the_catalog_when_removed(world: World) -> No
     RemoveSource(store=world.store)("tools")
 
     assert jobs().jobs == () and world.store.list_sources() == []
+
+
+def _check(world: World, signature: Any = lambda image, digest: ()) -> list[Any]:
+    from flwd.domain.sources.health import CheckSources
+
+    return CheckSources(store=world.store, images=world.images, parse=parse_addon_manifest,
+                        check_signature=signature)()
+
+
+def test_doctor_check_finds_nothing_when_every_source_checks_out(world: World) -> None:
+    world.images.publish(REF, manifest(HELLO))
+    world.add()
+
+    assert _check(world) == []
+
+
+def test_doctor_check_names_the_source_when_its_digest_is_gone_and_its_signature_fails(
+        world: World) -> None:
+    from flwd.domain.errors import ImageSignatureInvalidError
+
+    world.images.publish(REF, manifest(HELLO))
+    stored = world.add().source
+    del world.images.local[stored.image]
+
+    def invalid(image: str, digest: str) -> Any:
+        raise ImageSignatureInvalidError("signed by another key")
+
+    problems = _check(world, invalid)
+
+    assert [(p.source, p.code) for p in problems] == [
+        ("tools", "E_OCI"), ("tools", "image.signature.invalid")]
