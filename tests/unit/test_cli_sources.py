@@ -176,3 +176,49 @@ def test_config_refuses_malformed_sources_when_loading(tmp_path: Path) -> None:
         (tmp_path / "flwd.yaml").write_text(text)
         with pytest.raises(ConfigInvalidError):
             load_config(CliOverrides(config=str(tmp_path / "flwd.yaml")), {})
+
+
+class _Terminal(stdio.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_sources_add_draws_the_pull_progress_line_when_stderr_is_a_terminal(engine: Container) -> None:
+    engine.addon_images().publish(REF, ADDON)
+    out, err = stdio.StringIO(), _Terminal()
+
+    code = main([":sources", "add", "greet", REF, "--trusted"], Io(out=out, err=err),
+                {"HOME": "/nonexistent"}, container=engine)
+
+    assert code == 0
+    assert err.getvalue().startswith(f"\rpulling {REF}") and err.getvalue().endswith("\n")
+
+
+def test_remote_sources_commands_answer_as_local_ones_when_given_a_server(tmp_path: Path) -> None:
+    from tests.unit.http_support import ADMIN, served
+
+    container = make_container(tmp_path, fake_runtime())
+    container.signature_check.override(providers.Object(no_signature_check))
+    digest = container.addon_images().publish(REF, ADDON)
+    with served(make_app(container)) as base:
+        def remote(*argv: str) -> tuple[int, str, str]:
+            out, err = stdio.StringIO(), stdio.StringIO()
+            code = main(["--server", base, "--token", ADMIN, *argv], Io(out=out, err=err),
+                        {"HOME": "/nonexistent"})
+            return code, out.getvalue(), err.getvalue()
+
+        added = remote(":sources", "add", "greet", REF, "--trusted")
+        listed = remote(":sources", "--json")
+        untrusted = remote(":sources", "add", "x", REF)
+        refreshed = remote(":sources", "refresh", "greet")
+        removed = remote(":sources", "remove", "greet")
+        missing = remote(":sources", "remove", "greet")
+    local = cli(container, ":sources", "--json")
+    close(container)
+
+    assert added[0] == 0 and f"pinned to {digest}" in added[1]
+    assert json.loads(listed[1])["sources"][0]["digest"] == digest
+    assert untrusted[0] == 125 and untrusted[2].startswith("error[source.trust.required]")
+    assert refreshed[0] == 0 and "digest unchanged" in refreshed[1]
+    assert removed[0] == 0 and missing[0] == 2 and missing[2].startswith("error[source.not.found]")
+    assert json.loads(local[1]) == {"sources": []}

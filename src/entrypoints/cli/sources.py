@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 from urllib.parse import quote
 
 from flwd.entrypoints.cli.command_parser import parse_command
@@ -51,10 +52,11 @@ def _local(config: FlwdConfig, io: Io, given: Container | None, action: str,
     try:
         if action != "remove":  # a removed declared source comes back at the next command
             add_declared_sources(container, config, io.err)
-        if action == "add":
-            return change_view(container.add_source()(_request(action, values)))
-        if action == "refresh":
-            return change_view(container.refresh_source()(values["name"]))
+        if action in ("add", "refresh"):
+            with _pull_progress(io, values["json"]) as progress:
+                if action == "add":
+                    return change_view(container.add_source()(_request(action, values), progress))
+                return change_view(container.refresh_source()(values["name"], progress))
         query = container.query_sources()
         if action == "remove":
             removed = container.remove_source()(values["name"])
@@ -63,6 +65,22 @@ def _local(config: FlwdConfig, io: Io, given: Container | None, action: str,
     finally:
         if given is None:
             container.shutdown_resources()
+
+
+@contextmanager
+def _pull_progress(io: Io, as_json: bool) -> Iterator[Callable[[Any], None] | None]:
+    """The run's pull progress line on a terminal's stderr (SPEC 10: as for runs)."""
+    if as_json or not io.err.isatty():
+        yield None
+        return
+    from flwd.entrypoints.cli.progress import PullProgressLine
+
+    line = PullProgressLine(io.err)
+    try:
+        yield lambda p: line.show({"image": p.image, "status": p.status, "current": p.current,
+                                   "total": p.total})
+    finally:
+        line.end()
 
 
 def _remote(config: FlwdConfig, io: Io, action: str, values: dict[str, Any]) -> Any:
