@@ -82,6 +82,8 @@ else:
     source_health = Lazy("flwd.domain.sources.health")
 
 
+NO_SOURCES_DETAIL = ("this server was started with --no-runtime (plan-only): adding or "
+                     "refreshing a source pulls its image, which it cannot do")
 NO_RUNTIME_DETAIL = ("this server was started with --no-runtime (plan-only): it cannot run jobs; "
                      "the run was validated and recorded, and ended without starting")
 
@@ -205,8 +207,14 @@ class Container(containers.DeclarativeContainer):
     )
     manifest_parser = providers.Object(parse_addon_manifest)
     source_jobs = providers.Singleton(SourceJobs, manifest_parser)
+    # a plan-only server (--no-runtime) validates a source request, then refuses to pull it
+    source_images = providers.Selector(
+        config.dispatch,
+        local=addon_images,
+        none=providers.Singleton(source_cases.NoRuntimeImages, detail=NO_SOURCES_DETAIL),
+    )
     source_deps = providers.Factory(
-        source_cases.SourceDeps, store=store, images=addon_images, parse=manifest_parser, clock=clock,
+        source_cases.SourceDeps, store=store, images=source_images, parse=manifest_parser, clock=clock,
         bundle=bundle, check_signature=signature_check,
     )
     add_source = providers.Factory(source_cases.AddSource, deps=source_deps)
@@ -252,7 +260,7 @@ class Container(containers.DeclarativeContainer):
     )
     repin_on_run = providers.Factory(
         source_on_run.RepinOnRun, jobs=list_jobs, plan=plan_job, store=store,
-        images=addon_images, refresh=refresh_source,
+        images=source_images, refresh=refresh_source,
     )
     start_run = providers.Factory(
         start.StartRun, submit=submit_run, dispatcher=dispatcher, store=store, clock=clock,

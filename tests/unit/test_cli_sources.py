@@ -222,3 +222,21 @@ def test_remote_sources_commands_answer_as_local_ones_when_given_a_server(tmp_pa
     assert refreshed[0] == 0 and "digest unchanged" in refreshed[1]
     assert removed[0] == 0 and missing[0] == 2 and missing[2].startswith("error[source.not.found]")
     assert json.loads(local[1]) == {"sources": []}
+
+
+def test_plan_only_server_validates_then_refuses_to_add_a_source_when_it_has_no_runtime(
+        tmp_path: Path) -> None:
+    from flwd.ports.kinds import DispatchKind
+
+    container = make_container(tmp_path, fake_runtime(), dispatch=DispatchKind.NONE)
+    images = container.addon_images()
+    images.publish(REF, ADDON)
+    with TestClient(make_app(container, runtime_enabled=False)) as client:
+        untrusted = client.post("/sources", json={"name": "greet", "ref": REF}, headers=auth())
+        refused = client.post("/sources", json={"name": "greet", "ref": REF, "trusted": True},
+                              headers=auth())
+    close(container)
+
+    assert untrusted.json()["code"] == "source.trust.required"
+    assert refused.status_code == 422 and refused.json()["code"] == "container.runtime.unavailable"
+    assert images.pulled == []

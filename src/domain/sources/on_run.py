@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from flwd.domain.errors import FlwdError
+from flwd.domain.errors import FlwdError, RuntimeUnavailableError
 from flwd.domain.plan.use_cases import ListJobs, PlanJob, RunRequest
 from flwd.domain.sources.rules import parse_ref
 from flwd.domain.sources.use_cases import RefreshSource
@@ -40,7 +40,10 @@ class RepinOnRun:
         if source is None or source.pull_policy != PULL_ON_RUN:
             return None
         self._plan(request)  # args.invalid, policy... before the runtime is asked anything
-        pinned = self._images.pull(str(parse_ref(source.ref)), lambda _: None)
+        try:
+            pinned = self._images.pull(str(parse_ref(source.ref)), lambda _: None)
+        except RuntimeUnavailableError:
+            return None  # the run is recorded, then refused for want of a runtime, as any run
         if pinned.digest == source.digest:
             return None
         change = self._refresh(source.name)

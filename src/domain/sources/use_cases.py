@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
-from flwd.domain.errors import SourceExistsError, SourceNotFoundError
+from flwd.domain.errors import RuntimeUnavailableError, SourceExistsError, SourceNotFoundError
 from flwd.domain.model import Decision, JobSpec, PolicyBundle
 from flwd.domain.sources.jobs import (
     CatalogEntry,
@@ -21,7 +21,7 @@ from flwd.domain.sources.jobs import (
     source_entries,
 )
 from flwd.domain.sources.rules import SourceRequest, check_name, check_registry, check_request, parse_ref
-from flwd.ports.addons import AddonImages, PinnedImage
+from flwd.ports.addons import AddonImages, ManifestDocument, PinnedImage
 from flwd.ports.clock import Clock
 from flwd.ports.runtime import PullProgress
 from flwd.ports.sources import Source, SourceStore
@@ -189,3 +189,21 @@ def _listable(parse: ManifestParser, source: Source) -> tuple[CatalogEntry, ...]
 def _comparable(entry: CatalogEntry) -> CatalogEntry:
     """A job as it compares across refreshes: the pin and origin always change."""
     return replace(entry, image="", origin=None) if isinstance(entry, JobSpec) else entry
+
+
+class NoRuntimeImages:
+    """The ``AddonImages`` of a plan-only flwd (``:serve --no-runtime``): a source request is
+    validated (name, trust, registry, ``source.exists``) and then refused, since adding one
+    pulls its image; nothing reaches a runtime or a registry."""
+
+    def __init__(self, *, detail: str) -> None:
+        self._detail = detail
+
+    def pull(self, ref: str, progress: Progress) -> PinnedImage:
+        raise RuntimeUnavailableError(self._detail, image=ref)
+
+    def present(self, pinned: str) -> bool:
+        raise RuntimeUnavailableError(self._detail, image=pinned)
+
+    def read_manifest(self, pinned: str) -> ManifestDocument:
+        raise RuntimeUnavailableError(self._detail, image=pinned)
