@@ -24,7 +24,7 @@ from flwd.entrypoints.http.auth import ScopeGuard, metrics_guard
 from flwd.entrypoints.http.problems import PROBLEM_MEDIA_TYPE, STATUS_FOR_CODE
 from flwd.entrypoints.http.runs import CANCEL_ACTION, MAX_SEQ
 from flwd.entrypoints.http.schemas import MAX_IDEMPOTENCY_KEY
-from flwd.entrypoints.http.sources import REFRESH_ACTION, SOURCE_ROUTE
+from flwd.entrypoints.http.sources import REFRESH_ACTION, SOURCE_NAME_PATTERN, SOURCE_ROUTE
 
 SCHEME = "bearer"
 CANCEL_ROUTE = "/runs/{run_id}"
@@ -58,11 +58,13 @@ ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
                                    *_STORE),
     # sources (SPEC section 10)
     "GET /sources": (*_AUTH, *_STORE),
-    "GET /sources/{name}": (*_AUTH, "request.invalid", "source.not.found", *_STORE),
+    "GET /sources/{name}": (*_AUTH, "request.invalid", "source.not.found", "route.not.found",
+                            *_STORE),
     "POST /sources": (*_AUTH, *_BODY, "source.trust.required", "source.exists",
                       "image.registry.not.allowed", "E_ADDON_MANIFEST", "E_OCI",
                       "container.runtime.unavailable", *_SIGNATURES, *_STORE),
-    "DELETE /sources/{name}": (*_AUTH, "request.invalid", "source.not.found", *_STORE),
+    "DELETE /sources/{name}": (*_AUTH, "request.invalid", "source.not.found", "route.not.found",
+                               *_STORE),
     "POST /sources/{name}:refresh": (*_AUTH, "request.invalid", "source.not.found",
                                      "route.not.found", "image.registry.not.allowed",
                                      "E_ADDON_MANIFEST", "E_OCI", "container.runtime.unavailable",
@@ -73,6 +75,9 @@ ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
 #: parameter and cannot see ``check_status_filter`` or ``_resume_point``).
 _PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET /runs", "status"): {"type": "string", "enum": [s.value for s in RunStatus]},
+    **{(route, "name"): {"type": "string", "pattern": SOURCE_NAME_PATTERN}
+       for route in ("GET /sources/{name}", "DELETE /sources/{name}",
+                     "POST /sources/{name}:refresh")},
     ("POST /runs", "Idempotency-Key"): {  # check_idempotency_key: 1..255 once trimmed
         "type": "string", "pattern": f"^[ \\t]*[!-~]([ -~]{{0,{MAX_IDEMPOTENCY_KEY - 2}}}[!-~])?[ \\t]*$",
         "description": "a key of the client's choosing (printable ASCII); a retry with the "
@@ -275,7 +280,10 @@ def _problem_response(status: int, codes: list[str]) -> dict[str, Any]:
 
 def _run_body_rules(schemas: dict[str, Any]) -> None:
     """What ``RunBody`` enforces beyond its fields' types: no unknown field (msgspec's
-    ``forbid_unknown_fields``), and a job named in ``job`` or ``job_id`` (``to_domain``)."""
+    ``forbid_unknown_fields``), and a job named in ``job`` or ``job_id`` (``to_domain``);
+    ``SourceBody`` has no unknown field either."""
+    if "SourceBody" in schemas:
+        schemas["SourceBody"]["additionalProperties"] = False
     body = schemas.get("RunBody")
     if body is not None:
         body["additionalProperties"] = False

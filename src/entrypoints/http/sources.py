@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Response, delete, get, post
@@ -22,14 +22,19 @@ REFRESH_ACTION = "refresh"
 SOURCE_ROUTE = "/sources/{name}"
 
 
+SOURCE_NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"  # domain.sources.rules.check_name
+SourceName = Annotated[str, msgspec.Meta(pattern=SOURCE_NAME_PATTERN)]
+ImageReference = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+
+
 class SourceBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Body of ``POST /sources``; ``trusted: true`` is the explicit opt-in."""
 
-    name: str
-    ref: str
-    type: str = "oci"
+    name: SourceName
+    ref: ImageReference
+    type: Literal["oci"] = "oci"
     trusted: bool = False
-    pull_policy: str = "on-add"
+    pull_policy: Literal["on-add", "on-run"] = "on-add"
 
 
 class SourcesController(Controller):
@@ -43,6 +48,7 @@ class SourcesController(Controller):
 
     @get("/{name:str}", sync_to_thread=True, guards=[require("jobs:read")], summary="One source")
     def get_source(self, query_sources: QuerySourcesDep, name: FromPath[str]) -> dict[str, Any]:
+        _not_the_action(name, "GET")
         source = query_sources.get(name)
         return source_view(source, query_sources.jobs(source))
 
@@ -62,6 +68,7 @@ class SourcesController(Controller):
             summary="Remove a source; runs of its jobs stay readable")
     def remove_source(self, remove_source: RemoveSourceDep, query_sources: QuerySourcesDep,
                       name: FromPath[str]) -> dict[str, Any]:
+        _not_the_action(name, "DELETE")
         removed = remove_source(name)
         return source_view(removed, query_sources.jobs(removed))
 
@@ -73,3 +80,10 @@ class SourcesController(Controller):
             raise RouteNotFoundError(
                 f"no endpoint POST /sources/{name}; refresh is POST /sources/NAME:refresh")
         return change_view(refresh_source(target))
+
+
+def _not_the_action(name: str, method: str) -> None:
+    """``/sources/NAME:refresh`` shares the route of ``/sources/NAME``: only POST is there."""
+    if name.endswith(":" + REFRESH_ACTION):
+        raise RouteNotFoundError(f"no endpoint {method} /sources/{name}; refresh is "
+                                 "POST /sources/NAME:refresh")
