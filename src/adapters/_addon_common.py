@@ -19,7 +19,7 @@ READER_COMMAND = ["/flwd-addon-reader-never-started"]
 LABEL_ADDON_READER = "flwd.addon-reader"
 
 
-def bounded_archive(chunks: Iterable[bytes], image: str, path: str) -> bytes:
+def bounded_archive(chunks: Iterable[bytes], path: str) -> bytes:
     """The archive's bytes, refusing one far larger than a manifest can be."""
     limit = MAX_MANIFEST_BYTES + 64 * 1024  # tar headers and padding around the file
     buffer = bytearray()
@@ -39,7 +39,7 @@ def manifest_from_archive(chunks: Iterable[bytes], *, image: str, path: str) -> 
     """The manifest *path* out of the tar stream the runtime's archive API returned for it,
     decoded as YAML with the limits job specs get; any problem is the document's ``error``."""
     try:
-        raw = bounded_archive(chunks, image, path)
+        raw = bounded_archive(chunks, path)
         data = _decode(_single_file(raw, path))
     except (_TooLarge, ValueError) as exc:
         return ManifestDocument(image=image, path=path, data=None, error=str(exc))

@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import textwrap
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -105,7 +106,10 @@ def mixed_manifest(version: str = "1.0.0") -> str:
 
 
 def _dockerfile(files: Mapping[str, str]) -> str:
-    lines = [f"FROM {BASE_IMAGE}"]
+    # A label of its own first: no layer of this build is another build's cache, so removing
+    # this image (and its untagged parents) never pulls a layer from under a concurrent build
+    # (Docker's legacy builder: "failed to set parent ...: unknown parent image ID").
+    lines = [f"FROM {BASE_IMAGE}", f"LABEL flwd.test-build={uuid.uuid4().hex}"]
     lines += [f"COPY f{i} {target}" for i, target in enumerate(files)]
     return "\n".join(lines) + "\n"
 

@@ -16,31 +16,17 @@ import pytest
 from dependency_injector import providers
 
 from flwd.adapters.runtime_detect import RuntimeEndpoint
-from flwd.domain.model import JobSpec
 from flwd.domain.plan.assembly import plan_as_dict
 from flwd.domain.plan.use_cases import RunRequest
 from flwd.domain.spec.addon_load import LoadedAddon, load_addon
-from flwd.domain.spec.catalog import Catalog
 from flwd.entrypoints.config import FlwdConfig
 from flwd.entrypoints.container import Container, build_container
 from flwd.ports.kinds import RuntimeKind
 from flwd.ports.store import EventRecord
+from tests.fixed_jobs import FixedJobs
 from tests.integration.addon_images import PushedAddon, push_addon
 from tests.integration.e2e_support import RUNTIMES, Runtime, runtime_for
 from tests.integration.oci_registry import LocalRegistry
-
-
-class AddonCatalog:
-    """``ListJobs`` over one loaded add-on's jobs."""
-
-    def __init__(self, jobs: tuple[JobSpec, ...] = ()) -> None:
-        self.catalog = Catalog(jobs=jobs)
-
-    def __call__(self) -> Catalog:
-        return self.catalog
-
-    def find(self, job_id: str) -> JobSpec:
-        return self.catalog.find(job_id)
 
 
 @pytest.fixture(scope="module", params=RUNTIMES)
@@ -58,7 +44,7 @@ def engine(rt: Runtime, shared_tmp: Path) -> Iterator[Container]:
                                            runtime=RuntimeKind(rt.name)))
     container.runtime_found.override(providers.Object(
         RuntimeEndpoint(kind=RuntimeKind(rt.name), url=rt.socket)))
-    container.list_jobs.override(providers.Object(AddonCatalog()))
+    container.list_jobs.override(providers.Object(FixedJobs()))
     yield container
     container.shutdown_resources()
 
@@ -66,7 +52,7 @@ def engine(rt: Runtime, shared_tmp: Path) -> Iterator[Container]:
 def load(engine: Container, pushed: PushedAddon) -> LoadedAddon:
     loaded = load_addon(engine.addon_images(), source="greet", ref=pushed.ref,
                         progress=lambda _: None)
-    engine.list_jobs.override(providers.Object(AddonCatalog(loaded.manifest.jobs)))
+    engine.list_jobs.override(providers.Object(FixedJobs(loaded.manifest.jobs)))
     return loaded
 
 
@@ -140,5 +126,47 @@ def test_pinned_digest_is_pulled_again_when_the_image_was_deleted_locally(
     assert first.status == "succeeded" and pulled(first_events) == [False]
     assert again.status == "succeeded", [e.as_dict() for e in events]
     assert lines(events) == ["Hello Bob"] and pulled(events) == [True]
-    asked = local_registry.requests(pushed.repository, before)
-    assert f"GET /v2/{pushed.repository}/manifests/{pushed.digest}" in asked, asked
+    assert {e.data["image"] for e in events if e.type == "image.pull"} == {pushed.pinned}
+    assert local_registry.requests(pushed.repository, before)  # the registry was asked again
+
+
+SECRET_MANIFEST = """\
+apiVersion: flwd.addon/v1
+kind: AddOn
+metadata: {name: secret-tools, version: "1.0.0"}
+jobs:
+  - id: login
+    command: ["/bin/sh", "/opt/secret/login.sh"]
+    argspec:
+      args:
+        - {name: user, type: string, required: true}
+        - {name: token, type: string, format: secret, required: true}
+"""
+SECRET_SCRIPT = """\
+#!/bin/sh
+echo "user $ARG_USER"
+echo "mode $(stat -c %a /run/secrets/token)"
+echo "value $(cat /run/secrets/token)"
+env | grep -q "$(cat /run/secrets/token)" && echo "env leaks" || echo "env clean"
+echo "json $FLWD_ARGS_JSON"
+"""
+
+
+def test_add_on_secret_is_a_0400_file_never_in_env_or_events_when_given(
+    engine: Container, local_registry: LocalRegistry
+) -> None:
+    secret = "add-on-S3cr3t-value"
+    pushed = push_addon(local_registry, "secret", manifest=SECRET_MANIFEST,
+                        extra_files={"/opt/secret/login.sh": SECRET_SCRIPT})
+    loaded = load_addon(engine.addon_images(), source="vault", ref=pushed.ref,
+                        progress=lambda _: None)
+    engine.list_jobs.override(providers.Object(FixedJobs(loaded.manifest.jobs)))
+    events: list[EventRecord] = []
+
+    record = engine.start_run()(RunRequest(job="vault/login", args={"user": "ada", "token": secret}),
+                                listeners=[events.append]).result(timeout=180)
+
+    assert record.status == "succeeded", [e.as_dict() for e in events]
+    assert lines(events) == ["user ada", "mode 400", "value ***", "env clean",
+                             'json {"user":"ada"}']
+    assert secret not in repr([e.as_dict() for e in events]) and secret not in repr(record)

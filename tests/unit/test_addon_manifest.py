@@ -231,3 +231,14 @@ def test_jobs_sharing_an_id_are_all_invalid_naming_each_other_when_duplicated() 
     assert [(b.field, "duplicate job id" in b.reason) for b in result.invalid] == [
         ("jobs[0].id", True), ("jobs[1].id", True)]
     assert "jobs[1]" in result.invalid[0].reason and "jobs[0]" in result.invalid[1].reason
+
+
+def test_api_problem_is_422_listing_every_problem_when_the_manifest_is_bad() -> None:
+    from flwd.entrypoints.cli.exit_codes import exit_for_code
+    from flwd.entrypoints.http.problems import flwd_problem
+
+    body = flwd_problem(manifest_error(manifest(apiVersion="v0", kind="Job")))
+
+    assert (body["status"], body["code"], body["field"]) == (422, "E_ADDON_MANIFEST", "apiVersion")
+    assert [p["field"] for p in body["problems"]] == ["apiVersion", "kind"]
+    assert exit_for_code("E_ADDON_MANIFEST") == 2

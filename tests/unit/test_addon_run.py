@@ -17,11 +17,11 @@ from flwd.domain.model import JobSpec
 from flwd.domain.plan.assembly import plan_as_dict
 from flwd.domain.plan.use_cases import RunRequest
 from flwd.domain.spec.addon_load import LoadedAddon, load_addon
-from flwd.domain.spec.catalog import Catalog
 from flwd.entrypoints.config import FlwdConfig
 from flwd.entrypoints.container import Container, build_container
 from flwd.ports.kinds import RuntimeKind
 from flwd.ports.store import EventRecord
+from tests.fixed_jobs import FixedJobs
 
 REF = "registry.example/tools/hello:1"
 MANIFEST = {"apiVersion": "flwd.addon/v1", "kind": "AddOn",
@@ -31,26 +31,13 @@ MANIFEST = {"apiVersion": "flwd.addon/v1", "kind": "AddOn",
                                            {"name": "token", "type": "string", "format": "secret"}]}}]}
 
 
-class AddonCatalog:
-    """``ListJobs`` over the jobs of one add-on (sources-core merges them into the catalog)."""
-
-    def __init__(self, jobs: tuple[JobSpec, ...]) -> None:
-        self.catalog = Catalog(jobs=jobs)
-
-    def __call__(self) -> Catalog:
-        return self.catalog
-
-    def find(self, job_id: str) -> JobSpec:
-        return self.catalog.find(job_id)
-
-
 @pytest.fixture
 def loaded(engine: Container) -> LoadedAddon:
     images = FakeAddonImages()
     images.publish(REF, MANIFEST)
     engine.addon_images.override(providers.Object(images))
     addon = load_addon(engine.addon_images(), source="greet", ref=REF, progress=lambda _: None)
-    engine.list_jobs.override(providers.Object(AddonCatalog(addon.manifest.jobs)))
+    engine.list_jobs.override(providers.Object(FixedJobs(addon.manifest.jobs)))
     return addon
 
 
@@ -110,7 +97,7 @@ def test_local_job_plan_has_no_origin_and_keeps_its_job_mount(tmp_path: Path) ->
     job = JobSpec(id="local", directory="/srv/local", spec_path="/srv/local/job.yaml",
                   image="alpine:3.20", command=("true",))
     container = build_container(FlwdConfig(jobs_dirs=(str(tmp_path),), data_dir=str(tmp_path / "d")))
-    container.list_jobs.override(providers.Object(AddonCatalog((job,))))
+    container.list_jobs.override(providers.Object(FixedJobs((job,))))
 
     _, prepared = container.plan_job()(RunRequest(job="local"))
     plan = plan_as_dict(prepared.plan)
@@ -130,3 +117,25 @@ def test_addon_images_provider_follows_the_runtime_kind_found(
     container.shutdown_resources()
 
     assert type(images) is adapter
+
+
+def relaxed_addon(engine: Container) -> None:
+    images = FakeAddonImages()
+    relaxed = {**MANIFEST, "jobs": [{**MANIFEST["jobs"][0], "container": {"network": "bridge"}}]}  # type: ignore[dict-item]
+    images.publish(REF, relaxed)
+    addon = load_addon(images, source="greet", ref=REF, progress=lambda _: None)
+    engine.list_jobs.override(providers.Object(FixedJobs(addon.manifest.jobs)))
+
+
+@pytest.mark.parametrize(("profile", "verdict"), [("secure", "deny"), ("disabled", "warn")])
+def test_add_on_relaxation_is_policy_checked_like_any_job_when_planned(
+    engine: Container, profile: str, verdict: str
+) -> None:
+    relaxed_addon(engine)
+
+    _, prepared = engine.plan_job()(RunRequest(job="greet/hello", args={"name": "Ada"},
+                                               requested_profile=profile))
+    network = [d for d in prepared.plan.decisions if d.subject == "container.network"]
+
+    assert [d.decision.value for d in network] == [verdict]
+

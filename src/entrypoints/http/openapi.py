@@ -50,7 +50,8 @@ ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
     "GET /jobs/{job_id}": (*_AUTH, "job.not.found", "spec.invalid"),
     "POST /plans": (*_AUTH, *_BODY, *_PLAN),
     "POST /runs": (*_AUTH, *_BODY, *_PLAN, *_POLICY, "container.runtime.unavailable",
-                   "idempotency.conflict", *_STORE),
+                   "idempotency.conflict", *_STORE,
+                   "E_OCI", "E_ADDON_MANIFEST"),  # an on-run add-on's re-pull and re-pin (section 10)
     "GET /runs": (*_AUTH, "request.invalid", *_STORE),
     "GET /runs/{run_id}": (*_AUTH, "run.not.found", *_STORE),
     "GET /runs/{run_id}/events": (*_AUTH, "request.invalid", "run.not.found", *_STORE),

@@ -78,7 +78,7 @@ _FRAMEWORK_ERRORS: dict[int, type[FlwdError]] = {
 }
 
 #: Context keys safe and useful to show to API clients.
-_PUBLIC_CONTEXT = ("run_id", "decisions", "job", "field")
+_PUBLIC_CONTEXT = ("run_id", "decisions", "job", "field", "problems")  # problems: E_ADDON_MANIFEST
 
 
 def status_for(code: str) -> int:
