@@ -105,7 +105,8 @@ class CosignSignatureVerifier:
                 return SignatureVerdict(status=SignatureStatus.MISSING,
                                         reason=f"no {tag} in {repository}")
             raise self._failed(repository, tag, exc) from exc
-        except (requests.RequestException, DXFError, OSError) as exc:
+        except (requests.RequestException, DXFError, OSError, ValueError, KeyError) as exc:
+            # ValueError, KeyError: a manifest that is not UTF-8, a token answer without token
             raise self._failed(repository, tag, exc) from exc
 
     def _judge(self, client: DXF, text: str, digest: str, keys: tuple[SignatureKey, ...]

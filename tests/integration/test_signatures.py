@@ -234,20 +234,26 @@ class _Failing(BaseHTTPRequestHandler):
         pass
 
 
-def test_verifier_raises_e_oci_when_registry_answers_an_error(cosign_keys: SigningKeys) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+def failure_from_fake_registry(handler: type[BaseHTTPRequestHandler], keys: SigningKeys
+                               ) -> OciError:
+    """What verifying an image of a registry that *handler* plays on loopback raises."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         with pytest.raises(OciError) as err:
             CosignSignatureVerifier(timeout=10).verify(
                 f"127.0.0.1:{server.server_port}/x/y", "sha256:" + "2" * 64,
-                (cosign_keys.trusted.trusted("k"),))
+                (keys.trusted.trusted("k"),))
     finally:
         server.shutdown()
         server.server_close()
+    return err.value
 
-    assert "HTTP 500" in err.value.detail
+
+def test_verifier_raises_e_oci_when_registry_answers_an_error(cosign_keys: SigningKeys) -> None:
+    error = failure_from_fake_registry(_Failing, cosign_keys)
+
+    assert error.code == "E_OCI" and "HTTP 500" in error.detail
 
 
 def test_verifier_raises_e_oci_when_registry_never_answers(cosign_keys: SigningKeys) -> None:
@@ -261,3 +267,18 @@ def test_verifier_raises_e_oci_when_registry_never_answers(cosign_keys: SigningK
                 f"127.0.0.1:{port}/x/y", "sha256:" + "3" * 64, (cosign_keys.trusted.trusted("k"),))
 
     assert "no answer in time" in err.value.detail
+
+
+class _Garbled(_Failing):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        self.end_headers()
+        self.wfile.write(b"\xff\xfe not utf-8")
+
+
+def test_verifier_raises_e_oci_when_registry_sends_a_manifest_that_is_not_text(
+        cosign_keys: SigningKeys) -> None:
+    error = failure_from_fake_registry(_Garbled, cosign_keys)
+
+    assert error.code == "E_OCI" and "UnicodeDecodeError" in error.detail
