@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from functools import partial
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
@@ -186,6 +187,9 @@ class Container(containers.DeclarativeContainer):
     # cosign signatures of add-on images (SPEC section 10): check_image_signature's verifier
     signatures = providers.Singleton(cosign_verifier.CosignSignatureVerifier)
     # at add and refresh: the profile of no particular run (FLWD_PROFILE, the configuration's)
+    # before each add-on run: the same check under the run's own profile (SPEC section 10)
+    signature_check_for = providers.Factory(partial, ImageSignatureCheck, bundle=bundle,
+                                            verifier=signatures)
     signature_check = providers.Factory(
         ImageSignatureCheck, bundle=bundle, verifier=signatures,
         profile=providers.Callable(effective_profile, requested=None, env=config.env_profile,
@@ -258,18 +262,19 @@ class Container(containers.DeclarativeContainer):
         local=supervisor,
         none=providers.Singleton(start.NoRuntimeDispatcher, detail=NO_RUNTIME_DETAIL),
     )
-    repin_on_run = providers.Factory(
-        source_on_run.RepinOnRun, jobs=list_jobs, plan=plan_job, store=store,
+    addon_pre_run = providers.Factory(
+        source_on_run.AddonPreRun, jobs=list_jobs, plan=plan_job, store=store,
         images=source_images, refresh=refresh_source,
+        signatures=signature_check_for,
     )
     start_run = providers.Factory(
         start.StartRun, submit=submit_run, dispatcher=dispatcher, store=store, clock=clock,
-        pending=pending, repin=repin_on_run,
+        pending=pending, pre_run=addon_pre_run,
     )
     start_detached_run = providers.Factory(
         start.StartRun, submit=submit_run, store=store, clock=clock, pending=pending,
         dispatcher=providers.Factory(build_detaching_dispatcher, container=__self__),
-        repin=repin_on_run,
+        pre_run=addon_pre_run,
     )
     query_runs = providers.Factory(use_cases.QueryRuns, store=store, pending=pending)
     reconcile_runs = providers.Factory(

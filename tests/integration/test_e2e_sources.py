@@ -259,3 +259,11 @@ def test_signatures_decide_the_add_when_policy_names_a_key(
     assert warned[0] == 0 and warned[2].startswith("warning[image.signature.required]")
     assert accepted[0] == 0 and accepted[2] == "", accepted
     assert [s["name"] for s in cli_json(secure, ":sources")["sources"]] == ["ok"]
+    ran = cli(secure, "ok/hello", "--name", "Ada")  # checked again before the run
+    assert ran[:2] == (0, "Hello Ada\n"), ran
+    warned_run = cli(permissive, "u/hello", "--name", "Bo")
+    assert warned_run[0] == 0 and "warning[image.signature.required]" in warned_run[2]
+    (run,) = permissive.query_runs().page(job_id="u/hello", status=None, limit=5).runs
+    assert any(e.type == "policy.decision" and e.data["decision"] == "warn"
+               and e.data["code"] == "image.signature.required"
+               for e in permissive.query_runs().events(run.run_id))

@@ -31,6 +31,11 @@ ADDON = {"apiVersion": "flwd.addon/v1", "kind": "AddOn",
 def unsigned_allowed(engine: Container) -> None:
     """Signatures have their own tests (below, and test_signatures): here they are not checked."""
     engine.signature_check.override(providers.Object(no_signature_check))
+    engine.signature_check_for.override(providers.Object(unchecked))
+
+
+def unchecked(*, profile: object) -> Any:
+    return no_signature_check
 
 
 def cli(engine: Container, *argv: str) -> tuple[int, str, str]:
@@ -102,6 +107,7 @@ def test_sources_add_is_refused_with_signature_required_when_unsigned_under_secu
 def test_cli_and_api_give_identical_sources_when_they_share_a_store(tmp_path: Path) -> None:
     container = make_container(tmp_path, fake_runtime())
     container.signature_check.override(providers.Object(no_signature_check))
+    container.signature_check_for.override(providers.Object(unchecked))
     container.addon_images().publish(REF, ADDON)
     with TestClient(make_app(container)) as client:
         added = client.post("/sources", json={"name": "greet", "ref": REF, "trusted": True},
@@ -199,6 +205,7 @@ def test_remote_sources_commands_answer_as_local_ones_when_given_a_server(tmp_pa
 
     container = make_container(tmp_path, fake_runtime())
     container.signature_check.override(providers.Object(no_signature_check))
+    container.signature_check_for.override(providers.Object(unchecked))
     digest = container.addon_images().publish(REF, ADDON)
     with served(make_app(container)) as base:
         def remote(*argv: str) -> tuple[int, str, str]:
@@ -240,3 +247,20 @@ def test_plan_only_server_validates_then_refuses_to_add_a_source_when_it_has_no_
     assert untrusted.json()["code"] == "source.trust.required"
     assert refused.status_code == 422 and refused.json()["code"] == "container.runtime.unavailable"
     assert images.pulled == []
+
+
+def test_addon_run_is_refused_unsigned_under_secure_and_warned_under_permissive(
+        engine: Container) -> None:
+    engine.addon_images().publish(REF, ADDON)
+    cli(engine, ":sources", "add", "greet", REF, "--trusted")
+    engine.signature_check_for.reset_override()
+
+    refused = cli(engine, "greet/hello", "--name", "Ada")
+    warned = cli(engine, "greet/hello", "--name", "Ada", "--profile", "permissive")
+
+    assert refused[0] == 125 and refused[2].startswith("error[image.signature.required]")
+    (run,) = engine.query_runs().page(job_id="greet/hello", status=None, limit=5).runs
+    assert warned[0] == 0 and run.profile == "permissive"
+    decisions = [e.data for e in engine.query_runs().events(run.run_id)
+                 if e.type == "policy.decision" and e.data["subject"] == "image.signature"]
+    assert [(d["decision"], d["code"]) for d in decisions] == [("warn", "image.signature.required")]

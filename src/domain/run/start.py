@@ -71,9 +71,11 @@ class StartRun:
 
     def __init__(self, *, submit: SubmitRun, dispatcher: RunDispatcher[QueuedRun],
                  store: RunStore, clock: Clock, pending: PendingCleanup,
-                 repin: Callable[[RunRequest], Mapping[str, str] | None] | None = None) -> None:
+                 pre_run: Callable[[RunRequest], Sequence[tuple[str, Mapping[str, object]]]]
+                 | None = None) -> None:
         self._submit = submit
-        self._repin = repin  # add-on sources with pull_policy on-run (SPEC section 10)
+        # add-on jobs (SPEC section 10): on-run re-pin and signature check, events to record
+        self._pre_run = pre_run
         self._dispatcher = dispatcher
         self._store = store
         self._clock = clock
@@ -85,11 +87,12 @@ class StartRun:
         """*listeners* hear every event of the run in order: those recorded at submission
         first, then each one as it is recorded. ``stop_requested()``, asked just before the
         hand-over, true: the run is handed over canceled and ends without starting."""
-        repinned = self._repin(request) if self._repin is not None else None
+        pre_run = self._pre_run(request) if self._pre_run is not None else ()
         submitted = self._submit(request, idempotency_key)
-        if repinned is not None and not isinstance(submitted, RunRecord):
-            self._store.append(submitted.record.run_id, ev.SOURCE_REPINNED, repinned,
-                               self._clock.now_iso())
+        if not isinstance(submitted, RunRecord):
+            for event_type, data in pre_run:
+                self._store.append(submitted.record.run_id, event_type, data,
+                                   self._clock.now_iso())
         if isinstance(submitted, RunRecord):
             done: Future[RunRecord] = Future()
             done.set_result(submitted)
