@@ -4,9 +4,10 @@
 A B A B (target: <= 1.05x).
 
 Starts a private Debian ``docker-registry`` on loopback, pushes the hello add-on with Docker
-(tests/integration/addon_images.py) and drives Docker (DOCKER_HOST or
-FLWD_TEST_DOCKER_SOCKET). Signature checks are disabled by the bench's policy: the run path
-does not check signatures (yet), so both sides of the run pair do the same work. Prints
+(tests/integration/addon_images.py), signs it in cosign's format with a fresh key the bench's
+policy requires (tests/integration/cosign_sign.py), and drives Docker (DOCKER_HOST or
+FLWD_TEST_DOCKER_SOCKET): the add and every add-on run include the signature check (the
+verifier caches its verdict per digest within a process). Prints
 figures, asserts nothing: `.venv/bin/python bench/sources_bench.py [--runs N]`.
 """
 
@@ -35,7 +36,9 @@ from flwd.entrypoints.container import build_container  # noqa: E402
 from flwd.ports.addons import ManifestDocument  # noqa: E402
 from flwd.ports.kinds import RuntimeKind  # noqa: E402
 from flwd.ports.sources import Source  # noqa: E402
+from tests.cosign_support import new_key_pair  # noqa: E402
 from tests.integration.addon_images import PushedAddon, push_addon  # noqa: E402
+from tests.integration.cosign_sign import sign_image  # noqa: E402
 from tests.integration.oci_registry import LocalRegistry, docker  # noqa: E402
 
 FLWD = str(ROOT / ".venv" / "bin" / "flwd")
@@ -163,7 +166,11 @@ def main() -> None:
         pushed = push_addon(registry, "hello")
         (base / "jobs" / "local-hello").mkdir(parents=True)
         (base / "jobs" / "local-hello" / "job.yaml").write_text(LOCAL_JOB.format(image=pushed.pinned))
-        (base / "policy.yaml").write_text("verify_signatures: disabled\n")
+        key = new_key_pair()
+        sign_image(registry, pushed.repository, pushed.digest, key)
+        key.write_public(base / "cosign.pub")
+        (base / "policy.yaml").write_text("verify_signatures: required\n"
+                                          "signature_keys: [cosign.pub]\n")
         env = {**os.environ, "DOCKER_HOST": socket, "FLWD_RUNTIME": "docker",
                "FLWD_JOBS_DIR": str(base / "jobs"), "FLWD_DATA_DIR": str(base / "data"),
                "FLWD_POLICY_FILE": str(base / "policy.yaml"), "FLWD_RESIDENT": "0"}
