@@ -264,3 +264,10 @@ def test_addon_run_is_refused_unsigned_under_secure_and_warned_under_permissive(
     decisions = [e.data for e in engine.query_runs().events(run.run_id)
                  if e.type == "policy.decision" and e.data["subject"] == "image.signature"]
     assert [(d["decision"], d["code"]) for d in decisions] == [("warn", "image.signature.required")]
+
+
+def test_sources_names_its_actions_when_given_an_unknown_one(engine: Container) -> None:
+    code, out, err = cli(engine, ":sources", "bogus")
+
+    assert code == 2 and out == ""
+    assert err.startswith("error[usage.invalid]: unknown :sources action 'bogus' (actions: add, refresh, remove")

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 from urllib.parse import quote
 
+from flwd.domain.errors import UsageError
 from flwd.entrypoints.cli.command_parser import parse_command
 from flwd.entrypoints.cli.exit_codes import EXIT_OK
 from flwd.entrypoints.cli.grammar import COMMANDS_BY_NAME, SOURCE_ACTIONS
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
 def sources_command(config: FlwdConfig, tokens: Sequence[str], io: Io,
                     given: Container | None) -> int:
     action = tokens[0] if tokens and tokens[0] in SOURCE_ACTIONS else ""
+    if tokens and not action and not tokens[0].startswith("-"):
+        raise UsageError(f"unknown :sources action {tokens[0]!r} (actions: "
+                         f"{', '.join(SOURCE_ACTIONS)}; none lists the sources)")
     command = SOURCE_ACTIONS[action] if action else COMMANDS_BY_NAME[":sources"]
     parsed = parse_command(command, tokens[1:] if action else tokens)
     if parsed.help:
