@@ -22,6 +22,7 @@ from flwd.domain.sources.jobs import SourceJobs
 from flwd.domain.spec.addon import parse_addon_manifest
 from flwd.entrypoints.config import FlwdConfig, read_yaml_mapping
 from flwd.ports.kinds import DispatchKind, StoreKind
+from flwd.ports.owner import QUEUED_OWNER
 
 
 class Lazy:
@@ -43,6 +44,7 @@ class Lazy:
 # ``Lazy`` (tests/unit/test_container.py resolves every provider: a wrong name fails there).
 if TYPE_CHECKING:
     from flwd.adapters import (
+        celery_queue,
         docker_addons,
         docker_runtime,
         fs_secrets,
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
         sqlite_store,
     )
     from flwd.domain.run import execution, orphans, reconcile, start, use_cases
+    from flwd.domain.run import queue_dispatch, remote_stop, take
     from flwd.domain.sources import health as source_health
     from flwd.domain.sources import on_run as source_on_run
     from flwd.domain.sources import use_cases as source_cases
@@ -66,18 +69,20 @@ if TYPE_CHECKING:
     from flwd.ports.dispatch import RunDispatcher
     from flwd.ports.runtime import ContainerRuntime
 else:
-    (docker_runtime, fs_secrets, fs_workspace, pg_store, podman_runtime, runtime_detect,
-     secret_sealer, sqlite_store) = (
+    (celery_queue, docker_runtime, fs_secrets, fs_workspace, pg_store, podman_runtime,
+     runtime_detect, secret_sealer, sqlite_store) = (
         Lazy(f"flwd.adapters.{name}") for name in (
-            "docker_runtime", "fs_secrets", "fs_workspace", "pg_store", "podman_runtime",
-            "runtime_detect", "secret_sealer", "sqlite_store"))
-    docker_addons, podman_addons, sqlite_sources = (
-        Lazy(f"flwd.adapters.{name}") for name in ("docker_addons", "podman_addons",
-                                                   "sqlite_sources"))
+            "celery_queue", "docker_runtime", "fs_secrets", "fs_workspace", "pg_store",
+            "podman_runtime", "runtime_detect", "secret_sealer", "sqlite_store"))
     execution, orphans, reconcile, run_pending, run_supervisor, start, use_cases = (
         Lazy(f"flwd.domain.run.{name}") for name in (
             "execution", "orphans", "reconcile", "pending", "supervisor", "start", "use_cases"))
     adopter = Lazy("flwd.entrypoints.cli.adopter")
+    queue_dispatch, remote_stop, take = (
+        Lazy(f"flwd.domain.run.{name}") for name in ("queue_dispatch", "remote_stop", "take"))
+    docker_addons, podman_addons, sqlite_sources = (
+        Lazy(f"flwd.adapters.{name}") for name in ("docker_addons", "podman_addons",
+                                                   "sqlite_sources"))
     source_cases = Lazy("flwd.domain.sources.use_cases")
     source_on_run = Lazy("flwd.domain.sources.on_run")
     source_health = Lazy("flwd.domain.sources.health")
@@ -153,7 +158,8 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidRunIds)
-    owners = providers.Singleton(LocalRunOwners, shared_store=config.store_shared)
+    owners = providers.Singleton(LocalRunOwners, shared_store=config.store_shared,
+                                 cluster=config.cluster)
     owner = providers.Callable(lambda owners: owners.me(), owners)
     catalog = providers.Singleton(
         YamlJobCatalog, roots=config.jobs_dirs, rescan_seconds=config.catalog_rescan_seconds
@@ -215,6 +221,7 @@ class Container(containers.DeclarativeContainer):
     source_images = providers.Selector(
         config.dispatch,
         local=addon_images,
+        queue=addon_images,  # a cluster replica adds sources with the runtime of its host
         none=providers.Singleton(source_cases.NoRuntimeImages, detail=NO_SOURCES_DETAIL),
     )
     source_deps = providers.Factory(
@@ -250,17 +257,32 @@ class Container(containers.DeclarativeContainer):
         run_supervisor.RunSupervisor, execute=execute_run,
         max_concurrent=config.max_concurrent_runs,
     )
+    # --- cluster mode (SPEC section 11): runs recorded here wait in the queue, owned by it
+    run_queue = providers.Singleton(celery_queue.CeleryRunQueue, url=config.queue_url)
+    submit_owner = providers.Selector(config.dispatch, local=owner, none=owner,
+                                      queue=providers.Object(QUEUED_OWNER))
+    take_queued_run = providers.Factory(
+        take.TakeQueuedRun, store=store, jobs=list_jobs, plan=plan_job, sealer=sealer,
+        supervisor=supervisor, clock=clock, pending=pending, owner=owner)
+    remote_stops = providers.Factory(remote_stop.RemoteStops, store=store, feed=store,
+                                     runs=supervisor)
+    # what a worker tells at start and stop (ports.worker.WorkerHook): heartbeats plug in here
+    worker_hooks = providers.List()
+    # --- end of cluster mode's providers
     submit_run = providers.Factory(
-        use_cases.SubmitRun, plan=plan_job, store=store, clock=clock, ids=ids, owner=owner,
+        use_cases.SubmitRun, plan=plan_job, store=store, clock=clock, ids=ids, owner=submit_owner,
         pending=pending,
     )
-    # The dispatch seam: StartRun hands runs to this process's supervisor, or refuses them
-    # on a plan-only server (cluster mode can select a dispatcher that enqueues them);
-    # --detach hands them to a forked child.
+    # The dispatch seam: StartRun hands runs to this process's supervisor, refuses them on a
+    # plan-only server, or (cluster mode) enqueues them for a worker; --detach hands them to a
+    # forked child.
     dispatcher = providers.Selector(
         config.dispatch,
         local=supervisor,
         none=providers.Singleton(start.NoRuntimeDispatcher, detail=NO_RUNTIME_DETAIL),
+        queue=providers.Singleton(queue_dispatch.QueueDispatcher, queue=run_queue, sealer=sealer,
+                                  store=store, clock=clock, owner=owner, pending=pending,
+                                  waiter=store),
     )
     addon_pre_run = providers.Factory(
         source_on_run.AddonPreRun, jobs=list_jobs, plan=plan_job, store=store,
@@ -273,7 +295,10 @@ class Container(containers.DeclarativeContainer):
     )
     start_detached_run = providers.Factory(
         start.StartRun, submit=submit_run, store=store, clock=clock, pending=pending,
-        dispatcher=providers.Factory(build_detaching_dispatcher, container=__self__),
+        dispatcher=providers.Selector(  # cluster mode: enqueued, nothing to detach
+            config.dispatch, queue=dispatcher,
+            local=providers.Factory(build_detaching_dispatcher, container=__self__),
+            none=providers.Factory(build_detaching_dispatcher, container=__self__)),
         pre_run=addon_pre_run,
     )
     query_runs = providers.Factory(use_cases.QueryRuns, store=store, pending=pending)
@@ -299,16 +324,19 @@ class Container(containers.DeclarativeContainer):
         hand_off=orphan_hand_off,
     )
     cancel_run = providers.Factory(
-        use_cases.CancelRun, store=store, supervisor=supervisor, clock=clock, owners=owners,
+        use_cases.CancelRun, store=store, supervisor=dispatcher, clock=clock, owners=owners,
         orphans=reconcile_runs.provider,
     )
 
 
 def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
                 catalog_rescan_seconds: float = 0.0,
-                dispatch: DispatchKind = DispatchKind.LOCAL) -> dict[str, Any]:
-    """The flat provider configuration for *config* (every key present: strict mode)."""
+                dispatch: DispatchKind | None = None) -> dict[str, Any]:
+    """The flat provider configuration for *config* (every key present: strict mode).
+    *dispatch* None: ``queue`` in cluster mode (store_url and queue_url), else ``local``."""
     data = config.data_path
+    if dispatch is None:
+        dispatch = DispatchKind.QUEUE if config.cluster else DispatchKind.LOCAL
     return {
         "jobs_dirs": [str(Path(os.path.expanduser(d))) for d in config.jobs_dirs],
         "data_dir": str(data),
@@ -317,7 +345,9 @@ def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
         "runtime": config.runtime,
         "store": config.store,
         "store_url": config.store_url,
+        "queue_url": config.queue_url,
         "store_shared": config.store is not StoreKind.SQLITE,
+        "cluster": config.cluster,
         "secret_key": config.secret_key,
         "env_profile": config.env_profile,
         "default_profile": profile_override or config.default_profile,
@@ -332,11 +362,12 @@ def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
 def build_container(config: FlwdConfig, *, profile_override: str | None = None,
                     catalog_rescan_seconds: float = 0.0,
                     env: Mapping[str, str] | None = None,
-                    dispatch: DispatchKind = DispatchKind.LOCAL) -> Container:
+                    dispatch: DispatchKind | None = None) -> Container:
     """The container for *config*. A long-lived server passes ``catalog_rescan_seconds`` so
     that the jobs roots are walked at most that often, not on every request; *env* (default
     ``os.environ``) is where the runtime is looked for and what a job may inherit;
-    *dispatch* ``none`` (``:serve --no-runtime``) refuses runs once they are recorded."""
+    *dispatch* ``none`` (``:serve --no-runtime``) refuses runs once they are recorded; None
+    enqueues them in cluster mode and runs them here otherwise."""
     container = Container()
     if env is not None:
         container.env.override(providers.Object(env))
