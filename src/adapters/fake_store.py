@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from flwd.adapters import _run_codec as codec
+from flwd.adapters.fake_sources import FakeSources
 from flwd.domain.errors import (
     FlwdError,
     IdempotencyConflictError,
@@ -17,7 +18,7 @@ from flwd.domain.errors import (
 from flwd.ports.store import EventRecord, RunPage, RunRecord
 
 
-class FakeRunStore:
+class FakeRunStore(FakeSources):
     """A ``RunStore`` in memory with the SQLite store's semantics (seq, paging, errors).
 
     Failures are configured: ``full`` makes every write fail as on a full disk,
@@ -26,6 +27,7 @@ class FakeRunStore:
     """
 
     def __init__(self, *, full: bool = False, refused_events: Iterable[str] = ()) -> None:
+        FakeSources.__init__(self)
         self.runs: dict[str, RunRecord] = {}
         self.event_log: dict[str, list[EventRecord]] = {}
         self.full = full

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from flwd.adapters._sql_sources import SOURCES_TABLE
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -47,6 +49,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (run_id, seq)
         )""",
     ),
+    # Sources (SPEC section 10) live beside the runs; a run records its job's origin.
+    (SOURCES_TABLE.format(collate='COLLATE "C"'),
+     "ALTER TABLE runs ADD COLUMN origin TEXT NOT NULL DEFAULT '{}'"),
 )
 
 # pg_advisory_xact_lock key of the migration step ("flwd" in ASCII): replicas starting

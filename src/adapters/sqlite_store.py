@@ -13,6 +13,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from flwd.adapters import _run_codec as codec
 from flwd.adapters._sql_reads import SELECT_RUN as _SELECT_RUN
 from flwd.adapters._sql_reads import SqlRunReads
+from flwd.adapters._sql_sources import SOURCES_TABLE, SqlSources
 from flwd.domain.errors import (
     ConfigInvalidError,
     FlwdError,
@@ -20,6 +21,7 @@ from flwd.domain.errors import (
     RunNotFoundError,
     RunStoreError,
 )
+from flwd.ports.sources import Source
 from flwd.ports.store import EventRecord, RunRecord
 
 COLUMNS = codec.COLUMNS
@@ -66,6 +68,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # from the file); they cannot be recomputed without the secrets, so they go. With
     # secure_delete on, SQLite zeroes the old bytes instead of leaving them in free space.
     ("UPDATE runs SET request_digest = NULL WHERE request_digest IS NOT NULL",),
+    # Sources (SPEC section 10) live beside the runs; a run records its job's origin.
+    (SOURCES_TABLE.format(collate=""), "ALTER TABLE runs ADD COLUMN origin TEXT NOT NULL DEFAULT '{}'"),
 )
 
 _INSERT_RUN = f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -74,7 +78,7 @@ _INSERT_EVENT = "INSERT INTO events (run_id, seq, type, time, data) VALUES (?, ?
 _STORAGE_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
 
 
-class SqliteRunStore(SqlRunReads):
+class SqliteRunStore(SqlRunReads, SqlSources):
     """``RunStore`` on one SQLite file: WAL, ``BEGIN IMMEDIATE`` writes, lazy connection.
 
     One connection serves every thread behind a lock; other processes on the same file are
@@ -134,6 +138,12 @@ class SqliteRunStore(SqlRunReads):
                 return None
             row = conn.execute(f"{_SELECT_RUN} WHERE run_id = ?", (run_id,)).fetchone()
             return _run_from_row(row)
+
+    def list_sources(self) -> Sequence[Source]:
+        """No database file yet: no source was ever added (``flwd :jobs`` creates none)."""
+        if self._conn is None and not self.path.exists():
+            return []
+        return SqlSources.list_sources(self)
 
     def close(self) -> None:
         """Close the connection; the next call opens a new one."""

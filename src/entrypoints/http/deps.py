@@ -14,6 +14,7 @@ from litestar.params import SkipValidation
 from flwd.domain.plan.use_cases import ListJobs, PlanJob
 from flwd.domain.run.start import StartRun
 from flwd.domain.run.use_cases import CancelRun, QueryRuns
+from flwd.domain.sources.use_cases import AddSource, QuerySources, RefreshSource, RemoveSource
 from flwd.entrypoints.container import Container
 from flwd.entrypoints.http.metrics import Metrics, count_runs_by_state
 from flwd.entrypoints.http.settings import ServerSettings
@@ -32,6 +33,10 @@ HubDep = SkipValidation[NamedDependency[EventHub]]
 MetricsDep = SkipValidation[NamedDependency[Metrics]]
 SettingsDep = SkipValidation[NamedDependency[ServerSettings]]
 ProbeDep = SkipValidation[NamedDependency[RuntimeProbe]]
+AddSourceDep = SkipValidation[NamedDependency[AddSource]]
+RefreshSourceDep = SkipValidation[NamedDependency[RefreshSource]]
+RemoveSourceDep = SkipValidation[NamedDependency[RemoveSource]]
+QuerySourcesDep = SkipValidation[NamedDependency[QuerySources]]
 
 
 def use_case_dependencies(container: Container) -> dict[str, Provide]:
@@ -56,7 +61,20 @@ def use_case_dependencies(container: Container) -> dict[str, Provide]:
     def provide_run_counts() -> RunCounts:
         return lambda: count_runs_by_state(container.store())
 
+    def provide_add_source() -> AddSource:
+        return container.add_source()
+
+    def provide_refresh_source() -> RefreshSource:
+        return container.refresh_source()
+
+    def provide_remove_source() -> RemoveSource:
+        return container.remove_source()
+
+    def provide_query_sources() -> QuerySources:
+        return container.query_sources()
+
     providers = (provide_list_jobs, provide_plan_job, provide_start_run, provide_query_runs,
-                 provide_cancel_run, provide_run_counts)
+                 provide_cancel_run, provide_run_counts, provide_add_source,
+                 provide_refresh_source, provide_remove_source, provide_query_sources)
     return {fn.__name__.removeprefix("provide_"): Provide(fn, sync_to_thread=False)
             for fn in providers}
