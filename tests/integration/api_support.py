@@ -90,6 +90,19 @@ def start_server(base: Path, serve_args: Sequence[str], env: Mapping[str, str],
 
 
 @contextmanager
+def serving(base: Path, serve_args: Sequence[str], env: Mapping[str, str],
+            global_args: Sequence[str] = ()) -> Iterator[Server]:
+    """``start_server`` over *base*, stopped (exit 0 asserted) and *base* removed afterwards."""
+    server = start_server(base, serve_args, env, global_args)
+    try:
+        yield server
+    finally:
+        code = server.stop()
+        remove_tree(base)
+        assert code == 0, server.log.read_text(errors="replace") if server.log.exists() else code
+
+
+@contextmanager
 def dev_server_on_podman(podman_socket: str, prefix: str, tokens: str,
                          jobs: Mapping[str, str] | None = None) -> Iterator[Server]:
     """``flwd :serve --dev`` on rootless Podman over the examples, a ``sleep`` job and *jobs*
@@ -101,13 +114,8 @@ def dev_server_on_podman(podman_socket: str, prefix: str, tokens: str,
     for name in ("data", "home"):
         (base / name).mkdir(mode=0o755)
     env = {"CONTAINER_HOST": podman_socket, "FLWD_TOKENS": tokens}
-    server = start_server(base, ["--dev"], env, global_args=["--runtime", "podman"])
-    try:
+    with serving(base, ["--dev"], env, ["--runtime", "podman"]) as server:
         yield server
-    finally:
-        code = server.stop()
-        remove_tree(base)
-        assert code == 0, server.log.read_text(errors="replace") if server.log.exists() else code
 
 
 def remove_tree(path: Path) -> None:

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import pytest
 
 from tests.integration.addon_images import push_addon
-from tests.integration.api_support import Server, remove_tree, shared_dir, start_server
+from tests.integration.api_support import Server, serving, shared_dir
 from tests.integration.browser_support import browser, screenshot, sign_in  # noqa: F401 (fixture)
 from tests.integration.oci_registry import LocalRegistry
 
@@ -24,13 +24,8 @@ def server(docker_socket: str) -> Iterator[Server]:
         (base / name).mkdir(mode=0o755)
     (base / "policy.yaml").write_text("verify_signatures: disabled\n")
     env = {"DOCKER_HOST": docker_socket, "FLWD_POLICY_FILE": str(base / "policy.yaml")}
-    server = start_server(base, ["--dev"], env, global_args=["--runtime", "docker"])
-    try:
+    with serving(base, ["--dev"], env, ["--runtime", "docker"]) as server:
         yield server
-    finally:
-        code = server.stop()
-        remove_tree(base)
-        assert code == 0, server.log.read_text(errors="replace") if server.log.exists() else code
 
 
 def test_add_run_and_remove_an_addon_from_the_sources_page(

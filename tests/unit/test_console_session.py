@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from litestar.testing import TestClient
 
 from flwd.entrypoints.tokens import token_digest
@@ -79,14 +80,17 @@ def test_sign_out_ends_the_session_when_posted(tmp_path: Path) -> None:
     assert after.status_code == 303 and after.headers["location"].startswith("/ui/signin")
 
 
-def test_sign_in_goes_only_to_console_pages_when_next_points_elsewhere(tmp_path: Path) -> None:
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/ui/",
+                                    "/ui/jobs\r\nSet-Cookie: x=1", "/elsewhere"])
+def test_sign_in_goes_only_to_console_pages_when_next_points_elsewhere(tmp_path: Path,
+                                                                      target: str) -> None:
     with console(tmp_path) as client:
         page = client.get("/ui/signin")
         response = client.post("/ui/signin", data={
-            "token": ADMIN, "_csrf_token": csrf_of(page.text), "next": "//evil.example/x"},
+            "token": ADMIN, "_csrf_token": csrf_of(page.text), "next": target},
             follow_redirects=False)
 
-    assert response.headers["location"] == "/ui/jobs"
+    assert response.status_code == 303 and response.headers["location"] == "/ui/jobs"
 
 
 def test_anonymous_pages_store_no_session_when_nobody_signs_in(tmp_path: Path) -> None:
@@ -103,12 +107,3 @@ def test_root_redirects_to_the_console(tmp_path: Path) -> None:
 
     assert response.status_code == 303 and response.headers["location"] == "/ui/"
 
-
-def test_sign_in_ignores_a_next_with_a_line_break(tmp_path: Path) -> None:
-    with console(tmp_path) as client:
-        page = client.get("/ui/signin")
-        response = client.post("/ui/signin", data={
-            "token": ADMIN, "_csrf_token": csrf_of(page.text), "next": "/ui/jobs\r\nSet-Cookie: x=1"},
-            follow_redirects=False)
-
-    assert response.status_code == 303 and response.headers["location"] == "/ui/jobs"
