@@ -188,6 +188,22 @@ class StoreUnavailableError(RunStoreError):
     code = "store.unavailable"
 
 
+# --- cluster mode: workers and the queue (SPEC section 11) --------------------------
+
+
+class WorkerLostError(FlwdError):
+    """The worker executing a run stopped heartbeating for longer than ``worker_timeout``
+    after the run's container had started (or after its one requeue): the run ends ``error``."""
+
+    code = "worker.lost"
+
+
+class QueueUnavailableError(FlwdError):
+    """The queue's broker (``queue_url``) does not answer."""
+
+    code = "queue.unavailable"
+
+
 # --- HTTP-facing --------------------------------------------------------------------
 
 

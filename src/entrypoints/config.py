@@ -37,6 +37,9 @@ class FlwdConfig:
     config_file: str | None = None
     secret_key_file: str | None = None  # the file's setting; FLWD_SECRET_KEY[_FILE] win
     secret_key: SecretKey | None = None  # reprs its source only, never its text
+    # cluster mode's worker liveness (SPEC section 11)
+    heartbeat_interval: float = 5.0
+    worker_timeout: float = 30.0
 
     @property
     def data_path(self) -> Path:
@@ -63,6 +66,7 @@ def load_config(overrides: CliOverrides, env: Mapping[str, str]) -> FlwdConfig:
         config = _apply_file(config, _read_mapping(path), path)
     config = _apply_env(config, env)
     config = _apply_flags(config, overrides, env)
+    _check_liveness(config)
     if config.secret_key_file or env.get("FLWD_SECRET_KEY") or env.get("FLWD_SECRET_KEY_FILE"):
         from flwd.entrypoints.secret_key import resolve_secret_key  # cluster mode only
 
@@ -107,7 +111,7 @@ def _read_mapping(path: Path) -> dict[str, Any]:
 _KNOWN_KEYS: dict[str, frozenset[str] | None] = {
     "jobs_dir": None, "data_dir": None, "runtime": None, "policy_file": None,
     "cancel_grace": None, "max_concurrent_runs": None, "store_url": None,
-    "secret_key_file": None,
+    "secret_key_file": None, "heartbeat_interval": None, "worker_timeout": None,
     "security": frozenset({"default_profile"}), "server": frozenset({"bind"}),
     "auth": frozenset({"tokens"}),
 }
@@ -160,6 +164,9 @@ def _apply_file(config: FlwdConfig, data: Mapping[str, Any], path: Path) -> Flwd
         changes.update(_store(data["store_url"], where))
     if "secret_key_file" in data:
         changes["secret_key_file"] = rel(data["secret_key_file"], "secret_key_file")
+    for key in _LIVENESS_KEYS:
+        if key in data:
+            changes[key] = _duration(data[key], key, where)
     security = _section(data, "security", where)
     if "default_profile" in security:
         changes["default_profile"] = _string(security["default_profile"], "security.default_profile", where)
@@ -191,6 +198,10 @@ def _apply_env(config: FlwdConfig, env: Mapping[str, str]) -> FlwdConfig:
             env["FLWD_MAX_CONCURRENT_RUNS"], "max_concurrent_runs", "FLWD_MAX_CONCURRENT_RUNS")
     if env.get("FLWD_STORE_URL"):
         changes.update(_store(env["FLWD_STORE_URL"], "FLWD_STORE_URL"))
+    for key in _LIVENESS_KEYS:
+        variable = f"FLWD_{key.upper()}"
+        if env.get(variable):
+            changes[key] = _duration(env[variable], key, variable)
     if env.get("FLWD_BIND"):
         changes["server_bind"] = env["FLWD_BIND"]
     if env.get("FLWD_TOKENS"):
@@ -223,6 +234,18 @@ def _apply_flags(config: FlwdConfig, flags: CliOverrides, env: Mapping[str, str]
     if flags.token:
         changes["token"] = flags.token
     return replace(config, **changes)
+
+
+_LIVENESS_KEYS = ("heartbeat_interval", "worker_timeout")
+
+
+def _check_liveness(config: FlwdConfig) -> None:
+    """A worker must be able to heartbeat at least once within worker_timeout, or every run
+    would be declared lost between two heartbeats."""
+    if config.worker_timeout <= config.heartbeat_interval:
+        raise ConfigInvalidError(
+            f"worker_timeout ({config.worker_timeout:g}s) must be longer than "
+            f"heartbeat_interval ({config.heartbeat_interval:g}s)", field="worker_timeout")
 
 
 def _section(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:

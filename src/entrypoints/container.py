@@ -247,6 +247,8 @@ def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
         "max_concurrent_runs": config.max_concurrent_runs,
         "catalog_rescan_seconds": catalog_rescan_seconds,
         "dispatch": dispatch.value,
+        "heartbeat_interval": config.heartbeat_interval,
+        "worker_timeout": config.worker_timeout,
     }
 
 

@@ -36,6 +36,7 @@ STATUS_FOR_CODE: dict[str, int] = {
     "method.not.allowed": 405,
     "run.not.active": 409,
     "run.lost": 409,
+    "worker.lost": 409,
     "idempotency.conflict": 409,
     "container.name.conflict": 409,
     "request.too.large": 413,
@@ -57,6 +58,7 @@ STATUS_FOR_CODE: dict[str, int] = {
     "run.workspace.failed": 503,
     "run.store.failed": 503,
     "store.unavailable": 503,
+    "queue.unavailable": 503,
     "server.unreachable": 502,
     "run.output.incomplete": 502,
 }
