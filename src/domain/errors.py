@@ -199,7 +199,8 @@ class WorkerLostError(FlwdError):
 
 
 class QueueUnavailableError(FlwdError):
-    """The queue's broker (``queue_url``) does not answer."""
+    """Cluster mode: the queue's broker (``queue_url``) does not answer, so a run cannot be
+    handed to a worker; the recorded run ends ``error`` with this code (SPEC section 11)."""
 
     code = "queue.unavailable"
 

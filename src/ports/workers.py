@@ -74,17 +74,12 @@ class WorkerRegistry(Protocol):
         ...
 
 
-# The owner of a run waiting in cluster mode's queue (no process holds it yet; a worker
-# takes it by claiming it from this tag). A requeued run is handed back to it.
-QUEUED_OWNER = "queue"
-
-
 class RunRequeue(Protocol):
     """Queues a recorded run again (the Celery dispatcher in cluster mode): used once for a
     run whose worker was lost before its container started."""
 
     def requeue(self, run: RunRecord) -> None:
-        """Enqueue *run* (status ``queued`` and owner ``QUEUED_OWNER`` in the store already)
+        """Enqueue *run* (status ``queued`` and owner ``ports.owner.QUEUED_OWNER`` in the store already)
         for any worker of its queue. Raises a coded error when it cannot (``queue.unavailable``; a run whose
         sealed secrets are gone with the lost worker's message); the run then ends ``error``
         with that code."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 from flwd.adapters.fakes import FakeClock, FakeRunRequeue, FakeRunStore
 from flwd.domain.errors import QueueUnavailableError
 from flwd.domain.run.pending import PendingCleanup
-from flwd.domain.worker.sweep import NoRequeue, SweepLostRuns
-from flwd.ports.workers import QUEUED_OWNER, RunBeat, WorkerBeat
+from flwd.domain.worker.requeue import NoRequeue
+from flwd.domain.worker.sweep import SweepLostRuns
+from flwd.ports.owner import QUEUED_OWNER
+from flwd.ports.workers import RunBeat, WorkerBeat
 from tests.unit.worker_support import WORKER, add_run
 
 TIMEOUT = 30.0

@@ -5,27 +5,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flwd.domain.errors import FlwdError, QueueUnavailableError, RunStoreError, WorkerLostError
+from flwd.domain.errors import FlwdError, RunStoreError, WorkerLostError
 from flwd.domain.model import RunStatus
 from flwd.domain.run import events as ev
 from flwd.domain.run.pending import PendingCleanup
 from flwd.domain.worker.times import shifted
 from flwd.ports.clock import Clock
 from flwd.ports.store import RunRecord, RunStore
-from flwd.ports.workers import QUEUED_OWNER, RunBeat, RunRequeue, WorkerRegistry
+from flwd.ports.owner import QUEUED_OWNER
+from flwd.ports.workers import RunBeat, RunRequeue, WorkerRegistry
 
 # A worker silent this many worker_timeouts is forgotten (GET /workers lists only live ones;
 # /metrics shows the age of the recently silent ones, so an alert can fire first).
 FORGET_AFTER_TIMEOUTS = 10
-
-
-class NoRequeue:
-    """``RunRequeue`` of a process with no queue (``queue_url`` unset): refuses, so a lost run
-    that could have been queued again ends ``error`` with ``queue.unavailable``."""
-
-    def requeue(self, run: RunRecord) -> None:
-        raise QueueUnavailableError("no queue is configured (queue_url) to queue the run again",
-                                    run_id=run.run_id)
 
 
 @dataclass(slots=True)
@@ -100,7 +92,9 @@ class SweepLostRuns:
         try:
             self._requeue.requeue(recorder.record)
         except FlwdError as exc:
+            detail = exc.detail if isinstance(exc, WorkerLostError) else (
+                f"its worker was lost and it could not be queued again: {exc.detail}")
             self._pending.end_run(recorder, status=RunStatus.ERROR.value, code=exc.code,
-                                  detail=f"could not be queued again: {exc.detail}")
+                                  detail=detail)
             return "failed"
         return "requeued"

@@ -15,7 +15,7 @@ SINGLE_HOST = "not used (single-host mode: no queue_url)"
 
 
 def cluster_checks(config: FlwdConfig, container: Container) -> list[dict[str, Any]]:
-    queue_url = getattr(config, "queue_url", None)
+    queue_url = config.queue_url
     checks = [_check("store", lambda: _store(config, container))]
     if not queue_url:
         checks += [{"check": "queue", "ok": True, "detail": SINGLE_HOST},
