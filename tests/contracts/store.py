@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import pytest
 
@@ -29,6 +29,20 @@ def make_run(run_id: str, second: int = 0, **changes: Any) -> RunRecord:
     }
     values.update(changes)
     return RunRecord(**values)
+
+
+T = TypeVar("T")
+
+
+def together(calls: list[Callable[[], T]]) -> list[T]:
+    """Each of *calls* in its own thread, all at once; their results (in no set order)."""
+    results: list[T] = []
+    threads = [threading.Thread(target=lambda call=call: results.append(call())) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
 
 
 def check_store_contract(store: RunStore) -> None:
@@ -156,13 +170,7 @@ def _check_claim_takes_an_orphan_once(store: RunStore) -> None:
     store.create(make_run("o1", 24, status="running", owner="host:1"), "run.created", {})
     store.create(make_run("o2", 25, status="succeeded", owner="host:1"), "run.created", {})
 
-    claims = []
-    threads = [threading.Thread(target=lambda n=n: claims.append(store.claim("o1", "host:1", f"host:{n}")))
-               for n in (2, 3, 4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    claims = together([lambda n=n: store.claim("o1", "host:1", f"host:{n}") for n in (2, 3, 4)])
 
     won = [c for c in claims if c is not None]
     assert len(won) == 1 and won[0].run_id == "o1" and won[0].status == "running"

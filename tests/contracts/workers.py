@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Protocol
 
 from flwd.ports.store import RunRecord, RunStore
 from flwd.ports.workers import RunBeat, WorkerBeat, WorkerRegistry
-from tests.contracts.store import make_run
+from tests.contracts.store import make_run, together
 
 
 class RegistryStore(RunStore, WorkerRegistry, Protocol):
@@ -86,13 +85,7 @@ def _check_claim_lost_once(store: RegistryStore) -> None:
     beat = run_beat("L1", "w6", 60, started=True)
     store.beat(worker("w6", 60, "L1"), [beat])
 
-    claims: list[RunRecord | None] = []
-    threads = [threading.Thread(target=lambda n=n: claims.append(store.claim_lost(beat, f"s:{n}")))
-               for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    claims = together([lambda n=n: store.claim_lost(beat, f"s:{n}") for n in range(4)])
 
     won = [c for c in claims if c is not None]
     assert len(won) == 1 and won[0].run_id == "L1" and won[0].status == "running"

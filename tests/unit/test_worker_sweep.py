@@ -30,6 +30,13 @@ def beat(store: FakeRunStore, clock: FakeClock, *runs: tuple[str, bool]) -> None
                 for r, s in runs])
 
 
+def lost(store: FakeRunStore, clock: FakeClock, run_id: str, status: str, started: bool) -> None:
+    """*run_id* executed by WORKER, whose last heartbeat is now past the timeout."""
+    add_run(store, run_id, status=status)
+    beat(store, clock, (run_id, started))
+    clock.advance(TIMEOUT + 1)
+
+
 def finished(store: FakeRunStore, run_id: str) -> dict[str, object]:
     last = store.events(run_id)[-1]
     assert last.type == "run.finished"
@@ -38,9 +45,7 @@ def finished(store: FakeRunStore, run_id: str) -> dict[str, object]:
 
 def test_sweep_ends_run_worker_lost_when_its_container_had_started(
         fake_store: FakeRunStore, fake_clock: FakeClock) -> None:
-    add_run(fake_store, "r1", status="running")
-    beat(fake_store, fake_clock, ("r1", True))
-    fake_clock.advance(TIMEOUT + 1)
+    lost(fake_store, fake_clock, "r1", "running", True)
 
     report = sweeper(fake_store, fake_clock)()
 
@@ -66,9 +71,7 @@ def test_sweep_leaves_runs_alone_when_heartbeat_is_within_timeout(
 
 def test_sweep_requeues_once_when_no_container_had_started(
         fake_store: FakeRunStore, fake_clock: FakeClock) -> None:
-    add_run(fake_store, "r1", status="pulling")
-    beat(fake_store, fake_clock, ("r1", False))
-    fake_clock.advance(TIMEOUT + 1)
+    lost(fake_store, fake_clock, "r1", "pulling", False)
     requeue = FakeRunRequeue()
 
     report = sweeper(fake_store, fake_clock, requeue)()
@@ -84,9 +87,7 @@ def test_sweep_requeues_once_when_no_container_had_started(
 
 def test_sweep_ends_run_worker_lost_when_it_was_requeued_before(
         fake_store: FakeRunStore, fake_clock: FakeClock) -> None:
-    add_run(fake_store, "r1", status="pulling")
-    beat(fake_store, fake_clock, ("r1", False))
-    fake_clock.advance(TIMEOUT + 1)
+    lost(fake_store, fake_clock, "r1", "pulling", False)
     requeue = FakeRunRequeue()
     sweeper(fake_store, fake_clock, requeue)()
     fake_store.claim("r1", QUEUED_OWNER, WORKER)  # a worker takes it again, and is lost too
@@ -102,9 +103,7 @@ def test_sweep_ends_run_worker_lost_when_it_was_requeued_before(
 
 def test_sweep_ends_run_with_the_queue_code_when_requeue_fails(
         fake_store: FakeRunStore, fake_clock: FakeClock) -> None:
-    add_run(fake_store, "r1", status="queued")
-    beat(fake_store, fake_clock, ("r1", False))
-    fake_clock.advance(TIMEOUT + 1)
+    lost(fake_store, fake_clock, "r1", "queued", False)
 
     report = sweeper(fake_store, fake_clock, NoRequeue())()
 
@@ -129,9 +128,7 @@ def test_sweep_ends_run_canceled_when_a_cancel_was_asked(
 
 def test_sweep_acts_once_when_two_sweepers_see_the_same_lost_run(
         fake_store: FakeRunStore, fake_clock: FakeClock) -> None:
-    add_run(fake_store, "r1")
-    beat(fake_store, fake_clock, ("r1", True))
-    fake_clock.advance(TIMEOUT + 1)
+    lost(fake_store, fake_clock, "r1", "running", True)
     first, second = sweeper(fake_store, fake_clock), sweeper(fake_store, fake_clock, claimant="c:2")
 
     reports = [first(), second()]
