@@ -65,6 +65,7 @@ class FakeRunStore(FakeWorkerRegistry):
         with self._lock:
             if run_id not in self.runs:
                 raise RunNotFoundError(f"no run with id {run_id}", run_id=run_id)
+            codec.check_still_active(run_id, self.runs[run_id].status)
             log = self.event_log[run_id]
             event = _event(run_id, len(log) + 1, event_type, time, event_data)
             if run is not None:

@@ -90,10 +90,11 @@ class PostgresRunStore(SqlRunReads, SqlWorkerRegistry):
         values = codec.run_values(run) if run is not None else None
         with self._write() as conn:
             found = conn.execute(
-                "UPDATE runs SET last_seq = last_seq + 1 WHERE run_id = %s RETURNING last_seq",
-                (run_id,)).fetchone()
+                "UPDATE runs SET last_seq = last_seq + 1 WHERE run_id = %s"
+                " RETURNING last_seq, status", (run_id,)).fetchone()
             if found is None:
                 raise RunNotFoundError(f"no run with id {run_id}", run_id=run_id)
+            codec.check_still_active(run_id, str(found[1]))  # rolls the counter back
             row = (run_id, int(found[0]), event_type, time, text)
             _insert_event(conn, row)
             if run is not None and values is not None:

@@ -148,3 +148,39 @@ def test_sweep_forgets_workers_when_silent_for_ten_timeouts(
     sweeper(fake_store, fake_clock)()
 
     assert fake_store.workers() == []
+
+
+def test_executor_records_nothing_more_when_a_sweeper_ended_its_run_meanwhile(
+        fake_engine: object) -> None:
+    """A worker back after a sweeper ended its run worker.lost: killing the run (the
+    disowned hook) stops and removes its container, and run.finished stays the sweeper's."""
+    import threading
+
+    from flwd.domain.plan.use_cases import RunRequest
+    from flwd.domain.run.control import RunControl
+    from flwd.domain.run.execution import QueuedRun
+    from tests.unit.fake_engine import FakeEngine
+
+    assert isinstance(fake_engine, FakeEngine)
+    fake_engine.add_job("sleeper", "executor: container\nimage: alpine:3.20\n")
+    fake_engine.runtime.run_seconds = 30
+    queued = fake_engine.submit_run()(RunRequest(job="sleeper", args={}))
+    assert isinstance(queued, QueuedRun)
+    store, control = fake_engine.store(), RunControl()
+
+    def sweeper_ends_it_then_worker_kills_it() -> None:
+        run = store.get(queued.record.run_id)
+        assert run is not None
+        store.append(run.run_id, "run.finished", {"status": "error", "code": "worker.lost"},
+                     "2026-01-01T00:01:00.000Z", run.evolve(status="error", code="worker.lost"))
+        control.kill()
+
+    timer = threading.Timer(0.3, sweeper_ends_it_then_worker_kills_it)
+    timer.start()
+    fake_engine.execute_run()(queued, control)
+    timer.join()
+
+    types = [e.type for e in store.events(queued.record.run_id)]
+    assert types.count("run.finished") == 1 and types[-1] == "run.finished"
+    assert store.get(queued.record.run_id).code == "worker.lost"  # type: ignore[union-attr]
+    assert fake_engine.runtime.containers == {}
