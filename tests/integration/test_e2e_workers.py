@@ -23,6 +23,8 @@ from tests.integration.cluster_support import (
     start_worker,
 )
 from tests.integration.e2e_support import IMAGE, Runtime
+from tests.integration.pg_support import PgCluster
+from tests.integration.socket_proxy import SocketProxy
 from tests.integration.redis_support import redis_server, redis_url  # noqa: F401
 
 pytestmark = pytest.mark.docker
@@ -133,8 +135,53 @@ def test_sigkilled_worker_loses_its_run_and_removes_its_container_when_it_comes_
     assert left_behind == [f"flwd-{run_id}"]  # the runtime kept it: its worker was lost
     assert removed
     with replica.client() as client:
-        events = [e["type"] for e in json.loads(
-            "[" + ",".join(line[5:] for line in client.get(
-                f"/runs/{run_id}/events?follow=false").text.splitlines()
-                if line.startswith("data:")) + "]")]
+        events = _event_types(client, run_id)
     assert events.count("run.finished") == 1 and events[-1] == "run.finished"
+
+
+def test_worker_cut_off_from_the_store_loses_its_run_and_clears_it_when_restored(
+        cluster: tuple[Path, dict[str, str], list[FlwdProcess]], docker_socket: str,
+        pg_cluster: PgCluster, pg_url: str) -> None:
+    """The worker reaches PostgreSQL through a socket proxy the test cuts: its heartbeats stop,
+    a replica's sweeper ends its run worker.lost; restored, the worker stops the run and removes
+    its container, and records nothing more (run.finished stays the sweeper's, once)."""
+    base, env, started = cluster
+    docker = Runtime(name="docker", socket=docker_socket)
+    (base / "pg").mkdir()
+    proxy = SocketProxy(base / "pg" / f".s.PGSQL.{pg_cluster.port}",
+                        str(pg_cluster.directory / f".s.PGSQL.{pg_cluster.port}"))
+    proxy.start()
+    database = pg_url.rsplit("/", 1)[1]
+    through_proxy = f"postgresql://postgres@/{database}?host={base / 'pg'}&port={pg_cluster.port}"
+    try:
+        worker = start_worker(base, {**env, "FLWD_STORE_URL": through_proxy})
+        started.append(worker)
+        replica = start_replica(base, env, log_name="replica.log")
+        started.append(replica)
+        with replica.client() as client:
+            run_id = client.post("/runs", json={"job": "sleeper"}).json()["run_id"]
+            (base / "runs.txt").write_text(run_id)
+            _until("the run running", lambda: client.get(f"/runs/{run_id}").json()["status"]
+                   == "running", 60)
+
+            proxy.cut()
+            ended = _until("the run ended", lambda: (r := client.get(f"/runs/{run_id}").json())
+                           ["finished_at"] and r, TIMEOUT + HEARTBEAT + 10)
+            still_there = docker.containers(run_id)
+            proxy.restore()
+            removed = _until("the container removed by the worker back",
+                             lambda: docker.containers(run_id) == [] or None, 30)
+            _until("the worker live again", lambda: _workers(replica), 30)
+            stopped = worker.stop()  # drains: whatever it would still record is recorded now
+            events = _event_types(client, run_id)
+    finally:
+        proxy.cut()
+
+    assert (ended["status"], ended["code"]) == ("error", "worker.lost"), ended
+    assert still_there == [f"flwd-{run_id}"] and removed and stopped == 0
+    assert events.count("run.finished") == 1 and events[-1] == "run.finished", events
+
+
+def _event_types(client: Any, run_id: str) -> list[str]:
+    body = client.get(f"/runs/{run_id}/events?follow=false").text
+    return [json.loads(line[5:])["type"] for line in body.splitlines() if line.startswith("data:")]
