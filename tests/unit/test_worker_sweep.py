@@ -101,6 +101,18 @@ def test_sweep_ends_run_worker_lost_when_it_was_requeued_before(
     assert "queued again once" in str(finished(fake_store, "r1")["detail"])
 
 
+def test_sweep_requeues_a_run_when_its_worker_was_lost_before_naming_it(
+        fake_store: FakeRunStore, fake_clock: FakeClock) -> None:
+    add_run(fake_store, "r1", status="pulling")  # taken by WORKER...
+    beat(fake_store, fake_clock)  # ...whose last heartbeat came before it named the run
+    fake_clock.advance(TIMEOUT + 1)
+    requeue = FakeRunRequeue()
+
+    report = sweeper(fake_store, fake_clock, requeue)()
+
+    assert report.requeued == ["r1"] and [r.run_id for r in requeue.requeued] == ["r1"]
+
+
 def test_sweep_ends_run_with_the_queue_code_when_requeue_fails(
         fake_store: FakeRunStore, fake_clock: FakeClock) -> None:
     lost(fake_store, fake_clock, "r1", "queued", False)
