@@ -107,22 +107,14 @@ def test_sigkilled_worker_loses_its_run_and_removes_its_container_when_it_comes_
         cluster: tuple[Path, dict[str, str], list[FlwdProcess]], docker_socket: str) -> None:
     base, env, started = cluster
     docker = Runtime(name="docker", socket=docker_socket)
-    worker = start_worker(base, env)
-    started.append(worker)
-    replica = start_replica(base, env, log_name="replica.log")
-    started.append(replica)
+    worker, replica, run_id = _sleeper_running(base, env, started)
     with replica.client() as client:
-        run_id = client.post("/runs", json={"job": "sleeper"}).json()["run_id"]
-        (base / "runs.txt").write_text(run_id)
-        _until("the run running", lambda: client.get(f"/runs/{run_id}").json()["status"]
-               == "running", 60)
         _until("a heartbeat with the run", lambda: [
             w for w in _workers(replica) if w["active_runs"] == [run_id]], 30)
 
         _kill_group(worker)
         killed = time.monotonic()
-        ended = _until("the run ended", lambda: (r := client.get(f"/runs/{run_id}").json())
-                       ["finished_at"] and r, TIMEOUT + HEARTBEAT + 10)
+        ended = _ended(client, run_id)
         took = time.monotonic() - killed
         left_behind = docker.containers(run_id)
         back = start_worker(base, env, log_name="worker2.log")
@@ -154,19 +146,11 @@ def test_worker_cut_off_from_the_store_loses_its_run_and_clears_it_when_restored
     database = pg_url.rsplit("/", 1)[1]
     through_proxy = f"postgresql://postgres@/{database}?host={base / 'pg'}&port={pg_cluster.port}"
     try:
-        worker = start_worker(base, {**env, "FLWD_STORE_URL": through_proxy})
-        started.append(worker)
-        replica = start_replica(base, env, log_name="replica.log")
-        started.append(replica)
+        worker, replica, run_id = _sleeper_running(
+            base, env, started, worker_env={**env, "FLWD_STORE_URL": through_proxy})
         with replica.client() as client:
-            run_id = client.post("/runs", json={"job": "sleeper"}).json()["run_id"]
-            (base / "runs.txt").write_text(run_id)
-            _until("the run running", lambda: client.get(f"/runs/{run_id}").json()["status"]
-                   == "running", 60)
-
             proxy.cut()
-            ended = _until("the run ended", lambda: (r := client.get(f"/runs/{run_id}").json())
-                           ["finished_at"] and r, TIMEOUT + HEARTBEAT + 10)
+            ended = _ended(client, run_id)
             still_there = docker.containers(run_id)
             proxy.restore()
             removed = _until("the container removed by the worker back",
@@ -180,6 +164,30 @@ def test_worker_cut_off_from_the_store_loses_its_run_and_clears_it_when_restored
     assert (ended["status"], ended["code"]) == ("error", "worker.lost"), ended
     assert still_there == [f"flwd-{run_id}"] and removed and stopped == 0
     assert events.count("run.finished") == 1 and events[-1] == "run.finished", events
+
+
+def _sleeper_running(base: Path, env: dict[str, str], started: list[FlwdProcess], *,
+                     worker_env: dict[str, str] | None = None
+                     ) -> tuple[FlwdProcess, FlwdProcess, str]:
+    """A worker (with *worker_env*), a replica, and a run of the sleeper running on the worker."""
+    worker = start_worker(base, worker_env or env)
+    started.append(worker)
+    replica = start_replica(base, env, log_name="replica.log")
+    started.append(replica)
+    with replica.client() as client:
+        run_id = client.post("/runs", json={"job": "sleeper"}).json()["run_id"]
+        (base / "runs.txt").write_text(run_id)
+        _until("the run running", lambda: client.get(f"/runs/{run_id}").json()["status"]
+               == "running", 60)
+    return worker, replica, run_id
+
+
+def _ended(client: Any, run_id: str) -> dict[str, Any]:
+    """The run once ended: within worker_timeout + 5 s of its worker's loss, and a heartbeat."""
+    ended: dict[str, Any] = _until(
+        "the run ended", lambda: (r := client.get(f"/runs/{run_id}").json())["finished_at"] and r,
+        TIMEOUT + HEARTBEAT + 10)
+    return ended
 
 
 def _event_types(client: Any, run_id: str) -> list[str]:
