@@ -9,6 +9,7 @@ the message to be delivered again (the store's claim keeps a run from running tw
 from __future__ import annotations
 
 import base64
+import itertools
 import logging
 import os
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -71,10 +72,7 @@ class CeleryRunQueue:
             self._app.send_task(TASK_NAME, args=message, queue=queue, retry=True,
                                 retry_policy=_PUBLISH_RETRY)
         except (OperationalError, KombuError, OSError) as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise QueueUnavailableError(
-                f"the queue at {redact(self.url)} does not answer: {reason}",
-                queue=redact(self.url)) from None
+            raise _unavailable(self.url, exc) from None
 
     def close(self) -> None:
         if self._app is not None:
@@ -87,8 +85,8 @@ def run_worker(queue_url: str, *, handle: Handler, queues: Sequence[str], concur
     """Consume *queues* until a signal, each message handed to *handle* (run id, sealed
     secrets) on one of *concurrency* threads; returns the worker's exit code.
 
-    *on_ready* is called once Celery consumes; *on_shutdown(kill)* when a shutdown begins
-    (``kill`` for a cold one: a second signal). Celery waits for the running tasks on a warm
+    *on_ready* is called once Celery consumes; *on_shutdown(kill)* on each stop signal
+    (``kill`` from the second one on, or for a cold shutdown). Celery waits for the running tasks on a warm
     shutdown; *on_shutdown* makes them end (cancel), as ``flwd :serve`` does with its runs.
     """
     import warnings
@@ -100,6 +98,7 @@ def run_worker(queue_url: str, *, handle: Handler, queues: Sequence[str], concur
     # JSON only, and a worker drives rootless runtimes as whoever may reach their sockets.
     warnings.filterwarnings("ignore", category=SecurityWarning)
     app = make_app(queue_url)
+    _check_broker(app, queue_url)
 
     @app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
     def run(run_id: str, sealed: str | None) -> None:
@@ -108,9 +107,13 @@ def run_worker(queue_url: str, *, handle: Handler, queues: Sequence[str], concur
         except RetryLater as exc:
             raise Reject(str(exc), requeue=True) from None
 
+    # Celery starts a warm shutdown on every SIGTERM (it waits for the tasks); the second
+    # signal of any kind, or a cold shutdown, kills the runs instead, as `flwd :serve` does.
+    heard = itertools.count(1)
     signals.worker_ready.connect(lambda **_: on_ready(), weak=False)
     signals.worker_shutting_down.connect(
-        lambda how="", **_: on_shutdown(str(how).lower() == "cold"), weak=False)
+        lambda how="", **_: on_shutdown(next(heard) > 1 or str(how).lower() == "cold"),
+        weak=False)
     logging.getLogger("celery").setLevel(logging.WARNING)
     worker = app.Worker(
         hostname=f"flwd-{os.getpid()}@{os.uname().nodename}", queues=list(queues),
@@ -119,6 +122,24 @@ def run_worker(queue_url: str, *, handle: Handler, queues: Sequence[str], concur
     )
     worker.start()
     return int(worker.exitcode or 0)
+
+
+def _check_broker(app: Celery, queue_url: str) -> None:
+    """A broker that does not answer at start is ``queue.unavailable`` (the worker refuses to
+    start, as ``:serve`` does without its store); once started, Celery reconnects by itself."""
+    from kombu.exceptions import KombuError, OperationalError
+
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=_CONNECT_SECONDS)
+    except (OperationalError, KombuError, OSError) as exc:
+        raise _unavailable(queue_url, exc) from None
+
+
+def _unavailable(queue_url: str, exc: BaseException) -> QueueUnavailableError:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return QueueUnavailableError(f"the queue at {redact(queue_url)} does not answer: {reason}",
+                                 queue=redact(queue_url))
 
 
 class RetryLater(Exception):

@@ -147,7 +147,8 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidRunIds)
-    owners = providers.Singleton(LocalRunOwners, shared_store=config.store_shared)
+    owners = providers.Singleton(LocalRunOwners, shared_store=config.store_shared,
+                                 cluster=config.cluster)
     owner = providers.Callable(lambda owners: owners.me(), owners)
     catalog = providers.Singleton(
         YamlJobCatalog, roots=config.jobs_dirs, rescan_seconds=config.catalog_rescan_seconds
@@ -305,6 +306,7 @@ def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
         "store_url": config.store_url,
         "queue_url": config.queue_url,
         "store_shared": config.store is not StoreKind.SQLITE,
+        "cluster": config.cluster,
         "secret_key": config.secret_key,
         "env_profile": config.env_profile,
         "default_profile": profile_override or config.default_profile,

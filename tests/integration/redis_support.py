@@ -34,30 +34,34 @@ class RedisServer:
 
     directory: Path
     port: int
+    # where it listens: loopback (always first: the helpers below read through it), plus e.g.
+    # a test host's veth address (then protected mode, which admits only loopback clients
+    # without a password, is off)
+    bind: tuple[str, ...] = ("127.0.0.1",)
 
     @classmethod
-    def create(cls) -> RedisServer:
+    def create(cls, bind: tuple[str, ...] = ("127.0.0.1",)) -> RedisServer:
         if shutil.which("redis-server") is None:
             pytest.fail(f"no redis-server on PATH; {REDIS_HINT}")
         directory = Path(tempfile.mkdtemp(prefix="flwd-redis-"))
         if os.geteuid() == 0:
             user = _user()
             os.chown(directory, user.pw_uid, user.pw_gid)
-        return cls(directory=directory, port=free_port())
+        return cls(directory=directory, port=free_port(), bind=bind)
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return self.url_for(0)
 
     @property
     def pidfile(self) -> Path:
         return self.directory / "redis.pid"
 
     def start(self) -> None:
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+        argv = ["redis-server", "--port", str(self.port), "--bind", " ".join(self.bind),
                 "--daemonize", "yes", "--pidfile", str(self.pidfile), "--dir", str(self.directory),
                 "--logfile", str(self.directory / "redis.log"), "--save", "", "--appendonly", "no",
-                "--protected-mode", "yes"]
+                "--protected-mode", "yes" if self.bind == ("127.0.0.1",) else "no"]
         if os.geteuid() == 0:
             argv = ["su", _USER, "-s", "/bin/sh", "-c", shlex.join(argv)]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd="/")
@@ -98,15 +102,19 @@ class RedisServer:
                               capture_output=True, text=True, timeout=30, check=False)
         return done.stdout
 
-    def keys(self) -> list[str]:
-        """Every key (``redis-cli --scan``)."""
-        return [line for line in self.cli("--scan").splitlines() if line]
+    def url_for(self, db: int, host: str = "127.0.0.1") -> str:
+        """The URL of database *db*, reached at *host* (one of the ``bind`` addresses)."""
+        return f"redis://{host}:{self.port}/{db}"
 
-    def dump(self) -> bytes:
-        """``DUMP`` of every key, and every list's and hash's contents, as bytes."""
+    def keys(self, db: int = 0) -> list[str]:
+        """Every key of database *db* (``redis-cli --scan``)."""
+        return [line for line in self.cli("-n", str(db), "--scan").splitlines() if line]
+
+    def dump(self, db: int = 0) -> bytes:
+        """``DUMP`` of every key of database *db*, and every list's and hash's contents."""
         import redis  # redis-py: installed with celery[redis]
 
-        client = redis.Redis(host="127.0.0.1", port=self.port)
+        client = redis.Redis(host="127.0.0.1", port=self.port, db=db)
         try:
             chunks = []
             for key in client.scan_iter():
@@ -123,6 +131,12 @@ class RedisServer:
         finally:
             client.close()
 
+    def rdb(self) -> bytes:
+        """The bytes of an RDB snapshot written now (``SAVE``; none is written otherwise)."""
+        self.cli("SAVE")
+        path = self.directory / "dump.rdb"
+        return path.read_bytes() if path.exists() else b""
+
     def _log_tail(self) -> str:
         log = self.directory / "redis.log"
         return log.read_text(errors="replace")[-2000:] if log.exists() else ""
@@ -136,9 +150,9 @@ def _user() -> pwd.struct_passwd:
 
 
 @contextmanager
-def running_redis() -> Iterator[RedisServer]:
-    """A new Redis, started; stopped and deleted on exit."""
-    server = RedisServer.create()
+def running_redis(bind: tuple[str, ...] = ("127.0.0.1",)) -> Iterator[RedisServer]:
+    """A new Redis listening on *bind*, started; stopped and deleted on exit."""
+    server = RedisServer.create(bind)
     try:
         server.start()
         yield server
