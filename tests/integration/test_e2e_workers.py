@@ -182,14 +182,64 @@ def _sleeper_running(base: Path, env: dict[str, str], started: list[FlwdProcess]
     return worker, replica, run_id
 
 
-def _ended(client: Any, run_id: str) -> dict[str, Any]:
-    """The run once ended: within worker_timeout + 5 s of its worker's loss, and a heartbeat."""
+def _ended(client: Any, run_id: str, timeout: float = TIMEOUT + HEARTBEAT + 10
+           ) -> dict[str, Any]:
+    """The run once ended (by default within worker_timeout + 5 s of its worker's loss, and a
+    heartbeat, with 5 s to spare)."""
     ended: dict[str, Any] = _until(
         "the run ended", lambda: (r := client.get(f"/runs/{run_id}").json())["finished_at"] and r,
-        TIMEOUT + HEARTBEAT + 10)
+        timeout)
     return ended
 
 
 def _event_types(client: Any, run_id: str) -> list[str]:
+    return [event["type"] for event in _events(client, run_id)]
+
+
+@pytest.mark.podman
+def test_run_lost_before_its_container_started_is_requeued_to_another_worker(
+        cluster: tuple[Path, dict[str, str], list[FlwdProcess]], docker_socket: str,
+        podman_socket: str) -> None:
+    """Worker A (rootless Podman) takes the run and stalls pulling its image from a registry
+    that never answers; SIGKILLed, it is lost with no container started, so the run is queued
+    again, once, and worker B (Docker, which has the image) runs it to success."""
+    from tests.integration.test_e2e_stalled_pull import stalled_registry
+
+    base, env, started = cluster
+    docker = Runtime(name="docker", socket=docker_socket)
+    with stalled_registry() as registry:
+        image = f"127.0.0.1:{registry.port}/stall/requeue:1"
+        write_job(base / "jobs", "stalled", f"executor: container\nimage: {image}\n"
+                                            "command: [echo, ran on B]\n")
+        assert docker.cli("tag", IMAGE, image).returncode == 0
+        try:
+            worker_a = start_worker(base, {**env, "FLWD_RUNTIME": "podman",
+                                           "CONTAINER_HOST": podman_socket}, log_name="a.log")
+            started.append(worker_a)
+            replica = start_replica(base, env, log_name="replica.log")
+            started.append(replica)
+            with replica.client() as client:
+                run_id = client.post("/runs", json={"job": "stalled"}).json()["run_id"]
+                (base / "runs.txt").write_text(run_id)
+                assert registry.connected.wait(60), "worker A never pulled"
+                _until("A's heartbeat naming the run", lambda: [
+                    w for w in _workers(replica) if w["active_runs"] == [run_id]], 30)
+                worker_b = start_worker(base, env, log_name="b.log")
+                started.append(worker_b)
+                _kill_group(worker_a)
+                ended = _ended(client, run_id, 60)
+                events = _event_types(client, run_id)
+                output = [e["data"]["line"] for e in _events(client, run_id)
+                          if e["type"] == "run.output"]
+        finally:
+            docker.cli("rmi", image)  # the tag only: the image keeps its own name
+
+    assert (ended["status"], ended["exit_code"]) == ("succeeded", 0), ended
+    assert events.count("run.requeued") == 1 and events.count("run.finished") == 1
+    assert events.index("run.requeued") < events.index("run.started")
+    assert output == ["ran on B"]
+
+
+def _events(client: Any, run_id: str) -> list[dict[str, Any]]:
     body = client.get(f"/runs/{run_id}/events?follow=false").text
-    return [json.loads(line[5:])["type"] for line in body.splitlines() if line.startswith("data:")]
+    return [json.loads(line[5:]) for line in body.splitlines() if line.startswith("data:")]
