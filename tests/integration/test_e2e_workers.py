@@ -86,6 +86,8 @@ def test_workers_shows_a_real_workers_heartbeats_until_it_stops(
     later = _until("a later heartbeat", lambda: [w for w in _workers(replica)
                                                 if w["last_heartbeat"] > first], 30)
     cli = run_flwd(base, env, ":workers", "--json")
+    remote = run_flwd(base, {**env, "FLWD_TOKEN": "dev-token"}, "--server", replica.url,
+                      ":workers")
     doctor = run_flwd(base, env, ":doctor", "--json")
     worker.stop()
     gone = _until("the stopped worker gone from GET /workers",
@@ -98,6 +100,7 @@ def test_workers_shows_a_real_workers_heartbeats_until_it_stops(
     assert 0 <= shown["heartbeat_age_seconds"] <= TIMEOUT
     assert cli.returncode == 0, cli.stderr
     assert [w["worker_id"] for w in json.loads(cli.stdout)["workers"]] == [worker.name]
+    assert remote.returncode == 0 and remote.stdout.startswith(f"{worker.name}  host="), remote
     checks = {c["check"]: c["ok"] for c in json.loads(doctor.stdout)["checks"]}
     assert checks == {"store": True, "queue": True, "workers": True}, doctor.stdout
     assert gone

@@ -57,8 +57,9 @@ class WorkerLiveness:
         self._loops: list[Periodic] = []
 
     def started(self, info: WorkerFacts, active: Callable[[], Collection[str]]) -> None:
-        """*active* lists the runs this worker executes now. Raises the store's coded error
-        when the first heartbeat cannot be written (the loops then start anyway, and retry)."""
+        """*active* lists the runs this worker executes now. Never raises (it runs inside the
+        queue consumer's start-up): a store or runtime that is away now is retried by the
+        loops, every *interval*."""
         self.reclaim = reclaim = ReclaimContainers(
             store=self._store, runtime=self._runtime, owner=info.owner, local_runs=active)
         sweep = SweepLostRuns(registry=self._registry, store=self._store, clock=self._clock,
@@ -73,7 +74,7 @@ class WorkerLiveness:
         for loop in self._loops:
             loop.start()
         _quietly(reclaim)
-        self.heartbeat()
+        _quietly(self.heartbeat)
 
     def stopped(self, info: WorkerFacts) -> None:
         loops, self._loops = self._loops, []
