@@ -10,7 +10,7 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -21,6 +21,7 @@ from tests.integration.cluster_support import (
     run_flwd,
     start_replica,
     start_worker,
+    until,
 )
 from tests.integration.e2e_support import IMAGE, Runtime
 from tests.integration.pg_support import PgCluster
@@ -56,16 +57,6 @@ def _kill_group(process: FlwdProcess) -> None:
         process.process.wait(10)
 
 
-def _until(what: str, check: Callable[[], Any], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not within {timeout:g} s")
-
-
 def _workers(replica: FlwdProcess) -> list[dict[str, Any]]:
     with replica.client() as client:
         response = client.get("/workers")
@@ -81,16 +72,16 @@ def test_workers_shows_a_real_workers_heartbeats_until_it_stops(
     replica = start_replica(base, env, log_name="replica.log")
     started.append(replica)
 
-    listed = _until("the worker in GET /workers", lambda: _workers(replica), 30)
+    listed = until("the worker in GET /workers", lambda: _workers(replica), 30)
     first = listed[0]["last_heartbeat"]
-    later = _until("a later heartbeat", lambda: [w for w in _workers(replica)
+    later = until("a later heartbeat", lambda: [w for w in _workers(replica)
                                                 if w["last_heartbeat"] > first], 30)
     cli = run_flwd(base, env, ":workers", "--json")
     remote = run_flwd(base, {**env, "FLWD_TOKEN": "dev-token"}, "--server", replica.url,
                       ":workers")
     doctor = run_flwd(base, env, ":doctor", "--json")
     worker.stop()
-    gone = _until("the stopped worker gone from GET /workers",
+    gone = until("the stopped worker gone from GET /workers",
                   lambda: _workers(replica) == [] or None, 30)
 
     (shown,) = later
@@ -110,9 +101,9 @@ def test_sigkilled_worker_loses_its_run_and_removes_its_container_when_it_comes_
         cluster: tuple[Path, dict[str, str], list[FlwdProcess]], docker_socket: str) -> None:
     base, env, started = cluster
     docker = Runtime(name="docker", socket=docker_socket)
-    worker, replica, run_id = _sleeper_running(base, env, started)
+    worker, replica, run_id = _run_on_a_worker(base, env, started)
     with replica.client() as client:
-        _until("a heartbeat with the run", lambda: [
+        until("a heartbeat with the run", lambda: [
             w for w in _workers(replica) if w["active_runs"] == [run_id]], 30)
 
         _kill_group(worker)
@@ -122,7 +113,7 @@ def test_sigkilled_worker_loses_its_run_and_removes_its_container_when_it_comes_
         left_behind = docker.containers(run_id)
         back = start_worker(base, env, log_name="worker2.log")
         started.append(back)
-        removed = _until("the lost run's container removed",
+        removed = until("the lost run's container removed",
                          lambda: docker.containers(run_id) == [] or None, 30)
 
     assert (ended["status"], ended["code"]) == ("error", "worker.lost"), ended
@@ -149,16 +140,16 @@ def test_worker_cut_off_from_the_store_loses_its_run_and_clears_it_when_restored
     database = pg_url.rsplit("/", 1)[1]
     through_proxy = f"postgresql://postgres@/{database}?host={base / 'pg'}&port={pg_cluster.port}"
     try:
-        worker, replica, run_id = _sleeper_running(
+        worker, replica, run_id = _run_on_a_worker(
             base, env, started, worker_env={**env, "FLWD_STORE_URL": through_proxy})
         with replica.client() as client:
             proxy.cut()
             ended = _ended(client, run_id)
             still_there = docker.containers(run_id)
             proxy.restore()
-            removed = _until("the container removed by the worker back",
+            removed = until("the container removed by the worker back",
                              lambda: docker.containers(run_id) == [] or None, 30)
-            _until("the worker live again", lambda: _workers(replica), 30)
+            until("the worker live again", lambda: _workers(replica), 30)
             stopped = worker.stop()  # drains: whatever it would still record is recorded now
             events = _event_types(client, run_id)
     finally:
@@ -169,19 +160,19 @@ def test_worker_cut_off_from_the_store_loses_its_run_and_clears_it_when_restored
     assert events.count("run.finished") == 1 and events[-1] == "run.finished", events
 
 
-def _sleeper_running(base: Path, env: dict[str, str], started: list[FlwdProcess], *,
-                     worker_env: dict[str, str] | None = None
-                     ) -> tuple[FlwdProcess, FlwdProcess, str]:
-    """A worker (with *worker_env*), a replica, and a run of the sleeper running on the worker."""
+def _run_on_a_worker(base: Path, env: dict[str, str], started: list[FlwdProcess], *,
+                     worker_env: dict[str, str] | None = None, job: str = "sleeper",
+                     status: str = "running") -> tuple[FlwdProcess, FlwdProcess, str]:
+    """A worker (with *worker_env*), a replica, and a run of *job* on the worker, in *status*."""
     worker = start_worker(base, worker_env or env)
     started.append(worker)
     replica = start_replica(base, env, log_name="replica.log")
     started.append(replica)
     with replica.client() as client:
-        run_id = client.post("/runs", json={"job": "sleeper"}).json()["run_id"]
+        run_id = client.post("/runs", json={"job": job}).json()["run_id"]
         (base / "runs.txt").write_text(run_id)
-        _until("the run running", lambda: client.get(f"/runs/{run_id}").json()["status"]
-               == "running", 60)
+        until(f"the run {status}", lambda: client.get(f"/runs/{run_id}").json()["status"]
+              == status, 60)
     return worker, replica, run_id
 
 
@@ -189,7 +180,7 @@ def _ended(client: Any, run_id: str, timeout: float = TIMEOUT + HEARTBEAT + 10
            ) -> dict[str, Any]:
     """The run once ended (by default within worker_timeout + 5 s of its worker's loss, and a
     heartbeat, with 5 s to spare)."""
-    ended: dict[str, Any] = _until(
+    ended: dict[str, Any] = until(
         "the run ended", lambda: (r := client.get(f"/runs/{run_id}").json())["finished_at"] and r,
         timeout)
     return ended
@@ -216,16 +207,12 @@ def test_run_lost_before_its_container_started_is_requeued_to_another_worker(
                                             "command: [echo, ran on B]\n")
         assert docker.cli("tag", IMAGE, image).returncode == 0
         try:
-            worker_a = start_worker(base, {**env, "FLWD_RUNTIME": "podman",
-                                           "CONTAINER_HOST": podman_socket}, log_name="a.log")
-            started.append(worker_a)
-            replica = start_replica(base, env, log_name="replica.log")
-            started.append(replica)
+            worker_a, replica, run_id = _run_on_a_worker(
+                base, env, started, job="stalled", status="pulling",
+                worker_env={**env, "FLWD_RUNTIME": "podman", "CONTAINER_HOST": podman_socket})
             with replica.client() as client:
-                run_id = client.post("/runs", json={"job": "stalled"}).json()["run_id"]
-                (base / "runs.txt").write_text(run_id)
                 assert registry.connected.wait(60), "worker A never pulled"
-                _until("A's heartbeat naming the run", lambda: [
+                until("A's heartbeat naming the run", lambda: [
                     w for w in _workers(replica) if w["active_runs"] == [run_id]], 30)
                 worker_b = start_worker(base, env, log_name="b.log")
                 started.append(worker_b)
