@@ -40,6 +40,7 @@ def tables(sorted_text: str = "") -> tuple[str, ...]:
         )""",
         "CREATE INDEX run_beats_at ON run_beats (beat_at)",
         "CREATE INDEX run_beats_worker ON run_beats (worker_id)",
+        "CREATE INDEX runs_owner ON runs (owner, status)",
     )
 
 
@@ -74,6 +75,13 @@ class SqlWorkerRegistry:
         rows = self._read(f"SELECT {', '.join(WORKER_COLUMNS)} FROM workers{where}"
                           " ORDER BY worker_id", () if since is None else (since,))
         return [_worker_from_row(row) for row in rows]
+
+    def runs_of(self, owner: str) -> Sequence[RunRecord]:
+        m = self.MARK
+        active = ", ".join([m] * len(codec.ACTIVE_STATUSES))
+        rows = self._read(f"{SELECT_RUN} WHERE owner = {m} AND status IN ({active})"
+                          " ORDER BY created_at, run_id", (owner, *codec.ACTIVE_STATUSES))
+        return [codec.run_from_row(row) for row in rows]
 
     def stale_runs(self, before: str) -> Sequence[RunBeat]:
         m = self.MARK

@@ -48,6 +48,12 @@ class FakeWorkerRegistry:
             found = [w for w in workers.values() if since is None or w.last_heartbeat >= since]
         return sorted(found, key=lambda w: w.worker_id)
 
+    def runs_of(self, owner: str) -> Sequence[RunRecord]:
+        with self._lock:
+            runs = [r for r in self.runs.values()
+                    if r.owner == owner and r.status in codec.ACTIVE_STATUSES]
+        return sorted(runs, key=lambda r: (r.created_at, r.run_id))
+
     def stale_runs(self, before: str) -> Sequence[RunBeat]:
         workers, beats = self.worker_rows, self.run_beats
         with self._lock:

@@ -51,6 +51,11 @@ class WorkerRegistry(Protocol):
         None), ordered by worker id."""
         ...
 
+    def runs_of(self, owner: str) -> Sequence[RunRecord]:
+        """The active runs *owner* (a worker's tag) holds, oldest first: what its heartbeat
+        names (one indexed query, however many runs the cluster holds)."""
+        ...
+
     def stale_runs(self, before: str) -> Sequence[RunBeat]:
         """Run heartbeats older than *before*, and, for each active run owned by a worker
         whose last heartbeat is older than *before* and named by no run heartbeat (the

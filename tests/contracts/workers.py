@@ -38,6 +38,7 @@ def check_worker_registry_contract(store: RegistryStore) -> None:
     _check_claim_lost_once(store)
     _check_claim_lost_refused(store)
     _check_runs_of_a_worker_lost_before_naming_them(store)
+    _check_runs_of(store)
     _check_remove_and_prune(store)
 
 
@@ -131,6 +132,16 @@ def _check_runs_of_a_worker_lost_before_naming_them(store: RegistryStore) -> Non
     won = [c for c in claims if c is not None]
     assert len(won) == 1 and won[0].run_id == "N1" and won[0].owner.startswith("s:")
     assert stale(95) == []
+
+
+def _check_runs_of(store: RegistryStore) -> None:
+    for n, status in enumerate(("running", "queued", "succeeded", "pulling")):
+        store.create(make_run(f"o{n}", 100 + n, status=status, owner="w10"), "run.created", {})
+    store.create(make_run("o9", 99, status="running", owner="w11"), "run.created", {})
+
+    assert [r.run_id for r in store.runs_of("w10")] == ["o0", "o1", "o3"]
+    assert [r.run_id for r in store.runs_of("w11")] == ["o9"]
+    assert store.runs_of("nobody") == []
 
 
 def _check_remove_and_prune(store: RegistryStore) -> None:

@@ -87,7 +87,7 @@ class Heartbeat:
 
     def _beat(self) -> tuple[RunBeat, ...]:
         now = self._clock.now_iso()
-        owned = [r for r in self._store.active() if r.owner == self.identity.owner]
+        owned = list(self._registry.runs_of(self.identity.owner))
         started = self._started_containers(owned)
         beats = tuple(RunBeat(run_id=r.run_id, worker_id=self.identity.owner,
                               container_started=r.run_id in started, beat_at=now)
