@@ -326,37 +326,23 @@ def test_a_worker_refuses_to_start_queue_unavailable_when_the_broker_does_not_an
     assert done.stderr.startswith("error[queue.unavailable]: the queue at redis://127.0.0.1:1/0")
 
 
-def test_sigterm_to_a_worker_cancels_its_runs_and_it_exits_once_they_ended(
-        cluster: Cluster) -> None:
-    drained = start_worker(cluster.base, cluster.worker_env(cluster.podman), queues=["drain"],
-                           global_args=["--runtime", "podman"], log_name="worker-drain.log")
+@pytest.mark.parametrize(("queue", "job", "grace", "sigterms"), [
+    ("drain", "sleeper-drain", f"{GRACE:g}s", 1),  # graceful: the job ends on SIGTERM
+    ("stubborn", "stubborn", "120s", 2),  # the second signal kills: the grace is not waited
+])
+def test_sigterm_to_a_worker_ends_its_runs_canceled_and_it_exits(
+        cluster: Cluster, queue: str, job: str, grace: str, sigterms: int) -> None:
+    env = {**cluster.worker_env(cluster.podman), "FLWD_CANCEL_GRACE": grace}
+    worker = start_worker(cluster.base, env, queues=[queue], global_args=["--runtime", "podman"],
+                          log_name=f"worker-{queue}.log")
     try:
-        run = _submit(cluster.replicas[0], "sleeper-drain")
+        run = _submit(cluster.replicas[0], job)
         _until(lambda: _run(cluster.replicas[1], run["run_id"])["status"] == "running", 60,
                "run starts")
-        drained.signal(signal.SIGTERM)
-        code = drained.process.wait(GRACE + 30)
-    finally:
-        drained.stop()
-
-    assert code == 0, drained.text()
-    assert _run(cluster.replicas[1], run["run_id"])["status"] == "canceled"
-    assert cluster.podman.containers(run["run_id"]) == []
-
-
-def test_a_second_sigterm_to_a_draining_worker_kills_its_runs_without_waiting_the_grace(
-        cluster: Cluster) -> None:
-    env = {**cluster.worker_env(cluster.podman), "FLWD_CANCEL_GRACE": "120s"}
-    worker = start_worker(cluster.base, env, queues=["stubborn"],
-                          global_args=["--runtime", "podman"], log_name="worker-stubborn.log")
-    try:
-        run = _submit(cluster.replicas[0], "stubborn")
-        _until(lambda: _run(cluster.replicas[1], run["run_id"])["status"] == "running", 60,
-               "run starts")
-        worker.signal(signal.SIGTERM)
-        time.sleep(1.0)
-        worker.signal(signal.SIGTERM)
-        code = worker.process.wait(60)  # well within the 120 s grace: killed, not waited for
+        for _ in range(sigterms):
+            worker.signal(signal.SIGTERM)
+            time.sleep(1.0)
+        code = worker.process.wait(60)
     finally:
         worker.stop()
 

@@ -106,3 +106,16 @@ def test_worker_liveness_adapters_conform_to_their_ports_without_io(tmp_path: Pa
 
     assert len(registries) == 3 and len(probes) == 2 and len(requeues) == 3 and hook
     assert not missing.exists()
+
+
+def test_signature_adapters_conform_to_ports_without_io_when_constructed(tmp_path: Path) -> None:
+    from flwd.adapters.cosign_verifier import CosignSignatureVerifier
+    from flwd.adapters.fake_signatures import FakeSignatureVerifier
+    from flwd.adapters.pem_keys import PemSignatureKeyReader
+    from flwd.ports.signatures import SignatureKeyReader, SignatureVerifier
+
+    verifiers: list[SignatureVerifier] = [CosignSignatureVerifier(), FakeSignatureVerifier()]
+    reader: SignatureKeyReader = PemSignatureKeyReader(tmp_path / "nothing-here")
+
+    assert len(verifiers) == 2 and reader is not None
+    assert not (tmp_path / "nothing-here").exists()
