@@ -97,8 +97,12 @@ def test_workers_shows_a_real_workers_heartbeats_until_it_stops(
     assert gone
 
 
+@pytest.mark.parametrize("restart", ["after-the-end", "at-once"])
 def test_sigkilled_worker_loses_its_run_and_removes_its_container_when_it_comes_back(
-        cluster: tuple[Path, dict[str, str], list[FlwdProcess]], docker_socket: str) -> None:
+        cluster: tuple[Path, dict[str, str], list[FlwdProcess]], docker_socket: str,
+        restart: str) -> None:
+    """Restarted after the run ended, the worker removes the container as it starts; restarted
+    at once (the run still active then), within a worker_timeout of the sweeper ending it."""
     base, env, started = cluster
     docker = Runtime(name="docker", socket=docker_socket)
     worker, replica, run_id = _run_on_a_worker(base, env, started)
@@ -108,20 +112,21 @@ def test_sigkilled_worker_loses_its_run_and_removes_its_container_when_it_comes_
 
         _kill_group(worker)
         killed = time.monotonic()
+        left_behind = docker.containers(run_id)
+        if restart == "at-once":
+            started.append(start_worker(base, env, log_name="worker2.log"))
         ended = _ended(client, run_id)
         took = time.monotonic() - killed
-        left_behind = docker.containers(run_id)
-        back = start_worker(base, env, log_name="worker2.log")
-        started.append(back)
+        if restart == "after-the-end":
+            started.append(start_worker(base, env, log_name="worker2.log"))
         removed = until("the lost run's container removed",
-                         lambda: docker.containers(run_id) == [] or None, 30)
+                        lambda: docker.containers(run_id) == [] or None, TIMEOUT + 20)
+        events = _event_types(client, run_id)
 
     assert (ended["status"], ended["code"]) == ("error", "worker.lost"), ended
     assert took <= TIMEOUT + 5 + HEARTBEAT
     assert left_behind == [f"flwd-{run_id}"]  # the runtime kept it: its worker was lost
     assert removed
-    with replica.client() as client:
-        events = _event_types(client, run_id)
     assert events.count("run.finished") == 1 and events[-1] == "run.finished"
 
 

@@ -151,4 +151,4 @@ def test_liveness_starts_its_loops_when_the_store_is_away(
     running = [loop.running for loop in hook._loops]
     hook.stopped(identity())  # does not raise either: the worker ages out
 
-    assert running == [True, True] and fake_store.workers() == []
+    assert running == [True, True, True] and fake_store.workers() == []

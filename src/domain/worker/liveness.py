@@ -34,8 +34,9 @@ class LostRunSweeper:
 class WorkerLiveness:
     """The worker hook (``started``/``stopped``, what ``flwd :worker`` tells its hooks): once
     the worker consumes, remove the containers of runs it no longer owns, write a first
-    heartbeat, then heartbeat every *interval* seconds and sweep lost runs; at stop, end both
-    loops and remove the worker from the registry (best effort: a store that is away then
+    heartbeat, then heartbeat every *interval* seconds and sweep lost runs, and remove such
+    containers again every *timeout* seconds and whenever its heartbeats get through after
+    failing; at stop, end the loops and remove the worker from the registry (best effort: a store that is away then
     leaves it to age out of the live list). *on_disowned* receives the runs this worker still
     executes that the store gave to another owner while it was away (e.g. to kill them)."""
 
@@ -70,7 +71,10 @@ class WorkerLiveness:
             clock=self._clock, on_return=lambda: _quietly(reclaim), local_runs=active,
             on_disowned=self._on_disowned)
         self._loops = [Periodic(self.heartbeat, self._interval, "flwd-heartbeat"),
-                       Periodic(sweep, self._interval, "flwd-sweeper")]
+                       Periodic(sweep, self._interval, "flwd-sweeper"),
+                       # a worker restarted within worker_timeout finds its old runs still
+                       # active; once a sweeper has ended them, this removes their containers
+                       Periodic(lambda: _quietly(reclaim), self._timeout, "flwd-reclaim")]
         for loop in self._loops:
             loop.start()
         _quietly(reclaim)
