@@ -310,7 +310,7 @@ class Container(containers.DeclarativeContainer):
     worker_liveness = providers.Singleton(
         worker_liveness.WorkerLiveness, registry=store, store=store, runtime=runtime.provider,
         clock=clock, interval=config.heartbeat_interval, timeout=config.worker_timeout,
-        requeue=requeue, pending=pending,
+        requeue=requeue, pending=pending, secrets=secrets,
         on_disowned=providers.Factory(stop_runs, supervisor=supervisor))
     # what a worker tells at start and stop (ports.worker.WorkerHook): its heartbeats, the
     # lost-run sweep and the removal of containers it no longer owns

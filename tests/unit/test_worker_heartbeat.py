@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flwd.adapters.fake_runtime import FakeRuntime
-from flwd.adapters.fakes import FakeClock, FakeRunRequeue, FakeRunStore
+from flwd.adapters.fakes import FakeClock, FakeRunRequeue, FakeRunStore, FakeSecretWriter
 from flwd.domain.errors import RunStoreError
 from flwd.domain.run.pending import PendingCleanup
 from flwd.domain.worker.heartbeat import Heartbeat
@@ -118,6 +118,20 @@ def test_reclaim_keeps_a_finishing_run_when_this_worker_still_owns_it(
 
     assert reclaim(fake_store, fake_runtime, local=("ending",))() == []
     assert reclaim(fake_store, fake_runtime)() == [container]
+
+
+def test_reclaim_removes_secrets_left_by_ended_runs_when_given_the_writer(
+        fake_store: FakeRunStore, fake_runtime: FakeRuntime) -> None:
+    secrets = FakeSecretWriter()
+    for run_id, status in (("ended", "error"), ("running", "running"), ("mine", "succeeded")):
+        add_run(fake_store, run_id, status=status, owner="sweeper:1")
+        secrets.materialise(run_id, ())
+    secrets.materialise("unknown", ())
+
+    ReclaimContainers(store=fake_store, runtime=lambda: fake_runtime, owner=WORKER,
+                      local_runs=lambda: ("mine",), secrets=secrets)()
+
+    assert secrets.removed == ["ended"]
 
 
 def liveness(store: FakeRunStore, runtime: FakeRuntime, clock: FakeClock) -> WorkerLiveness:

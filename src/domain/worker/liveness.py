@@ -13,6 +13,7 @@ from flwd.domain.worker.reclaim import ReclaimContainers
 from flwd.domain.worker.sweep import SweepLostRuns
 from flwd.ports.clock import Clock
 from flwd.ports.runtime import ContainerRuntime
+from flwd.ports.secrets import SecretWriter
 from flwd.ports.store import RunStore
 from flwd.ports.workers import RunRequeue, WorkerRegistry
 
@@ -43,6 +44,7 @@ class WorkerLiveness:
     def __init__(self, *, registry: WorkerRegistry, store: RunStore,
                  runtime: Callable[[], ContainerRuntime], clock: Clock, interval: float,
                  timeout: float, requeue: RunRequeue, pending: PendingCleanup,
+                 secrets: SecretWriter | None = None,
                  on_disowned: Callable[[Collection[str]], object] = lambda runs: None) -> None:
         self._registry = registry
         self._store = store
@@ -53,6 +55,7 @@ class WorkerLiveness:
         self._requeue = requeue
         self._pending = pending
         self._on_disowned = on_disowned
+        self._secrets = secrets
         self.heartbeat: Heartbeat | None = None
         self.reclaim: ReclaimContainers | None = None
         self._loops: list[Periodic] = []
@@ -62,7 +65,8 @@ class WorkerLiveness:
         queue consumer's start-up): a store or runtime that is away now is retried by the
         loops, every *interval*."""
         self.reclaim = reclaim = ReclaimContainers(
-            store=self._store, runtime=self._runtime, owner=info.owner, local_runs=active)
+            store=self._store, runtime=self._runtime, owner=info.owner, local_runs=active,
+            secrets=self._secrets)
         sweep = SweepLostRuns(registry=self._registry, store=self._store, clock=self._clock,
                               claimant=info.owner, timeout=self._timeout,
                               requeue=self._requeue, pending=self._pending)
