@@ -23,7 +23,7 @@ from tests.integration.cluster_support import (
     start_worker,
     until,
 )
-from tests.integration.e2e_support import IMAGE, Runtime
+from tests.integration.e2e_support import IMAGE, Runtime, secrets_dir
 from tests.integration.pg_support import PgCluster
 from tests.integration.socket_proxy import SocketProxy
 from tests.integration.redis_support import redis_server, redis_url  # noqa: F401
@@ -238,3 +238,34 @@ def test_run_lost_before_its_container_started_is_requeued_to_another_worker(
 def _events(client: Any, run_id: str) -> list[dict[str, Any]]:
     body = client.get(f"/runs/{run_id}/events?follow=false").text
     return [json.loads(line[5:]) for line in body.splitlines() if line.startswith("data:")]
+
+
+def test_sigkilled_workers_secret_run_leaves_no_secret_file_once_the_worker_is_back(
+        cluster: tuple[Path, dict[str, str], list[FlwdProcess]], docker_socket: str) -> None:
+    """SPEC 3: the secrets directory goes however the run ends, a lost worker included."""
+    base, env, started = cluster
+    write_job(base / "jobs", "secret-sleeper", SLEEPER + (
+        "args:\n  - {name: token, type: string, format: secret, required: true}\n"))
+    worker = start_worker(base, env)
+    started.append(worker)
+    replica = start_replica(base, env, log_name="replica.log")
+    started.append(replica)
+    with replica.client() as client:
+        run_id = client.post("/runs", json={"job": "secret-sleeper",
+                                            "args": {"token": "s3cr3t-t0ken"}}).json()["run_id"]
+        (base / "runs.txt").write_text(run_id)
+        until("the run running", lambda: client.get(f"/runs/{run_id}").json()["status"]
+              == "running", 60)
+        until("a heartbeat with the run", lambda: [
+            w for w in _workers(replica) if w["active_runs"] == [run_id]], 30)
+        left = secrets_dir(run_id).is_dir()
+
+        _kill_group(worker)
+        ended = _ended(client, run_id)
+        started.append(start_worker(base, env, log_name="worker2.log"))
+        gone = until("the secrets directory deleted",
+                     lambda: not secrets_dir(run_id).exists(), TIMEOUT + 20)
+
+    assert left and gone
+    assert (ended["status"], ended["code"]) == ("error", "worker.lost"), ended
+    assert Runtime(name="docker", socket=docker_socket).containers(run_id) == []
