@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -45,10 +46,14 @@ def cluster(pg_url: str, redis_url: str, docker_socket: str,  # noqa: F811
     yield shared_tmp, env, started
     for process in started:
         _kill_group(process)
-    docker = Runtime(name="docker", socket=docker_socket)
-    for name in docker.containers():
-        if (shared_tmp / "runs.txt").exists() and name[5:] in (shared_tmp / "runs.txt").read_text():
+    # what a failing test may leave of its run (its id in runs.txt): container, secrets
+    run_file = shared_tmp / "runs.txt"
+    run_id = run_file.read_text().strip() if run_file.exists() else ""
+    if run_id:
+        docker = Runtime(name="docker", socket=docker_socket)
+        for name in docker.containers(run_id):
             docker.cli("rm", "-f", name)
+        shutil.rmtree(secrets_dir(run_id), ignore_errors=True)
 
 
 def _kill_group(process: FlwdProcess) -> None:
