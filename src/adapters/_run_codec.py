@@ -16,7 +16,7 @@ ACTIVE_STATUSES = ("queued", "pulling", "running")
 COLUMNS = (
     "run_id", "job_id", "status", "profile", "created_at", "args", "decisions", "runtime",
     "image", "container_id", "started_at", "finished_at", "exit_code", "code", "detail",
-    "idempotency_key", "request_digest", "owner",
+    "idempotency_key", "request_digest", "owner", "origin",
 )  # fmt: skip
 
 
@@ -26,6 +26,7 @@ def run_values(run: RunRecord) -> tuple[object, ...]:
     values["status"] = str(run.status)
     values["args"] = dumps(dict(run.args))
     values["decisions"] = dumps([dict(d) for d in run.decisions])
+    values["origin"] = dumps(dict(run.origin))
     return tuple(values[name] for name in COLUMNS)
 
 
@@ -33,6 +34,7 @@ def run_from_row(row: Sequence[Any]) -> RunRecord:
     values = dict(zip(COLUMNS, row))
     values["args"] = json.loads(values["args"])
     values["decisions"] = tuple(json.loads(values["decisions"]))
+    values["origin"] = json.loads(values["origin"])
     return RunRecord(**values)
 
 
@@ -74,6 +76,7 @@ def normalise(run: RunRecord) -> RunRecord:
         status=str(run.status),
         args=roundtrip(run.args),
         decisions=tuple(decisions),
+        origin=roundtrip(run.origin),
     )
 
 

@@ -94,6 +94,9 @@ def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], e
             if reconcile is not None:
                 reconcile()()
                 orphans.start()
+            from flwd.entrypoints.declared_sources import add_declared_sources
+
+            add_declared_sources(container, config, err)
         with _resident_socket(config, options, env, local_runs) as (resident, note):
             settings = ServerSettings(
                 grants=grants, loopback=options.local or is_loopback(options.host),
