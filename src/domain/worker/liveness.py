@@ -7,7 +7,7 @@ from typing import Callable, Collection
 
 from flwd.domain.errors import FlwdError
 from flwd.domain.run.pending import PendingCleanup
-from flwd.domain.worker.heartbeat import Heartbeat, WorkerFacts
+from flwd.domain.worker.heartbeat import Heartbeat
 from flwd.domain.worker.periodic import Periodic
 from flwd.domain.worker.reclaim import ReclaimContainers
 from flwd.domain.worker.sweep import SweepLostRuns
@@ -15,6 +15,7 @@ from flwd.ports.clock import Clock
 from flwd.ports.runtime import ContainerRuntime
 from flwd.ports.secrets import SecretWriter
 from flwd.ports.store import RunStore
+from flwd.ports.worker import WorkerInfo
 from flwd.ports.workers import RunRequeue, WorkerRegistry
 
 
@@ -60,7 +61,7 @@ class WorkerLiveness:
         self.reclaim: ReclaimContainers | None = None
         self._loops: list[Periodic] = []
 
-    def started(self, info: WorkerFacts, active: Callable[[], Collection[str]]) -> None:
+    def started(self, info: WorkerInfo, active: Callable[[], Collection[str]]) -> None:
         """*active* lists the runs this worker executes now. Never raises (it runs inside the
         queue consumer's start-up): a store or runtime that is away now is retried by the
         loops, every *interval*."""
@@ -84,7 +85,7 @@ class WorkerLiveness:
         _quietly(reclaim)
         _quietly(self.heartbeat)
 
-    def stopped(self, info: WorkerFacts) -> None:
+    def stopped(self, info: WorkerInfo) -> None:
         loops, self._loops = self._loops, []
         for loop in loops:
             loop.stop()
