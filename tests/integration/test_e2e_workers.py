@@ -81,6 +81,8 @@ def test_workers_shows_a_real_workers_heartbeats_until_it_stops(
     first = listed[0]["last_heartbeat"]
     later = until("a later heartbeat", lambda: [w for w in _workers(replica)
                                                 if w["last_heartbeat"] > first], 30)
+    with replica.client() as client:
+        metrics = client.get("/metrics").text
     cli = run_flwd(base, env, ":workers", "--json")
     remote = run_flwd(base, {**env, "FLWD_TOKEN": "dev-token"}, "--server", replica.url,
                       ":workers")
@@ -100,6 +102,11 @@ def test_workers_shows_a_real_workers_heartbeats_until_it_stops(
     checks = {c["check"]: c["ok"] for c in json.loads(doctor.stdout)["checks"]}
     assert checks == {"store": True, "queue": True, "workers": True}, doctor.stdout
     assert gone
+    labels = f'worker="{worker.name}",host="{os.uname().nodename}"'
+    assert f"flwd_worker_active_runs{{{labels}}} 0" in metrics
+    assert f"flwd_worker_concurrency{{{labels}}} 2" in metrics
+    assert "flwd_workers_live 1" in metrics and "flwd_queue_up 1" in metrics
+    assert 'flwd_queue_depth{queue="gpu"}' in metrics
 
 
 @pytest.mark.parametrize("restart", ["after-the-end", "at-once"])
