@@ -7,7 +7,7 @@ import binascii
 import json
 from typing import Any, Mapping, Sequence
 
-from flwd.domain.errors import FlwdError, RequestInvalidError
+from flwd.domain.errors import FlwdError, RequestInvalidError, RunNotActiveError
 from flwd.ports.store import EventRecord, RunRecord
 
 MAX_LIMIT = 500
@@ -47,6 +47,15 @@ def check_same_run(run_id: str, run: RunRecord | None) -> None:
     """An ``append`` may only replace the row of the run it appends to."""
     if run is not None and run.run_id != run_id:
         raise FlwdError(f"run record {run.run_id} given for run {run_id}", run_id=run_id)
+
+
+def check_still_active(run_id: str, status: str) -> None:
+    """``run.finished`` is a run's last event (SPEC section 6): a process that records for a
+    run another one has ended (a worker back after a sweeper ended its run ``worker.lost``)
+    is refused with ``run.not.active`` and records nothing."""
+    if status not in ACTIVE_STATUSES:
+        raise RunNotActiveError(f"run {run_id} already ended {status}: nothing more is recorded",
+                                run_id=run_id, status=status)
 
 
 def dumps(value: object) -> str:

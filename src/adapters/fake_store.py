@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from flwd.adapters import _run_codec as codec
 from flwd.adapters.fake_sources import FakeSources
+from flwd.adapters.fake_workers import FakeWorkerRegistry
 from flwd.domain.errors import (
     FlwdError,
     IdempotencyConflictError,
@@ -18,8 +19,9 @@ from flwd.domain.errors import (
 from flwd.ports.store import EventRecord, RunPage, RunRecord
 
 
-class FakeRunStore(FakeSources):
-    """A ``RunStore`` in memory with the SQLite store's semantics (seq, paging, errors).
+class FakeRunStore(FakeSources, FakeWorkerRegistry):
+    """A ``RunStore`` (and ``WorkerRegistry``) in memory with the SQLite store's semantics
+    (seq, paging, errors).
 
     Failures are configured: ``full`` makes every write fail as on a full disk,
     ``refused_events`` only the writes of those event types (``run.output``...); both raise
@@ -33,6 +35,7 @@ class FakeRunStore(FakeSources):
         self.full = full
         self.refused_events: set[str] = set(refused_events)
         self._lock = threading.RLock()
+        self._init_registry()
 
     def _check_writable(self, event_type: str | None) -> None:
         if self.full or (event_type is not None and event_type in self.refused_events):
@@ -64,6 +67,7 @@ class FakeRunStore(FakeSources):
         with self._lock:
             if run_id not in self.runs:
                 raise RunNotFoundError(f"no run with id {run_id}", run_id=run_id)
+            codec.check_still_active(run_id, self.runs[run_id].status)
             log = self.event_log[run_id]
             event = _event(run_id, len(log) + 1, event_type, time, event_data)
             if run is not None:

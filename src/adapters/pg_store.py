@@ -23,6 +23,7 @@ from flwd.adapters import _run_codec as codec
 from flwd.adapters._sql_reads import SELECT_RUN as _SELECT_RUN
 from flwd.adapters._sql_reads import SqlRunReads
 from flwd.adapters._sql_sources import SqlSources
+from flwd.adapters._sql_workers import SqlWorkerRegistry
 from flwd.adapters.pg_listen import CHANNEL, EventSignal
 from flwd.adapters.pg_schema import SchemaTooNewError, migrate
 from flwd.adapters.pg_url import redact
@@ -50,8 +51,8 @@ logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
-class PostgresRunStore(SqlRunReads, SqlSources):
-    """``RunStore`` on PostgreSQL; connects (and migrates the schema) on first use."""
+class PostgresRunStore(SqlRunReads, SqlSources, SqlWorkerRegistry):
+    """``RunStore`` (and ``WorkerRegistry``) on PostgreSQL; connects (and migrates the schema) on first use."""
 
     MARK = "%s"
 
@@ -90,10 +91,11 @@ class PostgresRunStore(SqlRunReads, SqlSources):
         values = codec.run_values(run) if run is not None else None
         with self._write() as conn:
             found = conn.execute(
-                "UPDATE runs SET last_seq = last_seq + 1 WHERE run_id = %s RETURNING last_seq",
-                (run_id,)).fetchone()
+                "UPDATE runs SET last_seq = last_seq + 1 WHERE run_id = %s"
+                " RETURNING last_seq, status", (run_id,)).fetchone()
             if found is None:
                 raise RunNotFoundError(f"no run with id {run_id}", run_id=run_id)
+            codec.check_still_active(run_id, str(found[1]))  # rolls the counter back
             row = (run_id, int(found[0]), event_type, time, text)
             _insert_event(conn, row)
             if run is not None and values is not None:

@@ -14,6 +14,7 @@ from flwd.adapters import _run_codec as codec
 from flwd.adapters._sql_reads import SELECT_RUN as _SELECT_RUN
 from flwd.adapters._sql_reads import SqlRunReads
 from flwd.adapters._sql_sources import SOURCES_TABLE, SqlSources
+from flwd.adapters._sql_workers import SqlWorkerRegistry, tables
 from flwd.domain.errors import (
     ConfigInvalidError,
     FlwdError,
@@ -70,6 +71,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("UPDATE runs SET request_digest = NULL WHERE request_digest IS NOT NULL",),
     # Sources (SPEC section 10) live beside the runs; a run records its job's origin.
     (SOURCES_TABLE.format(collate=""), "ALTER TABLE runs ADD COLUMN origin TEXT NOT NULL DEFAULT '{}'"),
+    # cluster mode's worker registry (SPEC section 11); empty in single-host mode
+    tables(),
 )
 
 _INSERT_RUN = f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -78,8 +81,8 @@ _INSERT_EVENT = "INSERT INTO events (run_id, seq, type, time, data) VALUES (?, ?
 _STORAGE_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
 
 
-class SqliteRunStore(SqlRunReads, SqlSources):
-    """``RunStore`` on one SQLite file: WAL, ``BEGIN IMMEDIATE`` writes, lazy connection.
+class SqliteRunStore(SqlRunReads, SqlSources, SqlWorkerRegistry):
+    """``RunStore`` (and ``WorkerRegistry``) on one SQLite file: WAL, ``BEGIN IMMEDIATE`` writes, lazy connection.
 
     One connection serves every thread behind a lock; other processes on the same file are
     serialised by SQLite's own locking (``busy_timeout`` 5 s).
@@ -113,8 +116,10 @@ class SqliteRunStore(SqlRunReads, SqlSources):
     ) -> EventRecord:
         codec.check_same_run(run_id, run)
         with self._write() as conn:
-            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
+            found = conn.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if found is None:
                 raise RunNotFoundError(f"no run with id {run_id}", run_id=run_id)
+            codec.check_still_active(run_id, str(found[0]))
             (seq,) = conn.execute(
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?", (run_id,)
             ).fetchone()

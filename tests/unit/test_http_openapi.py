@@ -108,6 +108,8 @@ PROVOKED: list[tuple[str, str, str, dict[str, str], Any]] = [
     ("POST /sources/{name}:refresh", "POST", "/sources/a%20b:refresh", auth(), None),
     ("POST /sources/{name}:refresh", "POST", "/sources/nope:refresh", auth(), None),
     ("POST /sources/{name}:refresh", "POST", "/sources/moving:refresh", auth(), None),
+    ("GET /workers", "GET", "/workers", NONE, None),
+    ("GET /workers", "GET", "/workers", auth(JOBS_ONLY), None),
 ]
 
 

@@ -161,6 +161,10 @@ COMMANDS = (
                         "  flwd :sources refresh NAME\n"
                         "  flwd :sources remove NAME",
             options=(Option(name="--json", help="print the sources as one JSON document"),)),
+    Command(name=":workers", summary="list the live workers (cluster mode)",
+            description="List cluster mode's live workers: host, queues, runtime and rootless\n"
+                        "flag, concurrency, active runs, last heartbeat (SPEC section 11).",
+            options=(Option(name="--json", help="print the workers as one JSON document"),)),
     Command(name=":completion", summary="print a shell completion script",
             description="Print a completion script for bash, zsh or fish: commands, job ids,\n"
                         "a job's arguments and their values, read from the catalogue on each Tab.\n"

@@ -102,6 +102,9 @@ class RemoteBackend:
     def cancel(self, run_id: str) -> dict[str, Any]:
         return dict(self._json("POST", f"/runs/{quote(run_id)}:cancel"))
 
+    def workers(self) -> list[dict[str, Any]]:
+        return list(self._json("GET", "/workers")["workers"])
+
     # --- helpers ------------------------------------------------------------------
 
     def request_json(self, method: str, path: str, body: Any = None) -> Any:

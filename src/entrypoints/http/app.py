@@ -28,6 +28,7 @@ from flwd.entrypoints.http.sources import SourcesController
 from flwd.entrypoints.http.sse import EventHub
 from flwd.entrypoints.http.system import SystemController
 from flwd.entrypoints.http.system_probe import RuntimeProbe
+from flwd.entrypoints.http.workers import WorkersController
 from flwd.ports.store import RunEventFeed
 
 API_VERSION = "0.1.0"
@@ -47,7 +48,7 @@ def create_app(container: Container, *, server_settings: ServerSettings,
     return Litestar(
         on_startup=[feed.start], on_shutdown=[feed.stop],
         route_handlers=[SystemController, JobsController, PlansController, RunsController,
-                        SourcesController],
+                        SourcesController, WorkersController],
         dependencies={**use_case_dependencies(container),
                       **{name: _constant(value) for name, value in values.items()}},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

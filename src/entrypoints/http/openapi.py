@@ -71,6 +71,7 @@ ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
                                      "route.not.found", "image.registry.not.allowed",
                                      "E_ADDON_MANIFEST", "E_OCI", "container.runtime.unavailable",
                                      *_SIGNATURES, *_STORE),
+    "GET /workers": (*_AUTH, *_STORE),  # cluster mode's live workers (SPEC section 11)
 }
 
 #: Parameter constraints the handlers check themselves (Litestar drops ``ge`` on an optional

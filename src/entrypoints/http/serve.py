@@ -83,7 +83,12 @@ def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], e
     container.store().active()  # an unusable data_dir refuses to start, not fails each request
     supervisor = container.supervisor()
     orphans = OrphanWatch(container.adopt_orphans)
+    # cluster mode: every replica that enqueues also sweeps runs whose worker stopped
+    # heartbeating (it can queue a lost run again; a --no-runtime one could not)
+    sweeper = container.lost_run_sweeper() if dispatch is DispatchKind.QUEUE else None
     try:
+        if sweeper is not None:
+            sweeper.start()
         if local_runs:
             container.runtime()  # RuntimeUnavailableError: refuse to start (exit 125)
             reconcile = container.providers.get("reconcile_runs")
@@ -104,6 +109,8 @@ def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], e
                          on_signal=lambda killing: _stop_runs(supervisor, killing),
                          resident=resident, note=note)
     finally:
+        if sweeper is not None:
+            sweeper.stop()
         orphans.stop()
         supervisor.shutdown(cancel=True)
         container.shutdown_resources()
