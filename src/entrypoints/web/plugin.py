@@ -24,8 +24,9 @@ from flwd.entrypoints.web.errors import HANDLERS, keep_html
 from flwd.entrypoints.web.jobs import JobPages
 from flwd.entrypoints.web.runs import RunPages
 from flwd.entrypoints.web.session import ForgetEmptySessions
-from flwd.entrypoints.web.sources import SourcePages
 from flwd.entrypoints.web.signin import SignInPages
+from flwd.entrypoints.web.sources import SourcePages
+from flwd.entrypoints.web.workers import WorkerPages
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "flwd_session"
@@ -59,7 +60,7 @@ class ConsolePlugin(InitPluginProtocol):
         csrf = CSRFConfig(secret=secrets.token_hex(32), cookie_name=CSRF_COOKIE,
                           cookie_path="/ui", cookie_httponly=True, cookie_samesite="strict")
         pages = Router(
-            path="/ui", route_handlers=[SignInPages, JobPages, RunPages, SourcePages],
+            path="/ui", route_handlers=[SignInPages, JobPages, RunPages, SourcePages, WorkerPages],
             middleware=[session.middleware, ForgetEmptySessions,
                         DefineMiddleware(CSRFMiddleware, config=csrf)],
             exception_handlers=HANDLERS, after_request=keep_html,
