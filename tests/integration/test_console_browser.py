@@ -230,7 +230,7 @@ def test_pages_fit_a_phone_screen(browser: Any, server: Server, tmp_path: Path) 
     try:
         sign_in(phone, server.url, "dev-token")
         for name, path in (("phone-jobs", "/ui/jobs"), ("phone-job", "/ui/jobs/every"),
-                           ("phone-runs", "/ui/runs/")):
+                           ("phone-runs", "/ui/runs/"), ("phone-workers", "/ui/workers/")):
             phone.goto(path)
             width = phone.evaluate("() => document.documentElement.scrollWidth")
             assert width <= 375, f"{path} is {width}px wide"
