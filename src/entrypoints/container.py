@@ -302,7 +302,7 @@ class Container(containers.DeclarativeContainer):
     )
     addon_pre_run = providers.Factory(
         source_on_run.AddonPreRun, jobs=list_jobs, plan=plan_job, store=store,
-        images=source_images, refresh=refresh_source,
+        images=source_images.provider, refresh=refresh_source.provider,
         signatures=signature_check_for,
     )
     start_run = providers.Factory(

@@ -4,7 +4,7 @@ pinned image's signature is checked under the run's own profile."""
 
 from __future__ import annotations
 
-from typing import Mapping, Protocol, Sequence
+from typing import Callable, Mapping, Protocol, Sequence
 
 from flwd.domain.errors import FlwdError, RuntimeUnavailableError
 from flwd.domain.model import Profile
@@ -34,10 +34,14 @@ class AddonPreRun:
     use is checked under the run's profile: ``image.signature.required``/``invalid`` refuse
     the run before it is recorded, a ``warn`` (or allow) is recorded as its
     ``policy.decision``. Anything else is left to the submission, which reports unknown
-    jobs and bad arguments with their own codes."""
+    jobs and bad arguments with their own codes.
+
+    The image adapter and the refresh are built only for an ``on-run`` source: building them
+    finds the runtime, which a run of any other job (or a cluster replica, which has none)
+    must not need before its arguments and policy are checked."""
 
     def __init__(self, *, jobs: ListJobs, plan: PlanJob, store: SourceStore,
-                 images: AddonImages, refresh: RefreshSource,
+                 images: Callable[[], AddonImages], refresh: Callable[[], RefreshSource],
                  signatures: SignatureCheckFor) -> None:
         self._jobs, self._plan, self._store = jobs, plan, store
         self._images, self._refresh, self._signatures = images, refresh, signatures
@@ -65,9 +69,9 @@ class AddonPreRun:
 
     def _repin(self, source: Source) -> Source | None:
         try:
-            pinned = self._images.pull(str(parse_ref(source.ref)), lambda _: None)
+            pinned = self._images().pull(str(parse_ref(source.ref)), lambda _: None)
         except RuntimeUnavailableError:
             return None  # the run is recorded, then refused for want of a runtime, as any run
         if pinned.digest == source.digest:
             return None
-        return self._refresh(source.name).source
+        return self._refresh()(source.name).source
