@@ -72,8 +72,10 @@ class Host:
         return NETNS_DIR / self.name
 
     def argv(self, command: Sequence[str]) -> list[str]:
-        """*command* wrapped to run in this host's network namespace."""
-        return ["nsenter", f"--net={self.netns}", "--", *command]
+        """*command* wrapped to run in this host: its network namespace and, in a UTS namespace
+        of its own, its host name (workers name themselves after their host)."""
+        return ["nsenter", f"--net={self.netns}", "--", "unshare", "--uts", "--",
+                "sh", "-c", 'hostname "$0" && exec "$@"', self.name, *command]
 
     def spawn(self, command: Sequence[str], *, log: Path, env: Mapping[str, str] | None = None,
               cwd: Path | None = None) -> subprocess.Popen[bytes]:
@@ -82,7 +84,7 @@ class Host:
             process = subprocess.Popen(self.argv(command), stdout=sink, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, env=None if env is None
                                        else dict(env), cwd=cwd, start_new_session=True)
-        self.network.processes.append(process)
+        self.network.processes.append((self.name, process))
         return process
 
     def run(self, command: Sequence[str], *, timeout: float = 30,
@@ -110,7 +112,8 @@ class HostNetwork:
     tag: str
     third_octet: int
     hosts: list[Host] = field(default_factory=list)
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    # (host name, process) for every process started in a host
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
 
     @property
     def bridge(self) -> str:
@@ -141,9 +144,20 @@ class HostNetwork:
         _ip("-n", host.name, "route", "add", "default", "via", self.gateway)
         return host
 
-    def stop_processes(self, grace: float = 5) -> None:
-        """SIGTERM every process group started in a host, SIGKILL what is left after *grace*."""
-        running = [p for p in self.processes if p.poll() is None]
+    def idle_host(self) -> Host:
+        """A host no live process was started in (a new one when every host is busy)."""
+        busy = {name for name, process in self.processes if process.poll() is None}
+        for host in self.hosts:
+            if host.name not in busy:
+                return host
+        return self.add_host()
+
+    def stop_processes(self, grace: float = 5, since: int = 0) -> None:
+        """SIGTERM the process groups started in a host (the *since*-th on), SIGKILL what is
+        left after *grace*."""
+        mine = [process for _, process in self.processes[since:]]
+        del self.processes[since:]
+        running = [p for p in mine if p.poll() is None]
         for process in running:
             with suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
@@ -151,12 +165,11 @@ class HostNetwork:
         for process in running:
             with suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        for process in self.processes:
+        for process in mine:
             with suppress(ProcessLookupError):  # the group may outlive its leader
                 os.killpg(process.pid, signal.SIGKILL)
             with suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=5)
-        self.processes.clear()
 
     def restore_all(self) -> None:
         for host in self.hosts:
@@ -351,10 +364,11 @@ def host_lab() -> Iterator[HostLab]:
 @pytest.fixture
 def hosts(host_lab: HostLab) -> Iterator[HostLab]:
     """The session's lab for one test: afterwards its processes are stopped, links back up."""
+    before = len(host_lab.network.processes)
     try:
         yield host_lab
     finally:
-        host_lab.network.stop_processes()
+        host_lab.network.stop_processes(since=before)
         host_lab.network.restore_all()
 
 

@@ -73,13 +73,14 @@ def test_host_process_sees_host_address_and_machine_sockets_when_spawned(
     host = hosts.hosts[1]
     log = tmp_path / "spawn.log"
     process = host.spawn(["sh", "-c", "ip -4 -o addr show dev eth0; test -S \"$SOCK\" && "
-                          "echo socket-visible"], log=log,
+                          "echo socket-visible; echo hostname=$(hostname)"], log=log,
                          env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
                               "SOCK": "/var/run/docker.sock"})
     assert process.wait(timeout=30) == 0
     text = log.read_text()
     assert f"inet {host.address}/24" in text
     assert "socket-visible" in text
+    assert f"hostname={host.name}" in text
 
 
 def test_processes_and_namespaces_are_removed_when_the_network_closes_after_a_failure(
