@@ -6,6 +6,8 @@ import os
 import time
 from datetime import datetime, timezone
 
+from flwd.ports.owner import QUEUED_OWNER
+
 
 class SystemClock:
     """Wall time in UTC (RFC 3339, milliseconds, ``Z``) and the process's monotonic clock."""
@@ -42,6 +44,8 @@ class LocalRunOwners:
         return f"{self._host}:{os.getpid()}"
 
     def alive(self, owner: str) -> bool:
+        if owner == QUEUED_OWNER:
+            return True  # waiting in cluster mode's queue: the queue holds it
         host, _, pid_text = owner.rpartition(":")
         if host != self._host:
             return self._shared and bool(host) and pid_text.isdigit()

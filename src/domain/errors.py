@@ -188,6 +188,13 @@ class StoreUnavailableError(RunStoreError):
     code = "store.unavailable"
 
 
+class QueueUnavailableError(FlwdError):
+    """Cluster mode: the queue's broker (``queue_url``) does not answer, so a run cannot be
+    handed to a worker; the recorded run ends ``error`` with this code (SPEC section 11)."""
+
+    code = "queue.unavailable"
+
+
 # --- HTTP-facing --------------------------------------------------------------------
 
 

@@ -142,6 +142,7 @@ class JobSpec:
     timeout_seconds: float | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     container: ContainerRequest = field(default_factory=ContainerRequest)
+    queue: str = "default"  # cluster mode: only workers on this queue take its runs
     # what was ignored rather than refused (unknown top-level keys), for listings and plans
     warnings: tuple[str, ...] = ()
 
@@ -273,6 +274,7 @@ class RunPlan:
     pull_policy: PullPolicy
     timeout_seconds: float | None
     workdir: str = RUN_DIR
+    queue: str = "default"
 
     @property
     def denied(self) -> tuple[Decision, ...]:

@@ -25,6 +25,7 @@ class FlwdConfig:
     runtime: RuntimeKind = RuntimeKind.AUTO
     store: StoreKind = StoreKind.SQLITE  # POSTGRESQL when store_url is given
     store_url: str | None = field(default=None, repr=False)  # may carry a password
+    queue_url: str | None = field(default=None, repr=False)  # Celery's broker; cluster mode
     default_profile: str | None = None
     env_profile: str | None = None
     policy_file: str | None = None
@@ -37,6 +38,11 @@ class FlwdConfig:
     config_file: str | None = None
     secret_key_file: str | None = None  # the file's setting; FLWD_SECRET_KEY[_FILE] win
     secret_key: SecretKey | None = None  # reprs its source only, never its text
+
+    @property
+    def cluster(self) -> bool:
+        """Cluster mode (SPEC section 11): a shared store and a queue."""
+        return self.store_url is not None and self.queue_url is not None
 
     @property
     def data_path(self) -> Path:
@@ -63,6 +69,9 @@ def load_config(overrides: CliOverrides, env: Mapping[str, str]) -> FlwdConfig:
         config = _apply_file(config, _read_mapping(path), path)
     config = _apply_env(config, env)
     config = _apply_flags(config, overrides, env)
+    if config.queue_url and not config.store_url:
+        raise ConfigInvalidError("queue_url needs store_url: workers read the runs they take "
+                                 "from the shared PostgreSQL store", field="queue_url")
     if config.secret_key_file or env.get("FLWD_SECRET_KEY") or env.get("FLWD_SECRET_KEY_FILE"):
         from flwd.entrypoints.secret_key import resolve_secret_key  # cluster mode only
 
@@ -106,7 +115,7 @@ def _read_mapping(path: Path) -> dict[str, Any]:
 
 _KNOWN_KEYS: dict[str, frozenset[str] | None] = {
     "jobs_dir": None, "data_dir": None, "runtime": None, "policy_file": None,
-    "cancel_grace": None, "max_concurrent_runs": None, "store_url": None,
+    "cancel_grace": None, "max_concurrent_runs": None, "store_url": None, "queue_url": None,
     "secret_key_file": None,
     "security": frozenset({"default_profile"}), "server": frozenset({"bind"}),
     "auth": frozenset({"tokens"}),
@@ -158,6 +167,8 @@ def _apply_file(config: FlwdConfig, data: Mapping[str, Any], path: Path) -> Flwd
         changes["max_concurrent_runs"] = _positive_int(data["max_concurrent_runs"], "max_concurrent_runs", where)
     if "store_url" in data:
         changes.update(_store(data["store_url"], where))
+    if "queue_url" in data:
+        changes["queue_url"] = _queue(data["queue_url"], where)
     if "secret_key_file" in data:
         changes["secret_key_file"] = rel(data["secret_key_file"], "secret_key_file")
     security = _section(data, "security", where)
@@ -191,6 +202,8 @@ def _apply_env(config: FlwdConfig, env: Mapping[str, str]) -> FlwdConfig:
             env["FLWD_MAX_CONCURRENT_RUNS"], "max_concurrent_runs", "FLWD_MAX_CONCURRENT_RUNS")
     if env.get("FLWD_STORE_URL"):
         changes.update(_store(env["FLWD_STORE_URL"], "FLWD_STORE_URL"))
+    if env.get("FLWD_QUEUE_URL"):
+        changes["queue_url"] = _queue(env["FLWD_QUEUE_URL"], "FLWD_QUEUE_URL")
     if env.get("FLWD_BIND"):
         changes["server_bind"] = env["FLWD_BIND"]
     if env.get("FLWD_TOKENS"):
@@ -256,6 +269,16 @@ def _store(value: object, where: str) -> dict[str, Any]:
         return {"store": StoreKind.POSTGRESQL, "store_url": check_store_url(text)}
     except StoreUrlError as exc:
         raise ConfigInvalidError(f"{where}: {exc}", field="store_url") from None
+
+
+def _queue(value: object, where: str) -> str:
+    """``queue_url``: Celery's broker, ``redis://`` or ``amqp://`` (SPEC section 11)."""
+    from flwd.adapters.queue_url import QueueUrlError, check_queue_url
+
+    try:
+        return check_queue_url(_string(value, "queue_url", where))
+    except QueueUrlError as exc:
+        raise ConfigInvalidError(f"{where}: {exc}", field="queue_url") from None
 
 
 def _duration(value: object, key: str, where: str) -> float:

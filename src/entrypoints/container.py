@@ -16,6 +16,7 @@ from flwd.domain.policy.bundle import parse_policy
 from flwd.domain.plan.use_cases import EngineSettings, ListJobs, PlanJob
 from flwd.entrypoints.config import FlwdConfig, read_yaml_mapping
 from flwd.ports.kinds import DispatchKind, StoreKind
+from flwd.ports.owner import QUEUED_OWNER
 
 
 class Lazy:
@@ -37,6 +38,7 @@ class Lazy:
 # ``Lazy`` (tests/unit/test_container.py resolves every provider: a wrong name fails there).
 if TYPE_CHECKING:
     from flwd.adapters import (
+        celery_queue,
         docker_runtime,
         fs_secrets,
         fs_workspace,
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
         sqlite_store,
     )
     from flwd.domain.run import execution, orphans, reconcile, start, use_cases
+    from flwd.domain.run import queue_dispatch, remote_stop, take
     from flwd.domain.run import pending as run_pending
     from flwd.domain.run import supervisor as run_supervisor
     from flwd.domain.run.execution import QueuedRun
@@ -54,15 +57,17 @@ if TYPE_CHECKING:
     from flwd.ports.dispatch import RunDispatcher
     from flwd.ports.runtime import ContainerRuntime
 else:
-    (docker_runtime, fs_secrets, fs_workspace, pg_store, podman_runtime, runtime_detect,
-     secret_sealer, sqlite_store) = (
+    (celery_queue, docker_runtime, fs_secrets, fs_workspace, pg_store, podman_runtime,
+     runtime_detect, secret_sealer, sqlite_store) = (
         Lazy(f"flwd.adapters.{name}") for name in (
-            "docker_runtime", "fs_secrets", "fs_workspace", "pg_store", "podman_runtime",
-            "runtime_detect", "secret_sealer", "sqlite_store"))
+            "celery_queue", "docker_runtime", "fs_secrets", "fs_workspace", "pg_store",
+            "podman_runtime", "runtime_detect", "secret_sealer", "sqlite_store"))
     execution, orphans, reconcile, run_pending, run_supervisor, start, use_cases = (
         Lazy(f"flwd.domain.run.{name}") for name in (
             "execution", "orphans", "reconcile", "pending", "supervisor", "start", "use_cases"))
     adopter = Lazy("flwd.entrypoints.cli.adopter")
+    queue_dispatch, remote_stop, take = (
+        Lazy(f"flwd.domain.run.{name}") for name in ("queue_dispatch", "remote_stop", "take"))
 
 
 NO_RUNTIME_DETAIL = ("this server was started with --no-runtime (plan-only): it cannot run jobs; "
@@ -177,17 +182,31 @@ class Container(containers.DeclarativeContainer):
         run_supervisor.RunSupervisor, execute=execute_run,
         max_concurrent=config.max_concurrent_runs,
     )
+    # --- cluster mode (SPEC section 11): runs recorded here wait in the queue, owned by it
+    run_queue = providers.Singleton(celery_queue.CeleryRunQueue, url=config.queue_url)
+    submit_owner = providers.Selector(config.dispatch, local=owner, none=owner,
+                                      queue=providers.Object(QUEUED_OWNER))
+    take_queued_run = providers.Factory(
+        take.TakeQueuedRun, store=store, jobs=list_jobs, plan=plan_job, sealer=sealer,
+        supervisor=supervisor, clock=clock, pending=pending, owner=owner)
+    remote_stops = providers.Factory(remote_stop.RemoteStops, store=store, feed=store,
+                                     runs=supervisor)
+    # what a worker tells at start and stop (ports.worker.WorkerHook): heartbeats plug in here
+    worker_hooks = providers.List()
+    # --- end of cluster mode's providers
     submit_run = providers.Factory(
-        use_cases.SubmitRun, plan=plan_job, store=store, clock=clock, ids=ids, owner=owner,
+        use_cases.SubmitRun, plan=plan_job, store=store, clock=clock, ids=ids, owner=submit_owner,
         pending=pending,
     )
-    # The dispatch seam: StartRun hands runs to this process's supervisor, or refuses them
-    # on a plan-only server (cluster mode can select a dispatcher that enqueues them);
-    # --detach hands them to a forked child.
+    # The dispatch seam: StartRun hands runs to this process's supervisor, refuses them on a
+    # plan-only server, or (cluster mode) enqueues them for a worker; --detach hands them to a
+    # forked child.
     dispatcher = providers.Selector(
         config.dispatch,
         local=supervisor,
         none=providers.Singleton(start.NoRuntimeDispatcher, detail=NO_RUNTIME_DETAIL),
+        queue=providers.Singleton(queue_dispatch.QueueDispatcher, queue=run_queue, sealer=sealer,
+                                  store=store, clock=clock, owner=owner, waiter=store),
     )
     start_run = providers.Factory(
         start.StartRun, submit=submit_run, dispatcher=dispatcher, store=store, clock=clock,
@@ -195,7 +214,10 @@ class Container(containers.DeclarativeContainer):
     )
     start_detached_run = providers.Factory(
         start.StartRun, submit=submit_run, store=store, clock=clock, pending=pending,
-        dispatcher=providers.Factory(build_detaching_dispatcher, container=__self__),
+        dispatcher=providers.Selector(  # cluster mode: enqueued, nothing to detach
+            config.dispatch, queue=dispatcher,
+            local=providers.Factory(build_detaching_dispatcher, container=__self__),
+            none=providers.Factory(build_detaching_dispatcher, container=__self__)),
     )
     query_runs = providers.Factory(use_cases.QueryRuns, store=store, pending=pending)
     reconcile_runs = providers.Factory(
@@ -220,16 +242,19 @@ class Container(containers.DeclarativeContainer):
         hand_off=orphan_hand_off,
     )
     cancel_run = providers.Factory(
-        use_cases.CancelRun, store=store, supervisor=supervisor, clock=clock, owners=owners,
+        use_cases.CancelRun, store=store, supervisor=dispatcher, clock=clock, owners=owners,
         orphans=reconcile_runs.provider,
     )
 
 
 def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
                 catalog_rescan_seconds: float = 0.0,
-                dispatch: DispatchKind = DispatchKind.LOCAL) -> dict[str, Any]:
-    """The flat provider configuration for *config* (every key present: strict mode)."""
+                dispatch: DispatchKind | None = None) -> dict[str, Any]:
+    """The flat provider configuration for *config* (every key present: strict mode).
+    *dispatch* None: ``queue`` in cluster mode (store_url and queue_url), else ``local``."""
     data = config.data_path
+    if dispatch is None:
+        dispatch = DispatchKind.QUEUE if config.cluster else DispatchKind.LOCAL
     return {
         "jobs_dirs": [str(Path(os.path.expanduser(d))) for d in config.jobs_dirs],
         "data_dir": str(data),
@@ -238,6 +263,7 @@ def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
         "runtime": config.runtime,
         "store": config.store,
         "store_url": config.store_url,
+        "queue_url": config.queue_url,
         "store_shared": config.store is not StoreKind.SQLITE,
         "secret_key": config.secret_key,
         "env_profile": config.env_profile,
@@ -253,11 +279,12 @@ def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
 def build_container(config: FlwdConfig, *, profile_override: str | None = None,
                     catalog_rescan_seconds: float = 0.0,
                     env: Mapping[str, str] | None = None,
-                    dispatch: DispatchKind = DispatchKind.LOCAL) -> Container:
+                    dispatch: DispatchKind | None = None) -> Container:
     """The container for *config*. A long-lived server passes ``catalog_rescan_seconds`` so
     that the jobs roots are walked at most that often, not on every request; *env* (default
     ``os.environ``) is where the runtime is looked for and what a job may inherit;
-    *dispatch* ``none`` (``:serve --no-runtime``) refuses runs once they are recorded."""
+    *dispatch* ``none`` (``:serve --no-runtime``) refuses runs once they are recorded; None
+    enqueues them in cluster mode and runs them here otherwise."""
     container = Container()
     if env is not None:
         container.env.override(providers.Object(env))

@@ -25,11 +25,12 @@ class StoreKind(StrEnum):
 class DispatchKind(StrEnum):
     """Where a recorded run goes to be executed (``RunDispatcher``): ``local``, this process's
     worker threads; ``none``, nowhere (``flwd :serve --no-runtime``, plan-only): runs are still
-    validated, planned and recorded, then refused with ``container.runtime.unavailable``.
-    Cluster mode will add the queue."""
+    validated, planned and recorded, then refused with ``container.runtime.unavailable``;
+    ``queue``, cluster mode (``store_url`` and ``queue_url``): enqueued for a ``flwd :worker``."""
 
     LOCAL = "local"
     NONE = "none"
+    QUEUE = "queue"
 
 
 def one_of(kind: type[StrEnum]) -> str:

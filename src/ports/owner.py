@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
+# The owner of a run waiting in cluster mode's queue: no process holds it yet. It counts as
+# alive (the queue holds it), and a worker takes the run by claiming it from this tag, so
+# only one worker (or a cancel) ever gets it, however often the queue delivers it.
+QUEUED_OWNER = "queue"
+
 
 class RunOwners(Protocol):
     def me(self) -> str:

@@ -104,6 +104,7 @@ def prepare_run(
         decisions=(profile_decision, *decisions),
         pull_policy=job.container.pull_policy,
         timeout_seconds=job.timeout_seconds,
+        queue=job.queue,
     )
     redactor = Redactor([f.value.decode("utf-8") for f in secrets]) if secrets else _NO_SECRETS
     return PreparedRun(plan=plan, values=values, secrets=secrets, redactor=redactor,
@@ -153,4 +154,5 @@ def plan_as_dict(plan: RunPlan) -> dict[str, Any]:
         "decisions": [d.as_dict() for d in plan.decisions],
         "pull_policy": plan.pull_policy.value,
         "timeout_seconds": plan.timeout_seconds,
+        "queue": plan.queue,
     }

@@ -20,8 +20,8 @@ from flwd.domain.model import Decision, RunStatus, Verdict
 from flwd.domain.policy.profiles import raise_for_denials
 from flwd.domain.run.reconcile import ReconcileRuns, orphaned
 from flwd.domain.plan.use_cases import PlanJob, RunRequest
-from flwd.domain.run.supervisor import RunSupervisor
 from flwd.ports.clock import Clock, IdSource
+from flwd.ports.dispatch import RunDispatcher
 from flwd.ports.owner import RunOwners
 from flwd.ports.store import RunPage, RunRecord, RunStore
 
@@ -145,7 +145,7 @@ class CancelRun:
     gracefully and ends it ``canceled``.
     """
 
-    def __init__(self, *, store: RunStore, supervisor: RunSupervisor, clock: Clock,
+    def __init__(self, *, store: RunStore, supervisor: RunDispatcher[Any], clock: Clock,
                  owners: RunOwners, orphans: Callable[[], ReconcileRuns]) -> None:
         self._store = store
         self._supervisor = supervisor

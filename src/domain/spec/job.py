@@ -39,8 +39,11 @@ _E = TypeVar("_E", bound=StrEnum)
 # every top-level key SPEC section 1 gives a job spec; any other is ignored with a warning
 TOP_LEVEL_KEYS = frozenset({
     "id", "name", "description", "executor", "interpreter", "image", "script", "command",
-    "args", "argspec", "security_profile", "timeout", "env", "container",
+    "args", "argspec", "security_profile", "timeout", "env", "container", "queue",
 })
+DEFAULT_QUEUE = "default"
+# a queue name, like a runner tag: it names Celery queues (Redis keys, AMQP queues) as it is
+_QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
 def parse_job_spec(doc: JobDocument) -> JobSpec:
@@ -73,6 +76,7 @@ def parse_job_spec(doc: JobDocument) -> JobSpec:
         timeout_seconds=_quantity(path, "timeout", data.get("timeout"), parse_duration),
         env=_parse_env(path, data.get("env")),
         container=_parse_container(path, data.get("container")),
+        queue=_parse_queue(path, data.get("queue")),
         warnings=_unknown_keys(data),
     )
 
@@ -239,6 +243,20 @@ def _quantity(path: str, key: str, value: object, parse: Callable[[object, str],
     except SpecInvalidError as exc:
         message = exc.detail.split(": ", 1)[-1]
         raise spec_error(path, key, message) from None
+
+
+def is_queue_name(name: str) -> bool:
+    return bool(_QUEUE.match(name))
+
+
+def _parse_queue(path: str, raw: object) -> str:
+    """``queue:`` (SPEC section 11): which workers may take the job's runs."""
+    if raw is None:
+        return DEFAULT_QUEUE
+    if not isinstance(raw, str) or not _QUEUE.match(raw):
+        raise spec_error(path, "queue", f"{raw!r} is not a queue name: 1-63 of [A-Za-z0-9._-], "
+                                        "starting with a letter or digit")
+    return raw
 
 
 def _parse_env(path: str, raw: object) -> dict[str, str]:

@@ -72,6 +72,8 @@ def dispatch(line: CommandLine, io: Io, env: Mapping[str, str],
         return EXIT_OK
     if name == ":serve":
         return _serve(config, parsed, io, env)
+    if name == ":worker":
+        return _worker(config, parsed, io, env)
     if name == ":doctor":
         return _doctor(config, parsed, io, env, remote=bool(config.server_url) and container is None)
     if name == ":jobs" and not config.server_url:
@@ -103,6 +105,12 @@ def _serve(config: FlwdConfig, parsed: ParsedCommand, io: Io, env: Mapping[str, 
 
     serve(config, serve_options(parsed.values, config.server_bind), io.err, env)
     return EXIT_OK
+
+
+def _worker(config: FlwdConfig, parsed: ParsedCommand, io: Io, env: Mapping[str, str]) -> int:
+    from flwd.entrypoints.worker import work, worker_options
+
+    return work(config, worker_options(parsed.values), io.err, env)
 
 
 def _doctor(config: FlwdConfig, parsed: ParsedCommand, io: Io, env: Mapping[str, str], *,
@@ -142,7 +150,9 @@ def _backend(config: FlwdConfig, io: Io, given: Container | None,
 
         remote = RemoteBackend(config.server_url, config.token, io)
         return remote, remote.close
-    resident = _resident(config, env) if given is None and env is not None else None
+    # cluster mode: runs go through the queue, never to a local server's socket
+    resident = (_resident(config, env) if given is None and env is not None
+                and not config.cluster else None)
     if resident is not None:
         from flwd.entrypoints.cli.resident_client import resident_backend
 
@@ -151,7 +161,7 @@ def _backend(config: FlwdConfig, io: Io, given: Container | None,
     from flwd.entrypoints.cli.local import local_backend
     from flwd.entrypoints.container import build_container
 
-    if given is not None or not prefetch or env is None:
+    if given is not None or not prefetch or env is None or config.cluster:
         local = local_backend(given or build_container(config), io)
         return local, local.close
     from dependency_injector import providers

@@ -37,6 +37,7 @@ EXIT_FOR_CODE: dict[str, int] = {
     "run.workspace.failed": EXIT_FLWD,
     "run.store.failed": EXIT_FLWD,
     "store.unavailable": EXIT_FLWD,
+    "queue.unavailable": EXIT_FLWD,
     "auth.unauthenticated": EXIT_FLWD,
     "auth.forbidden": EXIT_FLWD,
     "request.invalid": EXIT_USAGE,

@@ -125,6 +125,18 @@ COMMANDS = (
                                             "unix socket in the data directory (no TCP, no "
                                             "token); every :serve also listens there"),
             )),
+    # cluster mode (SPEC section 11)
+    Command(name=":worker", summary="take runs from the cluster's queue and run them here",
+            description="Take runs from the cluster's queue (queue_url) and execute them on this\n"
+                        "host's runtime, recording them in the shared store (store_url). SIGTERM\n"
+                        "cancels the runs in progress and stops; a second one kills them.",
+            options=(
+                Option(name="--queue", metavar="Q", repeatable=True, dest="queues",
+                       help="a queue to take runs from (repeatable; default: default); jobs "
+                            "name theirs with `queue:`"),
+                Option(name="--concurrency", metavar="N",
+                       help="runs executed at once (default: max_concurrent_runs)"),
+            )),
     Command(name=":runs", summary="list recorded runs",
             description="List recorded runs, newest first.",
             options=(Option(name="--job", metavar="J", help="only this job's runs"),

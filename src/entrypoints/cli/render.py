@@ -93,6 +93,7 @@ def print_plan(io: Io, plan: Mapping[str, Any], as_json: bool) -> None:
         f"allowed:  {_allowed(plan.get('decisions', []))}",
         f"timeout:  {_seconds(plan.get('timeout_seconds'))}",
         f"pull:     {plan.get('pull_policy') or 'if-not-present'}",
+        f"queue:    {plan.get('queue') or 'default'}",
         "container:",
     ]
     container = plan.get("container") or plan.get("settings") or {}

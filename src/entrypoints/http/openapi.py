@@ -45,7 +45,8 @@ ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
     "GET /jobs/{job_id}": (*_AUTH, "job.not.found", "spec.invalid"),
     "POST /plans": (*_AUTH, *_BODY, *_PLAN),
     "POST /runs": (*_AUTH, *_BODY, *_PLAN, *_POLICY, "container.runtime.unavailable",
-                   "idempotency.conflict", *_STORE),
+                   "idempotency.conflict", *_STORE,
+                   "queue.unavailable", "secret.key.missing"),  # cluster mode (SPEC section 11)
     "GET /runs": (*_AUTH, "request.invalid", *_STORE),
     "GET /runs/{run_id}": (*_AUTH, "run.not.found", *_STORE),
     "GET /runs/{run_id}/events": (*_AUTH, "request.invalid", "run.not.found", *_STORE),

@@ -57,6 +57,7 @@ STATUS_FOR_CODE: dict[str, int] = {
     "run.workspace.failed": 503,
     "run.store.failed": 503,
     "store.unavailable": 503,
+    "queue.unavailable": 503,
     "server.unreachable": 502,
     "run.output.incomplete": 502,
 }

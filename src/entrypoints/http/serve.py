@@ -72,7 +72,10 @@ def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], e
 
     from flwd.ports.kinds import DispatchKind
 
-    dispatch = DispatchKind.NONE if options.no_runtime else DispatchKind.LOCAL
+    # cluster mode: a replica plans, records and enqueues; it runs no container (SPEC 11)
+    dispatch = (DispatchKind.NONE if options.no_runtime else
+                DispatchKind.QUEUE if config.cluster else DispatchKind.LOCAL)
+    local_runs = dispatch is DispatchKind.LOCAL
     container = build_container(config, profile_override=options.profile,
                                 catalog_rescan_seconds=CATALOG_RESCAN_SECONDS, dispatch=dispatch)
     container.env.override(providers.Object(env))
@@ -80,16 +83,16 @@ def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], e
     supervisor = container.supervisor()
     orphans = OrphanWatch(container.adopt_orphans)
     try:
-        if not options.no_runtime:
+        if local_runs:
             container.runtime()  # RuntimeUnavailableError: refuse to start (exit 125)
             reconcile = container.providers.get("reconcile_runs")
             if reconcile is not None:
                 reconcile()()
                 orphans.start()
-        with _resident_socket(config, options, env) as (resident, note):
+        with _resident_socket(config, options, env, local_runs) as (resident, note):
             settings = ServerSettings(
                 grants=grants, loopback=options.local or is_loopback(options.host),
-                runtime_enabled=not options.no_runtime,
+                runtime_enabled=local_runs,
                 # uvicorn names the listener by its bound name (see auth)
                 resident_path=resident.getsockname() if resident else None)
             app = create_app(container, server_settings=settings)
@@ -103,14 +106,14 @@ def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], e
 
 
 @contextlib.contextmanager
-def _resident_socket(config: FlwdConfig, options: ServeOptions,
-                     env: Mapping[str, str]) -> Iterator[tuple[Any, str]]:
-    """The resident unix socket local ``flwd JOB`` runs are handed to (always, with a runtime)
-    and the line announcing it. With TCP too, a socket that cannot be had (another server
-    holds it, the path is too long) is only a warning; ``--local`` needs it."""
+def _resident_socket(config: FlwdConfig, options: ServeOptions, env: Mapping[str, str],
+                     local_runs: bool) -> Iterator[tuple[Any, str]]:
+    """The resident unix socket local ``flwd JOB`` runs are handed to (always, with a runtime
+    of its own) and the line announcing it. With TCP too, a socket that cannot be had (another
+    server holds it, the path is too long) is only a warning; ``--local`` needs it."""
     from flwd.entrypoints.resident import listen_resident, remove_resident, socket_path
 
-    if options.no_runtime:
+    if not local_runs:
         yield None, ""
         return
     path = socket_path(config, env, options.profile)

@@ -1,0 +1,129 @@
+"""Cluster mode's queue on Celery (SPEC section 11): Redis by default, RabbitMQ through the
+same ``queue_url``. flwd implements no queue of its own: this module only configures Celery.
+
+A message is the task ``flwd.run`` with two JSON arguments, the run id and its sealed secrets
+(base64, or null). Late acknowledgement: a worker that dies before it finishes a run leaves
+the message to be delivered again (the store's claim keeps a run from running twice).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from flwd.adapters.queue_url import redact
+from flwd.domain.errors import QueueUnavailableError
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+TASK_NAME = "flwd.run"
+DEFAULT_QUEUE = "default"
+_CONNECT_SECONDS = 3.0
+# Unacknowledged messages come back to the queue after this long (Redis); runs longer than it
+# are delivered again while they run, which the claim turns into a no-op.
+_VISIBILITY_SECONDS = 3600
+_PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0.0, "interval_step": 0.5,
+                  "interval_max": 1.0}
+
+Handler = Callable[[str, "bytes | None"], None]
+
+
+def make_app(queue_url: str) -> Celery:
+    """A Celery app for *queue_url*: JSON only, late acknowledgement, one message prefetched
+    per slot, no result backend (runs report through the store)."""
+    from celery import Celery
+
+    app = Celery("flwd", broker=queue_url, set_as_current=False)
+    app.conf.update(
+        task_serializer="json", accept_content=["json"], result_serializer="json",
+        result_backend=None, task_ignore_result=True, task_store_errors_even_if_ignored=False,
+        task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
+        task_default_queue=DEFAULT_QUEUE, task_create_missing_queues=True,
+        broker_connection_timeout=_CONNECT_SECONDS, broker_connection_retry_on_startup=True,
+        broker_transport_options={"socket_connect_timeout": _CONNECT_SECONDS,
+                                  "visibility_timeout": _VISIBILITY_SECONDS},
+        worker_hijack_root_logger=False, worker_redirect_stdouts=False,
+        worker_send_task_events=False, task_send_sent_event=False, enable_utc=True,
+    )
+    return app
+
+
+class CeleryRunQueue:
+    """``RunQueue`` on Celery; the app (and Celery's import) is made on the first enqueue."""
+
+    def __init__(self, *, url: str) -> None:
+        self.url = url
+        self._app: Celery | None = None
+
+    def __repr__(self) -> str:
+        return f"CeleryRunQueue(url={redact(self.url)!r})"
+
+    def enqueue(self, queue: str, run_id: str, sealed: bytes | None) -> None:
+        from kombu.exceptions import KombuError, OperationalError
+
+        if self._app is None:
+            self._app = make_app(self.url)
+        message = [run_id, base64.b64encode(sealed).decode() if sealed is not None else None]
+        try:
+            self._app.send_task(TASK_NAME, args=message, queue=queue, retry=True,
+                                retry_policy=_PUBLISH_RETRY)
+        except (OperationalError, KombuError, OSError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise QueueUnavailableError(
+                f"the queue at {redact(self.url)} does not answer: {reason}",
+                queue=redact(self.url)) from None
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+            self._app = None
+
+
+def run_worker(queue_url: str, *, handle: Handler, queues: Sequence[str], concurrency: int,
+               on_ready: Callable[[], None], on_shutdown: Callable[[bool], None]) -> int:
+    """Consume *queues* until a signal, each message handed to *handle* (run id, sealed
+    secrets) on one of *concurrency* threads; returns the worker's exit code.
+
+    *on_ready* is called once Celery consumes; *on_shutdown(kill)* when a shutdown begins
+    (``kill`` for a cold one: a second signal). Celery waits for the running tasks on a warm
+    shutdown; *on_shutdown* makes them end (cancel), as ``flwd :serve`` does with its runs.
+    """
+    import warnings
+
+    from celery import signals
+    from celery.exceptions import Reject, SecurityWarning
+
+    # Celery warns a root worker about pickle, which lets a message run code; flwd accepts
+    # JSON only, and a worker drives rootless runtimes as whoever may reach their sockets.
+    warnings.filterwarnings("ignore", category=SecurityWarning)
+    app = make_app(queue_url)
+
+    @app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
+    def run(run_id: str, sealed: str | None) -> None:
+        try:
+            handle(run_id, base64.b64decode(sealed) if sealed else None)
+        except RetryLater as exc:
+            raise Reject(str(exc), requeue=True) from None
+
+    signals.worker_ready.connect(lambda **_: on_ready(), weak=False)
+    signals.worker_shutting_down.connect(
+        lambda how="", **_: on_shutdown(str(how).lower() == "cold"), weak=False)
+    logging.getLogger("celery").setLevel(logging.WARNING)
+    worker = app.Worker(
+        hostname=f"flwd-{os.getpid()}@{os.uname().nodename}", queues=list(queues),
+        concurrency=concurrency, pool="threads", loglevel="WARNING", quiet=True,
+        without_mingle=True, without_gossip=True, without_heartbeat=True, optimization="fair",
+    )
+    worker.start()
+    return int(worker.exitcode or 0)
+
+
+class RetryLater(Exception):
+    """Raised by a handler that could not look at its message (the store is away): the
+    message goes back to the queue instead of being acknowledged."""
+
+
+__all__: list[Any] = ["CeleryRunQueue", "RetryLater", "make_app", "run_worker"]
