@@ -34,10 +34,18 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from tests.integration.api_support import Server, remove_tree, shared_dir, start_server, write_job  # noqa: E402
+from tests.integration.api_support import (  # noqa: E402
+    Server,
+    remove_tree,
+    shared_dir,
+    start_server,
+    write_job,
+)
+from tests.integration.cluster_support import FlwdProcess  # noqa: E402
 from tests.integration.netns_cluster import Cluster, events, new_cluster, submit, wait_all  # noqa: E402
-from tests.integration.netns_hosts import HostLab, host_network, running_redis  # noqa: E402
+from tests.integration.netns_hosts import HostLab, host_network  # noqa: E402
 from tests.integration.pg_support import running_cluster  # noqa: E402
+from tests.integration.redis_support import running_redis  # noqa: E402
 from run_bench import socket_for  # noqa: E402
 
 JOBS = {
@@ -103,7 +111,7 @@ def _cluster(stack: ExitStack, lab: HostLab, runtime: str, socket: str,
     return cluster
 
 
-def _batch(server: Server, job: str, count: int, timeout: float) -> float:
+def _batch(server: Server | FlwdProcess, job: str, count: int, timeout: float) -> float:
     """Wall seconds from the first submission until all *count* runs of *job* ended."""
     with server.client() as client:
         began = time.monotonic()
@@ -124,7 +132,8 @@ def bench_latency(lab: HostLab, runtime: str, socket: str, runs: int) -> None:
         single = Single(runtime, socket, concurrency=4)
         stack.callback(single.close)
         measured: dict[str, list[float]] = {"cluster": [], "single-host": []}
-        servers = {"cluster": cluster.replicas[0], "single-host": single.server}
+        servers: dict[str, Server | FlwdProcess] = {"cluster": cluster.replicas[0],
+                                                     "single-host": single.server}
         for _ in range(runs):
             for mode, server in servers.items():
                 with server.client() as client:
@@ -173,7 +182,7 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
-def _follow(server: Server, run_id: str, done: Callable[[], None]) -> None:
+def _follow(server: FlwdProcess, run_id: str, done: Callable[[], None]) -> None:
     try:
         with server.client() as client:
             events(client, run_id)

@@ -1,14 +1,15 @@
 """A flwd cluster over namespace hosts: one ``flwd :worker`` per host, replicas on the machine.
 
-Workers reach PostgreSQL and Redis only over their host's veth (see netns_hosts); each runs in
-its own UTS namespace too, so every host has its own host name, as real hosts do. Replicas
-(``flwd :serve``) run in the root namespace and reach the same services on the bridge address.
+Workers are started by cluster_support inside a host (netns_hosts ``Host.argv``): they reach
+PostgreSQL and Redis only over their host's veth, and each has its own host name, as real hosts
+do. Replicas (``flwd :serve``) run in the root namespace and reach the same services on the
+bridge address. Every worker shares the cluster's jobs directory (a worker plans a run again
+from its own host's catalog) but has its own data directory.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import time
@@ -18,45 +19,45 @@ from typing import Any, Mapping, Sequence
 
 import httpx
 
-from tests.integration.api_support import FLWD, Server, shared_dir, start_server, write_job
-from tests.integration.netns_hosts import Host, HostLab, RedisServer
+from tests.integration.api_support import shared_dir, sse, write_job
+from tests.integration.cluster_support import (
+    ClusterAddresses,
+    FlwdProcess,
+    start_replica,
+    start_worker,
+)
+from tests.integration.netns_hosts import Host, HostLab
+from tests.integration.redis_support import RedisServer
 
-SECRET_KEY = "cluster-test-key-0123456789abcdef-0123456789"
 FINAL = frozenset({"succeeded", "failed", "canceled", "timed_out", "error"})
-READY = re.compile(rb"ready\b|worker.*(started|listening)", re.IGNORECASE)
+SOCKET_VARIABLES = {"podman": "CONTAINER_HOST", "docker": "DOCKER_HOST"}
 
 
 @dataclass
 class Worker:
-    """One ``flwd :worker`` process in one host, on one runtime."""
+    """One ``flwd :worker`` in one host, on one runtime."""
 
     host: Host
     runtime: str
-    process: subprocess.Popen[bytes]
-    log: Path
-    data: Path
+    flwd: FlwdProcess
+    base: Path
 
     @property
-    def hostname(self) -> str:
-        return self.host.name
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.flwd.process
 
     def text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+        return self.flwd.text()
 
     def kill(self) -> None:
-        """SIGKILL the worker and anything it forked, as a host crash would."""
+        """SIGKILL the worker and everything it started, as a host crash would."""
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
-
-    def terminate(self, timeout: float = 60) -> int:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-        return self.process.wait(timeout=timeout)
 
 
 @dataclass
 class Cluster:
-    """PostgreSQL database, Redis, workers and replicas of one test module."""
+    """The PostgreSQL database, Redis, workers and replicas of one test module."""
 
     lab: HostLab
     redis: RedisServer
@@ -65,78 +66,57 @@ class Cluster:
     sockets: Mapping[str, str]
     settings: Mapping[str, str] = field(default_factory=dict)
     workers: list[Worker] = field(default_factory=list)
-    replicas: list[Server] = field(default_factory=list)
+    replicas: list[FlwdProcess] = field(default_factory=list)
 
     @property
     def jobs(self) -> Path:
         return self.base / "jobs"
 
     def env(self, runtime: str | None = None) -> dict[str, str]:
-        """The variables every flwd process of this cluster gets (plus *runtime*'s socket)."""
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
-               "FLWD_STORE_URL": self.store_url, "FLWD_QUEUE_URL": self.redis.url,
-               "FLWD_SECRET_KEY": SECRET_KEY, "FLWD_RESIDENT": "0", **self.settings}
-        if runtime == "podman":
-            env["CONTAINER_HOST"] = self.sockets["podman"]
-        elif runtime == "docker":
-            env["DOCKER_HOST"] = self.sockets["docker"]
+        """What every flwd process of this cluster gets (plus *runtime*'s socket)."""
+        env = {**ClusterAddresses(store_url=self.store_url, queue_url=self.redis.url).env(),
+               "FLWD_RESIDENT": "0", **self.settings}
+        if runtime is not None:
+            env[SOCKET_VARIABLES[runtime]] = self.sockets[runtime]
         return env
 
     def start_worker(self, host: Host, runtime: str, *, queues: Sequence[str] = ("default",),
                      concurrency: int = 4, name: str | None = None) -> Worker:
-        label = name or f"{host.name}-{runtime}"
-        home, data = self.base / f"home-{label}", self.base / f"data-{label}"
-        for directory in (home, data):
-            directory.mkdir(mode=0o755, exist_ok=True)
-        argv = [FLWD, "--jobs-dir", str(self.jobs), "--data-dir", str(data), "--runtime", runtime,
-                ":worker", *[arg for q in queues for arg in ("--queue", q)],
-                "--concurrency", str(concurrency)]
-        log = self.base / f"worker-{label}.log"
-        process = host.spawn(argv, log=log, env={**self.env(runtime), "HOME": str(home)},
-                             cwd=self.base)
-        worker = Worker(host=host, runtime=runtime, process=process, log=log, data=data)
+        base = self.base / f"worker-{name or host.name}-{runtime}"
+        base.mkdir(mode=0o755)
+        (base / "jobs").symlink_to(self.jobs)
+        started = start_worker(base, self.env(runtime), prefix=host.argv([]), queues=queues,
+                               concurrency=concurrency, global_args=["--runtime", runtime])
+        host.adopt(started.process)
+        worker = Worker(host=host, runtime=runtime, flwd=started, base=base)
         self.workers.append(worker)
-        _wait_ready(worker)
         return worker
 
-    def start_replica(self) -> Server:
-        env = {**self.env(), "HOME": str(self.base / "home")}
-        server = start_server(self.base, ["--dev"], env)
-        self.replicas.append(server)
-        return server
+    def start_replica(self) -> FlwdProcess:
+        base = self.base / f"replica-{len(self.replicas) + 1}"
+        base.mkdir(mode=0o755)
+        (base / "jobs").symlink_to(self.jobs)
+        replica = start_replica(base, self.env())
+        self.replicas.append(replica)
+        return replica
 
     def write_job(self, name: str, spec: str, scripts: Mapping[str, str] | None = None) -> None:
         write_job(self.jobs, name, spec, scripts)
 
     def stop(self) -> None:
-        for server in self.replicas:
-            server.stop()
-        for worker in self.workers:
-            if worker.process.poll() is None:
-                try:
-                    worker.terminate(timeout=30)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
+        """Stop replicas and live workers (SIGTERM, SIGKILL after a minute)."""
+        for process in [*self.replicas, *(w.flwd for w in self.workers)]:
+            if process.process.poll() is None:
+                process.stop()
 
 
 def new_cluster(lab: HostLab, redis: RedisServer, sockets: Mapping[str, str],
                 settings: Mapping[str, str] | None = None) -> Cluster:
+    """An empty cluster: a new database on the lab's PostgreSQL, *redis* as the queue."""
     base = shared_dir("cluster-")
-    for directory in ("jobs", "data", "home"):
-        (base / directory).mkdir(mode=0o755)
+    (base / "jobs").mkdir(mode=0o755)
     return Cluster(lab=lab, redis=redis, store_url=lab.pg.new_database(), base=base,
                    sockets=sockets, settings=dict(settings or {}))
-
-
-def _wait_ready(worker: Worker, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if READY.search(worker.log.read_bytes() if worker.log.exists() else b""):
-            return
-        if worker.process.poll() is not None:
-            break
-        time.sleep(0.1)
-    raise AssertionError(f"worker on {worker.hostname} not ready:\n{worker.text()[-3000:]}")
 
 
 # -- API helpers ----------------------------------------------------------------------------
@@ -167,25 +147,24 @@ def wait_status(client: httpx.Client, run_id: str, wanted: set[str] | frozenset[
         time.sleep(0.1)
 
 
-def wait_all(client: httpx.Client, run_ids: Sequence[str], timeout: float) -> dict[str, dict[str, Any]]:
-    """Every run's final state; fails naming the unfinished ones after *timeout* seconds."""
+def wait_all(client: httpx.Client, run_ids: Sequence[str],
+             timeout: float) -> dict[str, dict[str, Any]]:
+    """Every run's final state; fails naming unfinished ones after *timeout* seconds."""
     deadline, done = time.monotonic() + timeout, dict[str, dict[str, Any]]()
     while True:
         for run_id in [r for r in run_ids if r not in done]:
             state = run_state(client, run_id)
             if state["status"] in FINAL:
                 done[run_id] = state
-        if len(done) == len(run_ids):
+        left = [r for r in run_ids if r not in done]
+        if not left:
             return done
-        assert time.monotonic() < deadline, \
-            f"{len(run_ids) - len(done)} runs unfinished: {[r for r in run_ids if r not in done][:5]}"
+        assert time.monotonic() < deadline, f"{len(left)} runs unfinished, e.g. {left[:5]}"
         time.sleep(0.25)
 
 
 def events(client: httpx.Client, run_id: str) -> list[dict[str, Any]]:
-    """The run's recorded events, in order (the SSE stream of a finished run, replayed)."""
-    from tests.integration.api_support import sse
-
+    """The run's recorded events in order (a finished run's SSE stream, replayed)."""
     return [message["data"] for message in sse(client, run_id, timeout=60)]
 
 
@@ -193,7 +172,7 @@ def containers(runtime: str, socket: str, run_id: str) -> list[str]:
     """Names of *run_id*'s containers on *runtime* (podman or docker, through *socket*)."""
     cli = ["podman", "--url", socket] if runtime == "podman" else ["docker", "-H", socket]
     done = subprocess.run([*cli, "ps", "-a", "--filter", f"label=flwd.run-id={run_id}",
-                           "--format", "{{.Names}}"], capture_output=True, text=True, timeout=30,
-                          check=False)
+                           "--format", "{{.Names}}"], capture_output=True, text=True,
+                          timeout=30, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout.split()

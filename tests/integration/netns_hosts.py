@@ -21,9 +21,7 @@ import random
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
-import tempfile
 import time
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -32,7 +30,8 @@ from typing import Iterator, Mapping, Sequence
 
 import pytest
 
-from tests.integration.pg_support import PgCluster, free_port, running_cluster
+from tests.integration.pg_support import PgCluster, running_cluster
+from tests.integration.redis_support import RedisServer, running_redis
 
 CLAIMS = Path("/run/flwd-netns")
 NETNS_DIR = Path("/run/netns")
@@ -77,6 +76,11 @@ class Host:
         return ["nsenter", f"--net={self.netns}", "--", "unshare", "--uts", "--",
                 "sh", "-c", 'hostname "$0" && exec "$@"', self.name, *command]
 
+    def adopt(self, process: subprocess.Popen[bytes]) -> None:
+        """Count *process* (started with :meth:`argv` by another helper) as running in this
+        host: it is stopped with the host's other processes."""
+        self.network.processes.append((self.name, process))
+
     def spawn(self, command: Sequence[str], *, log: Path, env: Mapping[str, str] | None = None,
               cwd: Path | None = None) -> subprocess.Popen[bytes]:
         """Start *command* in this host (own session, output to *log*); stopped on cleanup."""
@@ -84,7 +88,7 @@ class Host:
             process = subprocess.Popen(self.argv(command), stdout=sink, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, env=None if env is None
                                        else dict(env), cwd=cwd, start_new_session=True)
-        self.network.processes.append((self.name, process))
+        self.adopt(process)
         return process
 
     def run(self, command: Sequence[str], *, timeout: float = 30,
@@ -262,80 +266,6 @@ def host_network(count: int = 2) -> Iterator[HostNetwork]:
         yield network
     finally:
         network.close()
-
-
-# -- Redis on the bridge ---------------------------------------------------------------------
-
-
-@dataclass
-class RedisServer:
-    """A private redis-server bound to one address; its RDB lands in *directory*."""
-
-    host: str
-    port: int
-    directory: Path
-    process: subprocess.Popen[bytes]
-
-    @property
-    def url(self) -> str:
-        return f"redis://{self.host}:{self.port}/0"
-
-    @property
-    def rdb(self) -> Path:
-        return self.directory / "dump.rdb"
-
-    def cli(self, *args: str, raw: bool = False) -> bytes:
-        """``redis-cli`` against this server; its raw stdout."""
-        argv = ["redis-cli", "-h", self.host, "-p", str(self.port), *(["--raw"] if raw else []),
-                *args]
-        done = subprocess.run(argv, capture_output=True, timeout=30, check=False)
-        if done.returncode != 0:
-            raise AssertionError(f"redis-cli {' '.join(args)}: {done.stderr!r}")
-        return done.stdout
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-
-def _wait_listening(host: str, port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"redis-server exited: {log.read_text(errors='replace')[-2000:]}")
-        with suppress(OSError), socket.create_connection((host, port), timeout=1):
-            return
-        time.sleep(0.05)
-    pytest.fail(f"redis-server not listening on {host}:{port} within 30 s")
-
-
-@contextmanager
-def running_redis(bind: str = "127.0.0.1") -> Iterator[RedisServer]:
-    """A redis-server on *bind* and a free port (no persistence until SAVE); stopped on exit."""
-    if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is missing; install Debian's redis-server (.ci/setup-runtimes.sh)")
-    directory = Path(tempfile.mkdtemp(prefix="flwd-redis-"))
-    port = free_port(bind)
-    log = directory / "redis.log"
-    with open(log, "wb") as sink:
-        process = subprocess.Popen(
-            ["redis-server", "--bind", bind, "--port", str(port), "--dir", str(directory),
-             "--dbfilename", "dump.rdb", "--save", "", "--appendonly", "no",
-             "--protected-mode", "no"],
-            stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
-    server = RedisServer(host=bind, port=port, directory=directory, process=process)
-    try:
-        _wait_listening(bind, port, process, log)
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 # -- pytest fixtures ------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""A private Redis for tests: Debian's redis-server on loopback, a random free port, its data
-in a temp dir, run as user ``redis`` when root (else as the current user), stopped after.
+"""A private Redis for tests: Debian's redis-server on loopback (or one given address), a random
+free port, its data in a temp dir, run as user ``redis`` when root (else as the current user), stopped after.
 
 Never touches the system's Redis. ``RedisServer.keys()`` and ``dump()`` read what the broker
 holds (``redis-cli --scan`` and ``DUMP``), for tests that look for secrets there.
@@ -34,30 +34,39 @@ class RedisServer:
 
     directory: Path
     port: int
+    host: str = "127.0.0.1"
 
     @classmethod
-    def create(cls) -> RedisServer:
+    def create(cls, bind: str = "127.0.0.1") -> RedisServer:
+        """A server that will listen on *bind* only (e.g. the bridge of namespace hosts)."""
         if shutil.which("redis-server") is None:
             pytest.fail(f"no redis-server on PATH; {REDIS_HINT}")
         directory = Path(tempfile.mkdtemp(prefix="flwd-redis-"))
         if os.geteuid() == 0:
             user = _user()
             os.chown(directory, user.pw_uid, user.pw_gid)
-        return cls(directory=directory, port=free_port())
+        return cls(directory=directory, port=free_port(bind), host=bind)
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.host}:{self.port}/0"
+
+    @property
+    def rdb(self) -> Path:
+        """Where ``SAVE`` writes the snapshot."""
+        return self.directory / "dump.rdb"
 
     @property
     def pidfile(self) -> Path:
         return self.directory / "redis.pid"
 
     def start(self) -> None:
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+        argv = ["redis-server", "--port", str(self.port), "--bind", self.host,
                 "--daemonize", "yes", "--pidfile", str(self.pidfile), "--dir", str(self.directory),
                 "--logfile", str(self.directory / "redis.log"), "--save", "", "--appendonly", "no",
-                "--protected-mode", "yes"]
+                # Redis 7 denies every non-loopback client of a password-less server in
+                # protected mode, whatever --bind says; *bind* alone limits who reaches it
+                "--protected-mode", "yes" if self.host == "127.0.0.1" else "no"]
         if os.geteuid() == 0:
             argv = ["su", _USER, "-s", "/bin/sh", "-c", shlex.join(argv)]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd="/")
@@ -93,7 +102,7 @@ class RedisServer:
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def cli(self, *args: str, raw: bool = False) -> str:
-        done = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port),
+        done = subprocess.run(["redis-cli", "-h", self.host, "-p", str(self.port),
                                *(["--no-raw"] if raw else []), *args],
                               capture_output=True, text=True, timeout=30, check=False)
         return done.stdout
@@ -106,7 +115,7 @@ class RedisServer:
         """``DUMP`` of every key, and every list's and hash's contents, as bytes."""
         import redis  # redis-py: installed with celery[redis]
 
-        client = redis.Redis(host="127.0.0.1", port=self.port)
+        client = redis.Redis(host=self.host, port=self.port)
         try:
             chunks = []
             for key in client.scan_iter():
@@ -136,9 +145,9 @@ def _user() -> pwd.struct_passwd:
 
 
 @contextmanager
-def running_redis() -> Iterator[RedisServer]:
-    """A new Redis, started; stopped and deleted on exit."""
-    server = RedisServer.create()
+def running_redis(bind: str = "127.0.0.1") -> Iterator[RedisServer]:
+    """A new Redis listening on *bind*, started; stopped and deleted on exit."""
+    server = RedisServer.create(bind)
     try:
         server.start()
         yield server

@@ -8,7 +8,8 @@ import sys
 from contextlib import suppress
 from pathlib import Path
 
-from tests.integration.netns_hosts import Host, HostLab, RedisServer, host_network
+from tests.integration.netns_hosts import Host, HostLab, host_network
+from tests.integration.redis_support import RedisServer
 
 PROBE = """\
 import socket, sys
