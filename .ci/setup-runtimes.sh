@@ -18,6 +18,7 @@ DOCKER_LOG=/var/log/flwd-dockerd.log
 # zsh, fish: the completion scripts are loaded in those shells by tests/unit/test_completion_shells.py
 # docker-registry: tests/integration/oci_registry.py serves a local registry with it
 # postgresql-15: tests start private clusters of their own (tests/integration/pg_support.py);
+# redis-server: tests start private servers of their own (tests/integration/redis_support.py)
 # policy-rc.d below keeps the package's default cluster stopped
 PACKAGES=(podman runc uidmap slirp4netns fuse-overlayfs busybox-static docker.io iproute2 curl catatonit
           zsh fish docker-registry postgresql-15 redis-server chromium)

@@ -71,10 +71,7 @@ class CeleryRunQueue:
             self._app.send_task(TASK_NAME, args=message, queue=queue, retry=True,
                                 retry_policy=_PUBLISH_RETRY)
         except (OperationalError, KombuError, OSError) as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise QueueUnavailableError(
-                f"the queue at {redact(self.url)} does not answer: {reason}",
-                queue=redact(self.url)) from None
+            raise _unavailable(self.url, exc) from None
 
     def close(self) -> None:
         if self._app is not None:
@@ -100,6 +97,7 @@ def run_worker(queue_url: str, *, handle: Handler, queues: Sequence[str], concur
     # JSON only, and a worker drives rootless runtimes as whoever may reach their sockets.
     warnings.filterwarnings("ignore", category=SecurityWarning)
     app = make_app(queue_url)
+    _check_broker(app, queue_url)
 
     @app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
     def run(run_id: str, sealed: str | None) -> None:
@@ -119,6 +117,24 @@ def run_worker(queue_url: str, *, handle: Handler, queues: Sequence[str], concur
     )
     worker.start()
     return int(worker.exitcode or 0)
+
+
+def _check_broker(app: Celery, queue_url: str) -> None:
+    """A broker that does not answer at start is ``queue.unavailable`` (the worker refuses to
+    start, as ``:serve`` does without its store); once started, Celery reconnects by itself."""
+    from kombu.exceptions import KombuError, OperationalError
+
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=_CONNECT_SECONDS)
+    except (OperationalError, KombuError, OSError) as exc:
+        raise _unavailable(queue_url, exc) from None
+
+
+def _unavailable(queue_url: str, exc: BaseException) -> QueueUnavailableError:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return QueueUnavailableError(f"the queue at {redact(queue_url)} does not answer: {reason}",
+                                 queue=redact(queue_url))
 
 
 class RetryLater(Exception):

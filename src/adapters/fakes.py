@@ -12,7 +12,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Sequence
 
 from flwd.adapters.fs_secrets import check_safe_segment
-from flwd.domain.errors import RunWorkspaceError, SecretMaterialisationError
+from flwd.domain.errors import (
+    QueueUnavailableError,
+    RunWorkspaceError,
+    SecretMaterialisationError,
+)
 from flwd.ports.catalog import JobDocument
 from flwd.ports.events import EventListener
 from flwd.ports.secrets import SecretFile
@@ -185,6 +189,20 @@ class FakeRunDispatcher:
         self.stops[run_id].append(how)
         return True
 
+
+
+class FakeRunQueue:
+    """A ``RunQueue`` keeping each message as ``(run_id, sealed)`` in ``messages[queue]``;
+    ``unavailable`` makes it refuse as a broker that does not answer."""
+
+    def __init__(self, *, unavailable: bool = False) -> None:
+        self.unavailable = unavailable
+        self.messages: dict[str, list[tuple[str, bytes | None]]] = {}
+
+    def enqueue(self, queue: str, run_id: str, sealed: bytes | None) -> None:
+        if self.unavailable:
+            raise QueueUnavailableError("the queue at fake:// does not answer (fake)")
+        self.messages.setdefault(queue, []).append((run_id, sealed))
 
 # The fakes of the run store, the runtime and more live in their own modules; re-exported so
 # every fake comes from here.

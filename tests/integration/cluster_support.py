@@ -19,7 +19,7 @@ from typing import Mapping, Sequence
 
 import httpx
 
-from tests.integration.e2e_support import FLWD
+from tests.integration.api_support import FLWD
 
 SECRET_KEY = "k" * 8 + "-test-cluster-key-0123456789abcdef"  # 32+ characters
 READY = re.compile(r"flwd: worker (\S+) ready on queues")

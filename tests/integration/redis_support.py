@@ -107,15 +107,18 @@ class RedisServer:
                               capture_output=True, text=True, timeout=30, check=False)
         return done.stdout
 
-    def keys(self) -> list[str]:
-        """Every key (``redis-cli --scan``)."""
-        return [line for line in self.cli("--scan").splitlines() if line]
+    def url_for(self, db: int) -> str:
+        return f"redis://{self.host}:{self.port}/{db}"
 
-    def dump(self) -> bytes:
-        """``DUMP`` of every key, and every list's and hash's contents, as bytes."""
+    def keys(self, db: int = 0) -> list[str]:
+        """Every key of database *db* (``redis-cli --scan``)."""
+        return [line for line in self.cli("-n", str(db), "--scan").splitlines() if line]
+
+    def dump(self, db: int = 0) -> bytes:
+        """``DUMP`` of every key of database *db*, and every list's and hash's contents."""
         import redis  # redis-py: installed with celery[redis]
 
-        client = redis.Redis(host=self.host, port=self.port)
+        client = redis.Redis(host=self.host, port=self.port, db=db)
         try:
             chunks = []
             for key in client.scan_iter():

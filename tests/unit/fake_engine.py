@@ -32,7 +32,12 @@ from flwd.domain.run.reconcile import ReconcileRuns
 from flwd.domain.run.start import StartRun
 from flwd.domain.run.supervisor import RunSupervisor
 from flwd.domain.run.use_cases import CancelRun, QueryRuns, SubmitRun
+from flwd.domain.run.queue_dispatch import QueueDispatcher
+from flwd.domain.run.take import TakeQueuedRun
 from flwd.ports.catalog import JobDocument
+from flwd.ports.owner import QUEUED_OWNER
+from flwd.ports.queue import RunQueue
+from flwd.ports.sealing import SecretSealer
 
 JOBS_ROOT = "/fake-jobs"
 
@@ -103,6 +108,23 @@ class FakeEngine:
 
     def adopt_orphans(self) -> AdoptOrphans:
         return AdoptOrphans(store=self.runs, owners=self.owners, reconcile=self.reconcile_runs)
+
+    def queue_dispatcher(self, queue: RunQueue, sealer: SecretSealer,
+                         owner: str = "replica:1") -> QueueDispatcher:
+        """Cluster mode's dispatcher (a replica's) over this engine's store."""
+        return QueueDispatcher(queue=queue, sealer=sealer, store=self.runs, clock=self.clock,
+                               owner=owner)
+
+    def cluster_submit_run(self) -> SubmitRun:
+        """SubmitRun as a replica has it: runs are recorded owned by the queue."""
+        return SubmitRun(plan=self.plan_job(), store=self.runs, clock=self.clock, ids=self.ids,
+                         owner=QUEUED_OWNER, pending=self.pending)
+
+    def take_queued_run(self, sealer: SecretSealer) -> TakeQueuedRun:
+        """A worker's side over this engine's store, runtime and supervisor."""
+        return TakeQueuedRun(store=self.runs, jobs=self._list_jobs, plan=self.plan_job(),
+                             sealer=sealer, supervisor=self._supervisor, clock=self.clock,
+                             pending=self.pending, owner=self.owners.me())
 
     @cached_property
     def _list_jobs(self) -> ListJobs:

@@ -81,7 +81,8 @@ def option_parameter(option: Option, ident: str, **extra: Any) -> inspect.Parame
     text value, with its declared names and help."""
     from cyclopts import Parameter
 
-    kind: Any = bool if option.flag else Optional[str]
+    kind: Any = (bool if option.flag else Optional[list[str]] if option.repeatable
+                 else Optional[str])
     annotation = Annotated[kind, Parameter(name=list(option.names), negative=(), help=option.help,
                                            show_default=False, **extra)]
     return inspect.Parameter(ident, inspect.Parameter.KEYWORD_ONLY, default=_default(option),

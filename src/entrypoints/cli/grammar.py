@@ -70,7 +70,8 @@ class Command(NamedTuple):
         parts = [self.name, *(operand.name for operand in self.operands)]
         if self.takes_job:
             parts.append("[--ARG VALUE ...]")
-        parts += [f"[{option.synopsis}]" for option in (*self.options, *(self.run_options or ()))]
+        parts += [f"[{option.synopsis}{' ...' if option.repeatable else ''}]"
+                  for option in (*self.options, *(self.run_options or ()))]
         return " ".join(parts)
 
 
