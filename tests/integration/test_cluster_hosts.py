@@ -44,6 +44,7 @@ def _job(command: str, queue: str | None = None, extra: str = "") -> str:
 
 COUNT = f'["sh", "-c", "for i in $(seq 1 {LINES}); do echo line $i; done"]'
 SLEEP = '["sleep", "120"]'
+STUBBORN = '["sh", "-c", "trap \'\' TERM; while true; do sleep 1; done"]'  # only a kill ends it
 TICK = '["sh", "-c", "for i in $(seq 1 240); do echo tick $i; sleep 0.5; done"]'
 SECRET_SPEC = (
     "executor: container\nimage: alpine:3.20\nqueue: {queue}\nscript: main.sh\n"
@@ -58,6 +59,7 @@ def _write_jobs(cluster: Cluster) -> None:
         queue = f"only-{runtime}"
         cluster.write_job(f"count-{runtime}", _job(COUNT, queue))
         cluster.write_job(f"sleep-{runtime}", _job(SLEEP, queue))
+        cluster.write_job(f"stubborn-{runtime}", _job(STUBBORN, queue))
         cluster.write_job(f"tick-{runtime}", _job(TICK, queue))
         cluster.write_job(f"secret-{runtime}", SECRET_SPEC.format(queue=queue),
                           {"main.sh": SECRET_SCRIPT})
@@ -85,12 +87,13 @@ def cluster(host_lab: HostLab, podman_socket: str, docker_socket: str) -> Iterat
             remove_tree(built.base)
 
 
+def _runtime(state: dict[str, Any]) -> str:
+    """Which runtime (so which worker) ran it: ``podman 4.3.1`` -> ``podman``."""
+    return str(state["runtime"]).split(" ", 1)[0]
+
+
 def _outputs(recorded: list[dict[str, Any]]) -> list[str]:
     return [str(e["data"]["line"]) for e in recorded if e["type"] == "run.output"]
-
-
-def _seqs(recorded: list[dict[str, Any]]) -> list[int]:
-    return [int(e["seq"]) for e in recorded if "seq" in e]
 
 
 @pytest.mark.slow
@@ -109,7 +112,7 @@ def test_every_run_finishes_with_each_line_once_when_40_runs_spread_over_both_wo
     for run_id, trail in recorded.items():
         assert _outputs(trail) == expected, run_id
         assert [e["type"] for e in trail].count("run.finished") == 1, run_id
-    by_runtime = {s["runtime"] for s in final.values()}
+    by_runtime = {_runtime(s) for s in final.values()}
     assert by_runtime == set(RUNTIMES), by_runtime  # both workers took runs
 
 
@@ -122,7 +125,7 @@ def test_routed_runs_go_only_to_their_queue_worker_when_jobs_name_a_queue(
 
     for run_id, runtime in run_ids.items():
         assert final[run_id]["status"] == "succeeded", final[run_id]
-        assert final[run_id]["runtime"] == runtime, (run_id, final[run_id])
+        assert _runtime(final[run_id]) == runtime, (run_id, final[run_id])
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -131,7 +134,7 @@ def test_cancel_through_the_other_replica_removes_the_container_within_grace_whe
     a, b = cluster.replicas
     socket = cluster.sockets[runtime]
     with a.client() as on_a, b.client() as on_b:
-        run_id = submit(on_a, f"sleep-{runtime}")
+        run_id = submit(on_a, f"stubborn-{runtime}")  # the whole way: stop, grace, kill
         wait_status(on_b, run_id, {"running"}, timeout=120)
         assert containers(runtime, socket, run_id), "no container while running"
         asked = time.monotonic()
@@ -169,9 +172,9 @@ def test_killed_worker_run_ends_worker_lost_and_a_queued_run_moves_on_when_sigki
         trail = events(on_b, waiting)
 
     print(f"worker.lost {lost_after:.1f} s after SIGKILL (worker_timeout {WORKER_TIMEOUT} s)")
-    assert lost["status"] == "error" and lost.get("error", {}).get("code") == "worker.lost", lost
+    assert lost["status"] == "error" and lost["code"] == "worker.lost", lost
     assert lost_after <= WORKER_TIMEOUT + 5
-    assert moved["status"] == "succeeded" and moved["runtime"] == survivor.runtime, moved
+    assert moved["status"] == "succeeded" and _runtime(moved) == survivor.runtime, moved
     assert _outputs(trail) == [f"line {i}" for i in range(1, LINES + 1)]
     assert containers("docker", cluster.sockets["docker"], running) == []
 
@@ -196,7 +199,7 @@ def test_cut_off_worker_loses_its_run_and_serves_again_when_its_veth_comes_back(
         after = wait_status(on_a, submit(on_b, "count-docker"), FINAL, timeout=180)
         ticks = _outputs(events(on_a, run_id))
 
-    assert lost["status"] == "error" and lost.get("error", {}).get("code") == "worker.lost", lost
+    assert lost["status"] == "error" and lost["code"] == "worker.lost", lost
     assert after["status"] == "succeeded"
     assert ticks == [f"tick {i}" for i in range(1, len(ticks) + 1)]  # none lost between, none twice
     assert docker_worker.process.poll() is None  # the worker rode the outage out
