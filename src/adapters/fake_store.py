@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from flwd.adapters import _run_codec as codec
+from flwd.adapters.fake_workers import FakeWorkerRegistry
 from flwd.domain.errors import (
     FlwdError,
     IdempotencyConflictError,
@@ -17,8 +18,9 @@ from flwd.domain.errors import (
 from flwd.ports.store import EventRecord, RunPage, RunRecord
 
 
-class FakeRunStore:
-    """A ``RunStore`` in memory with the SQLite store's semantics (seq, paging, errors).
+class FakeRunStore(FakeWorkerRegistry):
+    """A ``RunStore`` (and ``WorkerRegistry``) in memory with the SQLite store's semantics
+    (seq, paging, errors).
 
     Failures are configured: ``full`` makes every write fail as on a full disk,
     ``refused_events`` only the writes of those event types (``run.output``...); both raise
@@ -31,6 +33,7 @@ class FakeRunStore:
         self.full = full
         self.refused_events: set[str] = set(refused_events)
         self._lock = threading.RLock()
+        self._init_registry()
 
     def _check_writable(self, event_type: str | None) -> None:
         if self.full or (event_type is not None and event_type in self.refused_events):

@@ -208,6 +208,8 @@ class FakeRunQueue:
 # every fake comes from here.
 from flwd.adapters.fake_store import FakeNotifyingRunStore as FakeNotifyingRunStore  # noqa: E402
 from flwd.adapters.fake_store import FakeRunStore as FakeRunStore  # noqa: E402
+from flwd.adapters.fake_workers import FakeQueueProbe as FakeQueueProbe  # noqa: E402
+from flwd.adapters.fake_workers import FakeRunRequeue as FakeRunRequeue  # noqa: E402
 from flwd.adapters.fake_runtime import FakeContainer as FakeContainer  # noqa: E402
 from flwd.adapters.fake_runtime import FakeRuntime as FakeRuntime  # noqa: E402
 from flwd.adapters.fake_secret_input import FakeSecretInput as FakeSecretInput  # noqa: E402

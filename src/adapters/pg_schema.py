@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from flwd.adapters._sql_workers import tables
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -47,6 +49,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (run_id, seq)
         )""",
     ),
+    # cluster mode's worker registry: worker and run heartbeats (SPEC section 11)
+    tables(' COLLATE "C"'),
 )
 
 # pg_advisory_xact_lock key of the migration step ("flwd" in ASCII): replicas starting

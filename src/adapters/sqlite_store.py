@@ -13,6 +13,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from flwd.adapters import _run_codec as codec
 from flwd.adapters._sql_reads import SELECT_RUN as _SELECT_RUN
 from flwd.adapters._sql_reads import SqlRunReads
+from flwd.adapters._sql_workers import SqlWorkerRegistry, tables
 from flwd.domain.errors import (
     ConfigInvalidError,
     FlwdError,
@@ -66,6 +67,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # from the file); they cannot be recomputed without the secrets, so they go. With
     # secure_delete on, SQLite zeroes the old bytes instead of leaving them in free space.
     ("UPDATE runs SET request_digest = NULL WHERE request_digest IS NOT NULL",),
+    # cluster mode's worker registry (SPEC section 11); empty in single-host mode
+    tables(),
 )
 
 _INSERT_RUN = f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -74,8 +77,8 @@ _INSERT_EVENT = "INSERT INTO events (run_id, seq, type, time, data) VALUES (?, ?
 _STORAGE_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
 
 
-class SqliteRunStore(SqlRunReads):
-    """``RunStore`` on one SQLite file: WAL, ``BEGIN IMMEDIATE`` writes, lazy connection.
+class SqliteRunStore(SqlRunReads, SqlWorkerRegistry):
+    """``RunStore`` (and ``WorkerRegistry``) on one SQLite file: WAL, ``BEGIN IMMEDIATE`` writes, lazy connection.
 
     One connection serves every thread behind a lock; other processes on the same file are
     serialised by SQLite's own locking (``busy_timeout`` 5 s).

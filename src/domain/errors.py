@@ -188,6 +188,16 @@ class StoreUnavailableError(RunStoreError):
     code = "store.unavailable"
 
 
+# --- cluster mode: workers and the queue (SPEC section 11) --------------------------
+
+
+class WorkerLostError(FlwdError):
+    """The worker executing a run stopped heartbeating for longer than ``worker_timeout``
+    after the run's container had started (or after its one requeue): the run ends ``error``."""
+
+    code = "worker.lost"
+
+
 class QueueUnavailableError(FlwdError):
     """Cluster mode: the queue's broker (``queue_url``) does not answer, so a run cannot be
     handed to a worker; the recorded run ends ``error`` with this code (SPEC section 11)."""

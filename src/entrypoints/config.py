@@ -38,6 +38,9 @@ class FlwdConfig:
     config_file: str | None = None
     secret_key_file: str | None = None  # the file's setting; FLWD_SECRET_KEY[_FILE] win
     secret_key: SecretKey | None = None  # reprs its source only, never its text
+    # cluster mode's worker liveness (SPEC section 11)
+    heartbeat_interval: float = 5.0
+    worker_timeout: float = 30.0
 
     @property
     def cluster(self) -> bool:
@@ -72,6 +75,7 @@ def load_config(overrides: CliOverrides, env: Mapping[str, str]) -> FlwdConfig:
     if config.queue_url and not config.store_url:
         raise ConfigInvalidError("queue_url needs store_url: workers read the runs they take "
                                  "from the shared PostgreSQL store", field="queue_url")
+    _check_liveness(config)
     if config.secret_key_file or env.get("FLWD_SECRET_KEY") or env.get("FLWD_SECRET_KEY_FILE"):
         from flwd.entrypoints.secret_key import resolve_secret_key  # cluster mode only
 
@@ -116,7 +120,7 @@ def _read_mapping(path: Path) -> dict[str, Any]:
 _KNOWN_KEYS: dict[str, frozenset[str] | None] = {
     "jobs_dir": None, "data_dir": None, "runtime": None, "policy_file": None,
     "cancel_grace": None, "max_concurrent_runs": None, "store_url": None, "queue_url": None,
-    "secret_key_file": None,
+    "secret_key_file": None, "heartbeat_interval": None, "worker_timeout": None,
     "security": frozenset({"default_profile"}), "server": frozenset({"bind"}),
     "auth": frozenset({"tokens"}),
 }
@@ -171,6 +175,9 @@ def _apply_file(config: FlwdConfig, data: Mapping[str, Any], path: Path) -> Flwd
         changes["queue_url"] = _queue(data["queue_url"], where)
     if "secret_key_file" in data:
         changes["secret_key_file"] = rel(data["secret_key_file"], "secret_key_file")
+    for key in _LIVENESS_KEYS:
+        if key in data:
+            changes[key] = _duration(data[key], key, where)
     security = _section(data, "security", where)
     if "default_profile" in security:
         changes["default_profile"] = _string(security["default_profile"], "security.default_profile", where)
@@ -202,6 +209,10 @@ def _apply_env(config: FlwdConfig, env: Mapping[str, str]) -> FlwdConfig:
             env["FLWD_MAX_CONCURRENT_RUNS"], "max_concurrent_runs", "FLWD_MAX_CONCURRENT_RUNS")
     if env.get("FLWD_STORE_URL"):
         changes.update(_store(env["FLWD_STORE_URL"], "FLWD_STORE_URL"))
+    for key in _LIVENESS_KEYS:
+        variable = f"FLWD_{key.upper()}"
+        if env.get(variable):
+            changes[key] = _duration(env[variable], key, variable)
     if env.get("FLWD_QUEUE_URL"):
         changes["queue_url"] = _queue(env["FLWD_QUEUE_URL"], "FLWD_QUEUE_URL")
     if env.get("FLWD_BIND"):
@@ -236,6 +247,18 @@ def _apply_flags(config: FlwdConfig, flags: CliOverrides, env: Mapping[str, str]
     if flags.token:
         changes["token"] = flags.token
     return replace(config, **changes)
+
+
+_LIVENESS_KEYS = ("heartbeat_interval", "worker_timeout")
+
+
+def _check_liveness(config: FlwdConfig) -> None:
+    """A worker must be able to heartbeat at least once within worker_timeout, or every run
+    would be declared lost between two heartbeats."""
+    if config.worker_timeout <= config.heartbeat_interval:
+        raise ConfigInvalidError(
+            f"worker_timeout ({config.worker_timeout:g}s) must be longer than "
+            f"heartbeat_interval ({config.heartbeat_interval:g}s)", field="worker_timeout")
 
 
 def _section(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:

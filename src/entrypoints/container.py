@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator, Mapping
 
 from dependency_injector import containers, providers
 
@@ -52,6 +52,11 @@ if TYPE_CHECKING:
     from flwd.domain.run import queue_dispatch, remote_stop, take
     from flwd.domain.run import pending as run_pending
     from flwd.domain.run import supervisor as run_supervisor
+    from flwd.adapters import kombu_probe
+    from flwd.domain.worker import liveness as worker_liveness
+    from flwd.domain.worker import requeue as worker_requeue
+    from flwd.domain.worker import query as worker_query
+    from flwd.domain.worker import sweep as worker_sweep
     from flwd.domain.run.execution import QueuedRun
     from flwd.entrypoints.cli import adopter
     from flwd.ports.dispatch import RunDispatcher
@@ -66,6 +71,9 @@ else:
         Lazy(f"flwd.domain.run.{name}") for name in (
             "execution", "orphans", "reconcile", "pending", "supervisor", "start", "use_cases"))
     adopter = Lazy("flwd.entrypoints.cli.adopter")
+    kombu_probe = Lazy("flwd.adapters.kombu_probe")
+    worker_liveness, worker_query, worker_requeue, worker_sweep = (
+        Lazy(f"flwd.domain.worker.{name}") for name in ("liveness", "query", "requeue", "sweep"))
     queue_dispatch, remote_stop, take = (
         Lazy(f"flwd.domain.run.{name}") for name in ("queue_dispatch", "remote_stop", "take"))
 
@@ -104,6 +112,16 @@ def inheritable_env(env: Mapping[str, str]) -> dict[str, str]:
     """What a job granted ``env_inheritance`` may see of this process's environment."""
     return {name: value for name, value in env.items()
             if not name.upper().startswith(NOT_INHERITED_PREFIX)}
+
+
+def stop_runs(supervisor: Any) -> Callable[[Collection[str]], None]:
+    """What a worker does with runs the store gave to another owner while it was away: kill
+    them (a sweeper has ended or requeued them already)."""
+    def stop(run_ids: Collection[str]) -> None:
+        for run_id in run_ids:
+            supervisor.kill(run_id)
+
+    return stop
 
 
 def build_detaching_dispatcher(container: Container) -> RunDispatcher[QueuedRun]:
@@ -191,8 +209,6 @@ class Container(containers.DeclarativeContainer):
         supervisor=supervisor, clock=clock, pending=pending, owner=owner)
     remote_stops = providers.Factory(remote_stop.RemoteStops, store=store, feed=store,
                                      runs=supervisor)
-    # what a worker tells at start and stop (ports.worker.WorkerHook): heartbeats plug in here
-    worker_hooks = providers.List()
     # --- end of cluster mode's providers
     submit_run = providers.Factory(
         use_cases.SubmitRun, plan=plan_job, store=store, clock=clock, ids=ids, owner=submit_owner,
@@ -246,6 +262,30 @@ class Container(containers.DeclarativeContainer):
         orphans=reconcile_runs.provider,
     )
 
+    # Cluster mode's worker liveness (SPEC section 11). Every store is also the worker
+    # registry. A lost run is queued again on the queue; without one the requeue refuses.
+    requeue = providers.Selector(
+        config.dispatch, queue=providers.Singleton(worker_requeue.QueueRequeue, queue=run_queue,
+                                                   jobs=list_jobs),
+        local=providers.Singleton(worker_requeue.NoRequeue),
+        none=providers.Singleton(worker_requeue.NoRequeue))
+    queue_probe = providers.Singleton(kombu_probe.KombuQueueProbe, url=config.queue_url)
+    list_workers = providers.Factory(
+        worker_query.ListWorkers, registry=store, clock=clock, timeout=config.worker_timeout)
+    sweep_lost_runs = providers.Factory(
+        worker_sweep.SweepLostRuns, registry=store, store=store, clock=clock, claimant=owner,
+        timeout=config.worker_timeout, requeue=requeue, pending=pending)
+    lost_run_sweeper = providers.Factory(
+        worker_liveness.LostRunSweeper, sweep=sweep_lost_runs, interval=config.heartbeat_interval)
+    worker_liveness = providers.Singleton(
+        worker_liveness.WorkerLiveness, registry=store, store=store, runtime=runtime.provider,
+        clock=clock, interval=config.heartbeat_interval, timeout=config.worker_timeout,
+        requeue=requeue, pending=pending,
+        on_disowned=providers.Factory(stop_runs, supervisor=supervisor))
+    # what a worker tells at start and stop (ports.worker.WorkerHook): its heartbeats, the
+    # lost-run sweep and the removal of containers it no longer owns
+    worker_hooks = providers.List(worker_liveness)
+
 
 def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
                 catalog_rescan_seconds: float = 0.0,
@@ -273,6 +313,8 @@ def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
         "max_concurrent_runs": config.max_concurrent_runs,
         "catalog_rescan_seconds": catalog_rescan_seconds,
         "dispatch": dispatch.value,
+        "heartbeat_interval": config.heartbeat_interval,
+        "worker_timeout": config.worker_timeout,
     }
 
 

@@ -275,5 +275,6 @@ def test_openapi_document_lists_every_endpoint_with_cancel_path(client: TestClie
     assert response.status_code == 200
     paths = response.json()["paths"]
     assert set(paths) == {"/healthz", "/metrics", "/jobs", "/jobs/{job_id}", "/plans", "/runs",
-                          "/runs/{run_id}", "/runs/{run_id}/events", "/runs/{run_id}:cancel"}
+                          "/runs/{run_id}", "/runs/{run_id}/events", "/runs/{run_id}:cancel",
+                          "/workers"}
     assert "post" not in paths["/runs/{run_id}"]

@@ -80,6 +80,8 @@ PROVOKED: list[tuple[str, str, str, dict[str, str], Any]] = [
     ("POST /runs/{run_id}:cancel", "POST", "/runs/nope:cancel", auth(), None),
     ("POST /runs/{run_id}:cancel", "POST", "/runs/:cancel", auth(), None),
     ("POST /runs/{run_id}:cancel", "POST", "/runs/{run}:cancel", auth(), None),
+    ("GET /workers", "GET", "/workers", NONE, None),
+    ("GET /workers", "GET", "/workers", auth(JOBS_ONLY), None),
 ]
 
 

@@ -17,6 +17,8 @@ RUN_CANCEL_REQUESTED = "run.cancel.requested"
 RUN_CANCELED = "run.canceled"
 RUN_TIMED_OUT = "run.timed_out"
 RUN_FINISHED = "run.finished"
+# cluster mode: the run's worker was lost before its container started; queued again once
+RUN_REQUEUED = "run.requeued"
 
 
 class RunRecorder:

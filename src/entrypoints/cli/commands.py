@@ -46,6 +46,7 @@ class Backend(Protocol):
     def runs(self, job: str | None, status: str | None) -> list[dict[str, Any]]: ...
     def logs(self, run_id: str, follow: bool, printer: Any) -> RunRecord: ...
     def cancel(self, run_id: str) -> dict[str, Any]: ...
+    def workers(self) -> list[dict[str, Any]]: ...
 
 
 def dispatch(line: CommandLine, io: Io, env: Mapping[str, str],
@@ -243,6 +244,13 @@ def _cancel(backend: Backend, parsed: ParsedCommand, io: Io) -> int:
     return EXIT_OK
 
 
+def _workers(backend: Backend, parsed: ParsedCommand, io: Io) -> int:
+    from flwd.entrypoints.cli.workers import workers_command  # cluster mode (SPEC section 11)
+
+    return workers_command(backend, parsed, io)
+
+
 _BACKEND_COMMANDS: dict[str, Callable[[Backend, ParsedCommand, Io], int]] = {
     ":jobs": _jobs, ":plan": _plan, ":runs": _runs, ":logs": _logs, ":cancel": _cancel,
+    ":workers": _workers,
 }

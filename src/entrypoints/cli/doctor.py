@@ -25,6 +25,7 @@ def doctor(config: FlwdConfig, as_json: bool, io: Io, env: Mapping[str, str]) ->
         "secret_key": secret_key_line(config),
     }
     container = build_container(config, env=env)  # the runtime a run would get, found alike
+    report["checks"] = _cluster_checks(config, container)
     try:
         info = container.runtime().probe()
         report.update({
@@ -40,7 +41,15 @@ def doctor(config: FlwdConfig, as_json: bool, io: Io, env: Mapping[str, str]) ->
         container.shutdown_resources()
     report["data_dir"] = str(config.data_path)
     report["jobs_dirs"] = [os.path.expanduser(d) for d in config.jobs_dirs]
-    return _print(io, report, as_json, EXIT_OK)
+    failed = any(not check["ok"] for check in report["checks"])
+    return _print(io, report, as_json, EXIT_FLWD if failed else EXIT_OK)
+
+
+def _cluster_checks(config: FlwdConfig, container: Any) -> list[dict[str, Any]]:
+    """The store, the queue and the workers (cluster mode; the store alone otherwise)."""
+    from flwd.entrypoints.cli.doctor_cluster import cluster_checks
+
+    return cluster_checks(config, container)
 
 
 def secret_key_line(config: FlwdConfig) -> str:
@@ -100,6 +109,9 @@ def _print(io: Io, report: dict[str, Any], as_json: bool, code: int) -> int:
                 "container_root_maps_to", "data_dir", "jobs_dirs", "secret_key"):
         if key in report:
             io.out.write(f"{key + ':':<24}{report[key]}\n")
+    for check in report.get("checks", ()):
+        state = "ok" if check["ok"] else "FAILED"
+        io.out.write(f"{check['check'] + ':':<24}{state}: {check['detail']}\n")
     if report["candidates"]:
         io.out.write("checked:\n")
     for line in report["candidates"]:

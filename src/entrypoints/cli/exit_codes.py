@@ -19,6 +19,7 @@ EXIT_FOR_CODE: dict[str, int] = {
     "run.not.found": EXIT_USAGE,
     "run.not.active": EXIT_FLWD,
     "run.lost": EXIT_FLWD,
+    "worker.lost": EXIT_FLWD,
     "run.output.incomplete": EXIT_FLWD,
     "idempotency.conflict": EXIT_FLWD,
     "policy.denied": EXIT_FLWD,

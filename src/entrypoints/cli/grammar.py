@@ -155,6 +155,10 @@ COMMANDS = (
     Command(name=":doctor", summary="check the container runtime",
             description="Find the container runtime: version, rootless or not, socket, problems.",
             options=(Option(name="--json", help="print the report as one JSON document"),)),
+    Command(name=":workers", summary="list the live workers (cluster mode)",
+            description="List cluster mode's live workers: host, queues, runtime and rootless\n"
+                        "flag, concurrency, active runs, last heartbeat (SPEC section 11).",
+            options=(Option(name="--json", help="print the workers as one JSON document"),)),
     Command(name=":completion", summary="print a shell completion script",
             description="Print a completion script for bash, zsh or fish: commands, job ids,\n"
                         "a job's arguments and their values, read from the catalogue on each Tab.\n"

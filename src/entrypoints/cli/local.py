@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the run side is imported by the methods that run: plans nev
     from flwd.domain.run.orphans import AdoptOrphans
     from flwd.domain.run.start import StartedRun, StartRun
     from flwd.domain.run.use_cases import CancelRun, QueryRuns
+    from flwd.domain.worker.query import ListWorkers
     from flwd.entrypoints.container import Container
     from flwd.ports.store import RunRecord
 
@@ -34,6 +35,7 @@ def local_backend(container: Container, io: Io) -> LocalBackend:
         query_runs=container.query_runs, cancel_run=container.cancel_run,
         adopt_orphans=container.hand_off_orphans,
         stop_runs=stop_runs, close=container.shutdown_resources,
+        list_workers=container.list_workers,
     )
 
 
@@ -45,7 +47,8 @@ class LocalBackend:
                  start_run: Callable[[], StartRun], start_detached_run: Callable[[], StartRun],
                  query_runs: Callable[[], QueryRuns], cancel_run: Callable[[], CancelRun],
                  adopt_orphans: Callable[[], AdoptOrphans],
-                 stop_runs: Callable[[], None], close: Callable[[], object]) -> None:
+                 stop_runs: Callable[[], None], close: Callable[[], object],
+                 list_workers: Callable[[], ListWorkers] | None = None) -> None:
         self._io = io
         self._list_jobs, self._plan_job = list_jobs, plan_job
         self._start_run, self._start_detached_run = start_run, start_detached_run
@@ -53,6 +56,7 @@ class LocalBackend:
         self._adopt_orphans = adopt_orphans
         self._stop_runs, self._close = stop_runs, close
         self._supervising = False
+        self._list_workers = list_workers
 
     def close(self) -> None:
         """Cancel and wait for this process's runs (and runs it adopted), then close the
@@ -168,6 +172,14 @@ class LocalBackend:
             if finished or not follow:
                 return query.get(run_id)
             time.sleep(_FOLLOW_POLL_SECONDS)
+
+    def workers(self) -> list[dict[str, Any]]:
+        """Cluster mode's live workers, from the (shared) store's worker registry."""
+        from flwd.entrypoints.workers_view import workers_view
+
+        if self._list_workers is None:
+            return []
+        return list(workers_view(self._list_workers().live())["workers"])
 
     def cancel(self, run_id: str) -> dict[str, Any]:
         self._supervising = True  # a run whose owner died is adopted here: close() waits for its end

@@ -102,6 +102,9 @@ class RemoteBackend:
     def cancel(self, run_id: str) -> dict[str, Any]:
         return dict(self._json("POST", f"/runs/{quote(run_id)}:cancel"))
 
+    def workers(self) -> list[dict[str, Any]]:
+        return list(self._json("GET", "/workers")["workers"])
+
     # --- helpers ------------------------------------------------------------------
 
     def _body(self, job: JobSpec, args: dict[str, object], profile: str | None) -> dict[str, Any]:

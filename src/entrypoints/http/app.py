@@ -26,6 +26,7 @@ from flwd.entrypoints.http.settings import ServerSettings
 from flwd.entrypoints.http.sse import EventHub
 from flwd.entrypoints.http.system import SystemController
 from flwd.entrypoints.http.system_probe import RuntimeProbe
+from flwd.entrypoints.http.workers import WorkersController
 from flwd.ports.store import RunEventFeed
 
 API_VERSION = "0.1.0"
@@ -42,7 +43,8 @@ def create_app(container: Container, *, server_settings: ServerSettings) -> Lite
     }
     return Litestar(
         on_startup=[feed.start], on_shutdown=[feed.stop],
-        route_handlers=[SystemController, JobsController, PlansController, RunsController],
+        route_handlers=[SystemController, JobsController, PlansController, RunsController,
+                        WorkersController],
         dependencies={**use_case_dependencies(container),
                       **{name: _constant(value) for name, value in values.items()}},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -14,13 +14,16 @@ from litestar.params import SkipValidation
 from flwd.domain.plan.use_cases import ListJobs, PlanJob
 from flwd.domain.run.start import StartRun
 from flwd.domain.run.use_cases import CancelRun, QueryRuns
+from flwd.domain.worker.query import ListWorkers
 from flwd.entrypoints.container import Container
 from flwd.entrypoints.http.metrics import Metrics, count_runs_by_state
 from flwd.entrypoints.http.settings import ServerSettings
 from flwd.entrypoints.http.sse import EventHub
 from flwd.entrypoints.http.system_probe import RuntimeProbe
+from flwd.entrypoints.http.worker_metrics import cluster_figures
 
 RunCounts = Callable[[], dict[str, int]]
+ClusterFigures = Callable[[], str]
 
 ListJobsDep = SkipValidation[NamedDependency[ListJobs]]
 PlanJobDep = SkipValidation[NamedDependency[PlanJob]]
@@ -32,6 +35,8 @@ HubDep = SkipValidation[NamedDependency[EventHub]]
 MetricsDep = SkipValidation[NamedDependency[Metrics]]
 SettingsDep = SkipValidation[NamedDependency[ServerSettings]]
 ProbeDep = SkipValidation[NamedDependency[RuntimeProbe]]
+ListWorkersDep = SkipValidation[NamedDependency[ListWorkers]]
+ClusterFiguresDep = SkipValidation[NamedDependency[ClusterFigures]]
 
 
 def use_case_dependencies(container: Container) -> dict[str, Provide]:
@@ -56,7 +61,15 @@ def use_case_dependencies(container: Container) -> dict[str, Provide]:
     def provide_run_counts() -> RunCounts:
         return lambda: count_runs_by_state(container.store())
 
+    def provide_list_workers() -> ListWorkers:
+        return container.list_workers()
+
+    def provide_cluster_figures() -> ClusterFigures:
+        probe = container.queue_probe if container.config.queue_url() else None
+        return lambda: cluster_figures(container.list_workers(), probe)
+
     providers = (provide_list_jobs, provide_plan_job, provide_start_run, provide_query_runs,
-                 provide_cancel_run, provide_run_counts)
+                 provide_cancel_run, provide_run_counts, provide_list_workers,
+                 provide_cluster_figures)
     return {fn.__name__.removeprefix("provide_"): Provide(fn, sync_to_thread=False)
             for fn in providers}

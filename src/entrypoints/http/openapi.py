@@ -52,6 +52,7 @@ ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
     "GET /runs/{run_id}/events": (*_AUTH, "request.invalid", "run.not.found", *_STORE),
     "POST /runs/{run_id}:cancel": (*_AUTH, "run.not.found", "route.not.found", "run.not.active",
                                    *_STORE),
+    "GET /workers": (*_AUTH, *_STORE),  # cluster mode's live workers (SPEC section 11)
 }
 
 #: Parameter constraints the handlers check themselves (Litestar drops ``ge`` on an optional

@@ -36,6 +36,7 @@ STATUS_FOR_CODE: dict[str, int] = {
     "method.not.allowed": 405,
     "run.not.active": 409,
     "run.lost": 409,
+    "worker.lost": 409,
     "idempotency.conflict": 409,
     "container.name.conflict": 409,
     "request.too.large": 413,

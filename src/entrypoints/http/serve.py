@@ -82,7 +82,11 @@ def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], e
     container.store().active()  # an unusable data_dir refuses to start, not fails each request
     supervisor = container.supervisor()
     orphans = OrphanWatch(container.adopt_orphans)
+    # cluster mode: every replica also sweeps runs whose worker stopped heartbeating
+    sweeper = container.lost_run_sweeper() if config.cluster else None
     try:
+        if sweeper is not None:
+            sweeper.start()
         if local_runs:
             container.runtime()  # RuntimeUnavailableError: refuse to start (exit 125)
             reconcile = container.providers.get("reconcile_runs")
@@ -100,6 +104,8 @@ def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], e
                          on_signal=lambda killing: _stop_runs(supervisor, killing),
                          resident=resident, note=note)
     finally:
+        if sweeper is not None:
+            sweeper.stop()
         orphans.stop()
         supervisor.shutdown(cancel=True)
         container.shutdown_resources()

@@ -8,7 +8,7 @@ import anyio.to_thread
 from litestar import Controller, Response, get
 
 from flwd.entrypoints.http.auth import metrics_guard
-from flwd.entrypoints.http.deps import MetricsDep, ProbeDep, RunCountsDep
+from flwd.entrypoints.http.deps import ClusterFiguresDep, MetricsDep, ProbeDep, RunCountsDep
 from flwd.entrypoints.http.metrics import CONTENT_TYPE
 from flwd.entrypoints.http.schemas import HealthView, RuntimeProblemView
 
@@ -25,6 +25,8 @@ class SystemController(Controller):
 
     @get("/metrics", guards=[metrics_guard], summary="Prometheus metrics",
          media_type=CONTENT_TYPE)
-    async def metrics(self, run_counts: RunCountsDep, metrics: MetricsDep) -> Response[Any]:
+    async def metrics(self, run_counts: RunCountsDep, metrics: MetricsDep,
+                      cluster_figures: ClusterFiguresDep) -> Response[Any]:
         counts = await anyio.to_thread.run_sync(run_counts)
-        return Response(metrics.render(counts), media_type=CONTENT_TYPE)
+        cluster = await anyio.to_thread.run_sync(cluster_figures)  # workers, queue depths
+        return Response(metrics.render(counts) + cluster, media_type=CONTENT_TYPE)
