@@ -81,11 +81,18 @@ class Cluster:
         return env
 
     def start_worker(self, host: Host, runtime: str, *, queues: Sequence[str] = ("default",),
-                     concurrency: int = 4, name: str | None = None) -> Worker:
+                     concurrency: int = 4, name: str | None = None,
+                     socket: str | None = None,
+                     extra_env: Mapping[str, str] | None = None) -> Worker:
+        """``flwd :worker`` in *host* on *runtime* (through *socket* instead of the cluster's
+        when given, with *extra_env* over the cluster's settings), consuming *queues*."""
         base = self.base / f"worker-{name or host.name}-{runtime}"
         base.mkdir(mode=0o755)
         (base / "jobs").symlink_to(self.jobs)
-        started = start_worker(base, self.env(runtime), prefix=host.argv([]), queues=queues,
+        env = {**self.env(runtime), **(extra_env or {})}
+        if socket is not None:
+            env[SOCKET_VARIABLES[runtime]] = socket
+        started = start_worker(base, env, prefix=host.argv([]), queues=queues,
                                concurrency=concurrency, global_args=["--runtime", runtime])
         host.adopt(started.process)
         worker = Worker(host=host, runtime=runtime, flwd=started, base=base)
