@@ -42,9 +42,9 @@ RUNTIMES = ("podman", "docker")
 STALLED_IMAGE = DOCKER_TEST_IMAGE.encode()  # the image check a proxy never answers
 
 
-def _job(command: str, queue: str | None = None, extra: str = "") -> str:
+def _job(command: str, queue: str | None = None) -> str:
     routed = f"queue: {queue}\n" if queue else ""
-    return f"executor: container\nimage: alpine:3.20\n{routed}command: {command}\n{extra}"
+    return f"executor: container\nimage: alpine:3.20\n{routed}command: {command}\n"
 
 
 COUNT = f'["sh", "-c", "for i in $(seq 1 {LINES}); do echo line $i; done"]'
@@ -117,6 +117,7 @@ def test_every_run_finishes_with_each_line_once_when_40_runs_spread_over_both_wo
     expected = [f"line {i}" for i in range(1, LINES + 1)]
     for run_id, trail in recorded.items():
         assert _outputs(trail) == expected, run_id
+        assert [e["seq"] for e in trail] == list(range(1, len(trail) + 1)), run_id  # none twice
         assert [e["type"] for e in trail].count("run.finished") == 1, run_id
     by_runtime = {_runtime(s) for s in final.values()}
     assert by_runtime == set(RUNTIMES), by_runtime  # both workers took runs
