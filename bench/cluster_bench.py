@@ -1,238 +1,178 @@
-"""Cluster mode's costs against single-host mode (SPEC section 11, issue 12 "Performance").
+"""Cluster mode's figures (SPEC section 11), beside single-host mode in the same run. Asserts
+nothing. Starts its own PostgreSQL and Redis (tests/integration/*_support.py), real
+``flwd :worker`` and ``flwd :serve`` processes, on rootless Podman (FLWD_TEST_PODMAN_SOCKET).
 
-Builds what the integration tests build (tests/integration/netns_hosts.py, netns_cluster.py):
-worker hosts as network namespaces reaching a private PostgreSQL and Redis over their veth, one
-``flwd :worker`` per host, a ``flwd :serve`` replica on the machine; and, beside it, a
-single-host ``flwd :serve`` (SQLite, runs in-process) on the same runtime. Prints figures,
-asserts nothing (targets are printed next to them):
+  queue-to-start  run submitted (POST /runs) -> its run.started recorded, median and p95
+  sleeping runs   N runs of `sleep 2` on one worker of concurrency 4, then on two
+  trivial runs    N runs of `true`, cluster (one worker, concurrency 4) vs single-host
+                  (max_concurrent_runs 4): wall time from the first POST to the last end
+  replica RSS     peak RSS of a replica while M runs are followed over SSE at once
 
-1. queue-to-start latency, run.created -> run.started from the run's events, median and p95
-   over N runs submitted one at a time, cluster and single-host alternating (A B A B ...);
-2. 80 runs of a job sleeping 2 s: two workers of concurrency 4 against one of concurrency 4;
-3. 200 trivial runs, all submitted at once: cluster (two workers x 4) against single-host
-   (max_concurrent_runs 8), runs per second;
-4. the replica's RSS while it streams 50 runs to 50 SSE followers at once.
-
-Run as root (namespaces): ``.venv/bin/python bench/cluster_bench.py [--runtime docker]
-[--scale 1.0] [--only latency,sleep,trivial,rss]``. ``--scale 0.25`` shrinks every count.
+Usage: .venv/bin/python bench/cluster_bench.py [--latency 100] [--sleeping 80]
+       [--trivial 200] [--followed 50]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import sys
 import threading
 import time
-from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
-import httpx
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-
-from tests.integration.api_support import (  # noqa: E402
-    Server,
-    remove_tree,
-    shared_dir,
-    start_server,
-    write_job,
+from tests.integration.api_support import remove_tree, shared_dir, sse, write_job  # noqa: E402
+from tests.integration.cluster_support import (  # noqa: E402
+    ClusterAddresses,
+    FlwdProcess,
+    start_replica,
+    start_worker,
 )
-from tests.integration.cluster_support import FlwdProcess  # noqa: E402
-from tests.integration.netns_cluster import Cluster, events, new_cluster, submit, wait_all  # noqa: E402
-from tests.integration.netns_hosts import HostLab, host_network  # noqa: E402
 from tests.integration.pg_support import running_cluster  # noqa: E402
 from tests.integration.redis_support import running_redis  # noqa: E402
-from run_bench import socket_for  # noqa: E402
 
 JOBS = {
-    "trivial": 'executor: container\nimage: alpine:3.20\ncommand: ["true"]\n',
-    "nap": 'executor: container\nimage: alpine:3.20\ncommand: ["sleep", "2"]\n',
-    "ticker": ('executor: container\nimage: alpine:3.20\n'
-               'command: ["sh", "-c", "for i in $(seq 1 40); do echo tick $i; sleep 0.5; done"]\n'),
+    "trivial": "executor: container\nimage: alpine:3.20\ncommand: ['true']\n",
+    "sleeping": "executor: container\nimage: alpine:3.20\ncommand: [sleep, '2']\n",
+    "talker": ("executor: container\nimage: alpine:3.20\ncommand: [sh, -c, 'for i in $(seq 1 50);"
+               " do echo line $i; sleep 0.1; done']\n"),
 }
+FINAL = {"succeeded", "failed", "canceled", "timed_out", "error"}
+PODMAN = ["--runtime", "podman"]
 
 
-def _when(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+def _stamp(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def queue_to_start(client: httpx.Client, run_id: str) -> float:
-    """Seconds from the run's run.created event to its run.started event."""
-    trail = events(client, run_id)
-    times = {e["type"]: _when(e["time"]) for e in trail if e["type"] in ("run.created",
-                                                                         "run.started")}
-    return times["run.started"] - times["run.created"]
+def _post(replica: FlwdProcess, job: str) -> tuple[str, float]:
+    with replica.client() as client:
+        sent = time.time()
+        response = client.post("/runs", json={"job": job, "args": {}})
+    response.raise_for_status()
+    return str(response.json()["run_id"]), sent
 
 
-def _pct(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+def _wait_all(replica: FlwdProcess, run_ids: set[str]) -> None:
+    left = set(run_ids)
+    with replica.client() as client:
+        while left:
+            page = client.get("/runs", params={"limit": 500}).json()["runs"]
+            left -= {r["run_id"] for r in page if r["status"] in FINAL}
+            time.sleep(0.1)
 
 
-def _ms(values: Sequence[float]) -> str:
-    return f"median {statistics.median(values) * 1000:7.1f} ms  p95 {_pct(values, 0.95) * 1000:7.1f} ms"
-
-
-class Single:
-    """A single-host ``flwd :serve`` (SQLite, in-process runs) with the bench's jobs."""
-
-    def __init__(self, runtime: str, socket: str, concurrency: int) -> None:
-        self.base = shared_dir("bench-single-")
-        for name, spec in JOBS.items():
-            write_job(self.base / "jobs", name, spec)
-        for directory in ("data", "home"):
-            (self.base / directory).mkdir(mode=0o755)
-        variable = "CONTAINER_HOST" if runtime == "podman" else "DOCKER_HOST"
-        env = {variable: socket, "FLWD_MAX_CONCURRENT_RUNS": str(concurrency),
-               "FLWD_RESIDENT": "0"}
-        self.server: Server = start_server(self.base, ["--dev"], env,
-                                           global_args=["--runtime", runtime])
-
-    def close(self) -> None:
-        self.server.stop()
-        remove_tree(self.base)
-
-
-def _cluster(stack: ExitStack, lab: HostLab, runtime: str, socket: str,
-             workers: int, concurrency: int) -> Cluster:
-    redis = stack.enter_context(running_redis(bind=lab.network.gateway))
-    cluster = new_cluster(lab, redis, {runtime: socket})
-    stack.callback(lambda: remove_tree(cluster.base))
-    stack.callback(cluster.stop)
-    for name, spec in JOBS.items():
-        cluster.write_job(name, spec)
-    for index in range(workers):
-        cluster.start_worker(lab.hosts[index], runtime, concurrency=concurrency)
-    cluster.start_replica()
-    return cluster
-
-
-def _batch(server: Server | FlwdProcess, job: str, count: int, timeout: float) -> float:
-    """Wall seconds from the first submission until all *count* runs of *job* ended."""
-    with server.client() as client:
-        began = time.monotonic()
-        run_ids = [submit(client, job) for _ in range(count)]
-        final = wait_all(client, run_ids, timeout=timeout)
-        took = time.monotonic() - began
-    bad = [s["status"] for s in final.values() if s["status"] != "succeeded"]
-    if bad:
-        print(f"  warning: {len(bad)} runs did not succeed: {sorted(set(bad))}")
-    return took
-
-
-def bench_latency(lab: HostLab, runtime: str, socket: str, runs: int) -> None:
-    print(f"\n1. queue-to-start latency (run.created -> run.started), {runs} runs each, "
-          "one at a time, A/B alternating")
-    with ExitStack() as stack:
-        cluster = _cluster(stack, lab, runtime, socket, workers=1, concurrency=4)
-        single = Single(runtime, socket, concurrency=4)
-        stack.callback(single.close)
-        measured: dict[str, list[float]] = {"cluster": [], "single-host": []}
-        servers: dict[str, Server | FlwdProcess] = {"cluster": cluster.replicas[0],
-                                                     "single-host": single.server}
-        for _ in range(runs):
-            for mode, server in servers.items():
-                with server.client() as client:
-                    run_id = submit(client, "trivial")
-                    wait_all(client, [run_id], timeout=120)
-                    measured[mode].append(queue_to_start(client, run_id))
-    for mode, values in measured.items():
-        print(f"  {mode:12} {_ms(values)}")
-    added = statistics.median(measured["cluster"]) - statistics.median(measured["single-host"])
-    print(f"  added by the queue: {added * 1000:.1f} ms median (target <= 150 ms)")
-
-
-def bench_sleepers(lab: HostLab, runtime: str, socket: str, runs: int) -> None:
-    print(f"\n2. {runs} runs sleeping 2 s: two workers x 4 against one worker x 4")
-    took: dict[int, float] = {}
-    for workers in (1, 2):
-        with ExitStack() as stack:
-            cluster = _cluster(stack, lab, runtime, socket, workers=workers, concurrency=4)
-            took[workers] = _batch(cluster.replicas[0], "nap", runs, timeout=60 + runs * 3)
-        print(f"  {workers} worker(s): {took[workers]:6.1f} s "
-              f"(ideal {runs * 2 / (4 * workers):.0f} s)")
-    print(f"  two/one: {took[2] / took[1]:.2f}x (target <= 0.55x)")
-
-
-def bench_trivial(lab: HostLab, runtime: str, socket: str, runs: int) -> None:
-    print(f"\n3. {runs} trivial runs at total concurrency 8: cluster (2 workers x 4) "
-          "against single-host (max_concurrent_runs 8)")
-    rates: dict[str, float] = {}
-    with ExitStack() as stack:
-        cluster = _cluster(stack, lab, runtime, socket, workers=2, concurrency=4)
-        rates["cluster"] = runs / _batch(cluster.replicas[0], "trivial", runs, timeout=runs * 5)
-    single = Single(runtime, socket, concurrency=8)
-    try:
-        rates["single-host"] = runs / _batch(single.server, "trivial", runs, timeout=runs * 5)
-    finally:
-        single.close()
-    for mode, rate in rates.items():
-        print(f"  {mode:12} {rate:6.2f} runs/s")
-    print(f"  cluster/single-host: {rates['cluster'] / rates['single-host']:.2f}x (target >= 0.8x)")
-
-
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def _follow(server: FlwdProcess, run_id: str, done: Callable[[], None]) -> None:
-    try:
-        with server.client() as client:
-            events(client, run_id)
-    finally:
-        done()
-
-
-def bench_rss(lab: HostLab, runtime: str, socket: str, runs: int) -> None:
-    print(f"\n4. replica RSS while {runs} followed runs stream (ticker: 40 lines over 20 s)")
-    with ExitStack() as stack:
-        cluster = _cluster(stack, lab, runtime, socket, workers=2, concurrency=(runs + 1) // 2)
-        replica = cluster.replicas[0]
-        idle = _rss_kib(replica.process.pid)
+def queue_to_start(replica: FlwdProcess, runs: int) -> tuple[list[float], list[float]]:
+    """Seconds from each POST to its run.started, and from its run.created to its first
+    image.pull (the hand-over: in cluster mode, the queue and the worker's claim and plan),
+    runs one after the other."""
+    delays, handovers = [], []
+    for _ in range(runs):
+        run_id, sent = _post(replica, "trivial")
+        _wait_all(replica, {run_id})
         with replica.client() as client:
-            run_ids = [submit(client, "ticker") for _ in range(runs)]
-        left = [len(run_ids)]
-        lock = threading.Lock()
-
-        def one_done() -> None:
-            with lock:
-                left[0] -= 1
-
-        for run_id in run_ids:
-            threading.Thread(target=_follow, args=(replica, run_id, one_done), daemon=True).start()
-        peak, deadline = idle, time.monotonic() + 300
-        while left[0] and time.monotonic() < deadline:
-            peak = max(peak, _rss_kib(replica.process.pid))
-            time.sleep(0.2)
-    print(f"  replica RSS: idle {idle / 1024:.0f} MB, peak {peak / 1024:.0f} MB "
-          f"(target <= 150 MB); followers unfinished: {left[0]}")
+            text = client.get(f"/runs/{run_id}/events", params={"follow": "false"}).text
+        events = [json.loads(line[5:]) for line in text.splitlines() if line.startswith("data:")]
+        first: dict[str, float] = {}
+        for event in events:
+            first.setdefault(event["type"], _stamp(event["time"]))
+        if "run.started" in first:
+            delays.append(first["run.started"] - sent)
+            handovers.append(first["image.pull"] - first["run.created"])
+    return delays, handovers
 
 
-BENCHES = {"latency": (bench_latency, 100), "sleep": (bench_sleepers, 80),
-           "trivial": (bench_trivial, 200), "rss": (bench_rss, 50)}
+def wall_time(replica: FlwdProcess, job: str, runs: int) -> float:
+    started = time.monotonic()
+    ids = {_post(replica, job)[0] for _ in range(runs)}
+    _wait_all(replica, ids)
+    return time.monotonic() - started
+
+
+def peak_rss_mb(process: FlwdProcess) -> float:
+    for line in Path(f"/proc/{process.process.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def followed_rss(replica: FlwdProcess, runs: int) -> float:
+    ids = [_post(replica, "talker")[0] for _ in range(runs)]
+
+    def follow(run_id: str) -> None:
+        with replica.client() as client:
+            for _ in sse(client, run_id, timeout=600):
+                pass
+
+    threads = [threading.Thread(target=follow, args=(run_id,)) for run_id in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return peak_rss_mb(replica)
+
+
+def _figures(name: str, values: list[float]) -> str:
+    if not values:
+        return f"{name}: no figures"
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return (f"{name}: median {statistics.median(values) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms "
+            f"({len(values)} runs)")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runtime", choices=("docker", "podman"), default="docker")
-    parser.add_argument("--scale", type=float, default=1.0, help="multiply every run count")
-    parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated benches")
-    options = parser.parse_args()
-    socket = socket_for(options.runtime)
-    print(f"cluster_bench: runtime {options.runtime}, scale {options.scale}")
-    with host_network(2) as network, \
-            running_cluster(listen=network.gateway, allow=network.subnet) as pg:
-        lab = HostLab(network=network, pg=pg)
-        for name in options.only.split(","):
-            bench, count = BENCHES[name.strip()]
-            bench(lab, options.runtime, socket, max(2, int(count * options.scale)))
+    parser = argparse.ArgumentParser()
+    for option, default in (("--latency", 100), ("--sleeping", 80), ("--trivial", 200),
+                            ("--followed", 50)):
+        parser.add_argument(option, type=int, default=default)
+    counts = parser.parse_args()
+    runtime = {"CONTAINER_HOST": os.environ["FLWD_TEST_PODMAN_SOCKET"]}
+    print(f"load average at start: {os.getloadavg()}")
+    with running_cluster() as pg, running_redis() as redis:
+        single_base, base = shared_dir("bench-single-"), shared_dir("bench-cluster-")
+        for where in (single_base, base):
+            for name, spec in JOBS.items():
+                write_job(where / "jobs", name, spec)
+        cluster = ClusterAddresses(store_url=pg.new_database(), queue_url=redis.url).env()
+        started: list[FlwdProcess] = []
+        try:
+            single = start_replica(single_base, {**runtime, "FLWD_MAX_CONCURRENT_RUNS": "4"},
+                                   global_args=PODMAN)
+            replica = start_replica(base, cluster, log_name="replica.log")
+            first = start_worker(base, {**cluster, **runtime}, concurrency=4, global_args=PODMAN)
+            started += [single, replica, first]
+            single_delays, single_handover = queue_to_start(single, counts.latency)
+            cluster_delays, cluster_handover = queue_to_start(replica, counts.latency)
+            print(_figures("queue-to-start, single-host", single_delays))
+            print(_figures("queue-to-start, cluster", cluster_delays))
+            print(_figures("  of which run.created -> image.pull, single-host", single_handover))
+            print(_figures("  of which run.created -> image.pull, cluster", cluster_handover))
+            single_time = wall_time(single, "trivial", counts.trivial)
+            cluster_time = wall_time(replica, "trivial", counts.trivial)
+            print(f"{counts.trivial} trivial runs: single-host {single_time:.1f} s, cluster "
+                  f"{cluster_time:.1f} s, throughput ratio {single_time / cluster_time:.2f}")
+            one = wall_time(replica, "sleeping", counts.sleeping)
+            second = start_worker(base, {**cluster, **runtime}, concurrency=4,
+                                  global_args=PODMAN, log_name="worker-2.log")
+            started.append(second)
+            two = wall_time(replica, "sleeping", counts.sleeping)
+            print(f"{counts.sleeping} sleeping runs: one worker {one:.1f} s, two workers "
+                  f"{two:.1f} s, ratio {two / one:.2f}")
+            print(f"replica peak RSS with {counts.followed} followed runs: "
+                  f"{followed_rss(replica, counts.followed):.0f} MB")
+        finally:
+            for process in started:
+                process.stop()
+            remove_tree(single_base)
+            remove_tree(base)
+    print(f"load average at end: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

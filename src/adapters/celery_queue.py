@@ -9,6 +9,7 @@ the message to be delivered again (the store's claim keeps a run from running tw
 from __future__ import annotations
 
 import base64
+import itertools
 import logging
 import os
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -84,8 +85,8 @@ def run_worker(queue_url: str, *, handle: Handler, queues: Sequence[str], concur
     """Consume *queues* until a signal, each message handed to *handle* (run id, sealed
     secrets) on one of *concurrency* threads; returns the worker's exit code.
 
-    *on_ready* is called once Celery consumes; *on_shutdown(kill)* when a shutdown begins
-    (``kill`` for a cold one: a second signal). Celery waits for the running tasks on a warm
+    *on_ready* is called once Celery consumes; *on_shutdown(kill)* on each stop signal
+    (``kill`` from the second one on, or for a cold shutdown). Celery waits for the running tasks on a warm
     shutdown; *on_shutdown* makes them end (cancel), as ``flwd :serve`` does with its runs.
     """
     import warnings
@@ -106,9 +107,13 @@ def run_worker(queue_url: str, *, handle: Handler, queues: Sequence[str], concur
         except RetryLater as exc:
             raise Reject(str(exc), requeue=True) from None
 
+    # Celery starts a warm shutdown on every SIGTERM (it waits for the tasks); the second
+    # signal of any kind, or a cold shutdown, kills the runs instead, as `flwd :serve` does.
+    heard = itertools.count(1)
     signals.worker_ready.connect(lambda **_: on_ready(), weak=False)
     signals.worker_shutting_down.connect(
-        lambda how="", **_: on_shutdown(str(how).lower() == "cold"), weak=False)
+        lambda how="", **_: on_shutdown(next(heard) > 1 or str(how).lower() == "cold"),
+        weak=False)
     logging.getLogger("celery").setLevel(logging.WARNING)
     worker = app.Worker(
         hostname=f"flwd-{os.getpid()}@{os.uname().nodename}", queues=list(queues),

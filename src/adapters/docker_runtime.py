@@ -71,6 +71,11 @@ class DockerRuntime:
     def _api(self) -> docker.APIClient:
         return self._docker().api
 
+    def client(self) -> docker.DockerClient:
+        """The connected docker-py client, for adapters of other ports on the same daemon
+        (add-on images); connecting raises ``RuntimeUnavailableError`` as every call does."""
+        return self._docker()
+
     # --- the port ------------------------------------------------------------------
 
     def probe(self) -> RuntimeInfo:
@@ -107,7 +112,7 @@ class DockerRuntime:
     ) -> bool:
         if policy not in PULL_POLICIES:
             raise ValueError(f"unknown pull policy {policy!r}; expected one of {PULL_POLICIES}")
-        present = self._image_present(image)
+        present = self.has_image(image)
         if policy == "never" and not present:
             raise never_pull_error(image)
         if present and policy != "always":
@@ -210,7 +215,8 @@ class DockerRuntime:
 
     # --- helpers -------------------------------------------------------------------
 
-    def _image_present(self, image: str) -> bool:
+    def has_image(self, image: str) -> bool:
+        """Whether *image* is in the daemon's image store (also for the add-on adapter)."""
         try:
             self._api().inspect_image(image)
         except docker.errors.ImageNotFound:

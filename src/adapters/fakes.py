@@ -214,3 +214,4 @@ from flwd.adapters.fake_runtime import FakeContainer as FakeContainer  # noqa: E
 from flwd.adapters.fake_runtime import FakeRuntime as FakeRuntime  # noqa: E402
 from flwd.adapters.fake_secret_input import FakeSecretInput as FakeSecretInput  # noqa: E402
 from flwd.adapters.fake_sealer import FakeSecretSealer as FakeSecretSealer  # noqa: E402
+from flwd.adapters.fake_addons import FakeAddonImages as FakeAddonImages  # noqa: E402

@@ -17,8 +17,7 @@ def check_store_url(url: str) -> str:
     """*url* stripped, when it is a ``postgresql://`` URL libpq can take; else StoreUrlError
     (whose message never carries the password)."""
     text = url.strip()
-    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in text):
-        raise StoreUrlError("store_url must not contain control characters")
+    refuse_control_characters(text, "store_url", StoreUrlError)
     try:
         parts = urlsplit(text)
         port = parts.port  # ValueError when not a number in 0-65535
@@ -35,6 +34,12 @@ def check_store_url(url: str) -> str:
     if not (parts.hostname or any(key == "host" for key, _ in query)):
         raise StoreUrlError(f"store_url {redact(text)} names no host (postgresql://HOST/DB)")
     return text
+
+
+def refuse_control_characters(text: str, key: str, error: type[ValueError]) -> None:
+    """A URL setting with a control character raises *error* naming *key* (never the URL)."""
+    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in text):
+        raise error(f"{key} must not contain control characters")
 
 
 def redact(url: str) -> str:

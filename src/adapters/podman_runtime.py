@@ -68,6 +68,12 @@ class PodmanRuntime:
         self._stopped: dict[str, threading.Event] = {}
         self._stopped_lock = threading.Lock()
 
+    @property
+    def api(self) -> LibpodApi:
+        """This adapter's lazily connected libpod client, for adapters of other ports on the
+        same service (add-on images)."""
+        return self._api
+
     # --- the port -------------------------------------------------------------------
 
     def probe(self) -> RuntimeInfo:
@@ -95,14 +101,15 @@ class PodmanRuntime:
     ) -> bool:
         if policy not in PULL_POLICIES:
             raise ValueError(f"unknown pull policy {policy!r}")
-        if policy != "always" and self._image_exists(image):
+        if policy != "always" and self.has_image(image):
             return False
         if policy == "never":
             raise never_pull_error(image)
         self._pull(image, progress)
         return True
 
-    def _image_exists(self, image: str) -> bool:
+    def has_image(self, image: str) -> bool:
+        """Whether *image* is in the service's image store (also for the add-on adapter)."""
         response = self._api.call("get", f"/images/{image}/exists", "pull")
         if response.status_code not in (204, 404):
             raise self._api.fail(response, "pull", image=image)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flwd.adapters.pg_url import redact
+from flwd.adapters.pg_url import redact, refuse_control_characters
 
 SCHEMES = ("redis", "rediss", "amqp", "amqps")
 
@@ -17,8 +17,7 @@ def check_queue_url(url: str) -> str:
     """*url* stripped, when it is a ``redis://`` or ``amqp://`` URL (or their TLS forms);
     else QueueUrlError (whose message never carries the password)."""
     text = url.strip()
-    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in text):
-        raise QueueUrlError("queue_url must not contain control characters")
+    refuse_control_characters(text, "queue_url", QueueUrlError)
     try:
         parts = urlsplit(text)
         port = parts.port  # ValueError when not a number in 0-65535

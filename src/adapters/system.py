@@ -34,18 +34,23 @@ class LocalRunOwners:
     alive: this host cannot see that process, so it never adopts (and ends) the runs of a
     host that may well be running them. Without (SQLite), another host's tag is an old one of
     this data dir (the host was renamed) and counts as ended, as before.
+
+    In cluster mode (``cluster``) every other tag counts as alive, this host's too: runs are
+    executed by workers, and whether a worker is gone is decided by its heartbeats
+    (``worker_timeout``), not by a CLI or a replica that happens to share its host.
     """
 
-    def __init__(self, *, shared_store: bool = False) -> None:
+    def __init__(self, *, shared_store: bool = False, cluster: bool = False) -> None:
         self._host = os.uname().nodename  # socket.gethostname() on Linux
         self._shared = shared_store
+        self._cluster = cluster
 
     def me(self) -> str:
         return f"{self._host}:{os.getpid()}"
 
     def alive(self, owner: str) -> bool:
-        if owner == QUEUED_OWNER:
-            return True  # waiting in cluster mode's queue: the queue holds it
+        if owner == QUEUED_OWNER or (self._cluster and owner != self.me()):
+            return True  # waiting in cluster mode's queue, or held by a worker
         host, _, pid_text = owner.rpartition(":")
         if host != self._host:
             return self._shared and bool(host) and pid_text.isdigit()

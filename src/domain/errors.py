@@ -129,6 +129,19 @@ class RuntimeLimitsUnenforcedError(PolicyDeniedError):
     code = "runtime.limits.unenforced"
 
 
+class ImageSignatureRequiredError(PolicyDeniedError):
+    """``verify_signatures: required`` and the add-on's digest carries no signature."""
+
+    code = "image.signature.required"
+
+
+class ImageSignatureInvalidError(PolicyDeniedError):
+    """``verify_signatures: required`` and no signature of the digest checks out against any
+    of the policy's ``signature_keys``."""
+
+    code = "image.signature.invalid"
+
+
 # --- runtime ------------------------------------------------------------------------
 
 
@@ -146,6 +159,17 @@ class OciError(FlwdError):
 
 class ContainerNameConflictError(FlwdError):
     code = "container.name.conflict"
+
+
+# --- add-ons (SPEC section 10) ------------------------------------------------------
+
+
+class AddonManifestError(FlwdError):
+    """An add-on image's manifest is missing, undecodable or has bad top-level fields;
+    context: ``image``, ``path`` (inside the image), ``field`` (the first bad field path) and
+    ``problems`` (every ``{field, message}``)."""
+
+    code = "E_ADDON_MANIFEST"
 
 
 class SecretMaterialisationError(FlwdError):

@@ -6,7 +6,10 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:
+    from flwd.ports.signatures import SignatureKey
 
 
 class ArgType(StrEnum):
@@ -20,6 +23,14 @@ class ArgType(StrEnum):
 
 class Profile(StrEnum):
     SECURE = "secure"
+    PERMISSIVE = "permissive"
+    DISABLED = "disabled"
+
+
+class SignatureMode(StrEnum):
+    """The policy's ``verify_signatures`` (SPEC section 10)."""
+
+    REQUIRED = "required"
     PERMISSIVE = "permissive"
     DISABLED = "disabled"
 
@@ -126,6 +137,22 @@ class ContainerRequest:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Origin:
+    """Where an add-on job comes from (SPEC section 10): its source, the reference the source
+    was added with, the digest that reference is pinned to, and the add-on's version."""
+
+    source: str
+    ref: str
+    digest: str
+    addon_version: str = ""
+    kind: str = "oci"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"source": self.source, "kind": self.kind, "ref": self.ref,
+                "digest": self.digest, "addon_version": self.addon_version}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class JobSpec:
     """A validated job: where it lives, what it runs, and its argument contract."""
 
@@ -145,6 +172,9 @@ class JobSpec:
     queue: str = "default"  # cluster mode: only workers on this queue take its runs
     # what was ignored rather than refused (unknown top-level keys), for listings and plans
     warnings: tuple[str, ...] = ()
+    # an add-on job's origin; its ``image`` is then pinned (``REPO@sha256:...``) and its
+    # ``directory`` empty: the add-on's files are in its image, nothing is mounted at /flwd/job
+    origin: Origin | None = None
 
     def arg(self, name: str) -> ArgSpec | None:
         for spec in self.args:
@@ -204,6 +234,9 @@ class PolicyBundle:
     allowed_registries: tuple[str, ...] = ()
     ceilings: Resources = field(default_factory=lambda: Resources(pids=DEFAULT_PIDS))
     overrides: Overrides = field(default_factory=Overrides)
+    # SPEC section 10: None follows the profile (required/permissive/disabled by its name)
+    verify_signatures: SignatureMode | None = None
+    signature_keys: tuple[SignatureKey, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -275,6 +308,7 @@ class RunPlan:
     timeout_seconds: float | None
     workdir: str = RUN_DIR
     queue: str = "default"
+    origin: Origin | None = None
 
     @property
     def denied(self) -> tuple[Decision, ...]:

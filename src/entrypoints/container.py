@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator, Mapping
 
 from dependency_injector import containers, providers
 
+from flwd.adapters.pem_keys import PemSignatureKeyReader
 from flwd.adapters.system import LocalRunOwners, SystemClock, UuidRunIds
 from flwd.adapters.yaml_catalog import YamlJobCatalog
 from flwd.domain.model import PolicyBundle
 from flwd.domain.policy.bundle import parse_policy
+from flwd.domain.policy.profiles import effective_profile
+from flwd.domain.policy.signatures import ImageSignatureCheck
 from flwd.domain.plan.use_cases import EngineSettings, ListJobs, PlanJob
 from flwd.entrypoints.config import FlwdConfig, read_yaml_mapping
 from flwd.ports.kinds import DispatchKind, StoreKind
@@ -39,9 +42,11 @@ class Lazy:
 if TYPE_CHECKING:
     from flwd.adapters import (
         celery_queue,
+        docker_addons,
         docker_runtime,
         fs_secrets,
         fs_workspace,
+        podman_addons,
         podman_runtime,
         pg_store,
         runtime_detect,
@@ -76,6 +81,7 @@ else:
         Lazy(f"flwd.domain.worker.{name}") for name in ("liveness", "query", "requeue", "sweep"))
     queue_dispatch, remote_stop, take = (
         Lazy(f"flwd.domain.run.{name}") for name in ("queue_dispatch", "remote_stop", "take"))
+    docker_addons, podman_addons = (Lazy(f"flwd.adapters.{n}") for n in ("docker_addons", "podman_addons"))
 
 
 NO_RUNTIME_DETAIL = ("this server was started with --no-runtime (plan-only): it cannot run jobs; "
@@ -87,7 +93,16 @@ def load_policy(policy_file: str | None) -> PolicyBundle:
     if not policy_file:
         return parse_policy(None)
     path = Path(os.path.expanduser(policy_file))
-    return parse_policy(read_yaml_mapping(path, "policy"), source=str(path))
+    return parse_policy(read_yaml_mapping(path, "policy"), source=str(path),
+                        keys=PemSignatureKeyReader(path.parent, str(path)))
+
+
+# Signatures (SPEC section 10): the verifier (requests, python-dxf, cryptography) loads on the
+# first check, never for :jobs or :plan.
+if TYPE_CHECKING:
+    from flwd.adapters import cosign_verifier
+else:
+    cosign_verifier = Lazy("flwd.adapters.cosign_verifier")
 
 
 def opened(build: Callable[..., ContainerRuntime], *args: Any, **kwargs: Any
@@ -147,7 +162,8 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidRunIds)
-    owners = providers.Singleton(LocalRunOwners, shared_store=config.store_shared)
+    owners = providers.Singleton(LocalRunOwners, shared_store=config.store_shared,
+                                 cluster=config.cluster)
     owner = providers.Callable(lambda owners: owners.me(), owners)
     catalog = providers.Singleton(
         YamlJobCatalog, roots=config.jobs_dirs, rescan_seconds=config.catalog_rescan_seconds
@@ -171,7 +187,20 @@ class Container(containers.DeclarativeContainer):
         docker=providers.Resource(opened, docker_runtime.DockerRuntime,
                                   base_url=runtime_found.provided.url),
     )
+    # SPEC section 10: add-on images (pull, pin, read the manifest) on the runs' own runtime
+    addon_images = providers.Selector(
+        runtime_found.provided.kind,
+        podman=providers.Singleton(podman_addons.PodmanAddonImages, runtime=runtime),
+        docker=providers.Singleton(docker_addons.DockerAddonImages, runtime=runtime),
+    )
     bundle = providers.Singleton(load_policy, policy_file=config.policy_file)
+    # cosign signatures of add-on images (SPEC section 10): check_image_signature's verifier
+    signatures = providers.Singleton(cosign_verifier.CosignSignatureVerifier)
+    # at add and refresh: the profile of no particular run (FLWD_PROFILE, the configuration's)
+    signature_check = providers.Factory(
+        ImageSignatureCheck, bundle=bundle, verifier=signatures,
+        profile=providers.Callable(effective_profile, requested=None, env=config.env_profile,
+                                   configured=config.default_profile, job=None))
 
     settings = providers.Singleton(
         EngineSettings,
@@ -222,7 +251,8 @@ class Container(containers.DeclarativeContainer):
         local=supervisor,
         none=providers.Singleton(start.NoRuntimeDispatcher, detail=NO_RUNTIME_DETAIL),
         queue=providers.Singleton(queue_dispatch.QueueDispatcher, queue=run_queue, sealer=sealer,
-                                  store=store, clock=clock, owner=owner, waiter=store),
+                                  store=store, clock=clock, owner=owner, pending=pending,
+                                  waiter=store),
     )
     start_run = providers.Factory(
         start.StartRun, submit=submit_run, dispatcher=dispatcher, store=store, clock=clock,
@@ -305,6 +335,7 @@ def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
         "store_url": config.store_url,
         "queue_url": config.queue_url,
         "store_shared": config.store is not StoreKind.SQLITE,
+        "cluster": config.cluster,
         "secret_key": config.secret_key,
         "env_profile": config.env_profile,
         "default_profile": profile_override or config.default_profile,

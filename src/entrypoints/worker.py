@@ -52,7 +52,7 @@ def work(config: FlwdConfig, options: WorkerOptions, err: TextIO, env: Mapping[s
     still clean up and record their end), a second one kills them."""
     from dependency_injector import providers
 
-    from flwd.adapters.celery_queue import RetryLater, run_worker
+    from flwd.adapters.celery_queue import run_worker
     from flwd.entrypoints.container import build_container
     from flwd.ports.kinds import DispatchKind
 
@@ -65,38 +65,52 @@ def work(config: FlwdConfig, options: WorkerOptions, err: TextIO, env: Mapping[s
     container.env.override(providers.Object(env))
     try:
         container.store().active()  # store.unavailable: refuse to start
-        info = _worker_info(container, options.queues, concurrency)
-        take, supervisor = container.take_queued_run(), container.supervisor()
-        stops, hooks = container.remote_stops(), tuple(container.worker_hooks())
-
-        def handle(run_id: str, sealed: bytes | None) -> None:
-            try:
-                take(run_id, sealed)
-            except RunStoreError as exc:
-                time.sleep(_STORE_RETRY_SECONDS)
-                raise RetryLater(exc.detail) from None
-
-        def ready() -> None:
-            stops.start()
-            for hook in hooks:
-                hook.started(info, supervisor.active_ids)
-            err.write(f"flwd: worker {info.owner} ready on queues {', '.join(info.queues)} "
-                      f"(concurrency {concurrency}, {info.runtime})\n")
-            err.flush()
-
-        def shutting_down(kill: bool) -> None:
-            threading.Thread(target=_stop_runs, args=(supervisor, kill), daemon=True).start()
-
+        worker = _Worker(container, _worker_info(container, options.queues, concurrency), err)
         try:
-            return run_worker(config.queue_url, handle=handle, queues=options.queues,
-                              concurrency=concurrency, on_ready=ready, on_shutdown=shutting_down)
+            return run_worker(config.queue_url, handle=worker.handle, queues=options.queues,
+                              concurrency=concurrency, on_ready=worker.ready,
+                              on_shutdown=worker.shutting_down)
         finally:
-            stops.stop()
-            supervisor.shutdown(cancel=True)
-            for hook in hooks:
-                hook.stopped(info)
+            worker.stopped()
     finally:
         container.shutdown_resources()
+
+
+class _Worker:
+    """What Celery's worker calls: each message to ``take_queued_run``, its start to the
+    stop-request watch and the hooks, each stop signal to the runs in progress."""
+
+    def __init__(self, container: Any, info: WorkerInfo, err: TextIO) -> None:
+        self._take, self._supervisor = container.take_queued_run(), container.supervisor()
+        self._stops, self._hooks = container.remote_stops(), tuple(container.worker_hooks())
+        self._info, self._err = info, err
+
+    def handle(self, run_id: str, sealed: bytes | None) -> None:
+        from flwd.adapters.celery_queue import RetryLater
+
+        try:
+            self._take(run_id, sealed)
+        except RunStoreError as exc:  # nothing claimed yet: the message goes back
+            time.sleep(_STORE_RETRY_SECONDS)
+            raise RetryLater(exc.detail) from None
+
+    def ready(self) -> None:
+        self._stops.start()
+        for hook in self._hooks:
+            hook.started(self._info, self._supervisor.active_ids)
+        info = self._info
+        self._err.write(f"flwd: worker {info.owner} ready on queues {', '.join(info.queues)} "
+                        f"(concurrency {info.concurrency}, {info.runtime})\n")
+        self._err.flush()
+
+    def shutting_down(self, kill: bool) -> None:
+        threading.Thread(target=_stop_runs, args=(self._supervisor, kill), daemon=True).start()
+
+    def stopped(self) -> None:
+        self._stops.stop()
+        self._supervisor.shutdown(cancel=True)
+        for hook in self._hooks:
+            hook.stopped(self._info)
 
 
 def _worker_info(container: Any, queues: Sequence[str], concurrency: int) -> WorkerInfo:

@@ -74,7 +74,8 @@ class Cluster:
 
     def env(self, runtime: str | None = None) -> dict[str, str]:
         """What every flwd process of this cluster gets (plus *runtime*'s socket)."""
-        env = {**ClusterAddresses(store_url=self.store_url, queue_url=self.redis.url).env(),
+        queue_url = self.redis.url_for(0, host=self.lab.network.gateway)
+        env = {**ClusterAddresses(store_url=self.store_url, queue_url=queue_url).env(),
                "FLWD_RESIDENT": "0", **self.settings}
         if runtime is not None:
             env[SOCKET_VARIABLES[runtime]] = self.sockets[runtime]

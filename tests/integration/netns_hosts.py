@@ -304,6 +304,7 @@ def hosts(host_lab: HostLab) -> Iterator[HostLab]:
 
 @pytest.fixture
 def bridge_redis(host_lab: HostLab) -> Iterator[RedisServer]:
-    """A fresh redis-server for one test, listening on the hosts' bridge address only."""
-    with running_redis(bind=host_lab.network.gateway) as server:
+    """A fresh redis-server for one test, listening on the hosts' bridge address (and on the
+    machine's loopback, which no host can reach: each namespace has a loopback of its own)."""
+    with running_redis(bind=("127.0.0.1", host_lab.network.gateway)) as server:
         yield server

@@ -1,5 +1,5 @@
-"""A private Redis for tests: Debian's redis-server on loopback (or one given address), a random
-free port, its data in a temp dir, run as user ``redis`` when root (else as the current user), stopped after.
+"""A private Redis for tests: Debian's redis-server on loopback, a random free port, its data
+in a temp dir, run as user ``redis`` when root (else as the current user), stopped after.
 
 Never touches the system's Redis. ``RedisServer.keys()`` and ``dump()`` read what the broker
 holds (``redis-cli --scan`` and ``DUMP``), for tests that look for secrets there.
@@ -34,39 +34,34 @@ class RedisServer:
 
     directory: Path
     port: int
-    host: str = "127.0.0.1"
+    # where it listens: loopback (always first: the helpers below read through it), plus e.g.
+    # a test host's veth address (then protected mode, which admits only loopback clients
+    # without a password, is off)
+    bind: tuple[str, ...] = ("127.0.0.1",)
 
     @classmethod
-    def create(cls, bind: str = "127.0.0.1") -> RedisServer:
-        """A server that will listen on *bind* only (e.g. the bridge of namespace hosts)."""
+    def create(cls, bind: tuple[str, ...] = ("127.0.0.1",)) -> RedisServer:
         if shutil.which("redis-server") is None:
             pytest.fail(f"no redis-server on PATH; {REDIS_HINT}")
         directory = Path(tempfile.mkdtemp(prefix="flwd-redis-"))
         if os.geteuid() == 0:
             user = _user()
             os.chown(directory, user.pw_uid, user.pw_gid)
-        return cls(directory=directory, port=free_port(bind), host=bind)
+        return cls(directory=directory, port=free_port(), bind=bind)
 
     @property
     def url(self) -> str:
-        return f"redis://{self.host}:{self.port}/0"
-
-    @property
-    def rdb(self) -> Path:
-        """Where ``SAVE`` writes the snapshot."""
-        return self.directory / "dump.rdb"
+        return self.url_for(0)
 
     @property
     def pidfile(self) -> Path:
         return self.directory / "redis.pid"
 
     def start(self) -> None:
-        argv = ["redis-server", "--port", str(self.port), "--bind", self.host,
+        argv = ["redis-server", "--port", str(self.port), "--bind", " ".join(self.bind),
                 "--daemonize", "yes", "--pidfile", str(self.pidfile), "--dir", str(self.directory),
                 "--logfile", str(self.directory / "redis.log"), "--save", "", "--appendonly", "no",
-                # Redis 7 denies every non-loopback client of a password-less server in
-                # protected mode, whatever --bind says; *bind* alone limits who reaches it
-                "--protected-mode", "yes" if self.host == "127.0.0.1" else "no"]
+                "--protected-mode", "yes" if self.bind == ("127.0.0.1",) else "no"]
         if os.geteuid() == 0:
             argv = ["su", _USER, "-s", "/bin/sh", "-c", shlex.join(argv)]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd="/")
@@ -102,13 +97,14 @@ class RedisServer:
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def cli(self, *args: str, raw: bool = False) -> str:
-        done = subprocess.run(["redis-cli", "-h", self.host, "-p", str(self.port),
+        done = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port),
                                *(["--no-raw"] if raw else []), *args],
                               capture_output=True, text=True, timeout=30, check=False)
         return done.stdout
 
-    def url_for(self, db: int) -> str:
-        return f"redis://{self.host}:{self.port}/{db}"
+    def url_for(self, db: int, host: str = "127.0.0.1") -> str:
+        """The URL of database *db*, reached at *host* (one of the ``bind`` addresses)."""
+        return f"redis://{host}:{self.port}/{db}"
 
     def keys(self, db: int = 0) -> list[str]:
         """Every key of database *db* (``redis-cli --scan``)."""
@@ -118,7 +114,7 @@ class RedisServer:
         """``DUMP`` of every key of database *db*, and every list's and hash's contents."""
         import redis  # redis-py: installed with celery[redis]
 
-        client = redis.Redis(host=self.host, port=self.port, db=db)
+        client = redis.Redis(host="127.0.0.1", port=self.port, db=db)
         try:
             chunks = []
             for key in client.scan_iter():
@@ -135,6 +131,12 @@ class RedisServer:
         finally:
             client.close()
 
+    def rdb(self) -> bytes:
+        """The bytes of an RDB snapshot written now (``SAVE``; none is written otherwise)."""
+        self.cli("SAVE")
+        path = self.directory / "dump.rdb"
+        return path.read_bytes() if path.exists() else b""
+
     def _log_tail(self) -> str:
         log = self.directory / "redis.log"
         return log.read_text(errors="replace")[-2000:] if log.exists() else ""
@@ -148,7 +150,7 @@ def _user() -> pwd.struct_passwd:
 
 
 @contextmanager
-def running_redis(bind: str = "127.0.0.1") -> Iterator[RedisServer]:
+def running_redis(bind: tuple[str, ...] = ("127.0.0.1",)) -> Iterator[RedisServer]:
     """A new Redis listening on *bind*, started; stopped and deleted on exit."""
     server = RedisServer.create(bind)
     try:

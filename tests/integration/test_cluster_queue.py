@@ -52,6 +52,9 @@ args:
 command: ["sh", "-c", "echo hello $ARG_WHO; cat /run/secrets/token; echo; echo oops >&2; exit 3"]
 """
 SLEEPER = "executor: container\nimage: alpine:3.20\nqueue: {queue}\ncommand: [sleep, '300']\n"
+# ignores SIGTERM: only a kill stops it before its grace is over
+STUBBORN = ("executor: container\nimage: alpine:3.20\nqueue: stubborn\n"
+            "command: [sh, -c, \"trap '' TERM; sleep 300 & wait\"]\n")
 FINAL = {"succeeded", "failed", "canceled", "timed_out", "error"}
 
 
@@ -84,9 +87,10 @@ def cluster(pg_cluster: PgCluster, redis_server: RedisServer, podman_socket: str
     base = shared_dir("cluster-")
     jobs = base / "jobs"
     write_job(jobs, "ticker", TICKER)
-    for queue in ("default", "dock", "parked"):
+    for queue in ("default", "dock", "parked", "drain"):
         write_job(jobs, f"hello-{queue}", HELLO.format(queue=queue))
         write_job(jobs, f"sleeper-{queue}", SLEEPER.format(queue=queue))
+    write_job(jobs, "stubborn", STUBBORN)
     built = Cluster(base=base, pg=pg_cluster, redis=redis_server, workers={}, replicas=(),  # type: ignore[arg-type]
                     addresses=ClusterAddresses(store_url=store_url,
                                                queue_url=redis_server.url_for(DB)),
@@ -274,7 +278,8 @@ def test_one_idempotency_key_sent_to_both_replicas_at_once_makes_one_run(
 def test_a_secret_is_never_in_the_store_the_queue_or_an_api_response(cluster: Cluster) -> None:
     replica_a, replica_b = cluster.replicas
     parked = _submit(replica_a, "hello-parked", {"who": "s", "token": SECRET})
-    queued_bytes = cluster.redis.dump(DB) + "\n".join(cluster.redis.keys(DB)).encode()
+    queued_bytes = (cluster.redis.dump(DB) + "\n".join(cluster.redis.keys(DB)).encode()
+                    + cluster.redis.rdb())
     ran = _submit(replica_b, "hello-default", {"who": "s", "token": SECRET})
     ended = _ended(replica_a, ran["run_id"])
     with replica_a.client() as client:
@@ -321,20 +326,55 @@ def test_a_worker_refuses_to_start_queue_unavailable_when_the_broker_does_not_an
     assert done.stderr.startswith("error[queue.unavailable]: the queue at redis://127.0.0.1:1/0")
 
 
-def test_sigterm_to_a_worker_cancels_its_runs_and_it_exits_once_they_ended(
-        cluster: Cluster) -> None:
-    drained = start_worker(cluster.base, cluster.worker_env(cluster.podman), queues=["drain"],
-                           global_args=["--runtime", "podman"], log_name="worker-drain.log")
-    write_job(cluster.base / "jobs", "sleeper-drain", SLEEPER.format(queue="drain"))
+@pytest.mark.parametrize(("queue", "job", "grace", "sigterms"), [
+    ("drain", "sleeper-drain", f"{GRACE:g}s", 1),  # graceful: the job ends on SIGTERM
+    ("stubborn", "stubborn", "120s", 2),  # the second signal kills: the grace is not waited
+])
+def test_sigterm_to_a_worker_ends_its_runs_canceled_and_it_exits(
+        cluster: Cluster, queue: str, job: str, grace: str, sigterms: int) -> None:
+    env = {**cluster.worker_env(cluster.podman), "FLWD_CANCEL_GRACE": grace}
+    worker = start_worker(cluster.base, env, queues=[queue], global_args=["--runtime", "podman"],
+                          log_name=f"worker-{queue}.log")
     try:
-        run = _submit(cluster.replicas[0], "sleeper-drain")
+        run = _submit(cluster.replicas[0], job)
         _until(lambda: _run(cluster.replicas[1], run["run_id"])["status"] == "running", 60,
                "run starts")
-        drained.signal(signal.SIGTERM)
-        code = drained.process.wait(GRACE + 30)
+        for _ in range(sigterms):
+            worker.signal(signal.SIGTERM)
+            time.sleep(1.0)
+        code = worker.process.wait(60)
     finally:
-        drained.stop()
+        worker.stop()
 
-    assert code == 0, drained.text()
+    assert code == 0, worker.text()
     assert _run(cluster.replicas[1], run["run_id"])["status"] == "canceled"
     assert cluster.podman.containers(run["run_id"]) == []
+
+
+def test_a_detached_cli_run_is_canceled_by_another_cli_and_followed_to_its_end(
+        cluster: Cluster) -> None:
+    detached = run_flwd(cluster.base, cluster.env, "sleeper-default", "--detach")
+    run_id = detached.stdout.strip()
+    _until(lambda: _run(cluster.replicas[0], run_id)["status"] == "running", 60, "run starts")
+
+    canceled = run_flwd(cluster.base, cluster.env, ":cancel", run_id)
+    followed = run_flwd(cluster.base, cluster.env, ":logs", run_id, "--follow")
+
+    assert detached.returncode == 0 and len(run_id) == 12, detached.stderr
+    assert canceled.returncode == 0, canceled.stderr
+    assert followed.returncode == 130, followed.stderr
+    assert cluster.podman.containers(run_id) == []
+
+
+@pytest.mark.parametrize("queue_url", ["redis://127.0.0.1:1/0", "amqp://guest:pw@127.0.0.1:1//"])
+def test_a_cli_run_ends_error_queue_unavailable_when_the_broker_does_not_answer(
+        cluster: Cluster, queue_url: str) -> None:
+    done = run_flwd(cluster.base, {**cluster.env, "FLWD_QUEUE_URL": queue_url}, "hello-default",
+                    "--who", "nobody", "--json")
+
+    assert done.returncode == 125, done.stderr
+    assert "error[queue.unavailable]: the queue at " in done.stderr and ":pw@" not in done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    finished = events[-1]["data"]
+    assert (finished["status"], finished["code"]) == ("error", "queue.unavailable")
+    assert _run(cluster.replicas[0], events[-1]["run_id"])["code"] == "queue.unavailable"

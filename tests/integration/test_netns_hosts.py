@@ -41,7 +41,7 @@ def test_host_reaches_postgres_and_redis_over_its_veth_when_linked(
     host = hosts.hosts[0]
     pg = host.run([sys.executable, "-c", PG_QUERY, hosts.pg.url()], timeout=60)
     assert pg.stdout.strip() == "42", pg.stderr
-    redis = host.run(["redis-cli", "-h", bridge_redis.host, "-p", str(bridge_redis.port),
+    redis = host.run(["redis-cli", "-h", hosts.network.gateway, "-p", str(bridge_redis.port),
                       "PING"])
     assert redis.stdout.strip() == "PONG", redis.stderr
 
@@ -52,20 +52,20 @@ def test_host_reaches_neither_service_when_its_veth_is_down(
     host.cut()
     assert host.is_cut()
     assert not _tcp_from(host, hosts.pg.host, hosts.pg.port)
-    assert not _tcp_from(host, bridge_redis.host, bridge_redis.port)
+    assert not _tcp_from(host, hosts.network.gateway, bridge_redis.port)
     assert _tcp_from(other, hosts.pg.host, hosts.pg.port)  # only the cut host is off
     host.restore()
     assert not host.is_cut()
     assert _tcp_from(host, hosts.pg.host, hosts.pg.port, timeout=10)
-    assert _tcp_from(host, bridge_redis.host, bridge_redis.port, timeout=10)
+    assert _tcp_from(host, hosts.network.gateway, bridge_redis.port, timeout=10)
 
 
-def test_services_listen_on_the_bridge_only_when_started_for_hosts(
+def test_hosts_reach_services_on_the_bridge_only_when_started_for_them(
         hosts: HostLab, bridge_redis: RedisServer) -> None:
     host = hosts.hosts[0]
+    assert not _tcp_here("127.0.0.1", hosts.pg.port)  # PostgreSQL: the bridge address alone
     for port in (hosts.pg.port, bridge_redis.port):
         assert _tcp_here(hosts.network.gateway, port)
-        assert not _tcp_here("127.0.0.1", port)
         assert not _tcp_from(host, "127.0.0.1", port, timeout=1)  # the host's own loopback
 
 

@@ -113,7 +113,7 @@ class FakeEngine:
                          owner: str = "replica:1") -> QueueDispatcher:
         """Cluster mode's dispatcher (a replica's) over this engine's store."""
         return QueueDispatcher(queue=queue, sealer=sealer, store=self.runs, clock=self.clock,
-                               owner=owner)
+                               owner=owner, pending=self.pending)
 
     def cluster_submit_run(self) -> SubmitRun:
         """SubmitRun as a replica has it: runs are recorded owned by the queue."""

@@ -3,10 +3,12 @@ selection of the queue dispatcher, and the worker's watch for stop requests."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
+from flwd.adapters.celery_queue import make_app
 from flwd.adapters.fakes import FakeNotifyingRunStore
 from flwd.adapters.system import LocalRunOwners
 from flwd.domain.errors import ConfigInvalidError, SpecInvalidError, UsageError
@@ -17,9 +19,9 @@ from flwd.domain.run.remote_stop import RemoteStops
 from flwd.domain.run.supervisor import RunSupervisor
 from flwd.entrypoints.cli.command_parser import parse_command
 from flwd.entrypoints.cli.grammar import COMMANDS_BY_NAME
-from flwd.entrypoints.config import CliOverrides, load_config
+from flwd.entrypoints.config import CliOverrides, FlwdConfig, load_config
 from flwd.entrypoints.container import build_container
-from flwd.entrypoints.worker import worker_options
+from flwd.entrypoints.worker import WorkerOptions, work, worker_options
 from flwd.ports.owner import QUEUED_OWNER
 from flwd.ports.store import RunRecord
 from tests.unit.fake_engine import FakeEngine
@@ -77,6 +79,14 @@ def test_the_container_runs_locally_when_only_a_store_url_is_set(tmp_path: Path)
 def test_a_run_waiting_in_the_queue_counts_as_owned_by_a_live_process() -> None:
     assert LocalRunOwners(shared_store=True).alive(QUEUED_OWNER)
     assert LocalRunOwners(shared_store=False).alive(QUEUED_OWNER)
+
+
+def test_a_gone_process_of_this_host_counts_as_alive_only_in_cluster_mode() -> None:
+    here = LocalRunOwners().me().rpartition(":")[0]
+    gone = f"{here}:{2**22 + 7}"  # above the kernel's PID_MAX_LIMIT: never a live process
+
+    assert not LocalRunOwners(shared_store=True).alive(gone)
+    assert LocalRunOwners(shared_store=True, cluster=True).alive(gone)
 
 
 def test_a_jobs_queue_shows_in_its_plan_when_named(fake_engine: FakeEngine) -> None:
@@ -141,3 +151,18 @@ def test_the_worker_stops_a_run_it_holds_when_another_process_records_a_cancel()
     stops.check("r1")
 
     assert (before, control.cancel_requested, control.kill_requested) == (False, True, True)
+
+
+def test_worker_refuses_to_start_config_invalid_outside_cluster_mode() -> None:
+    with pytest.raises(ConfigInvalidError) as caught:
+        work(FlwdConfig(store_url=STORE), WorkerOptions(), io.StringIO(), {})
+
+    assert caught.value.context["field"] == "queue_url"
+
+
+def test_celery_app_takes_json_only_and_acknowledges_a_run_after_it_ended() -> None:
+    conf = make_app("redis://127.0.0.1:1/0").conf
+
+    assert (conf.task_acks_late, conf.task_reject_on_worker_lost) == (True, True)
+    assert conf.worker_prefetch_multiplier == 1 and conf.accept_content == ["json"]
+    assert conf.task_serializer == "json" and conf.task_ignore_result

@@ -79,3 +79,16 @@ def test_dispatchers_conform_to_the_dispatch_port_when_they_hold_no_run() -> Non
     ]
 
     assert [d.cancel("r1") or d.kill("r1") for d in dispatchers] == [False, False, False]
+
+
+def test_signature_adapters_conform_to_ports_without_io_when_constructed(tmp_path: Path) -> None:
+    from flwd.adapters.cosign_verifier import CosignSignatureVerifier
+    from flwd.adapters.fake_signatures import FakeSignatureVerifier
+    from flwd.adapters.pem_keys import PemSignatureKeyReader
+    from flwd.ports.signatures import SignatureKeyReader, SignatureVerifier
+
+    verifiers: list[SignatureVerifier] = [CosignSignatureVerifier(), FakeSignatureVerifier()]
+    reader: SignatureKeyReader = PemSignatureKeyReader(tmp_path / "nothing-here")
+
+    assert len(verifiers) == 2 and reader is not None
+    assert not (tmp_path / "nothing-here").exists()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -216,3 +217,19 @@ def test_a_taken_run_ends_error_secret_key_invalid_when_the_worker_has_another_k
 
     assert ended is not None and (ended.status, ended.code) == ("error", "secret.key.invalid")
     assert fake_engine.runtime.created == []
+
+
+def test_a_replica_follows_no_run_until_someone_waits_for_it(
+        fake_engine: FakeEngine, dispatcher: QueueDispatcher) -> None:
+    def following() -> int:
+        return sum(t.name == "flwd-follow" and t.is_alive() for t in threading.enumerate())
+
+    before = following()
+    started = _start(fake_engine, dispatcher)(RunRequest(job="hello", args={"name": "Ada"}))
+    idle = following()
+    with pytest.raises(TimeoutError):
+        started.result(timeout=0.05)
+
+    assert (idle, following()) == (before, before + 1)
+    dispatcher.cancel(started.run_id)
+    assert started.result(timeout=10).status == "canceled"

@@ -100,11 +100,12 @@ def prepare_run(
         env=env,
         args=public_args(specs, values),
         secret_files=tuple(f.name for f in secrets),
-        mounts=_SECRET_MOUNTS if secrets else _BASE_MOUNTS,
+        mounts=_mounts(job, secrets=bool(secrets)),
         decisions=(profile_decision, *decisions),
         pull_policy=job.container.pull_policy,
         timeout_seconds=job.timeout_seconds,
         queue=job.queue,
+        origin=job.origin,
     )
     redactor = Redactor([f.value.decode("utf-8") for f in secrets]) if secrets else _NO_SECRETS
     return PreparedRun(plan=plan, values=values, secrets=secrets, redactor=redactor,
@@ -112,6 +113,15 @@ def prepare_run(
 
 
 _NO_SECRETS = Redactor()
+
+
+def _mounts(job: JobSpec, *, secrets: bool) -> tuple[MountSpec, ...]:
+    """Section 2's mounts; an add-on job's files are in its image, so it has no job
+    directory and nothing is mounted at /flwd/job (SPEC section 10)."""
+    mounts: tuple[MountSpec, ...] = _SECRET_MOUNTS if secrets else _BASE_MOUNTS
+    if not job.directory:
+        mounts = tuple(m for m in mounts if m.source != "job")
+    return mounts
 
 
 def plan_as_dict(plan: RunPlan) -> dict[str, Any]:
@@ -155,4 +165,5 @@ def plan_as_dict(plan: RunPlan) -> dict[str, Any]:
         "pull_policy": plan.pull_policy.value,
         "timeout_seconds": plan.timeout_seconds,
         "queue": plan.queue,
+        "origin": plan.origin.as_dict() if plan.origin is not None else None,
     }

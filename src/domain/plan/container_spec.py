@@ -21,13 +21,13 @@ def build_container_spec(
     secrets_dir: str | None,
     host_env: Mapping[str, str] | None = None,
 ) -> ContainerSpec:
-    """The container for *plan*: the three mounts of SPEC section 2, /run/secrets only when
-    there are secrets, the host environment only when policy granted env inheritance."""
+    """The container for *plan*: the three mounts of SPEC section 2 (no job directory for an
+    add-on job, whose *job_dir* is empty), /run/secrets only when there are secrets, the host
+    environment only when policy granted env inheritance."""
     settings = plan.settings
-    mounts = [
-        Mount(source=job_dir, target=JOB_DIR, read_only=True),
-        Mount(source=run_dir, target=RUN_DIR, read_only=False),
-    ]
+    mounts = [Mount(source=run_dir, target=RUN_DIR, read_only=False)]
+    if job_dir:  # an add-on job has none: its files are in its image
+        mounts.insert(0, Mount(source=job_dir, target=JOB_DIR, read_only=True))
     if secrets_dir is not None and plan.secret_files:
         mounts.append(Mount(source=secrets_dir, target=SECRETS_DIR, read_only=True))
     env: dict[str, str] = {}

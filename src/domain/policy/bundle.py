@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from flwd.domain.spec.capabilities import parse_capability
 from flwd.domain.errors import ConfigInvalidError, SpecInvalidError
 from flwd.domain.spec.images import parse_registry_entry
-from flwd.domain.model import DEFAULT_PIDS, Overrides, PolicyBundle, Profile, Resources
+from flwd.domain.model import (
+    DEFAULT_PIDS,
+    Overrides,
+    PolicyBundle,
+    Profile,
+    Resources,
+    SignatureMode,
+)
 from flwd.domain.spec.quantity import parse_cpu, parse_memory, parse_pids
+
+if TYPE_CHECKING:
+    from flwd.ports.signatures import SignatureKey, SignatureKeyReader
 
 DEFAULT_BUNDLE = PolicyBundle()
 
@@ -20,6 +30,8 @@ _TOP_KEYS = frozenset(
         "allowed_registries",
         "ceilings",
         "overrides",
+        "verify_signatures",
+        "signature_keys",
     }
 )
 _CEILING_KEYS = frozenset({"cpu", "memory", "pids"})
@@ -66,7 +78,12 @@ class _Reader:
         return tuple(item.strip() if strip else item for item in value)
 
 
-def parse_policy(data: Mapping[str, object] | None, *, source: str = "policy") -> PolicyBundle:
+def parse_policy(
+    data: Mapping[str, object] | None,
+    *,
+    source: str = "policy",
+    keys: SignatureKeyReader | None = None,
+) -> PolicyBundle:
     """Validate a policy document (already parsed from YAML) into a ``PolicyBundle``.
 
     ``None`` (no policy file) gives the default bundle: every profile allowed, any registry,
@@ -76,7 +93,9 @@ def parse_policy(data: Mapping[str, object] | None, *, source: str = "policy") -
     ``allowed_registries`` entries are a host or a host/path prefix (see
     ``images.parse_registry_entry``), kept lower-cased. Capability names must be Linux
     capabilities or ``ALL`` (see ``capabilities.parse_capability``) and are upper-cased with
-    any ``CAP_`` prefix removed.
+    any ``CAP_`` prefix removed. ``verify_signatures`` is ``required``, ``permissive`` or
+    ``disabled`` (absent: by profile); each ``signature_keys`` path is read by *keys*, whose
+    ``ConfigInvalidError`` names the path (no reader given: a policy naming keys is refused).
     """
     if data is None:
         return DEFAULT_BUNDLE
@@ -89,6 +108,8 @@ def parse_policy(data: Mapping[str, object] | None, *, source: str = "policy") -
         allowed_registries=_registries(read, doc),
         ceilings=_ceilings(read, doc.get("ceilings")),
         overrides=_overrides(read, doc.get("overrides")),
+        verify_signatures=_signature_mode(read, doc.get("verify_signatures")),
+        signature_keys=_signature_keys(read, doc, keys),
     )
 
 
@@ -156,3 +177,20 @@ def _overrides(read: _Reader, value: object) -> Overrides:
         rootfs_writable=read.boolean(data, "rootfs_writable", "overrides.rootfs_writable"),
         env_inheritance=read.boolean(data, "env_inheritance", "overrides.env_inheritance"),
     )
+
+
+def _signature_mode(read: _Reader, value: object) -> SignatureMode | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() in SignatureMode.__members__.values():
+        return SignatureMode(value.strip().lower())
+    known = ", ".join(m.value for m in SignatureMode)
+    raise read.fail("verify_signatures", f"must be one of {known}, got {value!r}")
+
+
+def _signature_keys(read: _Reader, doc: Mapping[str, object], keys: SignatureKeyReader | None
+                    ) -> tuple[SignatureKey, ...]:
+    paths = tuple(dict.fromkeys(read.strings(doc, "signature_keys", "signature_keys")))
+    if paths and keys is None:
+        raise read.fail("signature_keys", "public key files cannot be read here")
+    return tuple(keys.read(path) for path in paths) if keys is not None else ()

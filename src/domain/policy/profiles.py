@@ -26,6 +26,8 @@ from flwd.domain.errors import (
     ConfigInvalidError,
     FlwdError,
     ImageRegistryNotAllowedError,
+    ImageSignatureInvalidError,
+    ImageSignatureRequiredError,
     PolicyCeilingExceededError,
     PolicyDeniedError,
     PolicyOverrideDeniedError,
@@ -301,6 +303,8 @@ _DENIAL_ERRORS: dict[str, type[PolicyDeniedError]] = {
         PolicyCeilingExceededError,
         RuntimeRootfulError,
         RuntimeLimitsUnenforcedError,
+        ImageSignatureRequiredError,  # an add-on's image.signature decision (signatures.py)
+        ImageSignatureInvalidError,
     )
 }
 

@@ -19,6 +19,7 @@ RUN_TIMED_OUT = "run.timed_out"
 RUN_FINISHED = "run.finished"
 # cluster mode: the run's worker was lost before its container started; queued again once
 RUN_REQUEUED = "run.requeued"
+SOURCE_REPINNED = "source.repinned"  # an on-run add-on's tag moved: {source, ref, old_digest, new_digest}
 
 
 class RunRecorder:

@@ -206,7 +206,8 @@ class ExecuteRun:
     ) -> str:
         run_id = queued.record.run_id
         owner = (info.root_uid, info.root_gid)
-        self._workspace.check_mount_source(queued.job.directory, owner)
+        if queued.job.directory:  # an add-on job's files are in its image
+            self._workspace.check_mount_source(queued.job.directory, owner)
         secrets_dir = None
         if queued.prepared.secrets:
             secrets_dir = self._secrets.materialise(run_id, queued.prepared.secrets, owner)

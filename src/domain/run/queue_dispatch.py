@@ -17,6 +17,7 @@ from flwd.domain.errors import RunStoreError
 from flwd.domain.model import RunStatus
 from flwd.domain.run import events as ev
 from flwd.domain.run.execution import QueuedRun
+from flwd.domain.run.pending import PendingCleanup
 from flwd.ports.clock import Clock
 from flwd.ports.events import EventListener
 from flwd.ports.owner import QUEUED_OWNER
@@ -41,8 +42,10 @@ class QueueDispatcher:
     """Enqueues runs (``RunQueue``) and follows them in the store; holds no container."""
 
     def __init__(self, *, queue: RunQueue, sealer: SecretSealer, store: RunStore, clock: Clock,
-                 owner: str, waiter: RunEventWaiter | None = None) -> None:
+                 owner: str, pending: PendingCleanup, waiter: RunEventWaiter | None = None
+                 ) -> None:
         self._queue = queue
+        self._pending = pending
         self._sealer = sealer
         self._store = store
         self._clock = clock
@@ -95,8 +98,10 @@ class QueueDispatcher:
             return False
         recorder = ev.RunRecorder(store=self._store, clock=self._clock, record=claimed,
                                   redact=lambda data: data, listeners=listeners)
-        recorder.emit(ev.RUN_CANCELED, {"reason": "canceled while queued"})
-        recorder.finish(RunStatus.CANCELED.value, duration_ms=0)
+        try:
+            recorder.emit(ev.RUN_CANCELED, {"reason": "canceled while queued"})
+        finally:  # claimed, so no worker will end it: its end is retried until the store takes it
+            self._pending.end_run(recorder, status=RunStatus.CANCELED.value, duration_ms=0)
         return True
 
     def _follow(self, run_id: str, seen: int, listeners: tuple[EventListener, ...]) -> RunRecord:

@@ -73,8 +73,10 @@ class SubmitRun:
             request_digest=digest,
             owner=self._owner,
         )
-        created = {"job_id": job.id, "profile": plan.profile.value, "image": plan.image,
-                   "args": dict(plan.args)}
+        created: dict[str, object] = {"job_id": job.id, "profile": plan.profile.value,
+                                      "image": plan.image, "args": dict(plan.args)}
+        if plan.origin is not None:  # an add-on job: where it came from (SPEC section 10)
+            created["origin"] = plan.origin.as_dict()
         try:
             self._store.create(record, ev.RUN_CREATED, created)
         except IdempotencyConflictError:

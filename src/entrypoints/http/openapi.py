@@ -34,7 +34,8 @@ _PLAN = ("job.not.found", "spec.invalid", "args.invalid")
 _STORE = ("run.store.failed", "store.unavailable")
 _POLICY = ("policy.denied", "image.registry.not.allowed", "policy.override.denied",
            "policy.profile.denied", "policy.ceiling.exceeded", "runtime.rootful",
-           "runtime.limits.unenforced")
+           "runtime.limits.unenforced",
+           "image.signature.required", "image.signature.invalid")  # add-on runs (section 10)
 
 #: Every error code each operation can answer (SPEC section 8). The unit tests provoke each
 #: status and check it is here; a route missing from this table fails the document's build.
@@ -46,7 +47,8 @@ ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
     "POST /plans": (*_AUTH, *_BODY, *_PLAN),
     "POST /runs": (*_AUTH, *_BODY, *_PLAN, *_POLICY, "container.runtime.unavailable",
                    "idempotency.conflict", *_STORE,
-                   "queue.unavailable", "secret.key.missing"),  # cluster mode (SPEC section 11)
+                   "queue.unavailable", "secret.key.missing",  # cluster mode (SPEC section 11)
+                   "E_OCI", "E_ADDON_MANIFEST"),  # an on-run add-on's re-pull and re-pin (section 10)
     "GET /runs": (*_AUTH, "request.invalid", *_STORE),
     "GET /runs/{run_id}": (*_AUTH, "run.not.found", *_STORE),
     "GET /runs/{run_id}/events": (*_AUTH, "request.invalid", "run.not.found", *_STORE),

@@ -50,8 +50,11 @@ STATUS_FOR_CODE: dict[str, int] = {
     "policy.ceiling.exceeded": 422,
     "runtime.rootful": 422,
     "runtime.limits.unenforced": 422,
+    "image.signature.required": 422,
+    "image.signature.invalid": 422,
     "container.runtime.unavailable": 422,
     "E_OCI": 422,
+    "E_ADDON_MANIFEST": 422,
     "secret.key.missing": 503,
     "secret.key.invalid": 503,
     "secret.write.failed": 503,
@@ -74,7 +77,7 @@ _FRAMEWORK_ERRORS: dict[int, type[FlwdError]] = {
 }
 
 #: Context keys safe and useful to show to API clients.
-_PUBLIC_CONTEXT = ("run_id", "decisions", "job", "field")
+_PUBLIC_CONTEXT = ("run_id", "decisions", "job", "field", "problems")  # problems: E_ADDON_MANIFEST
 
 
 def status_for(code: str) -> int:

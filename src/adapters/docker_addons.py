@@ -1,0 +1,90 @@
+"""The AddonImages port on Docker: pulls through the runtime adapter, reads files through
+docker-py's ``get_archive`` from a container that is created and never started."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import docker
+import docker.errors
+
+from flwd.adapters._addon_common import (
+    LABEL_ADDON_READER,
+    READER_COMMAND,
+    manifest_from_archive,
+    pinned_from_repo_digests,
+)
+from flwd.adapters._runtime_common import translate_api_error
+from flwd.adapters.docker_runtime import DockerRuntime
+from flwd.ports.addons import MANIFEST_PATHS, NO_MANIFEST, ManifestDocument, PinnedImage
+from flwd.ports.runtime import PullProgress
+
+_DIGEST_STATUS = "Digest: "  # the pull stream's own line naming what it resolved
+
+
+class DockerAddonImages:
+    """Add-on images in the image store of the Docker daemon *runtime* speaks to."""
+
+    def __init__(self, runtime: DockerRuntime) -> None:
+        self._runtime = runtime
+
+    def _api(self) -> docker.APIClient:
+        return self._runtime.client().api
+
+    def pull(self, ref: str, progress: Callable[[PullProgress], None]) -> PinnedImage:
+        resolved: list[str] = []
+
+        def watch(step: PullProgress) -> None:
+            if step.status.startswith(_DIGEST_STATUS):
+                resolved.append(step.status.removeprefix(_DIGEST_STATUS).strip())
+            progress(step)
+
+        self._runtime.ensure_image(ref, "always", watch)
+        try:
+            info = self._api().inspect_image(ref)
+        except Exception as exc:
+            raise translate_api_error(exc, "pull", image=ref) from exc
+        return pinned_from_repo_digests(ref, info.get("RepoDigests") or [],
+                                        resolved[-1] if resolved else "")
+
+    def present(self, pinned: str) -> bool:
+        return self._runtime.has_image(pinned)
+
+    def read_manifest(self, pinned: str) -> ManifestDocument:
+        api = self._api()
+        try:
+            created = api.create_container(pinned, command=READER_COMMAND, network_disabled=True,
+                                           labels={LABEL_ADDON_READER: pinned})
+        except Exception as exc:
+            raise translate_api_error(exc, "create", image=pinned) from exc
+        container_id = str(created["Id"])
+        try:
+            for path in MANIFEST_PATHS:
+                found = self._archive(api, container_id, pinned, path)
+                if found is not None:
+                    return found
+            return ManifestDocument(image=pinned, path=MANIFEST_PATHS[0], data=None, error=NO_MANIFEST)
+        finally:
+            self._remove(api, container_id)
+
+    @staticmethod
+    def _archive(api: Any, container_id: str, pinned: str, path: str) -> ManifestDocument | None:
+        try:
+            chunks, _ = api.get_archive(container_id, path)
+        except docker.errors.NotFound:
+            return None
+        except Exception as exc:
+            raise translate_api_error(exc, "copy", image=pinned, path=path) from exc
+        try:
+            return manifest_from_archive(chunks, image=pinned, path=path)
+        except Exception as exc:
+            raise translate_api_error(exc, "copy", image=pinned, path=path) from exc
+
+    @staticmethod
+    def _remove(api: Any, container_id: str) -> None:
+        try:
+            api.remove_container(container_id, force=True, v=True)
+        except docker.errors.NotFound:
+            return
+        except Exception as exc:
+            raise translate_api_error(exc, "remove", container=container_id) from exc

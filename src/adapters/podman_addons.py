@@ -1,0 +1,83 @@
+"""The AddonImages port on Podman: pulls through the runtime adapter, reads files through
+libpod's archive API from a container that is created and never started."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from flwd.adapters._addon_common import (
+    LABEL_ADDON_READER,
+    READER_COMMAND,
+    manifest_from_archive,
+    pinned_from_repo_digests,
+)
+from flwd.adapters.podman_api import LibpodApi
+from flwd.adapters.podman_runtime import PodmanRuntime
+from flwd.ports.addons import MANIFEST_PATHS, NO_MANIFEST, ManifestDocument, PinnedImage
+from flwd.ports.runtime import PullProgress
+
+
+class PodmanAddonImages:
+    """Add-on images in the image store of the Podman service *runtime* speaks to."""
+
+    def __init__(self, runtime: PodmanRuntime) -> None:
+        self._runtime = runtime
+
+    @property
+    def _api(self) -> LibpodApi:
+        return self._runtime.api
+
+    def pull(self, ref: str, progress: Callable[[PullProgress], None]) -> PinnedImage:
+        self._runtime.ensure_image(ref, "always", progress)
+        info = self._inspect(ref, "pull")
+        digests = [str(d) for d in info.get("RepoDigests") or ()]
+        return pinned_from_repo_digests(ref, digests, str(info.get("Digest") or ""))
+
+    def present(self, pinned: str) -> bool:
+        return self._runtime.has_image(pinned)
+
+    def read_manifest(self, pinned: str) -> ManifestDocument:
+        container_id = self._create_reader(pinned)
+        try:
+            for path in MANIFEST_PATHS:
+                found = self._archive(container_id, pinned, path)
+                if found is not None:
+                    return found
+            return ManifestDocument(image=pinned, path=MANIFEST_PATHS[0], data=None, error=NO_MANIFEST)
+        finally:
+            self._remove(container_id)
+
+    def _inspect(self, image: str, action: str) -> dict[str, Any]:
+        response = self._api.call("get", f"/images/{image}/json", action)
+        if response.status_code != 200:
+            raise self._api.fail(response, action, image=image)
+        return dict(response.json())
+
+    def _create_reader(self, pinned: str) -> str:
+        body = {"image": pinned, "command": READER_COMMAND, "labels": {LABEL_ADDON_READER: pinned},
+                "netns": {"nsmode": "none"}}
+        response = self._api.call("post", "/containers/create", "create", data=json.dumps(body),
+                                  headers={"Content-Type": "application/json"})
+        if response.status_code != 201:
+            raise self._api.fail(response, "create", image=pinned)
+        return str(response.json()["Id"])
+
+    def _archive(self, container_id: str, pinned: str, path: str) -> ManifestDocument | None:
+        response = self._api.call("get", f"/containers/{container_id}/archive", "copy",
+                                  params={"path": path}, stream=True)
+        try:
+            if response.status_code == 404:
+                return None
+            if response.status_code != 200:
+                raise self._api.fail(response, "copy", image=pinned, path=path)
+            chunks = self._api.streamed(response.iter_content(chunk_size=65536), "copy")
+            return manifest_from_archive(chunks, image=pinned, path=path)
+        finally:
+            response.close()
+
+    def _remove(self, container_id: str) -> None:
+        response = self._api.call("delete", f"/containers/{container_id}", "remove",
+                                  params={"force": True, "v": True})
+        if response.status_code not in (200, 204, 404):
+            raise self._api.fail(response, "remove", container=container_id)
