@@ -48,6 +48,8 @@ from typing import Iterator  # noqa: E402
 
 from dependency_injector import providers  # noqa: E402
 
+from flwd.adapters.fake_addons import FakeAddonImages  # noqa: E402
+from flwd.adapters.fake_signatures import FakeSignatureVerifier  # noqa: E402
 from flwd.adapters.fake_runtime import FakeRuntime  # noqa: E402
 from flwd.entrypoints.config import FlwdConfig  # noqa: E402
 from flwd.entrypoints.container import Container, build_container  # noqa: E402
@@ -91,6 +93,8 @@ def engine(tmp_path: Path, jobs_root: Path, fake_runtime: FakeRuntime,
                         cancel_grace=1.0)
     container = build_container(config)
     container.runtime.override(providers.Object(fake_runtime))
+    container.addon_images.override(providers.Object(FakeAddonImages()))
+    container.signatures.override(providers.Object(FakeSignatureVerifier()))
     container.secrets.override(providers.Object(fake_secrets))
     container.workspace.override(providers.Object(fake_workspace))
     container.env.override(providers.Object({"HOME": str(tmp_path), "HOST_CANARY": "x"}))

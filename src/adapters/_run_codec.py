@@ -7,7 +7,7 @@ import binascii
 import json
 from typing import Any, Mapping, Sequence
 
-from flwd.domain.errors import FlwdError, RequestInvalidError
+from flwd.domain.errors import FlwdError, RequestInvalidError, RunNotActiveError
 from flwd.ports.store import EventRecord, RunRecord
 
 MAX_LIMIT = 500
@@ -16,7 +16,7 @@ ACTIVE_STATUSES = ("queued", "pulling", "running")
 COLUMNS = (
     "run_id", "job_id", "status", "profile", "created_at", "args", "decisions", "runtime",
     "image", "container_id", "started_at", "finished_at", "exit_code", "code", "detail",
-    "idempotency_key", "request_digest", "owner",
+    "idempotency_key", "request_digest", "owner", "origin",
 )  # fmt: skip
 
 
@@ -26,6 +26,7 @@ def run_values(run: RunRecord) -> tuple[object, ...]:
     values["status"] = str(run.status)
     values["args"] = dumps(dict(run.args))
     values["decisions"] = dumps([dict(d) for d in run.decisions])
+    values["origin"] = dumps(dict(run.origin))
     return tuple(values[name] for name in COLUMNS)
 
 
@@ -33,6 +34,7 @@ def run_from_row(row: Sequence[Any]) -> RunRecord:
     values = dict(zip(COLUMNS, row))
     values["args"] = json.loads(values["args"])
     values["decisions"] = tuple(json.loads(values["decisions"]))
+    values["origin"] = json.loads(values["origin"])
     return RunRecord(**values)
 
 
@@ -45,6 +47,15 @@ def check_same_run(run_id: str, run: RunRecord | None) -> None:
     """An ``append`` may only replace the row of the run it appends to."""
     if run is not None and run.run_id != run_id:
         raise FlwdError(f"run record {run.run_id} given for run {run_id}", run_id=run_id)
+
+
+def check_still_active(run_id: str, status: str) -> None:
+    """``run.finished`` is a run's last event (SPEC section 6): a process that records for a
+    run another one has ended (a worker back after a sweeper ended its run ``worker.lost``)
+    is refused with ``run.not.active`` and records nothing."""
+    if status not in ACTIVE_STATUSES:
+        raise RunNotActiveError(f"run {run_id} already ended {status}: nothing more is recorded",
+                                run_id=run_id, status=status)
 
 
 def dumps(value: object) -> str:
@@ -65,6 +76,7 @@ def normalise(run: RunRecord) -> RunRecord:
         status=str(run.status),
         args=roundtrip(run.args),
         decisions=tuple(decisions),
+        origin=roundtrip(run.origin),
     )
 
 

@@ -40,6 +40,7 @@ def tables(sorted_text: str = "") -> tuple[str, ...]:
         )""",
         "CREATE INDEX run_beats_at ON run_beats (beat_at)",
         "CREATE INDEX run_beats_worker ON run_beats (worker_id)",
+        "CREATE INDEX runs_owner ON runs (owner, status)",
     )
 
 
@@ -75,9 +76,24 @@ class SqlWorkerRegistry:
                           " ORDER BY worker_id", () if since is None else (since,))
         return [_worker_from_row(row) for row in rows]
 
+    def runs_of(self, owner: str) -> Sequence[RunRecord]:
+        m = self.MARK
+        active = ", ".join([m] * len(codec.ACTIVE_STATUSES))
+        rows = self._read(f"{SELECT_RUN} WHERE owner = {m} AND status IN ({active})"
+                          " ORDER BY created_at, run_id", (owner, *codec.ACTIVE_STATUSES))
+        return [codec.run_from_row(row) for row in rows]
+
     def stale_runs(self, before: str) -> Sequence[RunBeat]:
-        rows = self._read(f"SELECT {', '.join(BEAT_COLUMNS)} FROM run_beats"
-                          f" WHERE beat_at < {self.MARK} ORDER BY beat_at, run_id", (before,))
+        m = self.MARK
+        active = ", ".join([m] * len(codec.ACTIVE_STATUSES))
+        rows = self._read(
+            f"SELECT {', '.join(BEAT_COLUMNS)} FROM run_beats WHERE beat_at < {m}"
+            # a worker lost before its first heartbeat naming a run it had taken
+            " UNION ALL SELECT r.run_id, w.worker_id, 0, w.last_heartbeat"
+            " FROM runs r JOIN workers w ON w.worker_id = r.owner"
+            f" WHERE w.last_heartbeat < {m} AND r.status IN ({active})"
+            " AND NOT EXISTS (SELECT 1 FROM run_beats b WHERE b.run_id = r.run_id)"
+            " ORDER BY 4, 1", (before, before, *codec.ACTIVE_STATUSES))
         return [RunBeat(run_id=r[0], worker_id=r[1], container_started=bool(r[2]),
                         beat_at=r[3]) for r in rows]
 
@@ -85,14 +101,18 @@ class SqlWorkerRegistry:
         m = self.MARK
         active = ", ".join([m] * len(codec.ACTIVE_STATUSES))
         with self._write() as conn:
-            dropped = conn.execute(
+            conn.execute(
                 f"DELETE FROM run_beats WHERE run_id = {m} AND worker_id = {m} AND beat_at = {m}",
-                (beat.run_id, beat.worker_id, beat.beat_at)).rowcount
-            if dropped != 1:
-                return None
+                (beat.run_id, beat.worker_id, beat.beat_at))
+            if conn.execute(f"SELECT 1 FROM run_beats WHERE run_id = {m}",
+                            (beat.run_id,)).fetchone() is not None:
+                return None  # a newer heartbeat (or another worker's) names the run
             claimed = conn.execute(
-                f"UPDATE runs SET owner = {m} WHERE run_id = {m} AND status IN ({active})",
-                (claimant, beat.run_id, *codec.ACTIVE_STATUSES)).rowcount
+                f"UPDATE runs SET owner = {m} WHERE run_id = {m} AND owner = {m}"
+                f" AND status IN ({active}) AND NOT EXISTS (SELECT 1 FROM workers"
+                f" WHERE worker_id = {m} AND last_heartbeat > {m})",
+                (claimant, beat.run_id, beat.worker_id, *codec.ACTIVE_STATUSES,
+                 beat.worker_id, beat.beat_at)).rowcount
             if claimed != 1:
                 return None
             row = conn.execute(f"{SELECT_RUN} WHERE run_id = {m}", (beat.run_id,)).fetchone()

@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from flwd.adapters import _run_codec as codec
+from flwd.adapters.fake_sources import FakeSources
 from flwd.adapters.fake_workers import FakeWorkerRegistry
 from flwd.domain.errors import (
     FlwdError,
@@ -18,7 +19,7 @@ from flwd.domain.errors import (
 from flwd.ports.store import EventRecord, RunPage, RunRecord
 
 
-class FakeRunStore(FakeWorkerRegistry):
+class FakeRunStore(FakeSources, FakeWorkerRegistry):
     """A ``RunStore`` (and ``WorkerRegistry``) in memory with the SQLite store's semantics
     (seq, paging, errors).
 
@@ -28,6 +29,7 @@ class FakeRunStore(FakeWorkerRegistry):
     """
 
     def __init__(self, *, full: bool = False, refused_events: Iterable[str] = ()) -> None:
+        FakeSources.__init__(self)
         self.runs: dict[str, RunRecord] = {}
         self.event_log: dict[str, list[EventRecord]] = {}
         self.full = full
@@ -65,6 +67,7 @@ class FakeRunStore(FakeWorkerRegistry):
         with self._lock:
             if run_id not in self.runs:
                 raise RunNotFoundError(f"no run with id {run_id}", run_id=run_id)
+            codec.check_still_active(run_id, self.runs[run_id].status)
             log = self.event_log[run_id]
             event = _event(run_id, len(log) + 1, event_type, time, event_data)
             if run is not None:

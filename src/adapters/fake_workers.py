@@ -48,21 +48,36 @@ class FakeWorkerRegistry:
             found = [w for w in workers.values() if since is None or w.last_heartbeat >= since]
         return sorted(found, key=lambda w: w.worker_id)
 
+    def runs_of(self, owner: str) -> Sequence[RunRecord]:
+        with self._lock:
+            runs = [r for r in self.runs.values()
+                    if r.owner == owner and r.status in codec.ACTIVE_STATUSES]
+        return sorted(runs, key=lambda r: (r.created_at, r.run_id))
+
     def stale_runs(self, before: str) -> Sequence[RunBeat]:
-        beats = self.run_beats
+        workers, beats = self.worker_rows, self.run_beats
         with self._lock:
             found = [b for b in beats.values() if b.beat_at < before]
+            found += [RunBeat(run_id=r.run_id, worker_id=r.owner, container_started=False,
+                              beat_at=workers[r.owner].last_heartbeat)
+                      for r in self.runs.values()
+                      if r.owner in workers and workers[r.owner].last_heartbeat < before
+                      and r.status in codec.ACTIVE_STATUSES and r.run_id not in beats]
         return sorted(found, key=lambda b: (b.beat_at, b.run_id))
 
     def claim_lost(self, beat: RunBeat, claimant: str) -> RunRecord | None:
         self._check_registry_writable()
-        beats = self.run_beats
+        workers, beats = self.worker_rows, self.run_beats
         with self._lock:
-            if beats.get(beat.run_id) != beat:
-                return None
-            del beats[beat.run_id]
+            if beats.get(beat.run_id) == beat:
+                del beats[beat.run_id]
+            if beat.run_id in beats:
+                return None  # a newer heartbeat (or another worker's) names the run
             run = self.runs.get(beat.run_id)
-            if run is None or run.status not in codec.ACTIVE_STATUSES:
+            worker = workers.get(beat.worker_id)
+            if (run is None or run.owner != beat.worker_id
+                    or run.status not in codec.ACTIVE_STATUSES
+                    or (worker is not None and worker.last_heartbeat > beat.beat_at)):
                 return None
             self.runs[beat.run_id] = claimed = run.evolve(owner=claimant)
             return claimed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from flwd.adapters._sql_sources import SOURCES_TABLE
 from flwd.adapters._sql_workers import tables
 
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (run_id, seq)
         )""",
     ),
+    # Sources (SPEC section 10) live beside the runs; a run records its job's origin.
+    (SOURCES_TABLE.format(collate='COLLATE "C"'),
+     "ALTER TABLE runs ADD COLUMN origin TEXT NOT NULL DEFAULT '{}'"),
     # cluster mode's worker registry: worker and run heartbeats (SPEC section 11)
     tables(' COLLATE "C"'),
 )

@@ -22,6 +22,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from flwd.adapters import _run_codec as codec
 from flwd.adapters._sql_reads import SELECT_RUN as _SELECT_RUN
 from flwd.adapters._sql_reads import SqlRunReads
+from flwd.adapters._sql_sources import SqlSources
 from flwd.adapters._sql_workers import SqlWorkerRegistry
 from flwd.adapters.pg_listen import CHANNEL, EventSignal
 from flwd.adapters.pg_schema import SchemaTooNewError, migrate
@@ -50,7 +51,7 @@ logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
-class PostgresRunStore(SqlRunReads, SqlWorkerRegistry):
+class PostgresRunStore(SqlRunReads, SqlSources, SqlWorkerRegistry):
     """``RunStore`` (and ``WorkerRegistry``) on PostgreSQL; connects (and migrates the schema) on first use."""
 
     MARK = "%s"
@@ -90,10 +91,11 @@ class PostgresRunStore(SqlRunReads, SqlWorkerRegistry):
         values = codec.run_values(run) if run is not None else None
         with self._write() as conn:
             found = conn.execute(
-                "UPDATE runs SET last_seq = last_seq + 1 WHERE run_id = %s RETURNING last_seq",
-                (run_id,)).fetchone()
+                "UPDATE runs SET last_seq = last_seq + 1 WHERE run_id = %s"
+                " RETURNING last_seq, status", (run_id,)).fetchone()
             if found is None:
                 raise RunNotFoundError(f"no run with id {run_id}", run_id=run_id)
+            codec.check_still_active(run_id, str(found[1]))  # rolls the counter back
             row = (run_id, int(found[0]), event_type, time, text)
             _insert_event(conn, row)
             if run is not None and values is not None:

@@ -13,6 +13,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from flwd.adapters import _run_codec as codec
 from flwd.adapters._sql_reads import SELECT_RUN as _SELECT_RUN
 from flwd.adapters._sql_reads import SqlRunReads
+from flwd.adapters._sql_sources import SOURCES_TABLE, SqlSources
 from flwd.adapters._sql_workers import SqlWorkerRegistry, tables
 from flwd.domain.errors import (
     ConfigInvalidError,
@@ -21,6 +22,7 @@ from flwd.domain.errors import (
     RunNotFoundError,
     RunStoreError,
 )
+from flwd.ports.sources import Source
 from flwd.ports.store import EventRecord, RunRecord
 
 COLUMNS = codec.COLUMNS
@@ -67,6 +69,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # from the file); they cannot be recomputed without the secrets, so they go. With
     # secure_delete on, SQLite zeroes the old bytes instead of leaving them in free space.
     ("UPDATE runs SET request_digest = NULL WHERE request_digest IS NOT NULL",),
+    # Sources (SPEC section 10) live beside the runs; a run records its job's origin.
+    (SOURCES_TABLE.format(collate=""), "ALTER TABLE runs ADD COLUMN origin TEXT NOT NULL DEFAULT '{}'"),
     # cluster mode's worker registry (SPEC section 11); empty in single-host mode
     tables(),
 )
@@ -77,7 +81,7 @@ _INSERT_EVENT = "INSERT INTO events (run_id, seq, type, time, data) VALUES (?, ?
 _STORAGE_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
 
 
-class SqliteRunStore(SqlRunReads, SqlWorkerRegistry):
+class SqliteRunStore(SqlRunReads, SqlSources, SqlWorkerRegistry):
     """``RunStore`` (and ``WorkerRegistry``) on one SQLite file: WAL, ``BEGIN IMMEDIATE`` writes, lazy connection.
 
     One connection serves every thread behind a lock; other processes on the same file are
@@ -112,8 +116,10 @@ class SqliteRunStore(SqlRunReads, SqlWorkerRegistry):
     ) -> EventRecord:
         codec.check_same_run(run_id, run)
         with self._write() as conn:
-            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
+            found = conn.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if found is None:
                 raise RunNotFoundError(f"no run with id {run_id}", run_id=run_id)
+            codec.check_still_active(run_id, str(found[0]))
             (seq,) = conn.execute(
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?", (run_id,)
             ).fetchone()
@@ -137,6 +143,12 @@ class SqliteRunStore(SqlRunReads, SqlWorkerRegistry):
                 return None
             row = conn.execute(f"{_SELECT_RUN} WHERE run_id = ?", (run_id,)).fetchone()
             return _run_from_row(row)
+
+    def list_sources(self) -> Sequence[Source]:
+        """No database file yet: no source was ever added (``flwd :jobs`` creates none)."""
+        if self._conn is None and not self.path.exists():
+            return []
+        return SqlSources.list_sources(self)
 
     def close(self) -> None:
         """Close the connection; the next call opens a new one."""

@@ -268,6 +268,27 @@ class RemoteServerError(FlwdError):
     code = "server.unreachable"
 
 
+# --- sources (SPEC section 10) --------------------------------------------------------
+
+
+class SourceTrustRequiredError(FlwdError):
+    """An add-on source was added without the explicit ``trusted: true`` opt-in."""
+
+    code = "source.trust.required"
+
+
+class SourceExistsError(FlwdError):
+    """A source of that name is already added."""
+
+    code = "source.exists"
+
+
+class SourceNotFoundError(FlwdError):
+    """No source of that name is added (or configured)."""
+
+    code = "source.not.found"
+
+
 def all_error_classes() -> tuple[type[FlwdError], ...]:
     """Every FlwdError subclass, for the guard test that codes are unique and mapped."""
     seen: list[type[FlwdError]] = []

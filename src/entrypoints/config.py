@@ -38,6 +38,8 @@ class FlwdConfig:
     config_file: str | None = None
     secret_key_file: str | None = None  # the file's setting; FLWD_SECRET_KEY[_FILE] win
     secret_key: SecretKey | None = None  # reprs its source only, never its text
+    # `sources:` (SPEC section 10): (name, ref, trusted, pull_policy, type) per declared source
+    sources: tuple[tuple[str, str, bool, str, str], ...] = ()
     # cluster mode's worker liveness (SPEC section 11)
     heartbeat_interval: float = 5.0
     worker_timeout: float = 30.0
@@ -120,7 +122,8 @@ def _read_mapping(path: Path) -> dict[str, Any]:
 _KNOWN_KEYS: dict[str, frozenset[str] | None] = {
     "jobs_dir": None, "data_dir": None, "runtime": None, "policy_file": None,
     "cancel_grace": None, "max_concurrent_runs": None, "store_url": None, "queue_url": None,
-    "secret_key_file": None, "heartbeat_interval": None, "worker_timeout": None,
+    "secret_key_file": None, "sources": None, "heartbeat_interval": None,
+    "worker_timeout": None,
     "security": frozenset({"default_profile"}), "server": frozenset({"bind"}),
     "auth": frozenset({"tokens"}),
 }
@@ -175,6 +178,8 @@ def _apply_file(config: FlwdConfig, data: Mapping[str, Any], path: Path) -> Flwd
         changes["queue_url"] = _queue(data["queue_url"], where)
     if "secret_key_file" in data:
         changes["secret_key_file"] = rel(data["secret_key_file"], "secret_key_file")
+    if "sources" in data:
+        changes["sources"] = _sources(data["sources"], where)
     for key in _LIVENESS_KEYS:
         if key in data:
             changes[key] = _duration(data[key], key, where)
@@ -247,6 +252,39 @@ def _apply_flags(config: FlwdConfig, flags: CliOverrides, env: Mapping[str, str]
     if flags.token:
         changes["token"] = flags.token
     return replace(config, **changes)
+
+
+_SOURCE_KEYS = ("name", "type", "ref", "trusted", "pull_policy")
+
+
+def _sources(raw: object, where: str) -> tuple[tuple[str, str, bool, str, str], ...]:
+    """``sources: [{name, type: oci, ref, trusted, pull_policy}]``; the rules of a source
+    request (name, trust, registry) are checked when it is added, as for the CLI and API."""
+    if not isinstance(raw, list):
+        raise ConfigInvalidError(f"{where}: sources must be a list of mappings", field="sources")
+    declared: list[tuple[str, str, bool, str, str]] = []
+    for index, entry in enumerate(raw):
+        at = f"sources[{index}]"
+        if not isinstance(entry, dict):
+            raise ConfigInvalidError(f"{where}: {at} must be a mapping with name and ref", field=at)
+        unknown = sorted(str(k) for k in entry if k not in _SOURCE_KEYS)
+        if unknown:
+            raise ConfigInvalidError(f"{where}: {at}: unknown key {unknown[0]!r} (known: "
+                                     f"{', '.join(_SOURCE_KEYS)})", field=f"{at}.{unknown[0]}")
+        trusted = entry.get("trusted", False)
+        if not isinstance(trusted, bool):
+            raise ConfigInvalidError(f"{where}: {at}.trusted must be true or false",
+                                     field=f"{at}.trusted")
+        declared.append((_string(entry.get("name"), f"{at}.name", where),
+                         _string(entry.get("ref"), f"{at}.ref", where), trusted,
+                         _string(entry.get("pull_policy", "on-add"), f"{at}.pull_policy", where),
+                         _string(entry.get("type", "oci"), f"{at}.type", where)))
+    names = [d[0] for d in declared]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate is not None:
+        raise ConfigInvalidError(f"{where}: sources: the name {duplicate!r} is declared twice",
+                                 field="sources")
+    return tuple(declared)
 
 
 _LIVENESS_KEYS = ("heartbeat_interval", "worker_timeout")

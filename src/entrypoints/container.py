@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from functools import partial
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator, Mapping
@@ -17,6 +18,8 @@ from flwd.domain.policy.bundle import parse_policy
 from flwd.domain.policy.profiles import effective_profile
 from flwd.domain.policy.signatures import ImageSignatureCheck
 from flwd.domain.plan.use_cases import EngineSettings, ListJobs, PlanJob
+from flwd.domain.sources.jobs import SourceJobs
+from flwd.domain.spec.addon import parse_addon_manifest
 from flwd.entrypoints.config import FlwdConfig, read_yaml_mapping
 from flwd.ports.kinds import DispatchKind, StoreKind
 from flwd.ports.owner import QUEUED_OWNER
@@ -51,10 +54,14 @@ if TYPE_CHECKING:
         pg_store,
         runtime_detect,
         secret_sealer,
+        sqlite_sources,
         sqlite_store,
     )
     from flwd.domain.run import execution, orphans, reconcile, start, use_cases
     from flwd.domain.run import queue_dispatch, remote_stop, take
+    from flwd.domain.sources import health as source_health
+    from flwd.domain.sources import on_run as source_on_run
+    from flwd.domain.sources import use_cases as source_cases
     from flwd.domain.run import pending as run_pending
     from flwd.domain.run import supervisor as run_supervisor
     from flwd.adapters import kombu_probe
@@ -81,9 +88,16 @@ else:
         Lazy(f"flwd.domain.worker.{name}") for name in ("liveness", "query", "requeue", "sweep"))
     queue_dispatch, remote_stop, take = (
         Lazy(f"flwd.domain.run.{name}") for name in ("queue_dispatch", "remote_stop", "take"))
-    docker_addons, podman_addons = (Lazy(f"flwd.adapters.{n}") for n in ("docker_addons", "podman_addons"))
+    docker_addons, podman_addons, sqlite_sources = (
+        Lazy(f"flwd.adapters.{name}") for name in ("docker_addons", "podman_addons",
+                                                   "sqlite_sources"))
+    source_cases = Lazy("flwd.domain.sources.use_cases")
+    source_on_run = Lazy("flwd.domain.sources.on_run")
+    source_health = Lazy("flwd.domain.sources.health")
 
 
+NO_SOURCES_DETAIL = ("this server was started with --no-runtime (plan-only): adding or "
+                     "refreshing a source pulls its image, which it cannot do")
 NO_RUNTIME_DETAIL = ("this server was started with --no-runtime (plan-only): it cannot run jobs; "
                      "the run was validated and recorded, and ended without starting")
 
@@ -197,6 +211,9 @@ class Container(containers.DeclarativeContainer):
     # cosign signatures of add-on images (SPEC section 10): check_image_signature's verifier
     signatures = providers.Singleton(cosign_verifier.CosignSignatureVerifier)
     # at add and refresh: the profile of no particular run (FLWD_PROFILE, the configuration's)
+    # before each add-on run: the same check under the run's own profile (SPEC section 10)
+    signature_check_for = providers.Factory(partial, ImageSignatureCheck, bundle=bundle,
+                                            verifier=signatures)
     signature_check = providers.Factory(
         ImageSignatureCheck, bundle=bundle, verifier=signatures,
         profile=providers.Callable(effective_profile, requested=None, env=config.env_profile,
@@ -209,7 +226,36 @@ class Container(containers.DeclarativeContainer):
         bundle=bundle,
         cancel_grace=config.cancel_grace,
     )
-    list_jobs = providers.Singleton(ListJobs, catalog=catalog)
+    # --- sources (SPEC section 10): add-on jobs are listed from the store's records alone;
+    # `flwd :jobs` reads the SQLite file read-only (when there is one) without the store adapter
+    source_listing = providers.Selector(
+        config.store,
+        sqlite=providers.Singleton(sqlite_sources.SqliteSourceListing, path=config.db_path),
+        postgresql=store,
+    )
+    manifest_parser = providers.Object(parse_addon_manifest)
+    source_jobs = providers.Singleton(SourceJobs, manifest_parser)
+    # a plan-only server (--no-runtime) validates a source request, then refuses to pull it
+    source_images = providers.Selector(
+        config.dispatch,
+        local=addon_images,
+        queue=addon_images,  # a cluster replica adds sources with the runtime of its host
+        none=providers.Singleton(source_cases.NoRuntimeImages, detail=NO_SOURCES_DETAIL),
+    )
+    source_deps = providers.Factory(
+        source_cases.SourceDeps, store=store, images=source_images, parse=manifest_parser, clock=clock,
+        bundle=bundle, check_signature=signature_check,
+    )
+    add_source = providers.Factory(source_cases.AddSource, deps=source_deps)
+    refresh_source = providers.Factory(source_cases.RefreshSource, deps=source_deps)
+    remove_source = providers.Factory(source_cases.RemoveSource, store=store)
+    query_sources = providers.Factory(source_cases.QuerySources, store=store, parse=manifest_parser)
+    check_sources = providers.Factory(
+        source_health.CheckSources, store=store, images=addon_images, parse=manifest_parser,
+        check_signature=signature_check,
+    )
+    list_jobs = providers.Singleton(ListJobs, catalog=catalog, sources=source_listing,
+                                    addon_jobs=source_jobs)
     plan_job = providers.Factory(PlanJob, jobs=list_jobs, settings=settings)
     pending = providers.Singleton(run_pending.PendingCleanup)
     execute_run = providers.Singleton(
@@ -254,9 +300,14 @@ class Container(containers.DeclarativeContainer):
                                   store=store, clock=clock, owner=owner, pending=pending,
                                   waiter=store),
     )
+    addon_pre_run = providers.Factory(
+        source_on_run.AddonPreRun, jobs=list_jobs, plan=plan_job, store=store,
+        images=source_images, refresh=refresh_source,
+        signatures=signature_check_for,
+    )
     start_run = providers.Factory(
         start.StartRun, submit=submit_run, dispatcher=dispatcher, store=store, clock=clock,
-        pending=pending,
+        pending=pending, pre_run=addon_pre_run,
     )
     start_detached_run = providers.Factory(
         start.StartRun, submit=submit_run, store=store, clock=clock, pending=pending,
@@ -264,6 +315,7 @@ class Container(containers.DeclarativeContainer):
             config.dispatch, queue=dispatcher,
             local=providers.Factory(build_detaching_dispatcher, container=__self__),
             none=providers.Factory(build_detaching_dispatcher, container=__self__)),
+        pre_run=addon_pre_run,
     )
     query_runs = providers.Factory(use_cases.QueryRuns, store=store, pending=pending)
     reconcile_runs = providers.Factory(
@@ -310,7 +362,7 @@ class Container(containers.DeclarativeContainer):
     worker_liveness = providers.Singleton(
         worker_liveness.WorkerLiveness, registry=store, store=store, runtime=runtime.provider,
         clock=clock, interval=config.heartbeat_interval, timeout=config.worker_timeout,
-        requeue=requeue, pending=pending,
+        requeue=requeue, pending=pending, secrets=secrets,
         on_disowned=providers.Factory(stop_runs, supervisor=supervisor))
     # what a worker tells at start and stop (ports.worker.WorkerHook): its heartbeats, the
     # lost-run sweep and the removal of containers it no longer owns

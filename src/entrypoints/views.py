@@ -51,7 +51,8 @@ def arg_from_view(view: Mapping[str, Any]) -> ArgSpec:
 
 def job_summary(job: JobSpec) -> dict[str, Any]:
     return {"id": job.id, "name": job.name, "description": job.description, "image": job.image,
-            "warnings": list(job.warnings)}
+            "warnings": list(job.warnings),
+            "origin": job.origin.as_dict() if job.origin is not None else None}
 
 
 def job_view(job: JobSpec) -> dict[str, Any]:
@@ -102,4 +103,5 @@ def run_view(run: RunRecord) -> dict[str, Any]:
         "exit_code": run.exit_code,
         "code": run.code,
         "detail": run.detail,
+        "origin": dict(run.origin) or None,
     }

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol
 
-from flwd.ports.runtime import PullProgress
+if TYPE_CHECKING:  # `flwd :jobs` lists add-on jobs through this module without the run side
+    from flwd.ports.runtime import PullProgress
 
 #: Where an add-on keeps its manifest (SPEC section 10), in the order they are looked for:
 #: the Go flwd's path first.

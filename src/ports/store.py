@@ -28,6 +28,8 @@ class RunRecord:
     idempotency_key: str | None = None
     request_digest: str | None = None
     owner: str = ""
+    # where the job came from: an add-on's {source, kind, ref, digest, addon_version}; {} local
+    origin: Mapping[str, Any] = field(default_factory=dict)
 
     def evolve(self, **changes: Any) -> RunRecord:
         return replace(self, **changes)

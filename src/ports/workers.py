@@ -51,17 +51,26 @@ class WorkerRegistry(Protocol):
         None), ordered by worker id."""
         ...
 
+    def runs_of(self, owner: str) -> Sequence[RunRecord]:
+        """The active runs *owner* (a worker's tag) holds, oldest first: what its heartbeat
+        names (one indexed query, however many runs the cluster holds)."""
+        ...
+
     def stale_runs(self, before: str) -> Sequence[RunBeat]:
-        """Run heartbeats older than *before*, oldest first (of runs that may since have
-        ended: ``claim_lost`` tells)."""
+        """Run heartbeats older than *before*, and, for each active run owned by a worker
+        whose last heartbeat is older than *before* and named by no run heartbeat (the
+        worker was lost before its first heartbeat naming it), one made of that worker's
+        last heartbeat (container not started); oldest first. Their runs may have ended
+        since: ``claim_lost`` tells."""
         ...
 
     def claim_lost(self, beat: RunBeat, claimant: str) -> RunRecord | None:
         """Atomically, across processes and hosts: drop *beat* if it is still the run's
-        latest heartbeat (same worker, same ``beat_at``) and make *claimant* the owner of its
-        run if that run is still active. The run as claimed, or None when the heartbeat was
-        renewed, another claimant took it first, or the run has ended (the stale heartbeat is
-        dropped then too). So two sweepers never both act on one lost run."""
+        latest heartbeat, and make *claimant* the owner of its run if the run is still
+        active, still owned by the beat's worker, and that worker has not heartbeaten since.
+        The run as claimed, or None when a newer heartbeat names the run, another claimant
+        took it first, or the run has ended (the stale heartbeat is dropped then too). So
+        two sweepers never both act on one lost run."""
         ...
 
     def remove_worker(self, worker_id: str) -> None:

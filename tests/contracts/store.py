@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import pytest
 
@@ -11,6 +11,7 @@ from flwd.domain.errors import (
     FlwdError,
     IdempotencyConflictError,
     RequestInvalidError,
+    RunNotActiveError,
     RunNotFoundError,
 )
 from flwd.ports.store import RunRecord, RunStore
@@ -31,6 +32,20 @@ def make_run(run_id: str, second: int = 0, **changes: Any) -> RunRecord:
     return RunRecord(**values)
 
 
+T = TypeVar("T")
+
+
+def together(calls: list[Callable[[], T]]) -> list[T]:
+    """Each of *calls* in its own thread, all at once; their results (in no set order)."""
+    results: list[T] = []
+    threads = [threading.Thread(target=lambda call=call: results.append(call())) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def check_store_contract(store: RunStore) -> None:
     """Every rule of the RunStore port; *store* must start empty."""
     _check_create_and_read_back(store)
@@ -42,6 +57,7 @@ def check_store_contract(store: RunStore) -> None:
     _check_active(store)
     _check_claim_takes_an_orphan_once(store)
     _check_list_order_filters_and_paging(store)
+    _check_nothing_is_recorded_after_the_end(store)
 
 
 def _check_create_and_read_back(store: RunStore) -> None:
@@ -156,13 +172,7 @@ def _check_claim_takes_an_orphan_once(store: RunStore) -> None:
     store.create(make_run("o1", 24, status="running", owner="host:1"), "run.created", {})
     store.create(make_run("o2", 25, status="succeeded", owner="host:1"), "run.created", {})
 
-    claims = []
-    threads = [threading.Thread(target=lambda n=n: claims.append(store.claim("o1", "host:1", f"host:{n}")))
-               for n in (2, 3, 4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    claims = together([lambda n=n: store.claim("o1", "host:1", f"host:{n}") for n in (2, 3, 4)])
 
     won = [c for c in claims if c is not None]
     assert len(won) == 1 and won[0].run_id == "o1" and won[0].status == "running"
@@ -204,6 +214,26 @@ def _check_list_order_filters_and_paging(store: RunStore) -> None:
             store.list(cursor=bad)
     with pytest.raises(RequestInvalidError):
         store.list(limit=0)
+
+
+def _check_nothing_is_recorded_after_the_end(store: RunStore) -> None:
+    """``run.finished`` stays the last event: a late writer (a worker back after a sweeper
+    ended its run) is refused with run.not.active and changes nothing."""
+    run = make_run("f1", 40, status="running")
+    store.create(run, "run.created", {})
+    ended = run.evolve(status="error", code="worker.lost")
+    store.append("f1", "run.finished", {"status": "error"}, "2026-01-01T00:00:41.000Z", ended)
+
+    with pytest.raises(RunNotActiveError):
+        store.append("f1", "run.output", {"line": "late"}, "2026-01-01T00:00:42.000Z")
+    with pytest.raises(RunNotActiveError):
+        store.append("f1", "run.finished", {}, "2026-01-01T00:00:42.000Z",
+                     run.evolve(status="succeeded"))
+
+    assert [e.type for e in store.events("f1")] == ["run.created", "run.finished"]
+    assert store.get("f1") == ended
+    store.create(make_run("f2", 43, status="running"), "run.created", {})
+    assert store.append("f2", "run.output", {}, "2026-01-01T00:00:44.000Z").seq == 2
 
 
 def check_list_limit_is_capped(store: RunStore) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Protocol
 
 from flwd.ports.store import RunRecord, RunStore
 from flwd.ports.workers import RunBeat, WorkerBeat, WorkerRegistry
-from tests.contracts.store import make_run
+from tests.contracts.store import make_run, together
 
 
 class RegistryStore(RunStore, WorkerRegistry, Protocol):
@@ -38,6 +37,8 @@ def check_worker_registry_contract(store: RegistryStore) -> None:
     _check_stale_runs(store)
     _check_claim_lost_once(store)
     _check_claim_lost_refused(store)
+    _check_runs_of_a_worker_lost_before_naming_them(store)
+    _check_runs_of(store)
     _check_remove_and_prune(store)
 
 
@@ -82,17 +83,11 @@ def _check_stale_runs(store: RegistryStore) -> None:
 
 
 def _check_claim_lost_once(store: RegistryStore) -> None:
-    store.create(make_run("L1", 60, status="running", owner="h1:100"), "run.created", {})
+    store.create(make_run("L1", 60, status="running", owner="w6"), "run.created", {})
     beat = run_beat("L1", "w6", 60, started=True)
     store.beat(worker("w6", 60, "L1"), [beat])
 
-    claims: list[RunRecord | None] = []
-    threads = [threading.Thread(target=lambda n=n: claims.append(store.claim_lost(beat, f"s:{n}")))
-               for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    claims = together([lambda n=n: store.claim_lost(beat, f"s:{n}") for n in range(4)])
 
     won = [c for c in claims if c is not None]
     assert len(won) == 1 and won[0].run_id == "L1" and won[0].status == "running"
@@ -102,18 +97,51 @@ def _check_claim_lost_once(store: RegistryStore) -> None:
 
 
 def _check_claim_lost_refused(store: RegistryStore) -> None:
-    store.create(make_run("L2", 61, status="running", owner="h1:100"), "run.created", {})
-    store.create(make_run("L3", 62, status="succeeded", owner="h1:100"), "run.created", {})
+    store.create(make_run("L2", 61, status="running", owner="w7"), "run.created", {})
+    store.create(make_run("L3", 62, status="succeeded", owner="w7"), "run.created", {})
     old = run_beat("L2", "w7", 61)
     store.beat(worker("w7", 61, "L2", "L3"), [old, run_beat("L3", "w7", 61)])
 
     store.beat(worker("w7", 70, "L2", "L3"), [run_beat("L2", "w7", 70), run_beat("L3", "w7", 61)])
 
     assert store.claim_lost(old, "s:1") is None  # renewed since it was read
-    assert store.get("L2") is not None and store.get("L2").owner == "h1:100"  # type: ignore[union-attr]
+    assert store.get("L2") is not None and store.get("L2").owner == "w7"  # type: ignore[union-attr]
     assert store.claim_lost(run_beat("L3", "w7", 61), "s:1") is None  # the run has ended...
     assert "L3" not in {b.run_id for b in store.stale_runs(at(999))}  # ...its heartbeat goes
     assert store.claim_lost(run_beat("ghost", "w7", 61), "s:1") is None
+
+
+def _check_runs_of_a_worker_lost_before_naming_them(store: RegistryStore) -> None:
+    """A worker lost right after taking a run, before a heartbeat named it: the run is found
+    through its owner, the worker, and claimed once."""
+    store.create(make_run("N1", 90, status="pulling", owner="w9"), "run.created", {})
+    store.create(make_run("N2", 91, status="succeeded", owner="w9"), "run.created", {})
+    store.create(make_run("N3", 92, status="queued", owner="queue"), "run.created", {})
+    store.beat(worker("w9", 90), [])
+
+    def stale(before: int) -> list[RunBeat]:
+        return [b for b in store.stale_runs(at(before)) if b.run_id.startswith("N")]
+
+    assert stale(90) == []
+    (found,) = stale(95)
+    assert found == RunBeat(run_id="N1", worker_id="w9", container_started=False, beat_at=at(90))
+    store.beat(worker("w9", 96), [])
+    assert store.claim_lost(found, "s:0") is None  # the worker beat again since
+    store.beat(worker("w9", 90), [])  # (as if that had not happened)
+    claims = together([lambda n=n: store.claim_lost(found, f"s:{n}") for n in range(1, 4)])
+    won = [c for c in claims if c is not None]
+    assert len(won) == 1 and won[0].run_id == "N1" and won[0].owner.startswith("s:")
+    assert stale(95) == []
+
+
+def _check_runs_of(store: RegistryStore) -> None:
+    for n, status in enumerate(("running", "queued", "succeeded", "pulling")):
+        store.create(make_run(f"o{n}", 100 + n, status=status, owner="w10"), "run.created", {})
+    store.create(make_run("o9", 99, status="running", owner="w11"), "run.created", {})
+
+    assert [r.run_id for r in store.runs_of("w10")] == ["o0", "o1", "o3"]
+    assert [r.run_id for r in store.runs_of("w11")] == ["o9"]
+    assert store.runs_of("nobody") == []
 
 
 def _check_remove_and_prune(store: RegistryStore) -> None:

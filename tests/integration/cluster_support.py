@@ -15,7 +15,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import httpx
 
@@ -116,6 +116,18 @@ def run_flwd(base: Path, env: Mapping[str, str], *args: str, prefix: Sequence[st
     return subprocess.run(flwd_argv(prefix, base, *args), env=base_env(base / "home", env),
                           cwd=base, capture_output=True, text=True, timeout=timeout,
                           input=stdin)
+
+
+def until(what: str, check: Callable[[], Any], timeout: float, every: float = 0.2) -> Any:
+    """*check*'s first truthy answer, asked every *every* seconds; AssertionError naming *what*
+    after *timeout* seconds (waits in cluster tests stay bounded)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(every)
+    raise AssertionError(f"{what}: not within {timeout:g} s")
 
 
 def _start(argv: list[str], base: Path, env: Mapping[str, str], log_name: str) -> FlwdProcess:

@@ -55,6 +55,14 @@ ALLOWED: dict[tuple[str, str, str, str], str] = {
     ("ST202", "POST /runs", "container.runtime.unavailable", "--no-runtime"):
         "this server is plan-only (--no-runtime) so that fuzzing starts no container: it "
         "refuses every valid run with 422 container.runtime.unavailable, as documented",
+    ("ST202", "POST /sources", "source.trust.required", "trusted: true"):
+        "trusted: false (or absent) is a well-formed body that SPEC section 10 answers with "
+        "422 source.trust.required, as documented; a schema demanding true would turn that "
+        "coded answer into a 400",
+    ("ST202", "POST /sources", "request.invalid", "source reference"):
+        "ref must be an image reference, which a JSON Schema pattern cannot describe exactly",
+    ("ST202", "POST /sources", "container.runtime.unavailable", "--no-runtime"):
+        "plan-only: a valid source request is refused with 422 (adding one pulls its image)",
 }
 
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -21,8 +22,11 @@ from tests.integration.cluster_support import (
     run_flwd,
     start_replica,
     start_worker,
+    until,
 )
-from tests.integration.e2e_support import IMAGE, Runtime
+from tests.integration.e2e_support import IMAGE, Runtime, secrets_dir
+from tests.integration.pg_support import PgCluster
+from tests.integration.socket_proxy import SocketProxy
 from tests.integration.redis_support import redis_server, redis_url  # noqa: F401
 
 pytestmark = pytest.mark.docker
@@ -42,26 +46,20 @@ def cluster(pg_url: str, redis_url: str, docker_socket: str,  # noqa: F811
     yield shared_tmp, env, started
     for process in started:
         _kill_group(process)
-    docker = Runtime(name="docker", socket=docker_socket)
-    for name in docker.containers():
-        if (shared_tmp / "runs.txt").exists() and name[5:] in (shared_tmp / "runs.txt").read_text():
+    # what a failing test may leave of its run (its id in runs.txt): container, secrets
+    run_file = shared_tmp / "runs.txt"
+    run_id = run_file.read_text().strip() if run_file.exists() else ""
+    if run_id:
+        docker = Runtime(name="docker", socket=docker_socket)
+        for name in docker.containers(run_id):
             docker.cli("rm", "-f", name)
+        shutil.rmtree(secrets_dir(run_id), ignore_errors=True)
 
 
 def _kill_group(process: FlwdProcess) -> None:
     if process.process.poll() is None:
         os.killpg(process.process.pid, signal.SIGKILL)
         process.process.wait(10)
-
-
-def _until(what: str, check: Callable[[], Any], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not within {timeout:g} s")
 
 
 def _workers(replica: FlwdProcess) -> list[dict[str, Any]]:
@@ -79,14 +77,18 @@ def test_workers_shows_a_real_workers_heartbeats_until_it_stops(
     replica = start_replica(base, env, log_name="replica.log")
     started.append(replica)
 
-    listed = _until("the worker in GET /workers", lambda: _workers(replica), 30)
+    listed = until("the worker in GET /workers", lambda: _workers(replica), 30)
     first = listed[0]["last_heartbeat"]
-    later = _until("a later heartbeat", lambda: [w for w in _workers(replica)
+    later = until("a later heartbeat", lambda: [w for w in _workers(replica)
                                                 if w["last_heartbeat"] > first], 30)
+    with replica.client() as client:
+        metrics = client.get("/metrics").text
     cli = run_flwd(base, env, ":workers", "--json")
+    remote = run_flwd(base, {**env, "FLWD_TOKEN": "dev-token"}, "--server", replica.url,
+                      ":workers")
     doctor = run_flwd(base, env, ":doctor", "--json")
     worker.stop()
-    gone = _until("the stopped worker gone from GET /workers",
+    gone = until("the stopped worker gone from GET /workers",
                   lambda: _workers(replica) == [] or None, 30)
 
     (shown,) = later
@@ -96,45 +98,186 @@ def test_workers_shows_a_real_workers_heartbeats_until_it_stops(
     assert 0 <= shown["heartbeat_age_seconds"] <= TIMEOUT
     assert cli.returncode == 0, cli.stderr
     assert [w["worker_id"] for w in json.loads(cli.stdout)["workers"]] == [worker.name]
+    assert remote.returncode == 0 and remote.stdout.startswith(f"{worker.name}  host="), remote
     checks = {c["check"]: c["ok"] for c in json.loads(doctor.stdout)["checks"]}
     assert checks == {"store": True, "queue": True, "workers": True}, doctor.stdout
     assert gone
+    labels = f'worker="{worker.name}",host="{os.uname().nodename}"'
+    assert f"flwd_worker_active_runs{{{labels}}} 0" in metrics
+    assert f"flwd_worker_concurrency{{{labels}}} 2" in metrics
+    assert "flwd_workers_live 1" in metrics and "flwd_queue_up 1" in metrics
+    assert 'flwd_queue_depth{queue="gpu"}' in metrics
 
 
+@pytest.mark.parametrize("restart", ["after-the-end", "at-once"])
 def test_sigkilled_worker_loses_its_run_and_removes_its_container_when_it_comes_back(
-        cluster: tuple[Path, dict[str, str], list[FlwdProcess]], docker_socket: str) -> None:
+        cluster: tuple[Path, dict[str, str], list[FlwdProcess]], docker_socket: str,
+        restart: str) -> None:
+    """Restarted after the run ended, the worker removes the container as it starts; restarted
+    at once (the run still active then), within a worker_timeout of the sweeper ending it."""
     base, env, started = cluster
     docker = Runtime(name="docker", socket=docker_socket)
-    worker = start_worker(base, env)
-    started.append(worker)
-    replica = start_replica(base, env, log_name="replica.log")
-    started.append(replica)
+    worker, replica, run_id = _run_on_a_worker(base, env, started)
     with replica.client() as client:
-        run_id = client.post("/runs", json={"job": "sleeper"}).json()["run_id"]
-        (base / "runs.txt").write_text(run_id)
-        _until("the run running", lambda: client.get(f"/runs/{run_id}").json()["status"]
-               == "running", 60)
-        _until("a heartbeat with the run", lambda: [
+        until("a heartbeat with the run", lambda: [
             w for w in _workers(replica) if w["active_runs"] == [run_id]], 30)
 
         _kill_group(worker)
         killed = time.monotonic()
-        ended = _until("the run ended", lambda: (r := client.get(f"/runs/{run_id}").json())
-                       ["finished_at"] and r, TIMEOUT + HEARTBEAT + 10)
-        took = time.monotonic() - killed
         left_behind = docker.containers(run_id)
-        back = start_worker(base, env, log_name="worker2.log")
-        started.append(back)
-        removed = _until("the lost run's container removed",
-                         lambda: docker.containers(run_id) == [] or None, 30)
+        if restart == "at-once":
+            started.append(start_worker(base, env, log_name="worker2.log"))
+        ended = _ended(client, run_id)
+        took = time.monotonic() - killed
+        if restart == "after-the-end":
+            started.append(start_worker(base, env, log_name="worker2.log"))
+        removed = until("the lost run's container removed",
+                        lambda: docker.containers(run_id) == [] or None, TIMEOUT + 20)
+        events = _event_types(client, run_id)
 
     assert (ended["status"], ended["code"]) == ("error", "worker.lost"), ended
     assert took <= TIMEOUT + 5 + HEARTBEAT
     assert left_behind == [f"flwd-{run_id}"]  # the runtime kept it: its worker was lost
     assert removed
-    with replica.client() as client:
-        events = [e["type"] for e in json.loads(
-            "[" + ",".join(line[5:] for line in client.get(
-                f"/runs/{run_id}/events?follow=false").text.splitlines()
-                if line.startswith("data:")) + "]")]
     assert events.count("run.finished") == 1 and events[-1] == "run.finished"
+
+
+def test_worker_cut_off_from_the_store_loses_its_run_and_clears_it_when_restored(
+        cluster: tuple[Path, dict[str, str], list[FlwdProcess]], docker_socket: str,
+        pg_cluster: PgCluster, pg_url: str) -> None:
+    """The worker reaches PostgreSQL through a socket proxy the test cuts: its heartbeats stop,
+    a replica's sweeper ends its run worker.lost; restored, the worker stops the run and removes
+    its container, and records nothing more (run.finished stays the sweeper's, once)."""
+    base, env, started = cluster
+    docker = Runtime(name="docker", socket=docker_socket)
+    (base / "pg").mkdir()
+    proxy = SocketProxy(base / "pg" / f".s.PGSQL.{pg_cluster.port}",
+                        str(pg_cluster.directory / f".s.PGSQL.{pg_cluster.port}"))
+    proxy.start()
+    database = pg_url.rsplit("/", 1)[1]
+    through_proxy = f"postgresql://postgres@/{database}?host={base / 'pg'}&port={pg_cluster.port}"
+    try:
+        worker, replica, run_id = _run_on_a_worker(
+            base, env, started, worker_env={**env, "FLWD_STORE_URL": through_proxy})
+        with replica.client() as client:
+            proxy.cut()
+            ended = _ended(client, run_id)
+            still_there = docker.containers(run_id)
+            proxy.restore()
+            removed = until("the container removed by the worker back",
+                             lambda: docker.containers(run_id) == [] or None, 30)
+            until("the worker live again", lambda: _workers(replica), 30)
+            stopped = worker.stop()  # drains: whatever it would still record is recorded now
+            events = _event_types(client, run_id)
+    finally:
+        proxy.cut()
+
+    assert (ended["status"], ended["code"]) == ("error", "worker.lost"), ended
+    assert still_there == [f"flwd-{run_id}"] and removed and stopped == 0
+    assert events.count("run.finished") == 1 and events[-1] == "run.finished", events
+
+
+def _run_on_a_worker(base: Path, env: dict[str, str], started: list[FlwdProcess], *,
+                     worker_env: dict[str, str] | None = None, job: str = "sleeper",
+                     status: str = "running") -> tuple[FlwdProcess, FlwdProcess, str]:
+    """A worker (with *worker_env*), a replica, and a run of *job* on the worker, in *status*."""
+    worker = start_worker(base, worker_env or env)
+    started.append(worker)
+    replica = start_replica(base, env, log_name="replica.log")
+    started.append(replica)
+    with replica.client() as client:
+        run_id = client.post("/runs", json={"job": job}).json()["run_id"]
+        (base / "runs.txt").write_text(run_id)
+        until(f"the run {status}", lambda: client.get(f"/runs/{run_id}").json()["status"]
+              == status, 60)
+    return worker, replica, run_id
+
+
+def _ended(client: Any, run_id: str, timeout: float = TIMEOUT + HEARTBEAT + 10
+           ) -> dict[str, Any]:
+    """The run once ended (by default within worker_timeout + 5 s of its worker's loss, and a
+    heartbeat, with 5 s to spare)."""
+    ended: dict[str, Any] = until(
+        "the run ended", lambda: (r := client.get(f"/runs/{run_id}").json())["finished_at"] and r,
+        timeout)
+    return ended
+
+
+def _event_types(client: Any, run_id: str) -> list[str]:
+    return [event["type"] for event in _events(client, run_id)]
+
+
+@pytest.mark.podman
+def test_run_lost_before_its_container_started_is_requeued_to_another_worker(
+        cluster: tuple[Path, dict[str, str], list[FlwdProcess]], docker_socket: str,
+        podman_socket: str) -> None:
+    """Worker A (rootless Podman) takes the run and stalls pulling its image from a registry
+    that never answers; SIGKILLed, it is lost with no container started, so the run is queued
+    again, once, and worker B (Docker, which has the image) runs it to success."""
+    from tests.integration.test_e2e_stalled_pull import stalled_registry
+
+    base, env, started = cluster
+    docker = Runtime(name="docker", socket=docker_socket)
+    with stalled_registry() as registry:
+        image = f"127.0.0.1:{registry.port}/stall/requeue:1"
+        write_job(base / "jobs", "stalled", f"executor: container\nimage: {image}\n"
+                                            "command: [echo, ran on B]\n")
+        assert docker.cli("tag", IMAGE, image).returncode == 0
+        try:
+            worker_a, replica, run_id = _run_on_a_worker(
+                base, env, started, job="stalled", status="pulling",
+                worker_env={**env, "FLWD_RUNTIME": "podman", "CONTAINER_HOST": podman_socket})
+            with replica.client() as client:
+                assert registry.connected.wait(60), "worker A never pulled"
+                until("A's heartbeat naming the run", lambda: [
+                    w for w in _workers(replica) if w["active_runs"] == [run_id]], 30)
+                worker_b = start_worker(base, env, log_name="b.log")
+                started.append(worker_b)
+                _kill_group(worker_a)
+                ended = _ended(client, run_id, 60)
+                events = _event_types(client, run_id)
+                output = [e["data"]["line"] for e in _events(client, run_id)
+                          if e["type"] == "run.output"]
+        finally:
+            docker.cli("rmi", image)  # the tag only: the image keeps its own name
+
+    assert (ended["status"], ended["exit_code"]) == ("succeeded", 0), ended
+    assert events.count("run.requeued") == 1 and events.count("run.finished") == 1
+    assert events.index("run.requeued") < events.index("run.started")
+    assert output == ["ran on B"]
+
+
+def _events(client: Any, run_id: str) -> list[dict[str, Any]]:
+    body = client.get(f"/runs/{run_id}/events?follow=false").text
+    return [json.loads(line[5:]) for line in body.splitlines() if line.startswith("data:")]
+
+
+def test_sigkilled_workers_secret_run_leaves_no_secret_file_once_the_worker_is_back(
+        cluster: tuple[Path, dict[str, str], list[FlwdProcess]], docker_socket: str) -> None:
+    """SPEC 3: the secrets directory goes however the run ends, a lost worker included."""
+    base, env, started = cluster
+    write_job(base / "jobs", "secret-sleeper", SLEEPER + (
+        "args:\n  - {name: token, type: string, format: secret, required: true}\n"))
+    worker = start_worker(base, env)
+    started.append(worker)
+    replica = start_replica(base, env, log_name="replica.log")
+    started.append(replica)
+    with replica.client() as client:
+        run_id = client.post("/runs", json={"job": "secret-sleeper",
+                                            "args": {"token": "s3cr3t-t0ken"}}).json()["run_id"]
+        (base / "runs.txt").write_text(run_id)
+        until("the run running", lambda: client.get(f"/runs/{run_id}").json()["status"]
+              == "running", 60)
+        until("a heartbeat with the run", lambda: [
+            w for w in _workers(replica) if w["active_runs"] == [run_id]], 30)
+        left = secrets_dir(run_id).is_dir()
+
+        _kill_group(worker)
+        ended = _ended(client, run_id)
+        started.append(start_worker(base, env, log_name="worker2.log"))
+        gone = until("the secrets directory deleted",
+                     lambda: not secrets_dir(run_id).exists(), TIMEOUT + 20)
+
+    assert left and gone
+    assert (ended["status"], ended["code"]) == ("error", "worker.lost"), ended
+    assert Runtime(name="docker", socket=docker_socket).containers(run_id) == []

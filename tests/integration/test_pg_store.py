@@ -17,6 +17,7 @@ import pytest
 from flwd.adapters.pg_schema import MIGRATIONS, migrate
 from flwd.adapters.pg_store import PostgresRunStore
 from flwd.domain.errors import IdempotencyConflictError, StoreUnavailableError
+from tests.contracts.sources import check_source_store_contract
 from tests.contracts.store import (
     check_count_by_status,
     check_list_limit_is_capped,
@@ -370,3 +371,7 @@ def test_feed_is_told_to_read_again_when_the_server_restarted(private_cluster: P
         store.close()
 
     assert again is not None
+
+
+def test_pg_store_keeps_the_source_store_contract_when_empty(store: PostgresRunStore) -> None:
+    check_source_store_contract(store)

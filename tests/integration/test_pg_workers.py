@@ -103,22 +103,14 @@ def assert_each_run_settled_once(store: RegistryStore, reports: list[SweepReport
     assert store.stale_runs(SystemClock().now_iso()) == []
 
 
-def test_pg_sweepers_settle_each_lost_run_once_when_they_sweep_together(pg_url: str) -> None:
-    stores: list[RegistryStore] = [PostgresRunStore(pg_url) for _ in range(3)]
-    try:
-        lost_worker(stores[0])
-
-        reports = sweep_concurrently(stores)
-
-        assert_each_run_settled_once(stores[0], reports)
-    finally:
-        for store in stores:
-            store.close()  # type: ignore[attr-defined]
-
-
-def test_sqlite_sweepers_settle_each_lost_run_once_when_they_sweep_together(
-        tmp_path: Path) -> None:
-    stores: list[RegistryStore] = [SqliteRunStore(tmp_path / "flwd.db") for _ in range(3)]
+@pytest.mark.parametrize("kind", ["postgresql", "sqlite"])
+def test_sweepers_settle_each_lost_run_once_when_they_sweep_together(
+        kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    if kind == "postgresql":
+        url = request.getfixturevalue("pg_url")
+        stores: list[RegistryStore] = [PostgresRunStore(url) for _ in range(3)]
+    else:
+        stores = [SqliteRunStore(tmp_path / "flwd.db") for _ in range(3)]
     try:
         lost_worker(stores[0])
 

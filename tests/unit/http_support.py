@@ -16,6 +16,8 @@ from dependency_injector import providers
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from flwd.adapters.fake_addons import FakeAddonImages
+from flwd.adapters.fake_signatures import FakeSignatureVerifier
 from flwd.adapters.fake_runtime import FakeRuntime
 from flwd.entrypoints.config import FlwdConfig
 from flwd.entrypoints.tokens import ALL_SCOPES, TokenGrant, token_digest
@@ -83,6 +85,8 @@ def make_container(tmp: Path, runtime: FakeRuntime, *, max_concurrent: int = 4,
                         max_concurrent_runs=max_concurrent, cancel_grace=0.5)
     container = build_container(config, dispatch=dispatch)
     container.runtime.override(providers.Object(runtime))
+    container.addon_images.override(providers.Object(FakeAddonImages()))
+    container.signatures.override(providers.Object(FakeSignatureVerifier()))
     return container
 
 

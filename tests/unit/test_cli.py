@@ -276,7 +276,8 @@ def test_jobs_shows_spec_warnings_when_a_spec_has_an_unknown_key(
     assert text_out.split() == ["typo"] and TYPO_WARNING in text_err.splitlines()
     listed = json.loads(json_out)["jobs"]
     assert listed == [{"id": "typo", "name": "", "description": "", "image": "alpine:3.20",
-                       "warnings": ["unknown key 'timout' ignored; did you mean 'timeout'?"]}]
+                       "warnings": ["unknown key 'timout' ignored; did you mean 'timeout'?"],
+                       "origin": None}]
 
 
 def test_a_ctrl_c_outside_a_run_exits_130_without_an_uncoded_error_line(

@@ -39,6 +39,8 @@ RUN_SIDE = (
     "difflib",
 )
 
+PG_SOURCES = {"flwd.adapters.pg_store", "psycopg", "psycopg_pool", "flwd.ports.store"}
+
 _PROBE = """
 import io, json, sys
 from flwd.entrypoints.cli.main import main
@@ -66,7 +68,9 @@ def test_plans_and_listings_never_load_the_run_side(argv: list[str], store_url: 
     result = json.loads(done.stdout)
     assert result["code"] == 0
     assert "demo-container" in result["out"]
-    assert result["loaded"] == []
+    # SPEC 10: sources live in the run store, so a shared (PostgreSQL) store is read for the
+    # add-on jobs; a SQLite file is read only when it exists (never created here)
+    assert set(result["loaded"]) <= (PG_SOURCES if store_url else set())
     assert not (tmp_path / "data").exists()  # nor does it create the data dir or the store
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from flwd.adapters.fake_addons import FakeAddonImages
 from dependency_injector import providers
 
 from flwd.adapters.docker_runtime import DockerRuntime
@@ -25,6 +27,7 @@ def test_every_provider_resolves_when_runtime_is_faked(tmp_path: Path) -> None:
     container.runtime_found.override(providers.Object(
         RuntimeEndpoint(kind=RuntimeKind.PODMAN, url="unix:///nonexistent.sock")))
     container.runtime.override(providers.Object(FakeRuntime()))
+    container.addon_images.override(providers.Object(FakeAddonImages()))
 
     resolved = {name: provider() for name, provider in container.providers.items()
                 if name not in ("config",)}

@@ -20,6 +20,7 @@ from flwd.ports.clock import Clock, IdSource
 from flwd.ports.secrets import SecretFile, SecretWriter
 from flwd.ports.store import RunStore
 from tests.contracts.secrets import check_secret_writer_contract
+from tests.contracts.sources import check_source_store_contract
 from tests.contracts.store import (
     check_count_by_status,
     check_list_limit_is_capped,
@@ -134,3 +135,7 @@ def test_runtime_fake_is_served_from_fakes_when_imported() -> None:
     from flwd.adapters import fake_runtime, fakes
 
     assert fakes.FakeRuntime is fake_runtime.FakeRuntime
+
+
+def test_fake_store_keeps_the_source_store_contract_when_empty(fake_store: FakeRunStore) -> None:
+    check_source_store_contract(fake_store)

@@ -276,5 +276,6 @@ def test_openapi_document_lists_every_endpoint_with_cancel_path(client: TestClie
     paths = response.json()["paths"]
     assert set(paths) == {"/healthz", "/metrics", "/jobs", "/jobs/{job_id}", "/plans", "/runs",
                           "/runs/{run_id}", "/runs/{run_id}/events", "/runs/{run_id}:cancel",
+                          "/sources", "/sources/{name}", "/sources/{name}:refresh",
                           "/workers"}
     assert "post" not in paths["/runs/{run_id}"]

@@ -20,6 +20,7 @@ from flwd.entrypoints.http.problems import PROBLEM_MEDIA_TYPE, STATUS_FOR_CODE
 from tests.unit.http_support import (
     JOBS_ONLY,
     READER,
+    WRITER,
     auth,
     close,
     fake_runtime,
@@ -36,6 +37,12 @@ HELLO = {"job": "hello", "args": {"name": "Alice"}}
 
 #: (operation, method, path, headers, body): one request per error each route can answer.
 #: ``{run}`` is a finished run's id. Bodies that are bytes are sent as they are.
+ADDON_REF = "localhost:5000/addons/tools:1"
+MOVING_REF = "localhost:5000/addons/moving:1"
+SOURCE = {"name": "tools", "ref": ADDON_REF, "trusted": True}
+ADDON = {"apiVersion": "flwd.addon/v1", "kind": "AddOn", "metadata": {"name": "tools", "version": "1"},
+         "jobs": [{"id": "hello", "command": ["/bin/echo", "hi"]}]}
+
 PROVOKED: list[tuple[str, str, str, dict[str, str], Any]] = [
     ("GET /metrics", "GET", "/metrics", NONE, None),
     ("GET /metrics", "GET", "/metrics", auth(JOBS_ONLY), None),
@@ -80,6 +87,27 @@ PROVOKED: list[tuple[str, str, str, dict[str, str], Any]] = [
     ("POST /runs/{run_id}:cancel", "POST", "/runs/nope:cancel", auth(), None),
     ("POST /runs/{run_id}:cancel", "POST", "/runs/:cancel", auth(), None),
     ("POST /runs/{run_id}:cancel", "POST", "/runs/{run}:cancel", auth(), None),
+    ("GET /sources", "GET", "/sources", NONE, None),
+    ("GET /sources", "GET", "/sources", auth(RUNS_ONLY), None),
+    ("GET /sources/{name}", "GET", "/sources/tools", NONE, None),
+    ("GET /sources/{name}", "GET", "/sources/tools", auth(RUNS_ONLY), None),
+    ("GET /sources/{name}", "GET", "/sources/a%20b", auth(), None),
+    ("GET /sources/{name}", "GET", "/sources/nope", auth(), None),
+    ("POST /sources", "POST", "/sources", NONE, SOURCE),
+    ("POST /sources", "POST", "/sources", auth(WRITER), SOURCE),
+    ("POST /sources", "POST", "/sources", auth(), b"{not json"),
+    ("POST /sources", "POST", "/sources", auth(), {**SOURCE, "ref": "x" * 5000}),
+    ("POST /sources", "POST", "/sources", auth(), {**SOURCE, "trusted": False}),
+    ("POST /sources", "POST", "/sources", auth(), SOURCE),
+    ("DELETE /sources/{name}", "DELETE", "/sources/nope", NONE, None),
+    ("DELETE /sources/{name}", "DELETE", "/sources/nope", auth(WRITER), None),
+    ("DELETE /sources/{name}", "DELETE", "/sources/a%20b", auth(), None),
+    ("DELETE /sources/{name}", "DELETE", "/sources/nope", auth(), None),
+    ("POST /sources/{name}:refresh", "POST", "/sources/tools:refresh", NONE, None),
+    ("POST /sources/{name}:refresh", "POST", "/sources/tools:refresh", auth(WRITER), None),
+    ("POST /sources/{name}:refresh", "POST", "/sources/a%20b:refresh", auth(), None),
+    ("POST /sources/{name}:refresh", "POST", "/sources/nope:refresh", auth(), None),
+    ("POST /sources/{name}:refresh", "POST", "/sources/moving:refresh", auth(), None),
     ("GET /workers", "GET", "/workers", NONE, None),
     ("GET /workers", "GET", "/workers", auth(JOBS_ONLY), None),
 ]
@@ -96,7 +124,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClien
     made with ``Idempotency-Key: k``."""
     container = make_container(tmp_path_factory.mktemp("openapi"), fake_runtime())
     app = make_app(container, grants=_grants(), loopback=False, max_body_bytes=4096)
+    container.signature_check.override(providers.Object(lambda image, digest: ()))
+    images = container.addon_images()
+    images.publish(ADDON_REF, ADDON)
+    images.publish(MOVING_REF, ADDON)
     with TestClient(app) as client:
+        for body in (SOURCE, {"name": "moving", "ref": MOVING_REF, "trusted": True}):
+            assert client.post("/sources", json=body, headers=auth()).status_code == 201
+        images.publish(MOVING_REF, None)  # its refresh finds no manifest: E_ADDON_MANIFEST
         run = client.post("/runs", json=HELLO, headers={**auth(), "Idempotency-Key": "k"}).json()
         wait_finished(client, run["run_id"])
         yield client, run["run_id"]
@@ -286,8 +321,9 @@ def test_store_failures_are_documented_503_problems_when_the_store_cannot_open(t
             if "run.store.failed" not in codes:
                 continue
             method, path = label.split(" ", 1)
-            url = path.replace("{run_id}", "r1")
-            response = client.request(method, url, headers=auth(), json=HELLO if url == "/runs" else None)
+            url = path.replace("{run_id}", "r1").replace("{name}", "tools")
+            body = {"/runs": HELLO, "/sources": SOURCE}.get(url) if method == "POST" else None
+            response = client.request(method, url, headers=auth(), json=body)
 
             assert response.status_code == 503, (label, response.text)
             documented = operation(doc, label)["responses"]["503"]["content"][PROBLEM_MEDIA_TYPE]

@@ -81,6 +81,33 @@ def test_dispatchers_conform_to_the_dispatch_port_when_they_hold_no_run() -> Non
     assert [d.cancel("r1") or d.kill("r1") for d in dispatchers] == [False, False, False]
 
 
+def test_worker_liveness_adapters_conform_to_their_ports_without_io(tmp_path: Path) -> None:
+    from flwd.adapters.fakes import FakeQueueProbe, FakeRunQueue, FakeRunRequeue
+    from flwd.adapters.kombu_probe import KombuQueueProbe
+    from flwd.domain.plan.use_cases import ListJobs
+    from flwd.domain.run.pending import PendingCleanup
+    from flwd.domain.worker.liveness import WorkerLiveness
+    from flwd.domain.worker.requeue import NoRequeue, QueueRequeue
+    from flwd.ports.worker import WorkerHook
+    from flwd.ports.workers import QueueProbe, RunRequeue, WorkerRegistry
+
+    missing = tmp_path / "nothing-here"
+    registries: list[WorkerRegistry] = [
+        SqliteRunStore(missing / "flwd.db"), FakeRunStore(),
+        PostgresRunStore("postgresql://127.0.0.1:1/nothing-here")]
+    probes: list[QueueProbe] = [KombuQueueProbe("redis://127.0.0.1:1/0"), FakeQueueProbe()]
+    requeues: list[RunRequeue] = [
+        QueueRequeue(queue=FakeRunQueue(), jobs=ListJobs(catalog=FakeJobCatalog())),
+        NoRequeue(), FakeRunRequeue()]
+    store = FakeRunStore()
+    hook: WorkerHook = WorkerLiveness(
+        registry=store, store=store, runtime=FakeRuntime, clock=FakeClock(), interval=5,
+        timeout=30, requeue=NoRequeue(), pending=PendingCleanup())
+
+    assert len(registries) == 3 and len(probes) == 2 and len(requeues) == 3 and hook
+    assert not missing.exists()
+
+
 def test_signature_adapters_conform_to_ports_without_io_when_constructed(tmp_path: Path) -> None:
     from flwd.adapters.cosign_verifier import CosignSignatureVerifier
     from flwd.adapters.fake_signatures import FakeSignatureVerifier

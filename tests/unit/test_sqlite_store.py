@@ -17,6 +17,7 @@ import pytest
 from flwd.adapters.sqlite_store import COLUMNS, MIGRATIONS, SqliteRunStore
 from flwd.domain.errors import FlwdError
 from flwd.ports.store import RunRecord, RunStore
+from tests.contracts.sources import check_source_store_contract
 from tests.contracts.store import (
     check_count_by_status,
     check_list_limit_is_capped,
@@ -253,3 +254,7 @@ def test_a_full_database_is_a_coded_error_and_stores_nothing_when_written(
     assert _seqs(store, "r1") == [1]
     store.append("r1", "run.output", {"line": "short"}, "2026-01-01T00:00:02.000Z")
     assert _seqs(store, "r1") == [1, 2]
+
+
+def test_sqlite_store_keeps_the_source_store_contract_when_empty(store: SqliteRunStore) -> None:
+    check_source_store_contract(store)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flwd.adapters.fake_runtime import FakeRuntime
-from flwd.adapters.fakes import FakeClock, FakeRunRequeue, FakeRunStore
+from flwd.adapters.fakes import FakeClock, FakeRunRequeue, FakeRunStore, FakeSecretWriter
 from flwd.domain.errors import RunStoreError
 from flwd.domain.run.pending import PendingCleanup
 from flwd.domain.worker.heartbeat import Heartbeat
@@ -120,6 +120,20 @@ def test_reclaim_keeps_a_finishing_run_when_this_worker_still_owns_it(
     assert reclaim(fake_store, fake_runtime)() == [container]
 
 
+def test_reclaim_removes_secrets_left_by_ended_runs_when_given_the_writer(
+        fake_store: FakeRunStore, fake_runtime: FakeRuntime) -> None:
+    secrets = FakeSecretWriter()
+    for run_id, status in (("ended", "error"), ("running", "running"), ("mine", "succeeded")):
+        add_run(fake_store, run_id, status=status, owner="sweeper:1")
+        secrets.materialise(run_id, ())
+    secrets.materialise("unknown", ())
+
+    ReclaimContainers(store=fake_store, runtime=lambda: fake_runtime, owner=WORKER,
+                      local_runs=lambda: ("mine",), secrets=secrets)()
+
+    assert secrets.removed == ["ended"]
+
+
 def liveness(store: FakeRunStore, runtime: FakeRuntime, clock: FakeClock) -> WorkerLiveness:
     return WorkerLiveness(registry=store, store=store, runtime=lambda: runtime, clock=clock,
                           interval=3600, timeout=7200, requeue=FakeRunRequeue(),
@@ -147,8 +161,8 @@ def test_liveness_starts_its_loops_when_the_store_is_away(
     fake_store.full = True
     hook = liveness(fake_store, fake_runtime, fake_clock)
 
-    with pytest.raises(RunStoreError):
-        hook.started(identity(), lambda: ())
+    hook.started(identity(), lambda: ())  # the loops retry
+    running = [loop.running for loop in hook._loops]
     hook.stopped(identity())  # does not raise either: the worker ages out
 
-    assert fake_store.workers() == []
+    assert running == [True, True, True] and fake_store.workers() == []

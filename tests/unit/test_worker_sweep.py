@@ -30,6 +30,13 @@ def beat(store: FakeRunStore, clock: FakeClock, *runs: tuple[str, bool]) -> None
                 for r, s in runs])
 
 
+def lost(store: FakeRunStore, clock: FakeClock, run_id: str, status: str, started: bool) -> None:
+    """*run_id* executed by WORKER, whose last heartbeat is now past the timeout."""
+    add_run(store, run_id, status=status)
+    beat(store, clock, (run_id, started))
+    clock.advance(TIMEOUT + 1)
+
+
 def finished(store: FakeRunStore, run_id: str) -> dict[str, object]:
     last = store.events(run_id)[-1]
     assert last.type == "run.finished"
@@ -38,9 +45,7 @@ def finished(store: FakeRunStore, run_id: str) -> dict[str, object]:
 
 def test_sweep_ends_run_worker_lost_when_its_container_had_started(
         fake_store: FakeRunStore, fake_clock: FakeClock) -> None:
-    add_run(fake_store, "r1", status="running")
-    beat(fake_store, fake_clock, ("r1", True))
-    fake_clock.advance(TIMEOUT + 1)
+    lost(fake_store, fake_clock, "r1", "running", True)
 
     report = sweeper(fake_store, fake_clock)()
 
@@ -66,9 +71,7 @@ def test_sweep_leaves_runs_alone_when_heartbeat_is_within_timeout(
 
 def test_sweep_requeues_once_when_no_container_had_started(
         fake_store: FakeRunStore, fake_clock: FakeClock) -> None:
-    add_run(fake_store, "r1", status="pulling")
-    beat(fake_store, fake_clock, ("r1", False))
-    fake_clock.advance(TIMEOUT + 1)
+    lost(fake_store, fake_clock, "r1", "pulling", False)
     requeue = FakeRunRequeue()
 
     report = sweeper(fake_store, fake_clock, requeue)()
@@ -84,9 +87,7 @@ def test_sweep_requeues_once_when_no_container_had_started(
 
 def test_sweep_ends_run_worker_lost_when_it_was_requeued_before(
         fake_store: FakeRunStore, fake_clock: FakeClock) -> None:
-    add_run(fake_store, "r1", status="pulling")
-    beat(fake_store, fake_clock, ("r1", False))
-    fake_clock.advance(TIMEOUT + 1)
+    lost(fake_store, fake_clock, "r1", "pulling", False)
     requeue = FakeRunRequeue()
     sweeper(fake_store, fake_clock, requeue)()
     fake_store.claim("r1", QUEUED_OWNER, WORKER)  # a worker takes it again, and is lost too
@@ -100,11 +101,21 @@ def test_sweep_ends_run_worker_lost_when_it_was_requeued_before(
     assert "queued again once" in str(finished(fake_store, "r1")["detail"])
 
 
+def test_sweep_requeues_a_run_when_its_worker_was_lost_before_naming_it(
+        fake_store: FakeRunStore, fake_clock: FakeClock) -> None:
+    add_run(fake_store, "r1", status="pulling")  # taken by WORKER...
+    beat(fake_store, fake_clock)  # ...whose last heartbeat came before it named the run
+    fake_clock.advance(TIMEOUT + 1)
+    requeue = FakeRunRequeue()
+
+    report = sweeper(fake_store, fake_clock, requeue)()
+
+    assert report.requeued == ["r1"] and [r.run_id for r in requeue.requeued] == ["r1"]
+
+
 def test_sweep_ends_run_with_the_queue_code_when_requeue_fails(
         fake_store: FakeRunStore, fake_clock: FakeClock) -> None:
-    add_run(fake_store, "r1", status="queued")
-    beat(fake_store, fake_clock, ("r1", False))
-    fake_clock.advance(TIMEOUT + 1)
+    lost(fake_store, fake_clock, "r1", "queued", False)
 
     report = sweeper(fake_store, fake_clock, NoRequeue())()
 
@@ -129,9 +140,7 @@ def test_sweep_ends_run_canceled_when_a_cancel_was_asked(
 
 def test_sweep_acts_once_when_two_sweepers_see_the_same_lost_run(
         fake_store: FakeRunStore, fake_clock: FakeClock) -> None:
-    add_run(fake_store, "r1")
-    beat(fake_store, fake_clock, ("r1", True))
-    fake_clock.advance(TIMEOUT + 1)
+    lost(fake_store, fake_clock, "r1", "running", True)
     first, second = sweeper(fake_store, fake_clock), sweeper(fake_store, fake_clock, claimant="c:2")
 
     reports = [first(), second()]
@@ -151,3 +160,39 @@ def test_sweep_forgets_workers_when_silent_for_ten_timeouts(
     sweeper(fake_store, fake_clock)()
 
     assert fake_store.workers() == []
+
+
+def test_executor_records_nothing_more_when_a_sweeper_ended_its_run_meanwhile(
+        fake_engine: object) -> None:
+    """A worker back after a sweeper ended its run worker.lost: killing the run (the
+    disowned hook) stops and removes its container, and run.finished stays the sweeper's."""
+    import threading
+
+    from flwd.domain.plan.use_cases import RunRequest
+    from flwd.domain.run.control import RunControl
+    from flwd.domain.run.execution import QueuedRun
+    from tests.unit.fake_engine import FakeEngine
+
+    assert isinstance(fake_engine, FakeEngine)
+    fake_engine.add_job("sleeper", "executor: container\nimage: alpine:3.20\n")
+    fake_engine.runtime.run_seconds = 30
+    queued = fake_engine.submit_run()(RunRequest(job="sleeper", args={}))
+    assert isinstance(queued, QueuedRun)
+    store, control = fake_engine.store(), RunControl()
+
+    def sweeper_ends_it_then_worker_kills_it() -> None:
+        run = store.get(queued.record.run_id)
+        assert run is not None
+        store.append(run.run_id, "run.finished", {"status": "error", "code": "worker.lost"},
+                     "2026-01-01T00:01:00.000Z", run.evolve(status="error", code="worker.lost"))
+        control.kill()
+
+    timer = threading.Timer(0.3, sweeper_ends_it_then_worker_kills_it)
+    timer.start()
+    fake_engine.execute_run()(queued, control)
+    timer.join()
+
+    types = [e.type for e in store.events(queued.record.run_id)]
+    assert types.count("run.finished") == 1 and types[-1] == "run.finished"
+    assert store.get(queued.record.run_id).code == "worker.lost"  # type: ignore[union-attr]
+    assert fake_engine.runtime.containers == {}

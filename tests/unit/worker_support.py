@@ -6,7 +6,7 @@ from typing import Any
 
 from flwd.adapters.fake_runtime import FakeRuntime
 from flwd.adapters.fakes import FakeRunStore
-from flwd.domain.worker.heartbeat import WorkerIdentity
+from flwd.ports.worker import WorkerInfo
 from flwd.ports.runtime import LABEL_RUN_ID, ContainerSpec
 from flwd.ports.store import RunRecord
 from tests.conftest import TEST_IMAGE
@@ -14,12 +14,12 @@ from tests.conftest import TEST_IMAGE
 WORKER = "hostA:100"
 
 
-def identity(owner: str = WORKER, **changes: Any) -> WorkerIdentity:
+def identity(owner: str = WORKER, **changes: Any) -> WorkerInfo:
     values: dict[str, Any] = {"owner": owner, "host": owner.rpartition(":")[0],
                               "queues": ("default",), "concurrency": 2,
                               "runtime": "podman 4.3.1", "rootless": True}
     values.update(changes)
-    return WorkerIdentity(**values)
+    return WorkerInfo(**values)
 
 
 def add_run(store: FakeRunStore, run_id: str, status: str = "running", owner: str = WORKER,

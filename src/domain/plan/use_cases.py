@@ -8,13 +8,17 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from flwd.domain.args.contract import check_args
-from flwd.domain.model import JobSpec, PolicyBundle
+from flwd.domain.errors import FlwdError
+from flwd.domain.model import InvalidJob, JobSpec, PolicyBundle
 from flwd.domain.plan.assembly import PreparedRun, prepare_run
 from flwd.domain.policy.profiles import resolve_profile
 from flwd.domain.spec.catalog import Catalog, load_catalog
+from flwd.domain.sources.jobs import SourceJobs
 from flwd.ports.catalog import JobCatalog
+from flwd.ports.sources import SourceListing
 
 PREVIEW_RUN_ID = "<run_id>"
+SOURCES_ENTRY = ":sources"  # the id of the entry saying that the sources could not be read
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,22 +72,40 @@ def _key(name: str) -> str:
 
 
 class ListJobs:
-    """The catalogue: valid jobs and broken ones with their reasons."""
+    """The catalogue: valid jobs and broken ones with their reasons, from the jobs roots and,
+    given *sources* and *addon_jobs*, from every added OCI add-on (``SOURCE/JOB``)."""
 
-    def __init__(self, *, catalog: JobCatalog) -> None:
+    def __init__(self, *, catalog: JobCatalog, sources: SourceListing | None = None,
+                 addon_jobs: SourceJobs | None = None) -> None:
         self._catalog = catalog
+        self._sources = sources if addon_jobs is not None else None
+        self._addon_jobs = addon_jobs
         self._last: tuple[tuple[object, ...], Catalog] | None = None
 
     def __call__(self) -> Catalog:
-        """Validated anew whenever the catalog hands back any different document."""
+        """Validated anew whenever the catalog hands back any different document or entry."""
         docs = tuple(self._catalog.documents())
+        extra: list[JobSpec | InvalidJob] = []
+        if self._sources is not None and self._addon_jobs is not None:
+            extra = self._addon_entries(self._sources, self._addon_jobs)
+        key: tuple[object, ...] = (*docs, *extra)
         last = self._last
-        if last is not None and len(last[0]) == len(docs) and all(
-                a is b for a, b in zip(last[0], docs)):
+        if last is not None and len(last[0]) == len(key) and all(
+                a is b for a, b in zip(last[0], key)):
             return last[1]
-        catalog = load_catalog(docs)
-        self._last = (docs, catalog)
+        catalog = load_catalog(docs, extra)
+        self._last = (key, catalog)
         return catalog
+
+    @staticmethod
+    def _addon_entries(sources: SourceListing, jobs: SourceJobs) -> list[JobSpec | InvalidJob]:
+        """An unreadable store (PostgreSQL down) costs the add-on jobs, not the local ones:
+        one invalid entry says why."""
+        try:
+            return jobs(sources.list_sources())
+        except FlwdError as exc:
+            return [InvalidJob(id=SOURCES_ENTRY, spec_path="sources", field="sources",
+                               reason=f"add-on sources cannot be read [{exc.code}]: {exc.detail}")]
 
     def find(self, job_id: str) -> JobSpec:
         """The job *job_id*; raises ``JobNotFoundError`` or the job's ``SpecInvalidError``."""

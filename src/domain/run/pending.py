@@ -7,7 +7,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from flwd.domain.errors import FlwdError, RunStoreError, RuntimeUnavailableError
+from flwd.domain.errors import (
+    FlwdError,
+    RunNotActiveError,
+    RunStoreError,
+    RuntimeUnavailableError,
+)
 from flwd.domain.run import events as ev
 from flwd.domain.model import RunStatus
 from flwd.ports.runtime import ContainerRuntime
@@ -38,11 +43,14 @@ class PendingCleanup:
 
     def end_run(self, recorder: ev.RunRecorder, **finish: Any) -> bool:
         """Record run.finished (``RunRecorder.finish`` keywords) now; when the store refuses
-        it, keep it for retries and return False. The recorder's record shows the end either
+        it, keep it for retries and return False; when the run has ended already (another
+        process ended it), record nothing and return False. The recorder's record shows the end either
         way."""
         try:
             recorder.finish(**finish)
             return True
+        except RunNotActiveError:
+            return False  # another process ended it (a sweeper: worker.lost): its end stands
         except RunStoreError:
             recorder.record = recorder.record.evolve(
                 status=finish["status"], exit_code=finish.get("exit_code"),
@@ -89,6 +97,8 @@ class PendingCleanup:
         for run_id, end in ends:
             try:
                 end.recorder.finish(**end.finish)
+            except RunNotActiveError:
+                pass  # ended meanwhile by another process (or this write took, unacknowledged)
             except Exception:  # noqa: BLE001 - still refused: kept for the next attempt
                 continue
             with self._lock:

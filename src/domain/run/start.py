@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from flwd.domain.errors import FlwdError, RuntimeUnavailableError
 from flwd.domain.model import RunStatus
@@ -70,8 +70,12 @@ class StartRun:
     """
 
     def __init__(self, *, submit: SubmitRun, dispatcher: RunDispatcher[QueuedRun],
-                 store: RunStore, clock: Clock, pending: PendingCleanup) -> None:
+                 store: RunStore, clock: Clock, pending: PendingCleanup,
+                 pre_run: Callable[[RunRequest], Sequence[tuple[str, Mapping[str, object]]]]
+                 | None = None) -> None:
         self._submit = submit
+        # add-on jobs (SPEC section 10): on-run re-pin and signature check, events to record
+        self._pre_run = pre_run
         self._dispatcher = dispatcher
         self._store = store
         self._clock = clock
@@ -83,7 +87,12 @@ class StartRun:
         """*listeners* hear every event of the run in order: those recorded at submission
         first, then each one as it is recorded. ``stop_requested()``, asked just before the
         hand-over, true: the run is handed over canceled and ends without starting."""
+        pre_run = self._pre_run(request) if self._pre_run is not None else ()
         submitted = self._submit(request, idempotency_key)
+        if not isinstance(submitted, RunRecord):
+            for event_type, data in pre_run:
+                self._store.append(submitted.record.run_id, event_type, data,
+                                   self._clock.now_iso())
         if isinstance(submitted, RunRecord):
             done: Future[RunRecord] = Future()
             done.set_result(submitted)

@@ -72,6 +72,7 @@ class SubmitRun:
             idempotency_key=idempotency_key,
             request_digest=digest,
             owner=self._owner,
+            origin=job.origin.as_dict() if job.origin is not None else {},
         )
         created: dict[str, object] = {"job_id": job.id, "profile": plan.profile.value,
                                       "image": plan.image, "args": dict(plan.args)}

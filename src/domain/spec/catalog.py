@@ -33,14 +33,16 @@ class Catalog:
         raise JobNotFoundError(f"no job {job_id!r} in the catalog", job=job_id)
 
 
-def load_catalog(docs: Sequence[JobDocument]) -> Catalog:
+def load_catalog(docs: Sequence[JobDocument],
+                 extra: Sequence[JobSpec | InvalidJob] = ()) -> Catalog:
     """Validate every document; one broken spec never hides the others, even one that trips
-    a fault of the validator itself (listed invalid with the exception's name).
+    a fault of the validator itself (listed invalid with the exception's name). *extra* are
+    entries validated elsewhere (add-on sources' jobs, ``SOURCE/JOB``).
 
-    Jobs whose ids clash are all invalid, each naming the other files. Both tuples are
-    sorted by id (then spec path) for stable listings.
+    Jobs whose ids clash are all invalid, each naming the other files (a local job and an
+    add-on job alike). Both tuples are sorted by id (then spec path) for stable listings.
     """
-    parsed: list[JobSpec | InvalidJob] = []
+    parsed: list[JobSpec | InvalidJob] = list(extra)
     for doc in docs:
         try:
             parsed.append(parse_job_spec(doc))

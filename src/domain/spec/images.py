@@ -22,6 +22,9 @@ _DIGEST = re.compile(r"^(?:sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
 _MAX_NAME = 255
 
 
+_SPACE = re.compile(r"\s")
+
+
 def _invalid(text: str, why: str) -> SpecInvalidError:
     return SpecInvalidError(f"image {text!r} is not a valid image reference: {why}", field="image")
 
@@ -40,6 +43,8 @@ def _split_domain(name: str) -> tuple[str, str]:
 def parse_image_ref(text: str) -> ImageRef:
     """Parse *text* into a fully qualified ``ImageRef``.
 
+    Cached (an add-on's jobs all name its one pinned image; ``ImageRef`` is frozen).
+
     ``alpine`` -> ``docker.io/library/alpine:latest``; ``localhost:5000/x:1`` keeps its host
     and port; ``index.docker.io`` is normalised to ``docker.io``. The tag defaults to
     ``latest`` only when there is no digest. Digests are ``sha256:<64 hex>`` (or sha512).
@@ -47,7 +52,12 @@ def parse_image_ref(text: str) -> ImageRef:
     """
     if not isinstance(text, str) or not text:
         raise _invalid(str(text), "it is empty")
-    if text != text.strip() or any(ch.isspace() for ch in text):
+    return _parse_image_text(text)
+
+
+@lru_cache(maxsize=1024)
+def _parse_image_text(text: str) -> ImageRef:
+    if _SPACE.search(text):
         raise _invalid(text, "it contains whitespace")
     name, at, digest = text.partition("@")
     if at and not _DIGEST.match(digest):

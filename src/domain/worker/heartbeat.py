@@ -2,50 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Collection, Protocol
+from typing import Callable, Collection
 
 from flwd.domain.errors import FlwdError
 from flwd.domain.model import RunStatus
 from flwd.ports.clock import Clock
 from flwd.ports.runtime import ContainerRuntime
 from flwd.ports.store import RunRecord, RunStore
+from flwd.ports.worker import WorkerInfo
 from flwd.ports.workers import RunBeat, WorkerBeat, WorkerRegistry
 
 
-class WorkerFacts(Protocol):
-    """What a worker says of itself in every heartbeat (the worker entrypoint's
-    ``WorkerInfo``). ``owner`` is the tag (``host:pid``) its runs carry in the store: it is
-    the worker's id, and its runs are the active ones it owns."""
-
-    @property
-    def owner(self) -> str: ...
-    @property
-    def host(self) -> str: ...
-    @property
-    def queues(self) -> tuple[str, ...]: ...
-    @property
-    def concurrency(self) -> int: ...
-    @property
-    def runtime(self) -> str: ...
-    @property
-    def rootless(self) -> bool: ...
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WorkerIdentity:
-    """A plain ``WorkerFacts``."""
-
-    owner: str
-    host: str
-    queues: tuple[str, ...]
-    concurrency: int
-    runtime: str
-    rootless: bool
-
-
 class Heartbeat:
-    """One heartbeat per call: the worker's row and one heartbeat per active run it owns,
+    """One heartbeat per call for the worker *identity* (whose ``owner`` tag, carried by the
+    runs it executes, is its id): the worker's row and one heartbeat per active run it owns,
     with whether that run's container has started (the run is ``running``, or a container
     labelled with its id exists on this worker's runtime: a container created but not yet
     recorded as started counts, so a run is never queued twice while its container may run).
@@ -56,7 +26,7 @@ class Heartbeat:
     store now gives to another owner (a sweeper declared them lost) are passed to
     *on_disowned*."""
 
-    def __init__(self, *, identity: WorkerFacts, registry: WorkerRegistry, store: RunStore,
+    def __init__(self, *, identity: WorkerInfo, registry: WorkerRegistry, store: RunStore,
                  runtime: Callable[[], ContainerRuntime], clock: Clock,
                  on_return: Callable[[], object] = lambda: None,
                  local_runs: Callable[[], Collection[str]] = frozenset,
@@ -87,7 +57,7 @@ class Heartbeat:
 
     def _beat(self) -> tuple[RunBeat, ...]:
         now = self._clock.now_iso()
-        owned = [r for r in self._store.active() if r.owner == self.identity.owner]
+        owned = list(self._registry.runs_of(self.identity.owner))
         started = self._started_containers(owned)
         beats = tuple(RunBeat(run_id=r.run_id, worker_id=self.identity.owner,
                               container_started=r.run_id in started, beat_at=now)

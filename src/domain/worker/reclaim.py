@@ -6,6 +6,7 @@ from typing import Callable, Collection
 
 from flwd.domain.model import RunStatus
 from flwd.ports.runtime import ContainerRuntime, ManagedContainer
+from flwd.ports.secrets import SecretWriter
 from flwd.ports.store import RunRecord, RunStore
 
 
@@ -18,14 +19,20 @@ class ReclaimContainers:
     in another container, or this process still executes it but the store gave it to another
     owner. Containers of runs the store does not know (another flwd on the same runtime) and
     of runs another worker executes on a shared runtime (its recorded container, or one it is
-    still creating) are left alone. Returns the ids removed."""
+    still creating) are left alone. Returns the ids removed.
+
+    With *secrets*, the secrets directories left on this host by runs that have ended (their
+    executor died with the worker) go too; those of active runs stay, whoever runs them (two
+    workers of one host share the directory's parent)."""
 
     def __init__(self, *, store: RunStore, runtime: Callable[[], ContainerRuntime], owner: str,
-                 local_runs: Callable[[], Collection[str]] = frozenset) -> None:
+                 local_runs: Callable[[], Collection[str]] = frozenset,
+                 secrets: SecretWriter | None = None) -> None:
         self._store = store
         self._runtime = runtime
         self._owner = owner
         self._local_runs = local_runs
+        self._secrets = secrets
 
     def __call__(self) -> list[str]:
         runtime = self._runtime()
@@ -36,7 +43,16 @@ class ReclaimContainers:
             if record is not None and self._not_ours(record, container, local):
                 runtime.remove(container.id)
                 removed.append(container.id)
+        self._remove_secrets(local)
         return removed
+
+    def _remove_secrets(self, local: set[str]) -> None:
+        if self._secrets is None:
+            return
+        for run_id in self._secrets.leftovers():
+            record = self._store.get(run_id)
+            if run_id not in local and record is not None and RunStatus(record.status).finished:
+                self._secrets.remove(run_id)
 
     def _not_ours(self, record: RunRecord, container: ManagedContainer, local: set[str]) -> bool:
         if RunStatus(record.status).finished:

@@ -28,6 +28,7 @@ class SweepReport:
     failed: list[str] = field(default_factory=list)  # requeue refused: ended with its code
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SweepLostRuns:
     """Every run heartbeat older than *timeout* seconds is claimed (``claim_lost``: exactly
     one sweeper of all replicas and workers wins each) and its run ended or requeued:
@@ -40,42 +41,39 @@ class SweepLostRuns:
       when that fails, ``error`` with the failure's code.
     """
 
-    def __init__(self, *, registry: WorkerRegistry, store: RunStore, clock: Clock,
-                 claimant: str, timeout: float, requeue: RunRequeue,
-                 pending: PendingCleanup) -> None:
-        self._registry = registry
-        self._store = store
-        self._clock = clock
-        self._claimant = claimant
-        self._timeout = timeout
-        self._requeue = requeue
-        self._pending = pending
+    registry: WorkerRegistry
+    store: RunStore
+    clock: Clock
+    claimant: str
+    timeout: float
+    requeue: RunRequeue
+    pending: PendingCleanup
 
     def __call__(self) -> SweepReport:
         report = SweepReport()
-        now = self._clock.now_iso()
-        for beat in self._registry.stale_runs(shifted(now, -self._timeout)):
-            run = self._registry.claim_lost(beat, self._claimant)
+        now = self.clock.now_iso()
+        for beat in self.registry.stale_runs(shifted(now, -self.timeout)):
+            run = self.registry.claim_lost(beat, self.claimant)
             if run is not None:
                 getattr(report, self._settle(run, beat)).append(run.run_id)
-        self._registry.prune_workers(shifted(now, -FORGET_AFTER_TIMEOUTS * self._timeout))
+        self.registry.prune_workers(shifted(now, -FORGET_AFTER_TIMEOUTS * self.timeout))
         return report
 
     def _settle(self, run: RunRecord, beat: RunBeat) -> str:
-        recorder = ev.RunRecorder(store=self._store, clock=self._clock, record=run,
+        recorder = ev.RunRecorder(store=self.store, clock=self.clock, record=run,
                                   redact=lambda data: data)  # no argument values here
-        events = {e.type for e in self._store.events(run.run_id)}
+        events = {e.type for e in self.store.events(run.run_id)}
         if ev.RUN_CANCEL_REQUESTED in events:
-            self._pending.end_run(recorder, status=RunStatus.CANCELED.value)
+            self.pending.end_run(recorder, status=RunStatus.CANCELED.value)
             return "canceled"
         started = beat.container_started or run.status == RunStatus.RUNNING.value
         if started or ev.RUN_REQUEUED in events:
             lost = WorkerLostError(
                 f"worker {beat.worker_id} stopped heartbeating (last at {beat.beat_at}, "
-                f"worker_timeout {self._timeout:g}s)"
+                f"worker_timeout {self.timeout:g}s)"
                 + ("" if started else "; the run had already been queued again once"),
                 worker=beat.worker_id)
-            self._pending.end_run(recorder, status=RunStatus.ERROR.value, code=lost.code,
+            self.pending.end_run(recorder, status=RunStatus.ERROR.value, code=lost.code,
                                   detail=lost.detail)
             return "lost"
         return self._queue_again(recorder, beat)
@@ -86,15 +84,15 @@ class SweepLostRuns:
                                             "last_heartbeat": beat.beat_at},
                           status=RunStatus.QUEUED.value, owner=QUEUED_OWNER)
         except RunStoreError as exc:
-            self._pending.end_run(recorder, status=RunStatus.ERROR.value, code=exc.code,
+            self.pending.end_run(recorder, status=RunStatus.ERROR.value, code=exc.code,
                                   detail=exc.detail)
             return "failed"
         try:
-            self._requeue.requeue(recorder.record)
+            self.requeue.requeue(recorder.record)
         except FlwdError as exc:
             detail = exc.detail if isinstance(exc, WorkerLostError) else (
                 f"its worker was lost and it could not be queued again: {exc.detail}")
-            self._pending.end_run(recorder, status=RunStatus.ERROR.value, code=exc.code,
+            self.pending.end_run(recorder, status=RunStatus.ERROR.value, code=exc.code,
                                   detail=detail)
             return "failed"
         return "requeued"

@@ -62,6 +62,10 @@ def dispatch(line: CommandLine, io: Io, env: Mapping[str, str],
         return _with_backend(config, io, container,
                              lambda backend: _run(backend, name, line.rest, io), env,
                              prefetch=not HELP_NAMES.intersection(line.rest))
+    if name == ":sources":
+        from flwd.entrypoints.cli.sources import sources_command
+
+        return sources_command(config, line.rest, io, container)
     command = COMMANDS_BY_NAME.get(name)
     if command is None:
         raise UsageError(f"unknown command {name} (commands: {', '.join(COMMANDS_BY_NAME)})")

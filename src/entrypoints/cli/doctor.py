@@ -34,6 +34,9 @@ def doctor(config: FlwdConfig, as_json: bool, io: Io, env: Mapping[str, str]) ->
             "container_root_maps_to": f"{info.root_uid}:{info.root_gid}",
         })
         report["problems"] += list(info.problems) or _derived_problems(info)
+        report["source_problems"] = _source_problems(container)
+        report["problems"] += [f"source {p['source']}: {p['code']}: {p['detail']}"
+                               for p in report["source_problems"]]
     except FlwdError as exc:
         report["problems"].append(f"{exc.code}: {exc.detail}")
         return _print(io, report, as_json, EXIT_FLWD)
@@ -50,6 +53,15 @@ def _cluster_checks(config: FlwdConfig, container: Any) -> list[dict[str, Any]]:
     from flwd.entrypoints.cli.doctor_cluster import cluster_checks
 
     return cluster_checks(config, container)
+
+
+def _source_problems(container: Any) -> list[dict[str, str]]:
+    """Sources whose pinned image, manifest or signature no longer checks out (SPEC 10)."""
+    try:
+        problems = container.check_sources()()
+    except FlwdError as exc:  # the store cannot be read: say so, the runtime report stands
+        return [{"source": "*", "code": exc.code, "detail": exc.detail}]
+    return [{"source": p.source, "code": p.code, "detail": p.detail} for p in problems]
 
 
 def secret_key_line(config: FlwdConfig) -> str:

@@ -49,6 +49,9 @@ EXIT_FOR_CODE: dict[str, int] = {
     "route.not.found": EXIT_FLWD,
     "method.not.allowed": EXIT_FLWD,
     "server.unreachable": EXIT_FLWD,
+    "source.trust.required": EXIT_FLWD,
+    "source.exists": EXIT_FLWD,
+    "source.not.found": EXIT_USAGE,
 }
 
 

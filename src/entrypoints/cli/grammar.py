@@ -155,6 +155,12 @@ COMMANDS = (
     Command(name=":doctor", summary="check the container runtime",
             description="Find the container runtime: version, rootless or not, socket, problems.",
             options=(Option(name="--json", help="print the report as one JSON document"),)),
+    Command(name=":sources", summary="list OCI add-on sources; add, refresh or remove one",
+            description="List the add-on sources (SPEC section 10), or manage one:\n"
+                        "  flwd :sources add NAME REF --trusted [--pull-policy on-add|on-run]\n"
+                        "  flwd :sources refresh NAME\n"
+                        "  flwd :sources remove NAME",
+            options=(Option(name="--json", help="print the sources as one JSON document"),)),
     Command(name=":workers", summary="list the live workers (cluster mode)",
             description="List cluster mode's live workers: host, queues, runtime and rootless\n"
                         "flag, concurrency, active runs, last heartbeat (SPEC section 11).",
@@ -167,6 +173,25 @@ COMMANDS = (
             operands=(Operand(name="SHELL", help="bash, zsh or fish"),)),
 )
 COMMANDS_BY_NAME = {command.name: command for command in COMMANDS}
+
+# `flwd :sources ACTION ...`: each action read like a :command of its own
+_SOURCE_NAME = Operand(name="NAME", help="the source's name (its jobs are NAME/JOB)")
+_SOURCE_JSON = Option(name="--json", help="print the result as one JSON document")
+SOURCE_ACTIONS = {
+    "add": Command(name=":sources add", summary="add an OCI add-on: pull, pin, read its manifest",
+                   operands=(_SOURCE_NAME, Operand(name="REF", help="the add-on image, e.g. "
+                                                   "registry.example/pg-tools:2")),
+                   options=(Option(name="--trusted", help="required: you trust the add-on's "
+                                                          "publisher (it runs its own code)"),
+                            Option(name="--pull-policy", metavar="P",
+                                   help="on-add (default): pinned until refresh; on-run: pulled "
+                                        "and re-pinned before each run"),
+                            _SOURCE_JSON)),
+    "refresh": Command(name=":sources refresh", summary="pull again, re-pin, say what changed",
+                       operands=(_SOURCE_NAME,), options=(_SOURCE_JSON,)),
+    "remove": Command(name=":sources remove", summary="remove a source (past runs stay)",
+                      operands=(_SOURCE_NAME,), options=(_SOURCE_JSON,)),
+}
 
 ABOUT = "Run typed-argument jobs in hardened, rootless containers (Podman or Docker)."
 EXIT_CODES = ("Exit codes: the job's own; 2 usage or invalid spec/arguments; 124 timed out;\n"

@@ -107,6 +107,10 @@ class RemoteBackend:
 
     # --- helpers ------------------------------------------------------------------
 
+    def request_json(self, method: str, path: str, body: Any = None) -> Any:
+        """One API call's JSON answer (``:sources``); a problem raises its coded error."""
+        return self._json(method, path, body)
+
     def _body(self, job: JobSpec, args: dict[str, object], profile: str | None) -> dict[str, Any]:
         values = check_args(job.args, args, from_text=True, job=job.id)
         body: dict[str, Any] = {"job": job.id, "args": values}

@@ -23,6 +23,7 @@ from flwd.entrypoints.http.plans import PlansController
 from flwd.entrypoints.http.problems import EXCEPTION_HANDLERS, replace_html_not_found
 from flwd.entrypoints.http.runs import RunsController
 from flwd.entrypoints.http.settings import ServerSettings
+from flwd.entrypoints.http.sources import SourcesController
 from flwd.entrypoints.http.sse import EventHub
 from flwd.entrypoints.http.system import SystemController
 from flwd.entrypoints.http.system_probe import RuntimeProbe
@@ -44,7 +45,7 @@ def create_app(container: Container, *, server_settings: ServerSettings) -> Lite
     return Litestar(
         on_startup=[feed.start], on_shutdown=[feed.stop],
         route_handlers=[SystemController, JobsController, PlansController, RunsController,
-                        WorkersController],
+                        SourcesController, WorkersController],
         dependencies={**use_case_dependencies(container),
                       **{name: _constant(value) for name, value in values.items()}},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

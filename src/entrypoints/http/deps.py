@@ -14,6 +14,7 @@ from litestar.params import SkipValidation
 from flwd.domain.plan.use_cases import ListJobs, PlanJob
 from flwd.domain.run.start import StartRun
 from flwd.domain.run.use_cases import CancelRun, QueryRuns
+from flwd.domain.sources.use_cases import AddSource, QuerySources, RefreshSource, RemoveSource
 from flwd.domain.worker.query import ListWorkers
 from flwd.entrypoints.container import Container
 from flwd.entrypoints.http.metrics import Metrics, count_runs_by_state
@@ -35,6 +36,10 @@ HubDep = SkipValidation[NamedDependency[EventHub]]
 MetricsDep = SkipValidation[NamedDependency[Metrics]]
 SettingsDep = SkipValidation[NamedDependency[ServerSettings]]
 ProbeDep = SkipValidation[NamedDependency[RuntimeProbe]]
+AddSourceDep = SkipValidation[NamedDependency[AddSource]]
+RefreshSourceDep = SkipValidation[NamedDependency[RefreshSource]]
+RemoveSourceDep = SkipValidation[NamedDependency[RemoveSource]]
+QuerySourcesDep = SkipValidation[NamedDependency[QuerySources]]
 ListWorkersDep = SkipValidation[NamedDependency[ListWorkers]]
 ClusterFiguresDep = SkipValidation[NamedDependency[ClusterFigures]]
 
@@ -61,6 +66,18 @@ def use_case_dependencies(container: Container) -> dict[str, Provide]:
     def provide_run_counts() -> RunCounts:
         return lambda: count_runs_by_state(container.store())
 
+    def provide_add_source() -> AddSource:
+        return container.add_source()
+
+    def provide_refresh_source() -> RefreshSource:
+        return container.refresh_source()
+
+    def provide_remove_source() -> RemoveSource:
+        return container.remove_source()
+
+    def provide_query_sources() -> QuerySources:
+        return container.query_sources()
+
     def provide_list_workers() -> ListWorkers:
         return container.list_workers()
 
@@ -69,7 +86,8 @@ def use_case_dependencies(container: Container) -> dict[str, Provide]:
         return lambda: cluster_figures(container.list_workers(), probe)
 
     providers = (provide_list_jobs, provide_plan_job, provide_start_run, provide_query_runs,
-                 provide_cancel_run, provide_run_counts, provide_list_workers,
-                 provide_cluster_figures)
+                 provide_cancel_run, provide_run_counts, provide_add_source,
+                 provide_refresh_source, provide_remove_source, provide_query_sources,
+                 provide_list_workers, provide_cluster_figures)
     return {fn.__name__.removeprefix("provide_"): Provide(fn, sync_to_thread=False)
             for fn in providers}

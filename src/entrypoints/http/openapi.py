@@ -24,9 +24,11 @@ from flwd.entrypoints.http.auth import ScopeGuard, metrics_guard
 from flwd.entrypoints.http.problems import PROBLEM_MEDIA_TYPE, STATUS_FOR_CODE
 from flwd.entrypoints.http.runs import CANCEL_ACTION, MAX_SEQ
 from flwd.entrypoints.http.schemas import MAX_IDEMPOTENCY_KEY
+from flwd.entrypoints.http.sources import REFRESH_ACTION, SOURCE_NAME_PATTERN, SOURCE_ROUTE
 
 SCHEME = "bearer"
 CANCEL_ROUTE = "/runs/{run_id}"
+_ACTIONS = {CANCEL_ROUTE: CANCEL_ACTION, SOURCE_ROUTE: REFRESH_ACTION}
 _AUTH = ("auth.unauthenticated", "auth.forbidden")
 _BODY = ("request.invalid", "request.too.large")
 _PLAN = ("job.not.found", "spec.invalid", "args.invalid")
@@ -36,6 +38,8 @@ _POLICY = ("policy.denied", "image.registry.not.allowed", "policy.override.denie
            "policy.profile.denied", "policy.ceiling.exceeded", "runtime.rootful",
            "runtime.limits.unenforced",
            "image.signature.required", "image.signature.invalid")  # add-on runs (section 10)
+
+_SIGNATURES = ("image.signature.required", "image.signature.invalid")  # add and refresh
 
 #: Every error code each operation can answer (SPEC section 8). The unit tests provoke each
 #: status and check it is here; a route missing from this table fails the document's build.
@@ -54,6 +58,19 @@ ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
     "GET /runs/{run_id}/events": (*_AUTH, "request.invalid", "run.not.found", *_STORE),
     "POST /runs/{run_id}:cancel": (*_AUTH, "run.not.found", "route.not.found", "run.not.active",
                                    *_STORE),
+    # sources (SPEC section 10)
+    "GET /sources": (*_AUTH, *_STORE),
+    "GET /sources/{name}": (*_AUTH, "request.invalid", "source.not.found", "route.not.found",
+                            *_STORE),
+    "POST /sources": (*_AUTH, *_BODY, "source.trust.required", "source.exists",
+                      "image.registry.not.allowed", "E_ADDON_MANIFEST", "E_OCI",
+                      "container.runtime.unavailable", *_SIGNATURES, *_STORE),
+    "DELETE /sources/{name}": (*_AUTH, "request.invalid", "source.not.found", "route.not.found",
+                               *_STORE),
+    "POST /sources/{name}:refresh": (*_AUTH, "request.invalid", "source.not.found",
+                                     "route.not.found", "image.registry.not.allowed",
+                                     "E_ADDON_MANIFEST", "E_OCI", "container.runtime.unavailable",
+                                     *_SIGNATURES, *_STORE),
     "GET /workers": (*_AUTH, *_STORE),  # cluster mode's live workers (SPEC section 11)
 }
 
@@ -61,6 +78,9 @@ ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
 #: parameter and cannot see ``check_status_filter`` or ``_resume_point``).
 _PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET /runs", "status"): {"type": "string", "enum": [s.value for s in RunStatus]},
+    **{(route, "name"): {"type": "string", "pattern": SOURCE_NAME_PATTERN}
+       for route in ("GET /sources/{name}", "DELETE /sources/{name}",
+                     "POST /sources/{name}:refresh")},
     ("POST /runs", "Idempotency-Key"): {  # check_idempotency_key: 1..255 once trimmed
         "type": "string", "pattern": f"^[ \\t]*[!-~]([ -~]{{0,{MAX_IDEMPOTENCY_KEY - 2}}}[!-~])?[ \\t]*$",
         "description": "a key of the client's choosing (printable ASCII); a retry with the "
@@ -180,7 +200,7 @@ def complete(schema: Mapping[str, Any], scopes: Mapping[str, tuple[str, ...] | N
         raise LookupError(f"ROUTE_ERRORS and the routes disagree on {odd}")
     for label, operation in operations.items():
         method, path = label.split(" ", 1)
-        route = CANCEL_ROUTE if path.endswith(":" + CANCEL_ACTION) else path
+        route = path.rpartition(":")[0] if path.rpartition(":")[0] in _ACTIONS else path
         codes = _describe_security(operation, scopes[f"{method} {route}"], ROUTE_ERRORS[label],
                                    loopback=loopback)
         _describe_errors(operation, codes)
@@ -263,7 +283,10 @@ def _problem_response(status: int, codes: list[str]) -> dict[str, Any]:
 
 def _run_body_rules(schemas: dict[str, Any]) -> None:
     """What ``RunBody`` enforces beyond its fields' types: no unknown field (msgspec's
-    ``forbid_unknown_fields``), and a job named in ``job`` or ``job_id`` (``to_domain``)."""
+    ``forbid_unknown_fields``), and a job named in ``job`` or ``job_id`` (``to_domain``);
+    ``SourceBody`` has no unknown field either."""
+    if "SourceBody" in schemas:
+        schemas["SourceBody"]["additionalProperties"] = False
     body = schemas.get("RunBody")
     if body is not None:
         body["additionalProperties"] = False
@@ -272,10 +295,14 @@ def _run_body_rules(schemas: dict[str, Any]) -> None:
 
 
 def _move_cancel(paths: dict[str, Any]) -> None:
-    """The cancel handler under its public path ``/runs/{run_id}:cancel`` (Litestar cannot route
-    a segment that mixes a parameter and text)."""
-    item = paths.get(CANCEL_ROUTE, {})
-    if "post" in item:
-        paths[CANCEL_ROUTE + ":cancel"] = {"post": item.pop("post")}
-        if "parameters" in item:
-            paths[CANCEL_ROUTE + ":cancel"]["parameters"] = item["parameters"]
+    """The action handlers under their public paths ``/runs/{run_id}:cancel`` and
+    ``/sources/{name}:refresh`` (Litestar cannot route a segment that mixes a parameter and
+    text)."""
+    for route, action in _ACTIONS.items():
+        item = paths.get(route, {})
+        if "post" in item:
+            paths[f"{route}:{action}"] = {"post": item.pop("post")}
+            if "parameters" in item:
+                paths[f"{route}:{action}"]["parameters"] = item["parameters"]
+            if set(item) <= {"parameters"}:
+                paths.pop(route)

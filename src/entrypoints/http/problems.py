@@ -64,6 +64,9 @@ STATUS_FOR_CODE: dict[str, int] = {
     "queue.unavailable": 503,
     "server.unreachable": 502,
     "run.output.incomplete": 502,
+    "source.trust.required": 422,
+    "source.exists": 409,
+    "source.not.found": 404,
 }
 
 #: Litestar's own exceptions (routing, body size, validation), by status, as flwd errors.

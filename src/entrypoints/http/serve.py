@@ -82,8 +82,9 @@ def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], e
     container.store().active()  # an unusable data_dir refuses to start, not fails each request
     supervisor = container.supervisor()
     orphans = OrphanWatch(container.adopt_orphans)
-    # cluster mode: every replica also sweeps runs whose worker stopped heartbeating
-    sweeper = container.lost_run_sweeper() if config.cluster else None
+    # cluster mode: every replica that enqueues also sweeps runs whose worker stopped
+    # heartbeating (it can queue a lost run again; a --no-runtime one could not)
+    sweeper = container.lost_run_sweeper() if dispatch is DispatchKind.QUEUE else None
     try:
         if sweeper is not None:
             sweeper.start()
@@ -93,6 +94,9 @@ def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], e
             if reconcile is not None:
                 reconcile()()
                 orphans.start()
+            from flwd.entrypoints.declared_sources import add_declared_sources
+
+            add_declared_sources(container, config, err)
         with _resident_socket(config, options, env, local_runs) as (resident, note):
             settings = ServerSettings(
                 grants=grants, loopback=options.local or is_loopback(options.host),
