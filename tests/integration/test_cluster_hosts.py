@@ -213,9 +213,6 @@ def _active_runs(client: httpx.Client, worker_id: str) -> set[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known gap (cluster-workers): the sweep looks at run "
-                   "heartbeats only, so a run whose worker dies before its first run heartbeat "
-                   "stays running for ever")
 def test_run_ends_worker_lost_when_its_worker_dies_before_heartbeating_it(
         cluster: Cluster) -> None:
     slow_beats = {"FLWD_HEARTBEAT_INTERVAL": str(WORKER_TIMEOUT - 1)}  # one beat, at the start
@@ -257,7 +254,7 @@ def test_cut_off_worker_loses_its_run_and_serves_again_when_its_veth_comes_back(
         run_id = submit(on_a, "tick-docker")
         wait_status(on_b, run_id, {"running"}, timeout=120)
         _wait_until(lambda: run_id in _active_runs(on_a, docker_worker.flwd.name), 30,
-                    "the worker never heartbeat its run")  # else see the xfail above
+                    "the worker never heartbeat its run")  # the cut, not an early death
         docker_worker.host.cut()
         try:
             lost = wait_status(on_b, run_id, FINAL, timeout=WORKER_TIMEOUT + 60)
