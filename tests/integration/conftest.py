@@ -101,5 +101,8 @@ from tests.integration.oci_registry import local_registry, registry_podman  # no
 # A private PostgreSQL cluster (session) and an empty database per test: pg_support.py.
 from tests.integration.pg_support import pg_cluster, pg_url  # noqa: E402,F401
 
+# Worker hosts as network namespaces, with PostgreSQL and Redis on their bridge: netns_hosts.py.
+from tests.integration.netns_hosts import bridge_redis, host_lab, hosts  # noqa: E402,F401
+
 # A private Redis (session) for cluster mode's queue, emptied after each test: redis_support.py.
 from tests.integration.redis_support import redis_server, redis_url  # noqa: E402,F401

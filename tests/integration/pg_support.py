@@ -32,9 +32,9 @@ def pg_bindir() -> Path:
     return found[-1].parent
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
@@ -45,22 +45,36 @@ class PgCluster:
     directory: Path
     port: int
     bindir: Path
+    host: str = "127.0.0.1"
 
     @classmethod
-    def create(cls) -> PgCluster:
+    def create(cls, listen: str = "127.0.0.1", allow: str | None = None) -> PgCluster:
+        """initdb a new cluster that will listen on *listen* only.
+
+        *allow* (a CIDR such as ``10.231.7.0/24``) adds a trust line to pg_hba.conf for clients
+        on that subnet; initdb's own lines admit loopback only.
+        """
         directory = Path(tempfile.mkdtemp(prefix="flwd-pg-"))
-        cluster = cls(directory=directory, port=free_port(), bindir=pg_bindir())
+        cluster = cls(directory=directory, port=free_port(listen), bindir=pg_bindir(),
+                      host=listen)
         if os.geteuid() == 0:
             shutil.chown(directory, "postgres", "postgres")
         cluster._as_owner(["initdb", "-D", str(directory / "data"), "-A", "trust", "-U",
                            "postgres", "--no-sync", "-E", "UTF8"])
+        if allow is not None:
+            with open(directory / "data" / "pg_hba.conf", "a", encoding="utf-8") as hba:
+                hba.write(f"host all all {allow} trust\n")
         return cluster
 
+    @property
+    def data_dir(self) -> Path:
+        return self.directory / "data"
+
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        return f"postgresql://postgres@{self.host}:{self.port}/{database}"
 
     def start(self) -> None:
-        options = (f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
+        options = (f"-p {self.port} -k {self.directory} -c listen_addresses={self.host}"
                    " -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
         self._as_owner(["pg_ctl", "-D", str(self.directory / "data"), "-o", options,
                         "-l", str(self.directory / "server.log"), "-w", "-t", "60", "start"])
@@ -101,9 +115,9 @@ class PgCluster:
 
 
 @contextmanager
-def running_cluster() -> Iterator[PgCluster]:
-    """A new cluster, started; stopped and deleted on exit."""
-    cluster = PgCluster.create()
+def running_cluster(listen: str = "127.0.0.1", allow: str | None = None) -> Iterator[PgCluster]:
+    """A new cluster listening on *listen* (see :meth:`PgCluster.create`); deleted on exit."""
+    cluster = PgCluster.create(listen, allow)
     try:
         cluster.start()
         yield cluster
