@@ -62,6 +62,14 @@ class Runtime:
         assert done.returncode == 0, done.stderr
         return [line for line in done.stdout.splitlines() if line.strip()]
 
+    def logged_created(self, run_id: str, since: float, timeout: float = 10.0) -> list[str]:
+        """``created_since`` once it names a container, waiting up to *timeout* seconds: under
+        load the runtime's event log can trail the run that caused it."""
+        deadline = time.monotonic() + timeout
+        while not (found := self.created_since(run_id, since)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return found
+
 
 @dataclass(frozen=True, slots=True)
 class Result:

@@ -79,7 +79,7 @@ def test_network_relaxation_runs_with_an_interface_when_permissive_bundle_lists_
     assert [(d["decision"], d["code"]) for d in network] == [("allow", "policy.override.allowed")]
     interfaces = parse_facts("\n".join(lines))["net"]
     assert "lo" in interfaces and len(interfaces) >= 2, interfaces
-    assert rt.created_since(events[0]["run_id"], since), "the runtime logged no container"
+    assert rt.logged_created(events[0]["run_id"], since), "the runtime logged no container"
 
 
 def test_relaxation_is_denied_when_permissive_bundle_does_not_list_it(
