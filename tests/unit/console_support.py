@@ -15,7 +15,9 @@ from flwd.adapters.fake_runtime import FakeRuntime
 from flwd.entrypoints.container import Container
 from flwd.entrypoints.http.app import create_app
 from flwd.entrypoints.http.settings import ServerSettings
+from flwd.entrypoints.tokens import TokenGrant
 from flwd.entrypoints.web.plugin import ConsolePlugin
+from flwd.ports.sealing import SecretKey
 from tests.unit.http_support import FAST, close, fake_runtime, grants, make_container
 
 SECRET_VALUE = "s3cr3t-Zq8-value"
@@ -37,9 +39,13 @@ args:
 _CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
-def console_app(container: Container) -> Litestar:
-    settings = ServerSettings(grants=grants(), timing=FAST)
-    return create_app(container, server_settings=settings, plugins=[ConsolePlugin()])
+def console_app(container: Container, secret_key: SecretKey | None = None,
+                tokens: tuple[TokenGrant, ...] | None = None) -> Litestar:
+    """*secret_key*: as ``flwd :serve`` gives the configured one; *tokens*: the grants
+    (default: ``http_support.grants()``)."""
+    settings = ServerSettings(grants=grants() if tokens is None else tokens, timing=FAST)
+    return create_app(container, server_settings=settings,
+                      plugins=[ConsolePlugin(secret_key=secret_key)])
 
 
 @contextmanager

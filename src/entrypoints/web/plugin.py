@@ -3,35 +3,30 @@ errors, security headers), templates and vendored static files, and ``/`` -> ``/
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Any
 
 from litestar import Router, get
 from litestar.config.app import AppConfig
-from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import MutableScopeHeaders, ResponseHeader
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.plugins import InitPluginProtocol
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from flwd.entrypoints.web.cookies import console_keys, csrf_config, session_config
 from flwd.entrypoints.web.errors import HANDLERS, keep_html
 from flwd.entrypoints.web.jobs import JobPages
 from flwd.entrypoints.web.runs import RunPages
-from flwd.entrypoints.web.session import ForgetEmptySessions
 from flwd.entrypoints.web.signin import SignInPages
 from flwd.entrypoints.web.sources import SourcePages
 from flwd.entrypoints.web.workers import WorkerPages
+from flwd.ports.sealing import SecretKey
 
 HERE = Path(__file__).parent
-SESSION_COOKIE = "flwd_session"
-CSRF_COOKIE = "flwd_csrf"
-SESSION_SECONDS = 8 * 3600
 # Only this server's own files; no inline script or style, no frames, forms post only here.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -51,18 +46,17 @@ def root() -> Redirect:
 
 class ConsolePlugin(InitPluginProtocol):
     """Adds the console to an app built by ``create_app``; the pages call the same use cases
-    (the app's ``Provide`` dependencies) under the same scopes as the API."""
+    (the app's ``Provide`` dependencies) under the same scopes as the API. With *secret_key*
+    (cluster mode's), its sessions and CSRF tokens hold on every replica sharing that key."""
+
+    def __init__(self, secret_key: SecretKey | None = None) -> None:
+        self._keys = console_keys(secret_key)  # see cookies: derived from the key, or random
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        session = ServerSideSessionConfig(
-            key=SESSION_COOKIE, max_age=SESSION_SECONDS, path="/ui", httponly=True,
-            samesite="strict", secure=False, renew_on_access=True)
-        csrf = CSRFConfig(secret=secrets.token_hex(32), cookie_name=CSRF_COOKIE,
-                          cookie_path="/ui", cookie_httponly=True, cookie_samesite="strict")
         pages = Router(
             path="/ui", route_handlers=[SignInPages, JobPages, RunPages, SourcePages, WorkerPages],
-            middleware=[session.middleware, ForgetEmptySessions,
-                        DefineMiddleware(CSRFMiddleware, config=csrf)],
+            middleware=[session_config(self._keys).middleware,
+                        DefineMiddleware(CSRFMiddleware, config=csrf_config(self._keys))],
             exception_handlers=HANDLERS, after_request=keep_html,
             response_headers=SECURITY_HEADERS, include_in_schema=False)
         static = Router(path="/ui/static", response_headers=SECURITY_HEADERS[:2],

@@ -1,5 +1,6 @@
-"""Signing in to the console: a token checked as the API checks it, a server-side session that
-keeps only the token's digest, and the guard each page declares with the scope it needs."""
+"""Signing in to the console: a token checked as the API checks it, a sealed session cookie
+(see ``cookies``) that keeps only the token's digest, and the guard each page declares with the
+scope it needs."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from litestar.connection import ASGIConnection
-from litestar.types import Empty
 
 from flwd.domain.errors import AuthUnauthenticatedError
 from flwd.entrypoints.http.auth import Authenticator, Principal, check_scope
@@ -22,14 +22,16 @@ class NotSignedInError(Exception):
 
 
 def start_session(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> Principal:
-    """Check *token* like a bearer token; on success the session holds its digest (the token
-    itself stays in no cookie and no store). Raises ``AuthUnauthenticatedError``."""
+    """Check *token* like a bearer token; on success a new session, replacing whatever the
+    request came with, holds its digest (the token itself stays in no cookie and no store).
+    The cookie is sealed afresh (new nonce), so there is no session id to fixate. Raises
+    ``AuthUnauthenticatedError``."""
     authenticator: Authenticator = connection.app.state.authenticator
     if not token or len(token) > 4096:
         raise AuthUnauthenticatedError("that is not a configured API token")
     digest = token_digest(token)
     principal = authenticator.authenticate_digest(digest)
-    connection.set_session({_DIGEST: digest})
+    connection.set_session({_DIGEST: digest})  # the whole session, never merged into the old
     return principal
 
 
@@ -72,22 +74,3 @@ class PageGuard:
 def needs(scope: str) -> PageGuard:
     return PageGuard(scope)
 
-
-class ForgetEmptySessions:
-    """ASGI middleware inside the session middleware: a response whose session holds nothing
-    (a visitor not signed in) stores no session, so anonymous requests cannot fill the store."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope.get("type") != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_wrapper(message: Any) -> None:
-            if message.get("type") == "http.response.start" and scope.get("session") == {}:
-                scope["session"] = Empty
-            await send(message)
-
-        await self.app(scope, receive, send_wrapper)
