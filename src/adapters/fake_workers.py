@@ -23,6 +23,24 @@ class FakeWorkerRegistry:
     def _init_registry(self) -> None:
         self.worker_rows: dict[str, WorkerBeat] = {}
         self.run_beats: dict[str, RunBeat] = {}
+        self.ended_sessions: dict[str, str] = {}  # the console's EndedSessions: id -> until
+        self.session_lookups = 0
+
+    # --- EndedSessions (the console's sign-outs live in the store, as in the SQL ones) ----
+
+    def end_session(self, session_id: str, until: str, now: str) -> None:
+        self._check_registry_writable()
+        with self._lock:
+            ended = self.ended_sessions
+            for old, old_until in list(ended.items()):
+                if old_until < now:
+                    del ended[old]
+            ended[session_id] = max(until, ended.get(session_id, until))
+
+    def session_ended(self, session_id: str) -> bool:
+        with self._lock:
+            self.session_lookups += 1
+            return session_id in self.ended_sessions
 
     def _check_registry_writable(self) -> None:
         if self.full:

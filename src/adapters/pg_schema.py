@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from flwd.adapters._sql_sessions import ended_sessions_table
 from flwd.adapters._sql_sources import SOURCES_TABLE
 from flwd.adapters._sql_workers import tables
 
@@ -55,6 +56,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
      "ALTER TABLE runs ADD COLUMN origin TEXT NOT NULL DEFAULT '{}'"),
     # cluster mode's worker registry: worker and run heartbeats (SPEC section 11)
     tables(' COLLATE "C"'),
+    # the console's signed-out sessions (SPEC section 12), until their cookies expire
+    ended_sessions_table(' COLLATE "C"'),
 )
 
 # pg_advisory_xact_lock key of the migration step ("flwd" in ASCII): replicas starting

@@ -22,6 +22,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from flwd.adapters import _run_codec as codec
 from flwd.adapters._sql_reads import SELECT_RUN as _SELECT_RUN
 from flwd.adapters._sql_reads import SqlRunReads
+from flwd.adapters._sql_sessions import SqlEndedSessions
 from flwd.adapters._sql_sources import SqlSources
 from flwd.adapters._sql_workers import SqlWorkerRegistry
 from flwd.adapters.pg_listen import CHANNEL, EventSignal
@@ -51,7 +52,7 @@ logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
-class PostgresRunStore(SqlRunReads, SqlSources, SqlWorkerRegistry):
+class PostgresRunStore(SqlRunReads, SqlSources, SqlWorkerRegistry, SqlEndedSessions):
     """``RunStore`` (and ``WorkerRegistry``) on PostgreSQL; connects (and migrates the schema) on first use."""
 
     MARK = "%s"

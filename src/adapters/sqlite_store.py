@@ -13,6 +13,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from flwd.adapters import _run_codec as codec
 from flwd.adapters._sql_reads import SELECT_RUN as _SELECT_RUN
 from flwd.adapters._sql_reads import SqlRunReads
+from flwd.adapters._sql_sessions import SqlEndedSessions, ended_sessions_table
 from flwd.adapters._sql_sources import SOURCES_TABLE, SqlSources
 from flwd.adapters._sql_workers import SqlWorkerRegistry, tables
 from flwd.domain.errors import (
@@ -73,6 +74,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (SOURCES_TABLE.format(collate=""), "ALTER TABLE runs ADD COLUMN origin TEXT NOT NULL DEFAULT '{}'"),
     # cluster mode's worker registry (SPEC section 11); empty in single-host mode
     tables(),
+    # the console's signed-out sessions (SPEC section 12), until their cookies expire
+    ended_sessions_table(),
 )
 
 _INSERT_RUN = f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -81,7 +84,7 @@ _INSERT_EVENT = "INSERT INTO events (run_id, seq, type, time, data) VALUES (?, ?
 _STORAGE_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
 
 
-class SqliteRunStore(SqlRunReads, SqlSources, SqlWorkerRegistry):
+class SqliteRunStore(SqlRunReads, SqlSources, SqlWorkerRegistry, SqlEndedSessions):
     """``RunStore`` (and ``WorkerRegistry``) on one SQLite file: WAL, ``BEGIN IMMEDIATE`` writes, lazy connection.
 
     One connection serves every thread behind a lock; other processes on the same file are

@@ -69,6 +69,7 @@ if TYPE_CHECKING:
     from flwd.domain.worker import requeue as worker_requeue
     from flwd.domain.worker import query as worker_query
     from flwd.domain.worker import sweep as worker_sweep
+    from flwd.domain import sessions as console_sessions_
     from flwd.domain.run.execution import QueuedRun
     from flwd.entrypoints.cli import adopter
     from flwd.ports.dispatch import RunDispatcher
@@ -94,6 +95,7 @@ else:
     source_cases = Lazy("flwd.domain.sources.use_cases")
     source_on_run = Lazy("flwd.domain.sources.on_run")
     source_health = Lazy("flwd.domain.sources.health")
+    console_sessions_ = Lazy("flwd.domain.sessions")
 
 
 NO_SOURCES_DETAIL = ("this server was started with --no-runtime (plan-only): adding or "
@@ -357,6 +359,9 @@ class Container(containers.DeclarativeContainer):
     sweep_lost_runs = providers.Factory(
         worker_sweep.SweepLostRuns, registry=store, store=store, clock=clock, claimant=owner,
         timeout=config.worker_timeout, requeue=requeue, pending=pending)
+    # The web console's sign-outs (SPEC section 12), in the store every replica shares.
+    console_sessions = providers.Singleton(console_sessions_.ConsoleSessions, store=store,
+                                           clock=clock)
     lost_run_sweeper = providers.Factory(
         worker_liveness.LostRunSweeper, sweep=sweep_lost_runs, interval=config.heartbeat_interval)
     worker_liveness = providers.Singleton(

@@ -1,11 +1,14 @@
 """Two real ``flwd :serve`` replicas on loopback sharing ``FLWD_SECRET_KEY`` (SPEC sections 11
 and 12): a console session started on A, and A's CSRF token, hold on B; a replica with another
-key refuses both. Plan-only replicas (``--no-runtime``): no container runs, no browser."""
+key refuses both; a sign-out on A is seen by B, which shares A's run store (the same data
+directory: one SQLite file). Plan-only replicas (``--no-runtime``): no container runs, no
+browser."""
 
 from __future__ import annotations
 
 import re
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Iterator
 
 import httpx
@@ -25,13 +28,21 @@ _CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
 @contextmanager
-def replica(name: str, key: str) -> Iterator[Server]:
+def replica(name: str, key: str, store_of: Server | None = None) -> Iterator[Server]:
+    """A replica; with *store_of*, over that replica's data directory (its run store)."""
     base = shared_dir(f"console-replica-{name}-")
     write_job(base / "jobs", "hello", HELLO)
-    for directory in ("data", "home"):
-        (base / directory).mkdir(mode=0o755)
+    (base / "home").mkdir(mode=0o755)
+    if store_of is None:
+        (base / "data").mkdir(mode=0o755)
+    else:
+        (base / "data").symlink_to(data_dir(store_of))
     with serving(base, ["--dev", "--no-runtime"], {"FLWD_SECRET_KEY": key}) as server:
         yield server
+
+
+def data_dir(server: Server) -> Path:
+    return server.log.parent / "data"
 
 
 def csrf_of(page: httpx.Response) -> str:
@@ -74,3 +85,19 @@ def test_console_session_and_csrf_hold_on_replica_b_when_signed_in_on_replica_a(
     assert 'id="plan"' in text and "<code>ARG_NAME</code>" in text
     page, plan, text = on_stranger
     assert page == 303 and plan == 403 and "csrf.invalid" in text
+
+
+def test_console_session_is_refused_on_replica_b_when_signed_out_on_replica_a() -> None:
+    with ExitStack() as stack:
+        a = stack.enter_context(replica("a", KEY))
+        b = stack.enter_context(replica("b", KEY, store_of=a))
+        cookies, csrf = signed_in(a)
+        before = plan_on(b, cookies, csrf)
+        with httpx.Client(base_url=a.url, timeout=30, cookies=cookies) as browser:
+            signed_out = browser.post("/ui/signout", data={"_csrf_token": csrf})
+        after = plan_on(b, cookies, csrf)  # the copy of the cookie taken before sign-out
+
+    assert before[:2] == (200, 200), before[2]
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/ui/signin"
+    assert after[0] == 303, "B sends the copied cookie to sign in"
+    assert after[1] == 303 and 'id="plan"' not in after[2], "and answers no form for it"

@@ -45,7 +45,8 @@ def console_app(container: Container, secret_key: SecretKey | None = None,
     (default: ``http_support.grants()``)."""
     settings = ServerSettings(grants=grants() if tokens is None else tokens, timing=FAST)
     return create_app(container, server_settings=settings,
-                      plugins=[ConsolePlugin(secret_key=secret_key)])
+                      plugins=[ConsolePlugin(container.console_sessions(),
+                                             secret_key=secret_key)])
 
 
 @contextmanager

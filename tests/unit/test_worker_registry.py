@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from flwd.adapters.fakes import FakeRunStore
+from flwd.adapters._sql_workers import tables
 from flwd.adapters.sqlite_store import SqliteRunStore
 from tests.contracts.workers import check_worker_registry_contract
+from tests.unit.sqlite_support import check_on_sqlite, database_before
 
 
 def test_fake_store_keeps_the_worker_registry_contract_when_empty() -> None:
@@ -14,11 +16,7 @@ def test_fake_store_keeps_the_worker_registry_contract_when_empty() -> None:
 
 
 def test_sqlite_store_keeps_the_worker_registry_contract_when_empty(tmp_path: Path) -> None:
-    store = SqliteRunStore(tmp_path / "flwd.db")
-    try:
-        check_worker_registry_contract(store)
-    finally:
-        store.close()
+    check_on_sqlite(tmp_path / "flwd.db", check_worker_registry_contract)
 
 
 def test_sqlite_store_adds_the_registry_when_a_database_predates_it(tmp_path: Path) -> None:
@@ -27,13 +25,7 @@ def test_sqlite_store_adds_the_registry_when_a_database_predates_it(tmp_path: Pa
     from flwd.adapters.sqlite_store import MIGRATIONS
 
     path = tmp_path / "flwd.db"
-    conn = sqlite3.connect(path)
-    for steps in MIGRATIONS[:-1]:
-        for statement in steps:
-            conn.execute(statement)
-    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
-    conn.commit()
-    conn.close()
+    database_before(path, tables())
 
     store = SqliteRunStore(path)
     assert store.workers() == []

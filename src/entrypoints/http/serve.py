@@ -104,8 +104,9 @@ def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], e
                 runtime_enabled=local_runs,
                 # uvicorn names the listener by its bound name (see auth)
                 resident_path=resident.getsockname() if resident else None)
-            # the console's sessions hold on every replica sharing the secret key (SPEC 11)
-            console = ConsolePlugin(secret_key=config.secret_key)
+            # the console's sessions hold on every replica sharing the secret key (SPEC 11);
+            # its sign-outs on every replica sharing the store
+            console = ConsolePlugin(container.console_sessions(), secret_key=config.secret_key)
             app = create_app(container, server_settings=settings, plugins=[console])
             _run_uvicorn(app, options, err, config.cancel_grace,
                          on_signal=lambda killing: _stop_runs(supervisor, killing),

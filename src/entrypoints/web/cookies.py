@@ -23,11 +23,11 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import SerializationException
 from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
 
+from flwd.domain.sessions import SESSION_SECONDS  # idle time: each signed-in response renews it
 from flwd.ports.sealing import SecretKey
 
 SESSION_COOKIE = "flwd_session"
 CSRF_COOKIE = "flwd_csrf"
-SESSION_SECONDS = 8 * 3600  # idle time: every response to a signed-in request renews it
 COOKIE_PATH = "/ui"
 SESSION_INFO = b"flwd console session cookie v1: AES-256-GCM"
 CSRF_INFO = b"flwd console CSRF token v1: HMAC-SHA256"

@@ -23,8 +23,17 @@ SIGN_IN = "/ui/signin"
 def error_page(request: Request[Any, Any, Any], status: int, code: str, detail: str) -> Response[Any]:
     return Template(template_name="error.html", status_code=status, context={
         "status": status, "title": HTTPStatus(status).phrase, "code": code, "detail": detail,
-        "me": session_principal(request),
+        "me": shown_principal(request),
     })
+
+
+def shown_principal(request: Request[Any, Any, Any]) -> Any:
+    """Who the page header shows as signed in; nobody when the store cannot tell (the page
+    already reports that error, it must not fail again while rendering it)."""
+    try:
+        return session_principal(request)
+    except FlwdError:
+        return None
 
 
 def handle_not_signed_in(request: Request[Any, Any, Any], _exc: NotSignedInError) -> Response[Any]:

@@ -24,6 +24,7 @@ from flwd.entrypoints.web.runs import RunPages
 from flwd.entrypoints.web.signin import SignInPages
 from flwd.entrypoints.web.sources import SourcePages
 from flwd.entrypoints.web.workers import WorkerPages
+from flwd.domain.sessions import ConsoleSessions
 from flwd.ports.sealing import SecretKey
 
 HERE = Path(__file__).parent
@@ -47,10 +48,12 @@ def root() -> Redirect:
 class ConsolePlugin(InitPluginProtocol):
     """Adds the console to an app built by ``create_app``; the pages call the same use cases
     (the app's ``Provide`` dependencies) under the same scopes as the API. With *secret_key*
-    (cluster mode's), its sessions and CSRF tokens hold on every replica sharing that key."""
+    (cluster mode's), its sessions and CSRF tokens hold on every replica sharing that key;
+    *sessions* (the container's ``console_sessions``) records sign-outs in the run store."""
 
-    def __init__(self, secret_key: SecretKey | None = None) -> None:
+    def __init__(self, sessions: ConsoleSessions, secret_key: SecretKey | None = None) -> None:
         self._keys = console_keys(secret_key)  # see cookies: derived from the key, or random
+        self._sessions = sessions
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         pages = Router(
@@ -63,6 +66,7 @@ class ConsolePlugin(InitPluginProtocol):
                         include_in_schema=False, after_request=keep_html, route_handlers=[create_static_files_router(
                             path="/", directories=[HERE / "static"], include_in_schema=False)])
         app_config.route_handlers.extend([pages, static, root])
+        app_config.state["console_sessions"] = self._sessions
         app_config.template_config = TemplateConfig(directory=HERE / "templates",
                                                     engine=JinjaTemplateEngine)
         app_config.before_send.append(secure_cookies_over_tls)

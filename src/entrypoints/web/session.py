@@ -1,6 +1,7 @@
 """Signing in to the console: a token checked as the API checks it, a sealed session cookie
-(see ``cookies``) that keeps only the token's digest, and the guard each page declares with the
-scope it needs."""
+(see ``cookies``) that keeps only the token's digest and a session id, and the guard each page
+declares with the scope it needs. Sign-out records the id as ended in the run store
+(``ConsoleSessions``), so a copy of the cookie is refused on every replica."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from typing import Any, Mapping
 from litestar.connection import ASGIConnection
 
 from flwd.domain.errors import AuthUnauthenticatedError
+from flwd.domain.sessions import ConsoleSessions, new_session_id
 from flwd.entrypoints.http.auth import Authenticator, Principal, check_scope
 from flwd.entrypoints.tokens import token_digest
 
 _PRINCIPAL_STATE = "flwd_principal"  # where the API's auth looks for the request's principal
 _DIGEST = "digest"
+_ID = "sid"
 
 
 class NotSignedInError(Exception):
@@ -23,30 +26,49 @@ class NotSignedInError(Exception):
 
 def start_session(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> Principal:
     """Check *token* like a bearer token; on success a new session, replacing whatever the
-    request came with, holds its digest (the token itself stays in no cookie and no store).
-    The cookie is sealed afresh (new nonce), so there is no session id to fixate. Raises
+    request came with, holds its digest (the token itself stays in no cookie and no store) and
+    a fresh random session id (nothing of the old session, so nothing to fixate). Raises
     ``AuthUnauthenticatedError``."""
     authenticator: Authenticator = connection.app.state.authenticator
     if not token or len(token) > 4096:
         raise AuthUnauthenticatedError("that is not a configured API token")
     digest = token_digest(token)
     principal = authenticator.authenticate_digest(digest)
-    connection.set_session({_DIGEST: digest})  # the whole session, never merged into the old
+    # the whole session, never merged into the old
+    connection.set_session({_DIGEST: digest, _ID: new_session_id()})
     return principal
 
 
 def end_session(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """Record the session's id as ended, then clear the cookie. Raises ``RunStoreError`` when
+    the store cannot record it: the session was not ended, and the cookie stays."""
+    session: object = connection.scope.get("session")
+    session_id = session.get(_ID) if isinstance(session, Mapping) else None
+    if isinstance(session_id, str):
+        _sessions(connection).end(session_id)
     connection.clear_session()
 
 
+def _sessions(connection: ASGIConnection[Any, Any, Any, Any]) -> ConsoleSessions:
+    sessions: ConsoleSessions = connection.app.state.console_sessions
+    return sessions
+
+
 def session_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
-    """Who the session belongs to, re-checked against the configured grants on every request."""
+    """Who the session belongs to, re-checked against the configured grants and the ended
+    sessions on every request. An ended session is cleared (its cookie is not renewed).
+    Raises ``RunStoreError`` when the store cannot tell whether it was ended."""
     known = connection.scope.get("state", {}).get(_PRINCIPAL_STATE)
     if isinstance(known, Principal):
         return known
     session: object = connection.scope.get("session")
-    digest = session.get(_DIGEST) if isinstance(session, Mapping) else None
-    if not isinstance(digest, str):
+    if not isinstance(session, Mapping):
+        return None
+    digest, session_id = session.get(_DIGEST), session.get(_ID)
+    if not isinstance(digest, str) or not isinstance(session_id, str):
+        return None  # (a cookie from before session ids: sign in again)
+    if _sessions(connection).ended(session_id):
+        connection.clear_session()
         return None
     authenticator: Authenticator = connection.app.state.authenticator
     try:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from flwd.domain.errors import AuthUnauthenticatedError
-from flwd.entrypoints.web.session import end_session, session_principal, start_session
+from flwd.domain.errors import AuthUnauthenticatedError, RunStoreError
+from flwd.entrypoints.http.problems import status_for
+from flwd.entrypoints.web.errors import error_page, shown_principal
+from flwd.entrypoints.web.session import end_session, start_session
 
 HOME = "/ui/jobs"
+NOT_ENDED = ("the session was NOT ended and you are still signed in: the run store cannot "
+             "record the sign-out right now. Try again; until then a copy of this browser's "
+             "session cookie would still be accepted")
+_log = logging.getLogger("flwd.http")
 
 
 def safe_next(target: object) -> str:
@@ -34,7 +41,7 @@ class SignInPages(Controller):
     def signin_form(self, request: Request[Any, Any, Any],
                     next: FromQuery[str | None] = None) -> Template:
         return Template(template_name="signin.html", context={
-            "next": safe_next(next), "me": session_principal(request), "error": ""})
+            "next": safe_next(next), "me": shown_principal(request), "error": ""})
 
     @post("/signin", status_code=200)
     async def signin(self, request: Request[Any, Any, Any]) -> Template | Redirect:
@@ -49,7 +56,12 @@ class SignInPages(Controller):
                 "error": "That token is not a configured API token."})
         return Redirect(target, status_code=303)
 
-    @post("/signout", status_code=200, sync_to_thread=False)
-    def signout(self, request: Request[Any, Any, Any]) -> Redirect:
-        end_session(request)
+    @post("/signout", status_code=200, sync_to_thread=True)
+    def signout(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """Ends the session on every replica (the store records it), or says it did not."""
+        try:
+            end_session(request)
+        except RunStoreError as exc:
+            _log.error("sign-out not recorded: [%s] %s", exc.code, exc.detail)
+            return error_page(request, status_for(exc.code), exc.code, NOT_ENDED)
         return Redirect("/ui/signin", status_code=303)
