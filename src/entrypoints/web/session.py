@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+import anyio.to_thread
 from litestar.connection import ASGIConnection
 
 from flwd.domain.errors import AuthUnauthenticatedError
@@ -87,7 +88,9 @@ class PageGuard:
     scope: str
 
     async def __call__(self, connection: ASGIConnection[Any, Any, Any, Any], _handler: Any) -> None:
-        principal = session_principal(connection)
+        # the store lookup (is the session ended?) off the event loop; later calls in the same
+        # request find the principal in the request's state
+        principal = await anyio.to_thread.run_sync(session_principal, connection)
         if principal is None:
             raise NotSignedInError()
         check_scope(principal, self.scope)

@@ -37,7 +37,7 @@ class SignInPages(Controller):
     def index(self) -> Redirect:
         return Redirect(HOME, status_code=303)
 
-    @get("/signin", sync_to_thread=False)
+    @get("/signin", sync_to_thread=True)  # a signed-in visitor's session: a store lookup
     def signin_form(self, request: Request[Any, Any, Any],
                     next: FromQuery[str | None] = None) -> Template:
         return Template(template_name="signin.html", context={
