@@ -3,6 +3,7 @@ pages, live fragments), cancel, and the security headers (SPEC section 12)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -133,6 +134,25 @@ def test_stream_sends_escaped_output_and_the_end_as_fragments(tmp_path: Path) ->
     assert 'data-status="succeeded"' in by_event["summary"]["data"]
     assert messages[-1]["event"] == "done"
     assert all("id" in m for m in messages if m.get("event") == "output")
+
+
+def test_stream_opens_with_the_current_state_when_the_run_started_while_the_page_loaded(
+        tmp_path: Path) -> None:
+    runtime = fake_runtime(run_seconds=1.0, lines=("tick",))
+    with console(tmp_path, runtime=runtime) as client:
+        sign_in(client, ADMIN)
+        started = post_form(client, "/ui/jobs/hello", [("arg.name", "Al"), ("action", "run")])
+        run_path = started.headers["location"]
+        run_id = run_path.rsplit("/", 1)[-1]
+        wait_status(client, run_id, "running")
+        with client.stream("GET", f"/runs/{run_id}/events?follow=false", headers=auth()) as stored:
+            types = {json.loads(m["data"])["type"]: int(m["id"])
+                     for m in sse_messages(stored.iter_lines()) if "id" in m}
+        # a page drawn while the run was queued, whose stream resumes after run.started
+        with client.stream("GET", f"{run_path}/stream?after={types['run.started']}") as response:
+            first = next(sse_messages(response.iter_lines()))
+
+    assert first["event"] == "summary" and 'data-status="running"' in first["data"]
 
 
 def test_runs_list_filters_by_job_and_status_and_pages(tmp_path: Path) -> None:

@@ -3,12 +3,12 @@ over SSE, decisions, events, cancel) and the pages of its earlier events."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, AsyncIterator
 
 import anyio.to_thread
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
-from litestar.response import Redirect, ServerSentEvent, Template
+from litestar.response import Redirect, ServerSentEvent, ServerSentEventMessage, Template
 from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup
 
@@ -82,14 +82,14 @@ class RunPages(Controller):
             return str(summary_template.render(summary=summary, can_cancel=can_cancel,
                                                csrf_input=_csrf_input(request)))
 
-        stream = follow_run(
+        render = LiveRender(summary_of(record), summary_html)
+        events = follow_run(
             run_id, resume_point(last_event_id, after),
             read_events=lambda rid, seq: query_runs.events(rid, after_seq=seq),
             read_run=query_runs.get, hub=hub, timing=settings.timing,
-            read_unrecorded=query_runs.unrecorded_end,
-            render=LiveRender(summary_of(record), summary_html))
-        return ServerSentEvent(stream, headers={"X-Accel-Buffering": "no",
-                                                "Cache-Control": "no-store"})
+            read_unrecorded=query_runs.unrecorded_end, render=render)
+        return ServerSentEvent(_opened(render.opening(), events),
+                               headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"})
 
     @post("/{run_id:str}/cancel", guards=[needs("runs:write")], sync_to_thread=True)
     def cancel(self, cancel_run: CancelRunDep, run_id: FromPath[str]) -> Redirect:
@@ -98,6 +98,13 @@ class RunPages(Controller):
         except RunNotActiveError:
             pass  # it ended meanwhile: its page says how
         return Redirect(f"/ui/runs/{run_id}", status_code=303)
+
+
+async def _opened(first: ServerSentEventMessage,
+                  rest: AsyncIterator[ServerSentEventMessage]) -> AsyncIterator[ServerSentEventMessage]:
+    yield first
+    async for message in rest:
+        yield message
 
 
 def summary_row(record: Any) -> dict[str, Any]:

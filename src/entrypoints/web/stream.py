@@ -81,6 +81,12 @@ class LiveRender:
         self._summary = summary
         self._summary_html = summary_html
 
+    def opening(self) -> ServerSentEventMessage:
+        """The summary as the stream found it: the page was drawn from earlier reads, and a
+        state change between them (a run started while the page loaded) may be older than
+        the stream's first event, so the stream says where the run is before anything else."""
+        return ServerSentEventMessage(data=self._summary_html(self._summary), event=SUMMARY)
+
     def __call__(self, event: EventRecord) -> Sequence[ServerSentEventMessage]:
         if event.type == ev.RUN_OUTPUT:
             return (ServerSentEventMessage(data=output_line(event), event=OUTPUT, id=event.seq),)
