@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.integration.api_support import remove_tree
+from tests.integration.cluster_support import until
 from tests.integration.conftest import DOCKER_TEST_IMAGE
 from tests.integration.delay_proxy import DelayingProxy
 from tests.integration.netns_cluster import (
@@ -231,10 +232,7 @@ def test_run_ends_worker_lost_when_its_worker_dies_before_heartbeating_it(
 
 
 def _wait_until(condition: Callable[[], bool], timeout: float, failure: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, failure
-        time.sleep(0.2)
+    until(failure, condition, timeout)
 
 
 def _remove_containers(socket: str, run_id: str) -> None:
@@ -260,10 +258,9 @@ def test_cut_off_worker_loses_its_run_and_serves_again_when_its_veth_comes_back(
             lost = wait_status(on_b, run_id, FINAL, timeout=WORKER_TIMEOUT + 60)
         finally:
             docker_worker.host.restore()
-        deadline = time.monotonic() + 90  # the returning worker removes what it no longer owns
-        while containers("docker", cluster.sockets["docker"], run_id):
-            assert time.monotonic() < deadline, "the returned worker kept the lost run's container"
-            time.sleep(0.5)
+        # the returning worker removes what it no longer owns
+        _wait_until(lambda: not containers("docker", cluster.sockets["docker"], run_id), 90,
+                    "the returned worker kept the lost run's container")
         after = wait_status(on_a, submit(on_b, "count-docker"), FINAL, timeout=180)
         ticks = _outputs(events(on_a, run_id))
 

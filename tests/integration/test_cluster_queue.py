@@ -20,6 +20,7 @@ import pytest
 
 from tests.integration.api_support import remove_tree, shared_dir, sse, write_job
 from tests.integration.cluster_support import (
+    until,
     ClusterAddresses,
     FlwdProcess,
     base_env,
@@ -137,13 +138,7 @@ def _run(replica: FlwdProcess, run_id: str) -> dict[str, Any]:
 
 
 def _until(check: Any, seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {seconds}s: {what}")
+    return until(what, check, seconds, every=0.1)
 
 
 def _ended(replica: FlwdProcess, run_id: str, seconds: float = 90) -> dict[str, Any]:
