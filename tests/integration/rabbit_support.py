@@ -245,3 +245,11 @@ def rabbit_url(rabbit_node: RabbitNode) -> Iterator[str]:
     url = rabbit_node.new_vhost()
     yield url
     rabbit_node.ctl("delete_vhost", url.rsplit("/", 1)[1])
+
+
+@pytest.fixture
+def broker_url(request: pytest.FixtureRequest) -> str:
+    """A fresh queue_url on the broker a test is parametrized with (indirectly): ``"redis"``
+    (the default: redis_support.py's ``redis_url``) or ``"rabbit"`` (``rabbit_url``)."""
+    kind = getattr(request, "param", "redis")
+    return str(request.getfixturevalue("rabbit_url" if kind == "rabbit" else "redis_url"))
