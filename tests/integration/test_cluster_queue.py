@@ -29,6 +29,9 @@ from tests.integration.cluster_support import (
     start_replica,
     start_worker,
 )
+from tests.integration.cluster_jobs import FINAL, HELLO, LINES, SLEEPER, TICKER
+from tests.integration.cluster_jobs import get_run as _run
+from tests.integration.cluster_jobs import submit as _submit
 from tests.integration.e2e_support import Runtime
 from tests.integration.pg_support import PgCluster
 from tests.integration.redis_support import RedisServer
@@ -36,27 +39,10 @@ from tests.integration.redis_support import RedisServer
 pytestmark = [pytest.mark.podman, pytest.mark.docker]
 GRACE = 2.0
 DB = 1  # this module's Redis database
-LINES = 20
 SECRET = "cl-5ecret-Zx81-never-stored"
-TICKER = f"""\
-executor: container
-image: alpine:3.20
-command: ["sh", "-c", "sleep 1; for i in $(seq 1 {LINES}); do echo tick $i; sleep 0.1; done"]
-"""
-HELLO = """\
-executor: container
-image: alpine:3.20
-queue: {queue}
-args:
-  - {{name: who, type: string, required: true}}
-  - {{name: token, type: string, format: secret}}
-command: ["sh", "-c", "echo hello $ARG_WHO; cat /run/secrets/token; echo; echo oops >&2; exit 3"]
-"""
-SLEEPER = "executor: container\nimage: alpine:3.20\nqueue: {queue}\ncommand: [sleep, '300']\n"
 # ignores SIGTERM: only a kill stops it before its grace is over
 STUBBORN = ("executor: container\nimage: alpine:3.20\nqueue: stubborn\n"
             "command: [sh, -c, \"trap '' TERM; sleep 300 & wait\"]\n")
-FINAL = {"succeeded", "failed", "canceled", "timed_out", "error"}
 
 
 @dataclass
@@ -119,22 +105,6 @@ def cluster(pg_cluster: PgCluster, redis_server: RedisServer, podman_socket: str
         redis_server.cli("-n", str(DB), "FLUSHDB")
         pg_cluster.sql(f"DROP DATABASE IF EXISTS {store_url.rsplit('/', 1)[1]} WITH (FORCE)")
         assert all(code == 0 for code in codes.values()), (codes, logs)
-
-
-def _submit(replica: FlwdProcess, job: str, args: dict[str, Any] | None = None,
-            key: str | None = None) -> dict[str, Any]:
-    with replica.client() as client:
-        response = client.post("/runs", json={"job": job, "args": args or {}},
-                               headers={"Idempotency-Key": key} if key else {})
-    assert response.status_code == 202, response.text
-    return dict(response.json())
-
-
-def _run(replica: FlwdProcess, run_id: str) -> dict[str, Any]:
-    with replica.client() as client:
-        response = client.get(f"/runs/{run_id}")
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 def _until(check: Any, seconds: float, what: str) -> Any:

@@ -28,31 +28,17 @@ from tests.integration.cluster_support import (
     start_worker,
     until,
 )
+from tests.integration.cluster_jobs import FINAL, HELLO, LINES, SLEEPER, TICKER
+from tests.integration.cluster_jobs import get_run as _run
+from tests.integration.cluster_jobs import submit as _submit
 from tests.integration.e2e_support import Runtime
 from tests.integration.pg_support import PgCluster
 from tests.integration.rabbit_support import RabbitNode
 
 pytestmark = [pytest.mark.podman, pytest.mark.docker]
 GRACE = 2.0
-LINES = 20
 SECRET = "rb-5ecret-Qw47-never-stored"
-TICKER = f"""\
-executor: container
-image: alpine:3.20
-command: ["sh", "-c", "sleep 1; for i in $(seq 1 {LINES}); do echo tick $i; sleep 0.1; done"]
-"""
-HELLO = """\
-executor: container
-image: alpine:3.20
-queue: {queue}
-args:
-  - {{name: who, type: string, required: true}}
-  - {{name: token, type: string, format: secret}}
-command: ["sh", "-c", "echo hello $ARG_WHO; cat /run/secrets/token; echo; exit 3"]
-"""
-SLEEPER = "executor: container\nimage: alpine:3.20\nqueue: {queue}\ncommand: [sleep, '300']\n"
 QUEUES = ("default", "dock", "parked", "drain", "metered", "later")
-FINAL = {"succeeded", "failed", "canceled", "timed_out", "error"}
 
 
 @dataclass
@@ -124,21 +110,6 @@ def cluster(pg_cluster: PgCluster, rabbit_node: RabbitNode, podman_socket: str,
         assert all(code == 0 for code in codes.values()), (codes, logs)
 
 
-def _submit(replica: FlwdProcess, job: str, args: dict[str, Any] | None = None,
-            status: int = 202) -> dict[str, Any]:
-    with replica.client() as client:
-        response = client.post("/runs", json={"job": job, "args": args or {}})
-    assert response.status_code == status, response.text
-    return dict(response.json())
-
-
-def _run(replica: FlwdProcess, run_id: str) -> dict[str, Any]:
-    with replica.client() as client:
-        response = client.get(f"/runs/{run_id}")
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
 def _status_is(replica: FlwdProcess, run_id: str, status: str, seconds: float = 60) -> None:
     until(f"run {run_id} {status}", lambda: _run(replica, run_id)["status"] == status, seconds)
 
@@ -169,8 +140,8 @@ def test_the_cli_runs_a_job_on_its_queues_worker_when_the_broker_is_rabbitmq(
 
     events = [json.loads(line) for line in done.stdout.splitlines()]
     assert done.returncode == 3 and events[-1]["type"] == "run.finished", done.stderr
-    assert [e["data"]["line"] for e in events if e["type"] == "run.output"] == ["hello ada",
-                                                                                "***"]
+    assert [e["data"]["line"] for e in events if e["type"] == "run.output"
+            and e["data"]["stream"] == "stdout"] == ["hello ada", "***"]
     run = _run(cluster.replicas[0], events[0]["run_id"])
     assert run["runtime"].startswith(runtime) and run["exit_code"] == 3
 
