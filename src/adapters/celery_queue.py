@@ -131,13 +131,50 @@ def run_worker(queue_url: str, *, handle: Handler, queues: Sequence[str], concur
         lambda how="", **_: on_shutdown(next(heard) > 1 or str(how).lower() == "cold"),
         weak=False)
     logging.getLogger("celery").setLevel(logging.WARNING)
+    ended = _ConsumerEnded.attach()
     worker = app.Worker(
         hostname=f"flwd-{os.getpid()}@{os.uname().nodename}", queues=list(queues),
         concurrency=concurrency, pool="threads", loglevel="WARNING", quiet=True,
         without_mingle=True, without_gossip=True, without_heartbeat=True, optimization="fair",
     )
     worker.start()
+    ended.raise_if_any(queue_url)
     return int(worker.exitcode or 0)
+
+
+_WORKER_LOGGER = "celery.worker"  # where Celery's WorkController logs an unrecoverable error
+
+
+class _ConsumerEnded(logging.Filter):
+    """Keeps the error that ended Celery's consumer for good (RabbitMQ closing the worker's
+    channel over its ``consumer_timeout``, say), which Celery logs with a traceback before
+    it stops (its runs finish first): the worker then exits ``queue.unavailable`` instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.error: BaseException | None = None
+
+    @classmethod
+    def attach(cls) -> _ConsumerEnded:
+        kept = cls()
+        logging.getLogger(_WORKER_LOGGER).addFilter(kept)
+        return kept
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.CRITICAL and record.exc_info and record.exc_info[1]:
+            self.error = record.exc_info[1]
+            return False
+        return True
+
+    def raise_if_any(self, queue_url: str) -> None:
+        logging.getLogger(_WORKER_LOGGER).removeFilter(self)
+        if self.error is None:
+            return
+        reason = str(self.error).strip().splitlines()[0] or type(self.error).__name__
+        hint = (" (RabbitMQ's consumer_timeout is shorter than a run: raise it, see the README's"
+                " \"Several hosts\")" if "acknowledgement" in reason else "")
+        raise QueueUnavailableError(f"the queue at {redact(queue_url)} ended this worker's "
+                                    f"consumer: {reason}{hint}", queue=redact(queue_url))
 
 
 def _publish_errors() -> tuple[type[BaseException], ...]:

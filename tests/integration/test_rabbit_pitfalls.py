@@ -57,7 +57,8 @@ def test_a_run_longer_than_the_consumer_timeout_runs_once_and_a_new_worker_takes
         strict_node: RabbitNode, pg_cluster: PgCluster, pg_url: str, docker_socket: str,
         shared_tmp: Path) -> None:
     """RabbitMQ closes the channel holding the unacknowledged message: Celery's consumer ends,
-    the worker finishes its run and exits non-zero (for its service manager to restart it);
+    the worker finishes its run and exits queue.unavailable (125, no traceback; for its service
+    manager to restart it);
     the message, delivered again, finds its run ended and is acknowledged without running."""
     write_job(shared_tmp / "jobs", "slow", SLOW)
     write_job(shared_tmp / "jobs", "quick", QUICK)
@@ -80,7 +81,9 @@ def test_a_run_longer_than_the_consumer_timeout_runs_once_and_a_new_worker_takes
     finally:
         assert second.stop() == 0, second.text()[-3000:]
 
-    assert code != 0 and "PRECONDITION_FAILED" in first.text()
+    said = first.text()
+    assert code == 125 and "Traceback" not in said, said
+    assert "error[queue.unavailable]: " in said and "consumer_timeout" in said, said
     for done, lines in ((slow, ["begin", "end"]), (quick, ["quick"])):
         events = [json.loads(line) for line in done.stdout.splitlines()]
         assert done.returncode == 0, done.stderr
