@@ -6,6 +6,7 @@ longer than it is neither lost nor run twice; its worker exits and a new one goe
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -14,7 +15,13 @@ import pytest
 from flwd.adapters.celery_queue import CeleryRunQueue
 from flwd.domain.errors import QueueUnavailableError
 from tests.integration.api_support import write_job
-from tests.integration.cluster_support import ClusterAddresses, run_flwd, start_worker, until
+from tests.integration.cluster_support import (
+    ClusterAddresses,
+    run_flwd,
+    start_replica,
+    start_worker,
+    until,
+)
 from tests.integration.e2e_support import IMAGE
 from tests.integration.pg_support import PgCluster
 from tests.integration.rabbit_support import RabbitNode, running_rabbit
@@ -23,6 +30,7 @@ CONSUMER_TIMEOUT_MS = 2000
 # RabbitMQ checks the consumer timeout on each channel tick (60 s by default)
 STRICT = {"consumer_timeout": str(CONSUMER_TIMEOUT_MS), "max_message_size": "8192"}
 TICK = {"channel_tick_interval": "500"}
+NAP = f"executor: container\nimage: {IMAGE}\ncommand: [sleep, '4']\n"
 QUICK = f"executor: container\nimage: {IMAGE}\ncommand: [echo, quick]\n"
 SLOW = f"""\
 executor: container
@@ -92,3 +100,42 @@ def test_a_run_longer_than_the_consumer_timeout_runs_once_and_a_new_worker_takes
     types = pg_cluster.sql(f"SELECT type FROM events WHERE run_id = '{run_id}'",
                            pg_url.rsplit("/", 1)[1]).split()
     assert types.count("run.started") == 1 and types.count("run.finished") == 1, types
+
+
+@pytest.fixture(scope="module")
+def beating_node() -> Iterator[RabbitNode]:
+    """A node that proposes 1 s AMQP heartbeats: a client that does not send them is cut off
+    after about 2 s of silence."""
+    with running_rabbit(settings={"heartbeat": "1"}) as node:
+        yield node
+
+
+@pytest.mark.docker
+def test_runs_go_through_when_processes_stay_silent_longer_than_the_heartbeat(
+        beating_node: RabbitNode, pg_url: str, docker_socket: str, shared_tmp: Path) -> None:
+    """The worker's connections take the broker's 1 s heartbeat and live through runs and idle
+    time on Celery's threads pool (its event loop sends the heartbeats); a replica publishes
+    on connections without heartbeats (Celery's producer pool), which idle time does not cut."""
+    write_job(shared_tmp / "jobs", "nap", NAP)
+    vhost_url = beating_node.new_vhost()
+    env = {**ClusterAddresses(store_url=pg_url, queue_url=vhost_url).env(),
+           "DOCKER_HOST": docker_socket}
+    worker = start_worker(shared_tmp, env, global_args=["--runtime", "docker"])
+    replica = start_replica(shared_tmp, env)
+    try:
+        beats = beating_node.ctl("list_connections", "-p", vhost_url.rsplit("/", 1)[1],
+                                 "--no-table-headers", "timeout").split()
+        ended = []
+        for _ in range(2):
+            with replica.client() as client:
+                run_id = client.post("/runs", json={"job": "nap"}).json()["run_id"]
+                ended.append(until("the run ends", lambda: (r := client.get(
+                    f"/runs/{run_id}").json())["finished_at"] and r, 60))
+            time.sleep(5)  # idle: no traffic on either connection but heartbeats
+    finally:
+        stopped = (worker.stop(), replica.stop())
+
+    assert beats and set(beats) == {"1"}, beats  # the worker's: negotiated down to the node's
+    assert [r["status"] for r in ended] == ["succeeded", "succeeded"], ended
+    assert "Connection to broker lost" not in worker.text(), worker.text()[-3000:]
+    assert stopped == (0, 0), (worker.text()[-2000:], replica.text()[-2000:])
