@@ -86,7 +86,7 @@ class CeleryRunQueue:
         try:
             self._app.send_task(TASK_NAME, args=message, queue=queue, retry=True,
                                 retry_policy=_PUBLISH_RETRY, confirm_timeout=_CONFIRM_SECONDS)
-        except _publish_errors() as exc:
+        except _broker_errors() as exc:
             self.close()  # its pooled connection or channel may be the broken one
             raise _unavailable(self.url, exc) from None
 
@@ -177,10 +177,10 @@ class _ConsumerEnded(logging.Filter):
                                     f"consumer: {reason}{hint}", queue=redact(queue_url))
 
 
-def _publish_errors() -> tuple[type[BaseException], ...]:
-    """What a publish raises when the broker did not take the message: unreachable (kombu,
-    sockets, a confirm not received in time) or refused it (RabbitMQ: an AMQP channel or
-    connection error, a nack; the broker closes the channel, e.g. over ``max_message_size``)."""
+def _broker_errors() -> tuple[type[BaseException], ...]:
+    """What a connect or publish raises when the broker is unreachable (kombu, sockets, a
+    confirm not received in time) or refuses (RabbitMQ: an AMQP channel or connection error
+    such as ACCESS_REFUSED, or a nack; it closes the channel over ``max_message_size``)."""
     from amqp.exceptions import AMQPError, MessageNacked
     from kombu.exceptions import KombuError, OperationalError
 
@@ -190,12 +190,10 @@ def _publish_errors() -> tuple[type[BaseException], ...]:
 def _check_broker(app: Celery, queue_url: str) -> None:
     """A broker that does not answer at start is ``queue.unavailable`` (the worker refuses to
     start, as ``:serve`` does without its store); once started, Celery reconnects by itself."""
-    from kombu.exceptions import KombuError, OperationalError
-
     try:
         with app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, timeout=_CONNECT_SECONDS)
-    except (OperationalError, KombuError, OSError) as exc:
+    except _broker_errors() as exc:  # RabbitMQ's ACCESS_REFUSED is an AMQP channel error
         raise _unavailable(queue_url, exc) from None
 
 

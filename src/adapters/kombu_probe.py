@@ -31,7 +31,8 @@ class KombuQueueProbe:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0,
                                     timeout=self._timeout)
             depths = {queue: self._depth(conn, queue) for queue in queues}
-        except (OperationalError, *conn.connection_errors, OSError) as exc:
+        # a channel error too: RabbitMQ refusing the login (ACCESS_REFUSED) or the vhost
+        except (OperationalError, *conn.connection_errors, *conn.channel_errors, OSError) as exc:
             raise _unavailable(broker, exc) from None
         finally:
             conn.release()

@@ -296,3 +296,23 @@ def test_runs_end_queue_unavailable_with_nothing_half_recorded_when_rabbitmq_is_
     checks = {c["check"]: c["ok"] for c in json.loads(doctor.stdout)["checks"]}
     assert doctor.returncode == 125 and checks["queue"] is False
     assert after.returncode == 3, after.stderr  # the workers and replicas reconnected
+
+
+def test_a_refused_rabbitmq_login_is_queue_unavailable_for_a_worker_a_cli_run_and_doctor(
+        cluster: Cluster) -> None:
+    wrong = {**cluster.env, "FLWD_QUEUE_URL": cluster.addresses.queue_url.replace(
+        cluster.rabbit.password, "hunter2-wrong")}
+
+    worker = run_flwd(cluster.base, {**wrong, **cluster.podman.env}, "--runtime", "podman",
+                      ":worker", timeout=60)
+    cli = run_flwd(cluster.base, wrong, "hello-default", "--who", "nobody", "--json")
+    doctor = run_flwd(cluster.base, wrong, ":doctor")
+
+    for done in (worker, cli, doctor):
+        assert done.returncode == 125, done.stderr
+        assert "Traceback" not in done.stderr and "hunter2" not in done.stdout + done.stderr
+    assert worker.stderr.startswith("error[queue.unavailable]: "), worker.stderr
+    assert "ACCESS_REFUSED" in worker.stderr and "error[queue.unavailable]: " in cli.stderr
+    events = [json.loads(line) for line in cli.stdout.splitlines()]
+    assert (events[-1]["data"]["status"], events[-1]["data"]["code"]) == ("error",
+                                                                          "queue.unavailable")

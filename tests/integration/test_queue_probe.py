@@ -1,13 +1,16 @@
-"""KombuQueueProbe against a real Redis (private, redis_support.py): depths as the broker tells
-them, queues never created by asking, queue.unavailable (password hidden) when it is away."""
+"""KombuQueueProbe against a real Redis and a real RabbitMQ (private, redis_support.py and
+rabbit_support.py): depths as the broker tells them, queues never created by asking,
+queue.unavailable (password hidden) when it is away or refuses the login."""
 
 from __future__ import annotations
 
+import kombu
 import pytest
 
 from flwd.adapters.kombu_probe import KombuQueueProbe
 from flwd.domain.errors import QueueUnavailableError
 from tests.integration.pg_support import free_port
+from tests.integration.rabbit_support import RabbitNode
 from tests.integration.redis_support import RedisServer, redis_server, redis_url  # noqa: F401
 
 
@@ -30,3 +33,28 @@ def test_probe_is_queue_unavailable_without_the_password_when_nothing_listens() 
 
     assert err.value.code == "queue.unavailable"
     assert "hunter2" not in err.value.detail and "does not answer" in err.value.detail
+
+
+def test_probe_reads_queue_depths_without_creating_queues_when_rabbitmq_answers(
+        rabbit_node: RabbitNode, rabbit_url: str) -> None:
+    with kombu.Connection(rabbit_url) as connection:
+        waiting = connection.SimpleQueue("default")
+        for n in range(3):
+            waiting.put({"n": n})
+        waiting.close()
+
+    status = KombuQueueProbe(rabbit_url, timeout=5).probe(["default", "gpu"])
+
+    assert status.depths == {"default": 3, "gpu": None}  # RabbitMQ has no "gpu" queue to tell
+    assert status.broker.startswith("amqp://") and rabbit_node.password not in status.broker
+    assert rabbit_node.depths(rabbit_url.rsplit("/", 1)[1]) == {"default": 3}
+
+
+def test_probe_is_queue_unavailable_without_the_password_when_rabbitmq_refuses_the_login(
+        rabbit_node: RabbitNode) -> None:
+    url = rabbit_node.url.replace(rabbit_node.password, "hunter2-wrong")
+
+    with pytest.raises(QueueUnavailableError) as err:
+        KombuQueueProbe(url, timeout=5).probe(["default"])
+
+    assert err.value.code == "queue.unavailable" and "hunter2" not in err.value.detail
