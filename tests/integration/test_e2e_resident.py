@@ -4,12 +4,14 @@ exit code, the run recorded (and owned) by the server, Ctrl-C cancels through th
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -30,6 +32,15 @@ SLEEPER = """\
     """
 
 
+VAULT = """\
+    executor: container
+    image: alpine:3.20
+    script: main.sh
+    args:
+      - {name: token, type: string, secret: true, required: true}
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class Resident:
     process: subprocess.Popen[str]
@@ -44,6 +55,7 @@ class Resident:
 def resident(sandbox: Sandbox) -> Iterator[Resident]:
     shutil.copytree(EXAMPLES / "demo-container", sandbox.jobs / "demo-container")
     sandbox.write_job("sleeper", SLEEPER, {"main.sh": "echo started\nsleep 60\n"})
+    sandbox.write_job("vault", VAULT, {"main.sh": 'echo "token of $(wc -c < /run/secrets/token) bytes"\n'})
     process = subprocess.Popen(sandbox.argv([":serve", "--local"]), stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True, cwd=sandbox.base,
                                env=sandbox.env())
@@ -107,6 +119,45 @@ def test_ctrl_c_cancels_run_on_server_when_run_through_resident(resident: Reside
     assert result.code == 130, result.describe()
     assert result.events()[-1]["data"]["status"] == "canceled"
     assert _owner(sandbox, run_id) == resident.owner
+
+
+def test_handed_off_client_imports_neither_sdk_nor_model_when_resident_answers(
+        resident: Resident, sandbox: Sandbox) -> None:
+    """The client side of a hand-off (cli.handoff): the command line goes over the second
+    socket, and the process never loads a runtime SDK, the domain model or an HTTP client."""
+    done = subprocess.run([sys.executable, "-X", "importtime",
+                           *sandbox.argv(["demo-container", "--name", "Dora"])],
+                          capture_output=True, text=True, timeout=60, cwd=sandbox.base,
+                          env=sandbox.env())
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()
+                if line.startswith("import time:")}
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Hello Dora from inside a container!\n"
+    assert "flwd.entrypoints.cli.handoff" in imported
+    assert not imported & {"docker", "podman", "flwd.domain.model", "http.client", "yaml"}
+    assert resident.socket_path.with_name(
+        resident.socket_path.name.replace(".sock", ".run.sock")).lstat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("how", ["file", "stdin"])
+def test_secret_read_by_the_client_reaches_the_run_when_resident_answers(
+        resident: Resident, sandbox: Sandbox, tmp_path: Path, how: str) -> None:
+    """A secret from @FILE or - is the client's to read: the server hands the command back
+    and the client runs it through the resident's API, its secret read here."""
+    token = tmp_path / "token"
+    token.write_text("twelve bytes")
+    value = f"@{token}" if how == "file" else "-"
+    done = subprocess.run(sandbox.argv(["vault", "--token", value, "--json"]),
+                          input="twelve bytes" if how == "stdin" else "", capture_output=True,
+                          text=True, timeout=60, cwd=sandbox.base, env=sandbox.env())
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+
+    assert done.returncode == 0, done.stderr
+    assert [e["data"]["line"] for e in events if e["type"] == "run.output"] == [
+        "token of 12 bytes"]
+    assert _owner(sandbox, events[0]["run_id"]) == resident.owner
+    assert "twelve bytes" not in done.stdout + done.stderr
 
 
 def test_run_happens_in_process_when_resident_is_disabled(resident: Resident,

@@ -139,4 +139,5 @@ class _Session:
 
 
 def _write(stream: IO[str], text: str) -> None:
-    stream.write(text)  # buffered as Python buffers them in-process (line-wise on a terminal)
+    stream.write(text)
+    stream.flush()  # a frame is what the server side flushed

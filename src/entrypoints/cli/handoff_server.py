@@ -117,6 +117,8 @@ class _Runner:
         except Fallback as why:
             frames.fall_back(str(why))
             return
+        console.out.flush()
+        console.err.flush()
         frames.end(code)
 
 
@@ -147,6 +149,8 @@ class _Backend:
         container = self._runner.container
         request = RunRequest(job=job.id, args=args, from_text=True, requested_profile=profile)
         start = container.start_run()
+        self._io.out.flush()
+        self._io.err.flush()
         self._frames.hand()
         try:
             started = start(request, listeners=[printer, *self._runner.listeners],
@@ -221,19 +225,28 @@ class _Frames:
 
 
 class _Stream(io.TextIOBase):
-    """stdout or stderr of the client, as a text stream of frames."""
+    """stdout or stderr of the client, as a text stream of frames: what is written goes out
+    when it is flushed (the client flushes each frame), as a process's own streams do."""
 
     def __init__(self, frames: _Frames, key: str, tty: bool) -> None:
         super().__init__()
         self._frames, self._key, self._tty = frames, key, tty
+        self._pending: list[str] = []
+        self._lock = threading.Lock()
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
+        with self._lock:
+            self._pending.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            text, self._pending = "".join(self._pending), []
         if text:
             self._frames.send({self._key: text})
-        return len(text)
 
     def isatty(self) -> bool:
         return self._tty
