@@ -116,13 +116,14 @@ def _memo_key(env: Mapping[str, str], options: Mapping[str, object]) -> str:
     return f"handoff-{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
 
 
-def _private(path: str, kind: Callable[[int], bool]) -> bool:
-    """*path* is a *kind* (not a link), this user's, writable by nobody else."""
+def _private(path: str, kind: Callable[[int], bool], others: int = 0o022) -> bool:
+    """*path* is a *kind* (not a link), this user's, with none of the *others* mode bits
+    (default: writable by nobody else)."""
     try:
         info = os.lstat(path)
     except OSError:
         return False
-    return kind(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o022
+    return kind(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & others
 
 
 def disabled(env: Mapping[str, str]) -> bool:
@@ -138,13 +139,12 @@ def find_resident(path: str, env: Mapping[str, str]) -> str | None:
         return None
     if len(os.fsencode(path)) > _MAX_PATH_BYTES:
         return None
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return None
-    if not stat.S_ISSOCK(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        return None
-    return path if answers(path) else None
+    return path if owner_only_socket(path) and answers(path) else None
+
+
+def owner_only_socket(path: str) -> bool:
+    """*path* is a unix socket of this user's that no one else may read or write."""
+    return _private(path, stat.S_ISSOCK, 0o077)
 
 
 def answers(path: str) -> bool:

@@ -14,10 +14,8 @@ the command then runs the usual way (``None`` here).
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
-import stat
 import sys
 from typing import IO, Any, Sequence
 
@@ -54,11 +52,9 @@ def hand_off(path: str, job: str, tokens: Sequence[str]) -> int | None:
 
 def _connect(path: str) -> socket.socket | None:
     """A connection to *path* if it is a socket of this user's, mode 0600 or stricter."""
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return None
-    if not stat.S_ISSOCK(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+    from flwd.entrypoints.resident import owner_only_socket
+
+    if not owner_only_socket(path):
         return None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
