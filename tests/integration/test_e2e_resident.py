@@ -12,6 +12,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -20,6 +21,7 @@ import pytest
 
 from tests.integration.e2e_support import (  # noqa: F401 - fixtures
     EXAMPLES,
+    Runtime,
     Sandbox,
     rt,
     sandbox,
@@ -55,6 +57,7 @@ class Resident:
 def resident(sandbox: Sandbox) -> Iterator[Resident]:
     shutil.copytree(EXAMPLES / "demo-container", sandbox.jobs / "demo-container")
     sandbox.write_job("sleeper", SLEEPER, {"main.sh": "echo started\nsleep 60\n"})
+    sandbox.write_job("stubborn", SLEEPER, {"main.sh": "trap '' TERM\necho started\nsleep 60\n"})
     sandbox.write_job("vault", VAULT, {"main.sh": 'echo "token of $(wc -c < /run/secrets/token) bytes"\n'})
     process = subprocess.Popen(sandbox.argv([":serve", "--local"]), stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True, cwd=sandbox.base,
@@ -158,6 +161,29 @@ def test_secret_read_by_the_client_reaches_the_run_when_resident_answers(
         "token of 12 bytes"]
     assert _owner(sandbox, events[0]["run_id"]) == resident.owner
     assert "twelve bytes" not in done.stdout + done.stderr
+
+
+def test_second_ctrl_c_kills_run_on_server_when_job_ignores_sigterm(resident: Resident,
+                                                                    sandbox: Sandbox,
+                                                                    rt: Runtime) -> None:
+    """The hand-off passes each stop signal on: the first cancels (the job ignores SIGTERM,
+    so it would take the server's 10 s grace), the second kills at once, as in-process."""
+    running = sandbox.start("stubborn", "--json")
+    try:
+        run_id = running.read_until("run.output")["run_id"]
+        running.signal(signal.SIGINT)
+        running.read_until("run.canceled")
+        killed_at = running.signal(signal.SIGINT)
+        result = running.finish(timeout=60)
+        stop_seconds = time.monotonic() - killed_at
+    finally:
+        running.kill()
+
+    assert result.code == 130, result.describe()
+    assert result.events()[-1]["data"]["status"] == "canceled"
+    assert "flwd: killing" in result.err
+    assert stop_seconds < 8, result.describe()
+    assert rt.containers(run_id) == []
 
 
 def test_run_happens_in_process_when_resident_is_disabled(resident: Resident,
