@@ -319,7 +319,8 @@ def test_a_lost_workers_secret_run_is_requeued_from_its_own_message_to_another_w
         cluster: Cluster, docker_socket: str) -> None:
     """Worker `doomed` takes a secret run and stalls in its image check; SIGKILLed before any
     container started, it is lost, and its unacknowledged message, the only copy of the
-    secret, goes back to the queue: worker `survivor`, started afterwards, runs it once."""
+    secret, goes back to the queue: worker `survivor`, started once doomed held the run,
+    runs it once."""
     stall = DelayingProxy(docker_socket, delay=3600, match=(DOCKER_TEST_IMAGE.encode(),))
     replica_a, replica_b = cluster.replicas
     survivor: FlwdProcess | None = None
@@ -333,12 +334,13 @@ def test_a_lost_workers_secret_run_is_requeued_from_its_own_message_to_another_w
         _until(lambda: stall.delayed > 0, 60, "the run reaches its image check")
         _until(lambda: _heartbeats(replica_b, doomed.name) == [run_id], 30,
                "doomed heartbeats the run")
-        os.killpg(doomed.process.pid, signal.SIGKILL)
-        doomed.process.wait(10)
+        # consuming when doomed dies: RabbitMQ would hand it doomed's message at once
         survivor = start_worker(cluster.base, {**cluster.worker_env(cluster.docker),
                                                **FAST_LIVENESS},
                                 queues=["lossy"], global_args=["--runtime", "docker"],
                                 log_name="worker-survivor.log")
+        os.killpg(doomed.process.pid, signal.SIGKILL)
+        doomed.process.wait(10)
         ended = _ended(replica_b, run_id, 120)
         trail = _events(cluster, run_id)
         held = _secret_bytes(cluster)
