@@ -30,13 +30,13 @@ def redeliver(connection: Any, task_name: str, run_id: str) -> bool:
         return True
     client = channel.client
     tags = [tag for tag, raw in client.hscan_iter(channel.unacked_key)
-            if _run_of(raw, task_name) == run_id]
+            if run_of(raw, task_name) == run_id]
     for tag in tags:
         qos.restore_by_tag(tag, client=client)
     return bool(tags)
 
 
-def _run_of(raw: bytes, task_name: str) -> str | None:
+def run_of(raw: bytes, task_name: str) -> str | None:
     """The run id of one ``unacked`` entry (``[message, exchange, routing_key]``, the message
     a Celery protocol 2 task whose body is ``[args, kwargs, embed]``); None for anything else.
     The sealed secrets in the arguments are read past, never opened."""
