@@ -181,8 +181,10 @@ def test_killed_worker_run_ends_worker_lost_and_its_unstarted_run_is_requeued_wh
             wait_status(on_b, running, {"running"}, timeout=120)
             held = submit(on_a, "count-lossy")
             held_secret = submit(on_b, "secret-lossy", {"api_token": secret})
-            _wait_until(lambda: stall.delayed > 1, 60, "the held runs never reached their pull check")
-            _wait_until(lambda: {running, held, held_secret} <= _active_runs(on_a, doomed.flwd.name),
+            _wait_until(lambda: stall.delayed > 1, 60,
+                        "the held runs never reached their pull check")
+            _wait_until(lambda: {running, held, held_secret}
+                        <= _active_runs(on_a, doomed.flwd.name),
                         30, "doomed never heartbeat its three runs")
             doomed.kill()  # before the held runs' client gives up on its runtime (30 s)
             killed_at = time.monotonic()

@@ -5,9 +5,10 @@ the shared store and this host's catalog. The worker claims the run from the que
 store write before anything else, so a message delivered twice (late acknowledgement) or a
 run canceled while queued never runs. A message whose run another worker holds before its
 container started is not dropped but handed back for later (``MessageStillNeeded``): it may
-be the only copy of the run's sealed secrets, needed should that worker be found lost. Then the run is planned again here, from the stored
-arguments and the opened secrets, and executed by the same ``RunSupervisor``/``ExecuteRun``
-as single-host mode: hardening, secrets as files, cancel, timeout, output, cleanup.
+be the only copy of the run's sealed secrets, needed should that worker be found lost. Then
+the run is planned again here, from the stored arguments and the opened secrets, and
+executed by the same ``RunSupervisor``/``ExecuteRun`` as single-host mode: hardening,
+secrets as files, cancel, timeout, output, cleanup.
 """
 
 from __future__ import annotations
