@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import threading
@@ -31,11 +30,10 @@ from tests.integration.cluster_support import (
     start_replica,
     start_worker,
 )
-from tests.integration.conftest import DOCKER_TEST_IMAGE
-from tests.integration.delay_proxy import DelayingProxy
 from tests.integration.e2e_support import Runtime
 from tests.integration.pg_support import PgCluster
 from tests.integration.redis_support import RedisServer
+from tests.integration.requeue_support import requeue_secret_run
 
 pytestmark = [pytest.mark.podman, pytest.mark.docker]
 GRACE = 2.0
@@ -60,16 +58,6 @@ SLEEPER = "executor: container\nimage: alpine:3.20\nqueue: {queue}\ncommand: [sl
 # ignores SIGTERM: only a kill stops it before its grace is over
 STUBBORN = ("executor: container\nimage: alpine:3.20\nqueue: stubborn\n"
             "command: [sh, -c, \"trap '' TERM; sleep 300 & wait\"]\n")
-# a secret run whose image check a proxy in front of the doomed worker's Docker never answers
-LOSSY_SECRET = f"""\
-executor: container
-image: {DOCKER_TEST_IMAGE}
-queue: lossy
-args:
-  - {{name: token, type: string, format: secret, required: true}}
-command: ["sh", "-c", "echo sha=$(sha256sum < /run/secrets/token | cut -d' ' -f1)"]
-"""
-FAST_LIVENESS = {"FLWD_HEARTBEAT_INTERVAL": "1", "FLWD_WORKER_TIMEOUT": "10"}
 FINAL = {"succeeded", "failed", "canceled", "timed_out", "error"}
 
 
@@ -106,7 +94,6 @@ def cluster(pg_cluster: PgCluster, redis_server: RedisServer, podman_socket: str
         write_job(jobs, f"hello-{queue}", HELLO.format(queue=queue))
         write_job(jobs, f"sleeper-{queue}", SLEEPER.format(queue=queue))
     write_job(jobs, "stubborn", STUBBORN)
-    write_job(jobs, "secret-lossy", LOSSY_SECRET)
     built = Cluster(base=base, pg=pg_cluster, redis=redis_server, workers={}, replicas=(),  # type: ignore[arg-type]
                     addresses=ClusterAddresses(store_url=store_url,
                                                queue_url=redis_server.url_for(DB)),
@@ -316,54 +303,19 @@ def _secret_bytes(cluster: Cluster) -> bytes:
 
 
 def test_a_lost_workers_secret_run_is_requeued_from_its_own_message_to_another_worker(
-        cluster: Cluster, docker_socket: str) -> None:
-    """Worker `doomed` takes a secret run and stalls in its image check; SIGKILLed before any
-    container started, it is lost, and its unacknowledged message, the only copy of the
-    secret, goes back to the queue: worker `survivor`, started once doomed held the run,
-    runs it once."""
-    stall = DelayingProxy(docker_socket, delay=3600, match=(DOCKER_TEST_IMAGE.encode(),))
-    replica_a, replica_b = cluster.replicas
-    survivor: FlwdProcess | None = None
-    run_id = ""
-    try:
-        doomed = start_worker(cluster.base, {**cluster.env, **FAST_LIVENESS,
-                                             "DOCKER_HOST": stall.url},
-                              queues=["lossy"], global_args=["--runtime", "docker"],
-                              log_name="worker-doomed.log")
-        run_id = _submit(replica_a, "secret-lossy", {"token": SECRET})["run_id"]
-        _until(lambda: stall.delayed > 0, 60, "the run reaches its image check")
-        _until(lambda: _heartbeats(replica_b, doomed.name) == [run_id], 30,
-               "doomed heartbeats the run")
-        # consuming when doomed dies: RabbitMQ would hand it doomed's message at once
-        survivor = start_worker(cluster.base, {**cluster.worker_env(cluster.docker),
-                                               **FAST_LIVENESS},
-                                queues=["lossy"], global_args=["--runtime", "docker"],
-                                log_name="worker-survivor.log")
-        os.killpg(doomed.process.pid, signal.SIGKILL)
-        doomed.process.wait(10)
-        ended = _ended(replica_b, run_id, 120)
-        trail = _events(cluster, run_id)
-        held = _secret_bytes(cluster)
-    finally:
-        if survivor is not None:
-            survivor.stop()
-        stall.close()
-        for name in cluster.docker.containers(run_id) if run_id else []:
-            cluster.docker.cli("rm", "-f", name)
+        cluster: Cluster) -> None:
+    """requeue_support's scenario on Redis: the sweeper puts the message `doomed` never
+    acknowledged back from kombu's unacked hash; `survivor` runs the run once with its secret."""
+    done = requeue_secret_run(cluster.base, cluster.env, cluster.replicas[0], cluster.docker,
+                              SECRET)
+    held = _secret_bytes(cluster)
 
-    types = [e["type"] for e in trail]
     sha = hashlib.sha256(SECRET.encode()).hexdigest()
-    assert ended["status"] == "succeeded", (ended, types)
-    assert types.count("run.requeued") == 1 and types.count("run.started") == 1
-    assert types.index("run.requeued") < types.index("run.started")
-    assert [e["data"]["line"] for e in trail if e["type"] == "run.output"] == [f"sha={sha}"]
-    assert SECRET.encode() not in held and run_id.encode() in held
-
-
-def _heartbeats(replica: FlwdProcess, worker: str) -> list[str]:
-    with replica.client() as client:
-        listed = client.get("/workers").json()["workers"]
-    return [run for w in listed if w["worker_id"] == worker for run in w["active_runs"]]
+    assert done.final["status"] == "succeeded", (done.final, done.types)
+    assert done.types.count("run.requeued") == 1 and done.types.count("run.started") == 1
+    assert done.types.index("run.requeued") < done.types.index("run.started")
+    assert done.outputs == [f"sha={sha}"]
+    assert SECRET.encode() not in held and done.run_id.encode() in held
 
 
 def test_a_postgresql_restart_mid_run_loses_and_repeats_no_event(cluster: Cluster) -> None:
