@@ -99,7 +99,8 @@ class CeleryRunQueue:
         if self._app is None:
             self._app = make_app(self.url)
         with self._app.connection_for_write() as connection:
-            errors = (OperationalError, KombuError, OSError, *connection.connection_errors)
+            errors = (OperationalError, KombuError, OSError, *connection.connection_errors,
+                      *connection.channel_errors)
             try:
                 connection.ensure_connection(max_retries=1, timeout=_CONNECT_SECONDS)
                 return redeliver(connection, TASK_NAME, run_id)

@@ -24,10 +24,10 @@ def redeliver(connection: Any, task_name: str, run_id: str) -> bool:
     """Put back every unacknowledged *task_name* message for *run_id* on the broker of
     *connection* (connected); True when one was found, or when the broker redelivers by
     itself (not Redis)."""
+    if connection.transport.driver_type != "redis":  # a real broker: it does this itself
+        return True
     channel = connection.default_channel
     qos = channel.qos
-    if not hasattr(qos, "restore_by_tag"):  # a real broker: it does this itself
-        return True
     client = channel.client
     tags = [tag for tag, raw in client.hscan_iter(channel.unacked_key)
             if run_of(raw, task_name) == run_id]
