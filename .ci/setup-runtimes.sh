@@ -2,7 +2,8 @@
 # Prepare this machine (as root, idempotent) for flwd's integration tests and for development:
 #   * packages: podman, runc, docker.io, busybox-static, rootless helpers, docker-registry
 #     (the CNCF registry; tests/integration/oci_registry.py starts its own on loopback per session),
-#     postgresql-15 (tests/integration/pg_support.py starts private clusters of its own)
+#     postgresql-15, redis-server, rabbitmq-server (tests/integration/{pg,redis,rabbit}_support.py
+#     start private servers of their own and stop them)
 #   * Podman uses runc (crun fails on this cgroup-v1/hybrid host)
 #   * a Docker daemon listening on /var/run/docker.sock
 #   * a rootless Podman API service run by user `flwdrun`
@@ -19,9 +20,11 @@ DOCKER_LOG=/var/log/flwd-dockerd.log
 # docker-registry: tests/integration/oci_registry.py serves a local registry with it
 # postgresql-15: tests start private clusters of their own (tests/integration/pg_support.py);
 # redis-server: tests start private servers of their own (tests/integration/redis_support.py)
-# policy-rc.d below keeps the package's default cluster stopped
+# rabbitmq-server (with Erlang): tests start private nodes of their own, each with its own epmd
+# (tests/integration/rabbit_support.py)
+# policy-rc.d below keeps the packages' default cluster, server and node stopped
 PACKAGES=(podman runc uidmap slirp4netns fuse-overlayfs busybox-static docker.io iproute2 curl catatonit
-          zsh fish docker-registry postgresql-15 redis-server chromium)
+          zsh fish docker-registry postgresql-15 redis-server chromium rabbitmq-server)
 IMAGE=localhost/flwd-test:latest
 ALIAS=docker.io/library/alpine:3.20
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

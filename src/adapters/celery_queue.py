@@ -3,7 +3,8 @@ same ``queue_url``. flwd implements no queue of its own: this module only config
 
 A message is the task ``flwd.run`` with two JSON arguments, the run id and its sealed secrets
 (base64, or null). Late acknowledgement: a worker that dies before it finishes a run leaves
-the message to be delivered again (the store's claim keeps a run from running twice).
+the message to be delivered again (the store's claim keeps a run from running twice), and a
+sweeper that finds the worker lost hands that message back (``redeliver``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ _CONNECT_SECONDS = 3.0
 # Unacknowledged messages come back to the queue after this long (Redis); runs longer than it
 # are delivered again while they run, which the claim turns into a no-op.
 _VISIBILITY_SECONDS = 3600
+# RabbitMQ: how long a publish waits for the broker's confirm (a broker blocking publishers on
+# a memory or disk alarm never confirms) before it is queue.unavailable.
+_CONFIRM_SECONDS = 10.0
 _PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0.0, "interval_step": 0.5,
                   "interval_max": 1.0}
 
@@ -44,12 +48,26 @@ def make_app(queue_url: str) -> Celery:
         task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
         task_default_queue=DEFAULT_QUEUE, task_create_missing_queues=True,
         broker_connection_timeout=_CONNECT_SECONDS, broker_connection_retry_on_startup=True,
-        broker_transport_options={"socket_connect_timeout": _CONNECT_SECONDS,
-                                  "visibility_timeout": _VISIBILITY_SECONDS},
+        broker_transport_options=_transport_options(queue_url),
         worker_hijack_root_logger=False, worker_redirect_stdouts=False,
         worker_send_task_events=False, task_send_sent_event=False, enable_utc=True,
     )
     return app
+
+
+def _transport_options(queue_url: str) -> dict[str, Any]:
+    """Broker-specific transport options: Redis's visibility timeout; RabbitMQ's publisher
+    confirms, so a message the broker did not take raises instead of being lost."""
+    options: dict[str, Any] = {"socket_connect_timeout": _CONNECT_SECONDS}
+    if _is_amqp(queue_url):
+        options["confirm_publish"] = True
+    else:
+        options["visibility_timeout"] = _VISIBILITY_SECONDS
+    return options
+
+
+def _is_amqp(queue_url: str) -> bool:
+    return queue_url.lower().startswith(("amqp://", "amqps://"))
 
 
 class CeleryRunQueue:
@@ -63,16 +81,31 @@ class CeleryRunQueue:
         return f"CeleryRunQueue(url={redact(self.url)!r})"
 
     def enqueue(self, queue: str, run_id: str, sealed: bytes | None) -> None:
-        from kombu.exceptions import KombuError, OperationalError
-
         if self._app is None:
             self._app = make_app(self.url)
         message = [run_id, base64.b64encode(sealed).decode() if sealed is not None else None]
         try:
             self._app.send_task(TASK_NAME, args=message, queue=queue, retry=True,
-                                retry_policy=_PUBLISH_RETRY)
-        except (OperationalError, KombuError, OSError) as exc:
+                                retry_policy=_PUBLISH_RETRY, confirm_timeout=_CONFIRM_SECONDS)
+        except _publish_errors() as exc:
+            self.close()  # its pooled connection or channel may be the broken one
             raise _unavailable(self.url, exc) from None
+
+    def redeliver(self, run_id: str) -> bool:
+        from kombu.exceptions import KombuError, OperationalError
+
+        from flwd.adapters.kombu_redeliver import redeliver
+
+        if self._app is None:
+            self._app = make_app(self.url)
+        with self._app.connection_for_write() as connection:
+            errors = (OperationalError, KombuError, OSError, *connection.connection_errors,
+                      *connection.channel_errors)
+            try:
+                connection.ensure_connection(max_retries=1, timeout=_CONNECT_SECONDS)
+                return redeliver(connection, TASK_NAME, run_id)
+            except errors as exc:
+                raise _unavailable(self.url, exc) from None
 
     def close(self) -> None:
         if self._app is not None:
@@ -100,12 +133,19 @@ def run_worker(queue_url: str, *, handle: Handler, queues: Sequence[str], concur
     app = make_app(queue_url)
     _check_broker(app, queue_url)
 
-    @app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
-    def run(run_id: str, sealed: str | None) -> None:
+    # max_retries=None: a message handed back for later (RetryLater with a countdown) is
+    # bounded by its run's state, not by a count (see domain.run.take.MessageStillNeeded).
+    @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True,  # type: ignore[untyped-decorator]
+              max_retries=None)
+    def run(task: Any, run_id: str, sealed: str | None) -> None:
         try:
             handle(run_id, base64.b64decode(sealed) if sealed else None)
         except RetryLater as exc:
-            raise Reject(str(exc), requeue=True) from None
+            if exc.countdown is None:
+                raise Reject(str(exc), requeue=True) from None
+            # a copy of the message (same id and arguments) waits on the same queue, and
+            # this one is acknowledged: no slot waits, no message loops
+            raise task.retry(countdown=exc.countdown) from None
 
     # Celery starts a warm shutdown on every SIGTERM (it waits for the tasks); the second
     # signal of any kind, or a cold shutdown, kills the runs instead, as `flwd :serve` does.
@@ -122,6 +162,16 @@ def run_worker(queue_url: str, *, handle: Handler, queues: Sequence[str], concur
     )
     worker.start()
     return int(worker.exitcode or 0)
+
+
+def _publish_errors() -> tuple[type[BaseException], ...]:
+    """What a publish raises when the broker did not take the message: unreachable (kombu,
+    sockets, a confirm not received in time) or refused it (RabbitMQ: an AMQP channel or
+    connection error, a nack; the broker closes the channel, e.g. over ``max_message_size``)."""
+    from amqp.exceptions import AMQPError, MessageNacked
+    from kombu.exceptions import KombuError, OperationalError
+
+    return (OperationalError, KombuError, OSError, AMQPError, MessageNacked)
 
 
 def _check_broker(app: Celery, queue_url: str) -> None:
@@ -143,8 +193,13 @@ def _unavailable(queue_url: str, exc: BaseException) -> QueueUnavailableError:
 
 
 class RetryLater(Exception):
-    """Raised by a handler that could not look at its message (the store is away): the
-    message goes back to the queue instead of being acknowledged."""
+    """Raised by a handler whose message must not be acknowledged yet. Without *countdown*
+    (it could not look at the message: the store is away) the message goes back to the queue
+    at once; with one, a copy of it comes back after that many seconds (Celery's retry)."""
+
+    def __init__(self, detail: str, *, countdown: float | None = None) -> None:
+        super().__init__(detail)
+        self.countdown = countdown
 
 
 __all__: list[Any] = ["CeleryRunQueue", "RetryLater", "make_app", "run_worker"]

@@ -106,3 +106,7 @@ from tests.integration.netns_hosts import bridge_redis, host_lab, hosts  # noqa:
 
 # A private Redis (session) for cluster mode's queue, emptied after each test: redis_support.py.
 from tests.integration.redis_support import redis_server, redis_url  # noqa: E402,F401
+
+# A private RabbitMQ node (session) and a fresh virtual host per test, and broker_url (either
+# broker's, by indirect parametrization): rabbit_support.py.
+from tests.integration.rabbit_support import broker_url, rabbit_node, rabbit_url  # noqa: E402,F401

@@ -1,5 +1,5 @@
 """Worker liveness end to end: real ``flwd :worker`` processes on Docker with PostgreSQL and
-Redis (private, per session), a real ``flwd :serve`` replica and the CLI: heartbeats in
+Redis (private, per session; RabbitMQ where a test is parametrized with ``broker_url``), a real ``flwd :serve`` replica and the CLI: heartbeats in
 ``GET /workers`` and ``:workers``, ``:doctor``'s checks, ``worker.lost`` after a SIGKILL and
 the removal of the lost run's container by the worker that comes back."""
 
@@ -27,7 +27,6 @@ from tests.integration.cluster_support import (
 from tests.integration.e2e_support import IMAGE, Runtime, secrets_dir
 from tests.integration.pg_support import PgCluster
 from tests.integration.socket_proxy import SocketProxy
-from tests.integration.redis_support import redis_server, redis_url  # noqa: F401
 
 pytestmark = pytest.mark.docker
 
@@ -36,10 +35,10 @@ SLEEPER = f"executor: container\nimage: {IMAGE}\ncommand: [sleep, '120']\n"
 
 
 @pytest.fixture
-def cluster(pg_url: str, redis_url: str, docker_socket: str,  # noqa: F811
+def cluster(pg_url: str, broker_url: str, docker_socket: str,
             shared_tmp: Path) -> Iterator[tuple[Path, dict[str, str], list[FlwdProcess]]]:
     write_job(shared_tmp / "jobs", "sleeper", SLEEPER)
-    env = {**ClusterAddresses(store_url=pg_url, queue_url=redis_url).env(),
+    env = {**ClusterAddresses(store_url=pg_url, queue_url=broker_url).env(),
            "DOCKER_HOST": docker_socket, "FLWD_RUNTIME": "docker",
            "FLWD_HEARTBEAT_INTERVAL": f"{HEARTBEAT:g}s", "FLWD_WORKER_TIMEOUT": f"{TIMEOUT:g}s"}
     started: list[FlwdProcess] = []
@@ -109,7 +108,9 @@ def test_workers_shows_a_real_workers_heartbeats_until_it_stops(
     assert 'flwd_queue_depth{queue="gpu"}' in metrics
 
 
-@pytest.mark.parametrize("restart", ["after-the-end", "at-once"])
+@pytest.mark.parametrize(("restart", "broker_url"), [
+    ("after-the-end", "redis"), ("at-once", "redis"), ("at-once", "rabbit")],
+    indirect=["broker_url"])
 def test_sigkilled_worker_loses_its_run_and_removes_its_container_when_it_comes_back(
         cluster: tuple[Path, dict[str, str], list[FlwdProcess]], docker_socket: str,
         restart: str) -> None:
@@ -208,6 +209,7 @@ def _event_types(client: Any, run_id: str) -> list[str]:
 
 
 @pytest.mark.podman
+@pytest.mark.parametrize("broker_url", ["redis", "rabbit"], indirect=True)
 def test_run_lost_before_its_container_started_is_requeued_to_another_worker(
         cluster: tuple[Path, dict[str, str], list[FlwdProcess]], docker_socket: str,
         podman_socket: str) -> None:
