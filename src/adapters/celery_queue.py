@@ -3,7 +3,8 @@ same ``queue_url``. flwd implements no queue of its own: this module only config
 
 A message is the task ``flwd.run`` with two JSON arguments, the run id and its sealed secrets
 (base64, or null). Late acknowledgement: a worker that dies before it finishes a run leaves
-the message to be delivered again (the store's claim keeps a run from running twice).
+the message to be delivered again (the store's claim keeps a run from running twice), and a
+sweeper that finds the worker lost hands that message back (``redeliver``).
 """
 
 from __future__ import annotations
@@ -90,6 +91,22 @@ class CeleryRunQueue:
             self.close()  # its pooled connection or channel may be the broken one
             raise _unavailable(self.url, exc) from None
 
+    def redeliver(self, run_id: str) -> bool:
+        from kombu.exceptions import KombuError, OperationalError
+
+        from flwd.adapters.kombu_redeliver import redeliver
+
+        if self._app is None:
+            self._app = make_app(self.url)
+        with self._app.connection_for_write() as connection:
+            errors = (OperationalError, KombuError, OSError, *connection.connection_errors,
+                      *connection.channel_errors)
+            try:
+                connection.ensure_connection(max_retries=1, timeout=_CONNECT_SECONDS)
+                return redeliver(connection, TASK_NAME, run_id)
+            except errors as exc:
+                raise _unavailable(self.url, exc) from None
+
     def close(self) -> None:
         if self._app is not None:
             self._app.close()
@@ -116,12 +133,19 @@ def run_worker(queue_url: str, *, handle: Handler, queues: Sequence[str], concur
     app = make_app(queue_url)
     _check_broker(app, queue_url)
 
-    @app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
-    def run(run_id: str, sealed: str | None) -> None:
+    # max_retries=None: a message handed back for later (RetryLater with a countdown) is
+    # bounded by its run's state, not by a count (see domain.run.take.MessageStillNeeded).
+    @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True,  # type: ignore[untyped-decorator]
+              max_retries=None)
+    def run(task: Any, run_id: str, sealed: str | None) -> None:
         try:
             handle(run_id, base64.b64decode(sealed) if sealed else None)
         except RetryLater as exc:
-            raise Reject(str(exc), requeue=True) from None
+            if exc.countdown is None:
+                raise Reject(str(exc), requeue=True) from None
+            # a copy of the message (same id and arguments) waits on the same queue, and
+            # this one is acknowledged: no slot waits, no message loops
+            raise task.retry(countdown=exc.countdown) from None
 
     # Celery starts a warm shutdown on every SIGTERM (it waits for the tasks); the second
     # signal of any kind, or a cold shutdown, kills the runs instead, as `flwd :serve` does.
@@ -204,8 +228,13 @@ def _unavailable(queue_url: str, exc: BaseException) -> QueueUnavailableError:
 
 
 class RetryLater(Exception):
-    """Raised by a handler that could not look at its message (the store is away): the
-    message goes back to the queue instead of being acknowledged."""
+    """Raised by a handler whose message must not be acknowledged yet. Without *countdown*
+    (it could not look at the message: the store is away) the message goes back to the queue
+    at once; with one, a copy of it comes back after that many seconds (Celery's retry)."""
+
+    def __init__(self, detail: str, *, countdown: float | None = None) -> None:
+        super().__init__(detail)
+        self.countdown = countdown
 
 
 __all__: list[Any] = ["CeleryRunQueue", "RetryLater", "make_app", "run_worker"]

@@ -118,9 +118,10 @@ class FakeWorkerRegistry:
 
 class FakeRunRequeue:
     """``RunRequeue`` that records the runs queued again (``requeued``, in order); with
-    ``failure`` set it raises that coded error instead."""
+    ``failure`` set it raises that error instead (coded, or any other, as a broker client
+    raises)."""
 
-    def __init__(self, failure: FlwdError | None = None) -> None:
+    def __init__(self, failure: Exception | None = None) -> None:
         self.requeued: list[RunRecord] = []
         self.failure = failure
 

@@ -193,16 +193,43 @@ class FakeRunDispatcher:
 
 class FakeRunQueue:
     """A ``RunQueue`` keeping each message as ``(run_id, sealed)`` in ``messages[queue]``;
+    ``deliver`` moves one to ``held`` (taken by a worker, not acknowledged), from where
+    ``redeliver`` puts it back (Redis's way); with ``redelivers_itself`` (RabbitMQ's way: the
+    broker gives a lost consumer's messages back by itself) ``redeliver`` only answers True.
     ``unavailable`` makes it refuse as a broker that does not answer."""
 
-    def __init__(self, *, unavailable: bool = False) -> None:
+    def __init__(self, *, unavailable: bool = False, redelivers_itself: bool = False) -> None:
         self.unavailable = unavailable
+        self.redelivers_itself = redelivers_itself
         self.messages: dict[str, list[tuple[str, bytes | None]]] = {}
+        self.held: dict[str, list[tuple[str, bytes | None]]] = {}
 
     def enqueue(self, queue: str, run_id: str, sealed: bytes | None) -> None:
+        self._check()
+        self.messages.setdefault(queue, []).append((run_id, sealed))
+
+    def deliver(self, queue: str) -> tuple[str, bytes | None]:
+        """The first message of *queue*, now held unacknowledged by the worker that took it."""
+        message = self.messages[queue].pop(0)
+        self.held.setdefault(queue, []).append(message)
+        return message
+
+    def redeliver(self, run_id: str) -> bool:
+        self._check()
+        if self.redelivers_itself:
+            return True
+        found = False
+        for queue, held in self.held.items():
+            for message in [m for m in held if m[0] == run_id]:
+                held.remove(message)
+                self.messages.setdefault(queue, []).append(message)
+                found = True
+        return found
+
+    def _check(self) -> None:
         if self.unavailable:
             raise QueueUnavailableError("the queue at fake:// does not answer (fake)")
-        self.messages.setdefault(queue, []).append((run_id, sealed))
+
 
 # The fakes of the run store, the runtime and more live in their own modules; re-exported so
 # every fake comes from here.

@@ -11,6 +11,7 @@ from flwd.domain.errors import ConfigInvalidError
 from flwd.domain.spec.quantity import parse_duration
 from flwd.ports.kinds import RuntimeKind, StoreKind, one_of
 from flwd.ports.sealing import SecretKey
+from flwd.entrypoints.config_paths import config_candidates
 from flwd.entrypoints.tokens import TokenGrant, env_tokens, file_tokens
 
 _MAX_CONFIG_BYTES = 1 << 20
@@ -91,9 +92,8 @@ def _find_config_file(explicit: str | None, env: Mapping[str, str]) -> Path | No
         if not path.is_file():
             raise ConfigInvalidError(f"config file {explicit} does not exist", file=explicit)
         return path
-    home = Path(env.get("HOME", "~")).expanduser()
-    for candidate in (Path("flwd.yaml"), home / ".config/flwd/flwd.yaml", Path("/etc/flwd/flwd.yaml")):
-        if candidate.is_file():
+    for name in config_candidates(env):
+        if (candidate := Path(name)).is_file():
             return candidate
     return None
 

@@ -15,7 +15,7 @@ import socket
 import stat
 import struct
 import zlib
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 if TYPE_CHECKING:
     from flwd.entrypoints.config import FlwdConfig
@@ -43,21 +43,108 @@ def socket_path(config: FlwdConfig, env: Mapping[str, str],
     return os.path.join(os.path.abspath(config.data_path), f"resident-{digest}.sock")
 
 
+def handoff_path(path: str) -> str:
+    """Where the server whose API socket is *path* takes whole ``flwd JOB`` command lines
+    (``cli.handoff``): beside it, same fingerprint."""
+    return path.removesuffix(".sock") + ".run.sock"
+
+
+# Variables whose values are secrets stay out of the memo's key (cluster and remote settings
+# never hand off anyway; FLWD_SERVER and FLWD_STORE_URL, which decide that, are in it).
+_SECRET_VARIABLES = ("FLWD_SECRET_KEY", "FLWD_TOKEN", "FLWD_TOKENS")
+
+
+def recall(env: Mapping[str, str], options: Mapping[str, object]) -> str | None:
+    """The hand-off socket a previous ``flwd JOB`` found for the same global *options*,
+    working directory, configuration file (same path, inode, size and mtime), ``FLWD_*`` and
+    runtime variables, without reading the configuration (``remember``); None when there is
+    no memo of this user's alone."""
+    directory = _memo_dir(env)
+    if directory is None or not _private(directory, stat.S_ISDIR):
+        return None
+    path = os.path.join(directory, _memo_key(env, options))
+    if not _private(path, stat.S_ISREG):
+        return None
+    try:
+        with open(path, encoding="utf-8") as memo:
+            return memo.read(4096).strip() or None
+    except OSError:
+        return None
+
+
+def remember(env: Mapping[str, str], options: Mapping[str, object], handoff: str) -> None:
+    """Note *handoff* for ``recall``; best effort (a memo that cannot be written is none)."""
+    directory = _memo_dir(env)
+    if directory is None:
+        return
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        if not _private(directory, stat.S_ISDIR):
+            return
+        path = os.path.join(directory, _memo_key(env, options))
+        staging = f"{path}.{os.getpid()}"
+        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as memo:
+            memo.write(handoff)
+        os.replace(staging, path)
+    except OSError:
+        return
+
+
+def _memo_dir(env: Mapping[str, str]) -> str | None:
+    if env.get("XDG_RUNTIME_DIR"):
+        return os.path.join(env["XDG_RUNTIME_DIR"], "flwd")
+    home = env.get("HOME")
+    return os.path.join(home, ".cache", "flwd") if home else None
+
+
+def _memo_key(env: Mapping[str, str], options: Mapping[str, object]) -> str:
+    from flwd.entrypoints.config_paths import config_candidates
+
+    facts: list[object] = [os.getcwd(), os.getuid(), sorted(options.items())]
+    for candidate in config_candidates(env):
+        try:
+            info = os.stat(candidate)
+        except OSError:
+            facts.append(None)
+            continue
+        facts.append((os.path.abspath(candidate), info.st_ino, info.st_size, info.st_mtime_ns))
+    facts.append(sorted((name, value) for name, value in env.items()
+                        if (name.startswith("FLWD_") and name not in _SECRET_VARIABLES)
+                        or name in ("HOME", *_RUNTIME_VARIABLES)))
+    data = repr(facts).encode()
+    return f"handoff-{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
+
+
+def _private(path: str, kind: Callable[[int], bool], others: int = 0o022) -> bool:
+    """*path* is a *kind* (not a link), this user's, with none of the *others* mode bits
+    (default: writable by nobody else)."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return kind(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & others
+
+
+def disabled(env: Mapping[str, str]) -> bool:
+    """``FLWD_RESIDENT=0`` (or no, false, off): every command runs in-process."""
+    return env.get(DISABLE_VARIABLE, "").strip().lower() in ("0", "no", "false", "off")
+
+
 def find_resident(path: str, env: Mapping[str, str]) -> str | None:
     """*path* if a resident flwd answers there: a socket owned by this user, mode 0600 or
     stricter, accepting a connection. Anything else (none, stale, foreign, too open, disabled
     by ``FLWD_RESIDENT=0``) answers None, silently: the run then happens in-process."""
-    if env.get(DISABLE_VARIABLE, "").strip().lower() in ("0", "no", "false", "off"):
+    if disabled(env):
         return None
     if len(os.fsencode(path)) > _MAX_PATH_BYTES:
         return None
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return None
-    if not stat.S_ISSOCK(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        return None
-    return path if answers(path) else None
+    return path if owner_only_socket(path) and answers(path) else None
+
+
+def owner_only_socket(path: str) -> bool:
+    """*path* is a unix socket of this user's that no one else may read or write."""
+    return _private(path, stat.S_ISSOCK, 0o077)
 
 
 def answers(path: str) -> bool:

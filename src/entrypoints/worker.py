@@ -65,7 +65,8 @@ def work(config: FlwdConfig, options: WorkerOptions, err: TextIO, env: Mapping[s
     container.env.override(providers.Object(env))
     try:
         container.store().active()  # store.unavailable: refuse to start
-        worker = _Worker(container, _worker_info(container, options.queues, concurrency), err)
+        worker = _Worker(container, _worker_info(container, options.queues, concurrency), err,
+                         retry_after=config.heartbeat_interval)
         try:
             return run_worker(config.queue_url, handle=worker.handle, queues=options.queues,
                               concurrency=concurrency, on_ready=worker.ready,
@@ -80,19 +81,23 @@ class _Worker:
     """What Celery's worker calls: each message to ``take_queued_run``, its start to the
     stop-request watch and the hooks, each stop signal to the runs in progress."""
 
-    def __init__(self, container: Any, info: WorkerInfo, err: TextIO) -> None:
+    def __init__(self, container: Any, info: WorkerInfo, err: TextIO,
+                 retry_after: float) -> None:
         self._take, self._supervisor = container.take_queued_run(), container.supervisor()
         self._stops, self._hooks = container.remote_stops(), tuple(container.worker_hooks())
-        self._info, self._err = info, err
+        self._info, self._err, self._retry_after = info, err, retry_after
 
     def handle(self, run_id: str, sealed: bytes | None) -> None:
         from flwd.adapters.celery_queue import RetryLater
+        from flwd.domain.run.take import MessageStillNeeded
 
         try:
             self._take(run_id, sealed)
         except RunStoreError as exc:  # nothing claimed yet: the message goes back
             time.sleep(_STORE_RETRY_SECONDS)
             raise RetryLater(exc.detail) from None
+        except MessageStillNeeded as exc:  # looked at again once per heartbeat, off the slot
+            raise RetryLater(str(exc), countdown=self._retry_after) from None
 
     def ready(self) -> None:
         self._stops.start()

@@ -19,3 +19,14 @@ class RunQueue(Protocol):
         Raises ``QueueUnavailableError`` (``queue.unavailable``) when the broker cannot be
         reached or does not take the message."""
         ...
+
+    def redeliver(self, run_id: str) -> bool:
+        """Make the message that carried *run_id* to a worker since lost, which that worker
+        never acknowledged, deliverable again as it is (its sealed secrets included): the
+        only way to queue again a run whose secret values went with it.
+
+        True when the message is queued again, or when the broker does that by itself (AMQP
+        gives a closed connection's unacknowledged messages back at once); False when the
+        broker holds no such message (it was acknowledged, or its visibility timeout already
+        put it back). Raises ``QueueUnavailableError`` when the broker cannot be reached."""
+        ...

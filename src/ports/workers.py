@@ -88,10 +88,11 @@ class RunRequeue(Protocol):
     run whose worker was lost before its container started."""
 
     def requeue(self, run: RunRecord) -> None:
-        """Enqueue *run* (status ``queued`` and owner ``ports.owner.QUEUED_OWNER`` in the store already)
-        for any worker of its queue. Raises a coded error when it cannot (``queue.unavailable``; a run whose
-        sealed secrets are gone with the lost worker's message); the run then ends ``error``
-        with that code."""
+        """Enqueue *run* (status ``queued`` and owner ``ports.owner.QUEUED_OWNER`` in the store
+        already) for any worker of its queue; a run with secret values goes back in the lost
+        worker's own message, their only copy. Raises a coded error when it cannot
+        (``queue.unavailable``; ``worker.lost`` when the queue no longer holds that message);
+        the run then ends ``error`` with that code."""
         ...
 
 

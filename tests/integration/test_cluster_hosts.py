@@ -74,6 +74,8 @@ def _write_jobs(cluster: Cluster) -> None:
     cluster.write_job("sleep-lossy", _job(SLEEP, "lossy"))
     cluster.write_job("count-lossy", _job(COUNT, "lossy").replace(
         "alpine:3.20", STALLED_IMAGE.decode()))
+    cluster.write_job("secret-lossy", SECRET_SPEC.format(queue="lossy").replace(
+        "alpine:3.20", STALLED_IMAGE.decode()), {"main.sh": SECRET_SCRIPT})
 
 
 @pytest.fixture(scope="module")
@@ -161,32 +163,37 @@ def test_cancel_through_the_other_replica_removes_the_container_within_grace_whe
 @pytest.mark.slow
 def test_killed_worker_run_ends_worker_lost_and_its_unstarted_run_is_requeued_when_sigkilled(
         cluster: Cluster, docker_socket: str) -> None:
-    """Worker `doomed` runs one container and holds a second run in its image check (its
-    runtime answers that check never); SIGKILL: the first ends worker.lost, the second is
-    queued again, once, and finished by `survivor`, started afterwards so that it cannot have
-    taken the run first; a worker returning on the dead one's host removes the orphaned
-    container."""
+    """Worker `doomed` runs one container and holds two runs in their image check (its
+    runtime answers that check never), one of them with a secret; SIGKILL: the first ends
+    worker.lost, the other two are queued again, once, and finished by `survivor`, started
+    afterwards so that it cannot have taken them first (the secret run from the message
+    `doomed` never acknowledged, the only copy of its secret); a worker returning on the dead
+    one's host removes the orphaned container."""
     network = cluster.lab.network
+    secret = f"s3cr3t-{uuid.uuid4().hex}"
     stall = DelayingProxy(docker_socket, delay=3600, match=(STALLED_IMAGE,))
     try:
         doomed = cluster.start_worker(network.idle_host(), "docker", queues=("lossy",),
-                                      concurrency=2, name="doomed", socket=stall.url)
+                                      concurrency=3, name="doomed", socket=stall.url)
         a, b = cluster.replicas
         with a.client() as on_a, b.client() as on_b:
             running = submit(on_a, "sleep-lossy")
             wait_status(on_b, running, {"running"}, timeout=120)
             held = submit(on_a, "count-lossy")
-            _wait_until(lambda: stall.delayed > 0, 60, "the held run never reached its pull check")
-            _wait_until(lambda: {running, held} <= _active_runs(on_a, doomed.flwd.name), 30,
-                        "doomed never heartbeat its two runs")
-            doomed.kill()  # before the held run's client gives up on its runtime (30 s)
+            held_secret = submit(on_b, "secret-lossy", {"api_token": secret})
+            _wait_until(lambda: stall.delayed > 1, 60,
+                        "the held runs never reached their pull check")
+            _wait_until(lambda: {running, held, held_secret}
+                        <= _active_runs(on_a, doomed.flwd.name),
+                        30, "doomed never heartbeat its three runs")
+            doomed.kill()  # before the held runs' client gives up on its runtime (30 s)
             killed_at = time.monotonic()
             lost = wait_status(on_b, running, FINAL, timeout=WORKER_TIMEOUT + 60)
             lost_after = time.monotonic() - killed_at
             survivor = cluster.start_worker(network.idle_host(), "docker", queues=("lossy",),
                                             name="survivor")
-            moved = wait_status(on_a, held, FINAL, timeout=180)
-            trail = events(on_b, held)
+            moved = wait_all(on_a, [held, held_secret], timeout=180)
+            trail, secret_trail = events(on_b, held), events(on_a, held_secret)
             returned = cluster.start_worker(doomed.host, "docker", queues=("elsewhere",),
                                             name="returned")
             _wait_until(lambda: not containers("docker", docker_socket, running), 60,
@@ -195,16 +202,23 @@ def test_killed_worker_run_ends_worker_lost_and_its_unstarted_run_is_requeued_wh
             worker.flwd.stop()
     finally:
         stall.close()
-        _remove_containers(docker_socket, held if "held" in locals() else "")
+        for run_id in (held if "held" in locals() else "",
+                       held_secret if "held_secret" in locals() else ""):
+            _remove_containers(docker_socket, run_id)
 
     print(f"worker.lost {lost_after:.1f} s after SIGKILL (worker_timeout {WORKER_TIMEOUT} s)")
     assert lost["status"] == "error" and lost["code"] == "worker.lost", lost
     assert lost_after <= WORKER_TIMEOUT + 5
-    requeued = [e for e in trail if e["type"] == "run.requeued"]
-    assert len(requeued) == 1 and requeued[0]["data"]["worker"] == doomed.flwd.name, \
-        [(e["type"], e["data"]) for e in trail if e["type"] != "policy.decision"]
-    assert moved["status"] == "succeeded", moved
+    for recorded in (trail, secret_trail):
+        requeued = [e for e in recorded if e["type"] == "run.requeued"]
+        assert len(requeued) == 1 and requeued[0]["data"]["worker"] == doomed.flwd.name, \
+            [(e["type"], e["data"]) for e in recorded if e["type"] != "policy.decision"]
+        assert [e["type"] for e in recorded].count("run.started") == 1
+    assert {moved[held]["status"], moved[held_secret]["status"]} == {"succeeded"}, moved
     assert _outputs(trail) == [f"line {i}" for i in range(1, LINES + 1)]
+    sha = hashlib.sha256(secret.encode()).hexdigest()
+    assert _outputs(secret_trail) == [f"sha={sha}", "echoed=***"], secret_trail
+    _assert_secret_nowhere(cluster, secret.encode())
 
 
 def _active_runs(client: httpx.Client, worker_id: str) -> set[str]:
@@ -328,16 +342,22 @@ def test_secret_is_in_no_store_byte_queue_key_file_or_response_when_runs_carry_i
     for trail in trails:  # the secret reached each job, and its echo was redacted
         assert f"sha={sha}" in _outputs(trail) and "echoed=***" in _outputs(trail), trail
     needle = secret.encode()
+    bodies_seen = _kombu_bodies(cluster.redis.dump())
+    assert any(parked.encode() in body for body in bodies_seen), \
+        "the parked run's queue message was not found: this check would see nothing"
+    _assert_secret_nowhere(cluster, needle)
+    assert parked.encode() in cluster.redis.rdb()
+    assert all(needle not in body for body in bodies)
+
+
+def _assert_secret_nowhere(cluster: Cluster, needle: bytes) -> None:
+    """*needle* is in no file of PostgreSQL's, no Redis key, value (kombu bodies decoded
+    too) or RDB snapshot, and no file under the cluster's hosts' directory."""
     cluster.lab.pg.sql("CHECKPOINT")
     assert _files_containing(cluster.lab.pg.data_dir, needle) == []
     keys, dump = cluster.redis.keys(), cluster.redis.dump()
-    bodies_seen = _kombu_bodies(dump)
-    assert any(parked.encode() in body for body in bodies_seen), \
-        "the parked run's queue message was not found: this check would see nothing"
-    assert needle not in dump and not [k for k in keys if secret in k]
-    assert not [body for body in bodies_seen if needle in body]
+    assert needle not in dump and not [k for k in keys if needle.decode() in k]
+    assert not [body for body in _kombu_bodies(dump) if needle in body]
     cluster.redis.cli("CONFIG", "SET", "rdbcompression", "no")  # LZF would hide plain text
-    snapshot = cluster.redis.rdb()
-    assert parked.encode() in snapshot and needle not in snapshot
+    assert needle not in cluster.redis.rdb()
     assert _files_containing(cluster.base, needle) == []
-    assert all(needle not in body for body in bodies)

@@ -5,6 +5,7 @@ the CLI, streamed, routed, canceled and kept secret across them."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
 import subprocess
@@ -35,6 +36,7 @@ from tests.integration.cluster_jobs import submit as _submit
 from tests.integration.e2e_support import Runtime
 from tests.integration.pg_support import PgCluster
 from tests.integration.redis_support import RedisServer
+from tests.integration.requeue_support import requeue_secret_run
 
 pytestmark = [pytest.mark.podman, pytest.mark.docker]
 GRACE = 2.0
@@ -260,6 +262,30 @@ def test_a_secret_is_never_in_the_store_the_queue_or_an_api_response(cluster: Cl
     assert SECRET.encode() not in dumped and b"hello s" in dumped  # the job's own output is there
     assert ended["exit_code"] == 3 and not any(SECRET in text for text in responses)
     assert any('"line": "***"' in text for text in responses)
+
+
+def _secret_bytes(cluster: Cluster) -> bytes:
+    """What the store and the broker hold: pg_dump, Redis's keys, values and RDB file."""
+    dumped = subprocess.run([str(cluster.pg.bindir / "pg_dump"), cluster.addresses.store_url],
+                            capture_output=True, timeout=60, check=True).stdout
+    return (dumped + cluster.redis.dump(DB) + "\n".join(cluster.redis.keys(DB)).encode()
+            + cluster.redis.rdb())
+
+
+def test_a_lost_workers_secret_run_is_requeued_from_its_own_message_to_another_worker(
+        cluster: Cluster) -> None:
+    """requeue_support's scenario on Redis: the sweeper puts the message `doomed` never
+    acknowledged back from kombu's unacked hash; `survivor` runs the run once with its secret."""
+    done = requeue_secret_run(cluster.base, cluster.env, cluster.replicas[0], cluster.docker,
+                              SECRET)
+    held = _secret_bytes(cluster)
+
+    sha = hashlib.sha256(SECRET.encode()).hexdigest()
+    assert done.final["status"] == "succeeded", (done.final, done.types)
+    assert done.types.count("run.requeued") == 1 and done.types.count("run.started") == 1
+    assert done.types.index("run.requeued") < done.types.index("run.started")
+    assert done.outputs == [f"sha={sha}"]
+    assert SECRET.encode() not in held and done.run_id.encode() in held
 
 
 def test_a_postgresql_restart_mid_run_loses_and_repeats_no_event(cluster: Cluster) -> None:

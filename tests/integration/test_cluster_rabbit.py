@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 import signal
@@ -34,6 +35,7 @@ from tests.integration.cluster_jobs import submit as _submit
 from tests.integration.e2e_support import Runtime
 from tests.integration.pg_support import PgCluster
 from tests.integration.rabbit_support import RabbitNode
+from tests.integration.requeue_support import requeue_secret_run
 
 pytestmark = [pytest.mark.podman, pytest.mark.docker]
 GRACE = 2.0
@@ -256,6 +258,25 @@ def _base64_decoded(data: bytes) -> bytes:
             except (binascii.Error, ValueError):
                 continue
     return b"\n".join(chunks)
+
+
+def test_a_lost_workers_secret_run_is_requeued_from_its_own_message_when_on_rabbitmq(
+        cluster: Cluster) -> None:
+    """requeue_support's scenario on RabbitMQ: the broker hands `doomed`'s unacknowledged
+    message to `survivor` as soon as the SIGKILL closes its connection, before any sweep;
+    survivor keeps it (retried each heartbeat), and once the run is queued again runs it."""
+    done = requeue_secret_run(cluster.base, cluster.env, cluster.replicas[1], cluster.docker,
+                              SECRET)
+    dumped = subprocess.run([str(cluster.pg.bindir / "pg_dump"), cluster.addresses.store_url],
+                            capture_output=True, timeout=60, check=True).stdout
+    on_disk = cluster.rabbit.files_bytes()
+
+    sha = hashlib.sha256(SECRET.encode()).hexdigest()
+    assert done.final["status"] == "succeeded", (done.final, done.types)
+    assert done.types.count("run.requeued") == 1 and done.types.count("run.started") == 1
+    assert done.types.index("run.requeued") < done.types.index("run.started")
+    assert done.outputs == [f"sha={sha}"]
+    assert SECRET.encode() not in dumped + on_disk + _base64_decoded(on_disk)
 
 
 def test_a_queued_run_runs_after_a_broker_restart_when_rabbitmq_kept_it(

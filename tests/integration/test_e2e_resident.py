@@ -4,12 +4,15 @@ exit code, the run recorded (and owned) by the server, Ctrl-C cancels through th
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -18,6 +21,7 @@ import pytest
 
 from tests.integration.e2e_support import (  # noqa: F401 - fixtures
     EXAMPLES,
+    Runtime,
     Sandbox,
     rt,
     sandbox,
@@ -27,6 +31,15 @@ SLEEPER = """\
     executor: container
     image: alpine:3.20
     script: main.sh
+    """
+
+
+VAULT = """\
+    executor: container
+    image: alpine:3.20
+    script: main.sh
+    args:
+      - {name: token, type: string, secret: true, required: true}
     """
 
 
@@ -44,6 +57,8 @@ class Resident:
 def resident(sandbox: Sandbox) -> Iterator[Resident]:
     shutil.copytree(EXAMPLES / "demo-container", sandbox.jobs / "demo-container")
     sandbox.write_job("sleeper", SLEEPER, {"main.sh": "echo started\nsleep 60\n"})
+    sandbox.write_job("stubborn", SLEEPER, {"main.sh": "trap '' TERM\necho started\nsleep 60\n"})
+    sandbox.write_job("vault", VAULT, {"main.sh": 'echo "token of $(wc -c < /run/secrets/token) bytes"\n'})
     process = subprocess.Popen(sandbox.argv([":serve", "--local"]), stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True, cwd=sandbox.base,
                                env=sandbox.env())
@@ -107,6 +122,68 @@ def test_ctrl_c_cancels_run_on_server_when_run_through_resident(resident: Reside
     assert result.code == 130, result.describe()
     assert result.events()[-1]["data"]["status"] == "canceled"
     assert _owner(sandbox, run_id) == resident.owner
+
+
+def test_handed_off_client_imports_neither_sdk_nor_model_when_resident_answers(
+        resident: Resident, sandbox: Sandbox) -> None:
+    """The client side of a hand-off (cli.handoff): the command line goes over the second
+    socket, and the process never loads a runtime SDK, the domain model or an HTTP client."""
+    done = subprocess.run([sys.executable, "-X", "importtime",
+                           *sandbox.argv(["demo-container", "--name", "Dora"])],
+                          capture_output=True, text=True, timeout=60, cwd=sandbox.base,
+                          env=sandbox.env())
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()
+                if line.startswith("import time:")}
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Hello Dora from inside a container!\n"
+    assert "flwd.entrypoints.cli.handoff" in imported
+    assert not imported & {"docker", "podman", "flwd.domain.model", "http.client", "yaml"}
+    assert resident.socket_path.with_name(
+        resident.socket_path.name.replace(".sock", ".run.sock")).lstat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("how", ["file", "stdin"])
+def test_secret_read_by_the_client_reaches_the_run_when_resident_answers(
+        resident: Resident, sandbox: Sandbox, tmp_path: Path, how: str) -> None:
+    """A secret from @FILE or - is the client's to read: the server hands the command back
+    and the client runs it through the resident's API, its secret read here."""
+    token = tmp_path / "token"
+    token.write_text("twelve bytes")
+    value = f"@{token}" if how == "file" else "-"
+    done = subprocess.run(sandbox.argv(["vault", "--token", value, "--json"]),
+                          input="twelve bytes" if how == "stdin" else "", capture_output=True,
+                          text=True, timeout=60, cwd=sandbox.base, env=sandbox.env())
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+
+    assert done.returncode == 0, done.stderr
+    assert [e["data"]["line"] for e in events if e["type"] == "run.output"] == [
+        "token of 12 bytes"]
+    assert _owner(sandbox, events[0]["run_id"]) == resident.owner
+    assert "twelve bytes" not in done.stdout + done.stderr
+
+
+def test_second_ctrl_c_kills_run_on_server_when_job_ignores_sigterm(resident: Resident,
+                                                                    sandbox: Sandbox,
+                                                                    rt: Runtime) -> None:
+    """The hand-off passes each stop signal on: the first cancels (the job ignores SIGTERM,
+    so it would take the server's 10 s grace), the second kills at once, as in-process."""
+    running = sandbox.start("stubborn", "--json")
+    try:
+        run_id = running.read_until("run.output")["run_id"]
+        running.signal(signal.SIGINT)
+        running.read_until("run.canceled")
+        killed_at = running.signal(signal.SIGINT)
+        result = running.finish(timeout=60)
+        stop_seconds = time.monotonic() - killed_at
+    finally:
+        running.kill()
+
+    assert result.code == 130, result.describe()
+    assert result.events()[-1]["data"]["status"] == "canceled"
+    assert "flwd: killing" in result.err
+    assert stop_seconds < 8, result.describe()
+    assert rt.containers(run_id) == []
 
 
 def test_run_happens_in_process_when_resident_is_disabled(resident: Resident,

@@ -34,7 +34,20 @@ def test_requeue_sends_the_run_id_to_its_jobs_queue_when_it_has_no_secret(
     assert queue.messages == {"gpu": [("r1", None)]}
 
 
-def test_requeue_refuses_with_worker_lost_when_the_run_had_a_secret_value(
+def test_requeue_hands_back_the_lost_workers_own_message_when_the_run_had_a_secret_value(
+        fake_engine: FakeEngine) -> None:
+    fake_engine.add_job("secret", SECRET_JOB)
+    queue = FakeRunQueue()
+    queue.enqueue("default", "r1", b"sealed")
+    queue.deliver("default")  # taken by the worker since lost, never acknowledged
+
+    QueueRequeue(queue=queue, jobs=fake_engine.list_jobs()).requeue(
+        run("secret", token="<secret>"))
+
+    assert queue.messages == {"default": [("r1", b"sealed")]} and queue.held["default"] == []
+
+
+def test_requeue_refuses_with_worker_lost_when_the_queue_no_longer_holds_the_secret_message(
         fake_engine: FakeEngine) -> None:
     fake_engine.add_job("secret", SECRET_JOB)
     queue = FakeRunQueue()
@@ -44,6 +57,17 @@ def test_requeue_refuses_with_worker_lost_when_the_run_had_a_secret_value(
             run("secret", token="<secret>"))
 
     assert "token" in err.value.detail and queue.messages == {}
+
+
+def test_requeue_leaves_a_secret_runs_message_to_a_broker_that_redelivers_it_itself(
+        fake_engine: FakeEngine) -> None:
+    fake_engine.add_job("secret", SECRET_JOB)
+    queue = FakeRunQueue(redelivers_itself=True)
+
+    QueueRequeue(queue=queue, jobs=fake_engine.list_jobs()).requeue(
+        run("secret", token="<secret>"))
+
+    assert queue.messages == {}  # no new message: it would carry no secret
 
 
 def test_requeue_raises_queue_unavailable_when_the_broker_is_down(

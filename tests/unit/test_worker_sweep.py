@@ -196,3 +196,17 @@ def test_executor_records_nothing_more_when_a_sweeper_ended_its_run_meanwhile(
     assert types.count("run.finished") == 1 and types[-1] == "run.finished"
     assert store.get(queued.record.run_id).code == "worker.lost"  # type: ignore[union-attr]
     assert fake_engine.runtime.containers == {}
+
+
+def test_sweep_ends_run_queue_unavailable_when_the_requeue_fails_with_an_uncoded_error(
+        fake_store: FakeRunStore, fake_clock: FakeClock) -> None:
+    """A broker client's own exception (not a coded error) must not leave the run recorded
+    queued with no message that would ever bring it to a worker."""
+    lost(fake_store, fake_clock, "r1", "pulling", False)
+
+    report = sweeper(fake_store, fake_clock, FakeRunRequeue(RuntimeError("channel closed")))()
+
+    run = fake_store.get("r1")
+    assert report.failed == ["r1"]
+    assert run is not None and (run.status, run.code) == ("error", "queue.unavailable")
+    assert "RuntimeError: channel closed" in finished(fake_store, "r1")["detail"]  # type: ignore[operator]

@@ -3,9 +3,12 @@
 The queue message carries only the run id and its sealed secrets; everything else comes from
 the shared store and this host's catalog. The worker claims the run from the queue in one
 store write before anything else, so a message delivered twice (late acknowledgement) or a
-run canceled while queued never runs. Then the run is planned again here, from the stored
-arguments and the opened secrets, and executed by the same ``RunSupervisor``/``ExecuteRun``
-as single-host mode: hardening, secrets as files, cancel, timeout, output, cleanup.
+run canceled while queued never runs. A message whose run another worker holds before its
+container started is not dropped but handed back for later (``MessageStillNeeded``): it may
+be the only copy of the run's sealed secrets, needed should that worker be found lost. Then
+the run is planned again here, from the stored arguments and the opened secrets, and
+executed by the same ``RunSupervisor``/``ExecuteRun`` as single-host mode: hardening,
+secrets as files, cancel, timeout, output, cleanup.
 """
 
 from __future__ import annotations
@@ -28,6 +31,16 @@ from flwd.ports.sealing import SecretSealer
 from flwd.ports.store import RunRecord, RunStore
 
 
+class MessageStillNeeded(Exception):
+    """The message's run is held by a worker (this one included) whose container for it has
+    not started: the message must come back later instead of being dropped. A broker
+    delivers it again while that worker may still be alive (RabbitMQ does as soon as the
+    worker's connection drops; Redis once its visibility timeout passes), and should the
+    worker be found lost, the run is queued again and this message, with its secrets, is
+    what runs it. Once the run's container has started, or the run has ended, the message
+    is dropped."""
+
+
 class TakeQueuedRun:
     """Executes the run a queue message names, in the calling thread (a worker's slot)."""
 
@@ -45,14 +58,19 @@ class TakeQueuedRun:
 
     def __call__(self, run_id: str, sealed: bytes | None) -> RunRecord | None:
         """The run as it ended here; None when it is not this worker's to run (unknown,
-        ended, canceled while queued, or claimed by another worker: a repeated delivery).
-        Store failures before the claim raise (``store.unavailable``): the message is
-        delivered again."""
+        ended, canceled while queued, or its container started elsewhere: a repeated
+        delivery). Raises ``MessageStillNeeded`` when a worker holds the run before its
+        container started. Store failures before the claim raise (``store.unavailable``):
+        the message is delivered again."""
         record = self._store.get(run_id)
         if record is None or RunStatus(record.status).finished:
             return None
         claimed = self._store.claim(run_id, QUEUED_OWNER, self._owner)
         if claimed is None:
+            held = self._store.get(run_id)
+            if held is not None and message_still_needed(held):
+                raise MessageStillNeeded(f"run {run_id} is held by {held.owner} and its "
+                                         "container has not started")
             return None
         secrets: dict[str, bytes] = {}
         try:
@@ -86,6 +104,14 @@ class TakeQueuedRun:
         self._pending.end_run(recorder, status=RunStatus.ERROR.value, code=code,
                               detail=redactor.redact(detail))
         return recorder.record
+
+
+def message_still_needed(record: RunRecord) -> bool:
+    """Whether a message for *record*, a run this worker could not claim, must come back
+    later: the run is still active and has not reached ``running`` (a container of it may
+    have been created, in which case the next delivery finds it running or ended)."""
+    status = RunStatus(record.status)
+    return not status.finished and status is not RunStatus.RUNNING
 
 
 def _arguments(job: JobSpec, stored: Mapping[str, object],

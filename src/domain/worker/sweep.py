@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flwd.domain.errors import FlwdError, RunStoreError, WorkerLostError
+from flwd.domain.errors import FlwdError, QueueUnavailableError, RunStoreError, WorkerLostError
 from flwd.domain.model import RunStatus
 from flwd.domain.run import events as ev
 from flwd.domain.run.pending import PendingCleanup
@@ -89,10 +89,19 @@ class SweepLostRuns:
             return "failed"
         try:
             self.requeue.requeue(recorder.record)
-        except FlwdError as exc:
-            detail = exc.detail if isinstance(exc, WorkerLostError) else (
-                f"its worker was lost and it could not be queued again: {exc.detail}")
-            self.pending.end_run(recorder, status=RunStatus.ERROR.value, code=exc.code,
-                                  detail=detail)
+        except Exception as exc:  # noqa: BLE001 - queued with no message: it must end here
+            self._not_queued(recorder, exc)
             return "failed"
         return "requeued"
+
+    def _not_queued(self, recorder: ev.RunRecorder, exc: Exception) -> None:
+        """The run is recorded queued, but no message will bring it to a worker: it ends
+        ``error`` with the failure's code; an uncoded failure (a broker client's own error)
+        is ``queue.unavailable``, never a run left queued for ever."""
+        if isinstance(exc, FlwdError):
+            code, reason = exc.code, exc.detail
+        else:
+            code, reason = QueueUnavailableError.code, f"{type(exc).__name__}: {exc}"
+        detail = reason if isinstance(exc, WorkerLostError) else (
+            f"its worker was lost and it could not be queued again: {reason}")
+        self.pending.end_run(recorder, status=RunStatus.ERROR.value, code=code, detail=detail)

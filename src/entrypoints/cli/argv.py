@@ -5,11 +5,13 @@ way, from the option declarations in ``grammar``, so that a job may have its own
 argument. No parser library: ``flwd --help`` starts without one.
 """
 
-from typing import NamedTuple, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
-from flwd.domain.errors import UsageError
 from flwd.entrypoints.cli.grammar import GLOBAL_OPTIONS, HELP, VERSION, Option
-from flwd.entrypoints.config import CliOverrides
+
+if TYPE_CHECKING:  # imported when needed: the hand-off client splits argv with neither
+    from flwd.domain.errors import UsageError
+    from flwd.entrypoints.config import CliOverrides
 
 HELP_FLAGS = HELP.names
 
@@ -27,7 +29,7 @@ class Leading(NamedTuple):  # a NamedTuple, annotations unpostponed: start-up (s
 class CommandLine(NamedTuple):
     """The command line split into global flags, the command and what follows it."""
 
-    overrides: CliOverrides
+    overrides: "CliOverrides"
     command: str | None  # ":plan", a job id, or None
     rest: tuple[str, ...]
     help: bool = False
@@ -37,11 +39,18 @@ class CommandLine(NamedTuple):
 def split_command_line(argv: Sequence[str]) -> CommandLine:
     """Global options may only come before the command or job name; after it every token
     belongs to the command (so a job may have its own ``--token`` argument)."""
-    leading = split_leading(argv, GLOBAL_OPTIONS, flags=(HELP, VERSION),
-                            unknown="unknown global option {} (see flwd --help)")
+    from flwd.entrypoints.config import CliOverrides
+
+    leading = split_global(argv)
     overrides = CliOverrides(**leading.values)  # type: ignore[arg-type]  # GLOBAL_OPTIONS' fields
     return CommandLine(overrides=overrides, command=leading.name, rest=leading.rest,
                        help=leading.help, version=leading.version)
+
+
+def split_global(argv: Sequence[str]) -> Leading:
+    """The global options, and the command or job name with what follows it."""
+    return split_leading(argv, GLOBAL_OPTIONS, flags=(HELP, VERSION),
+                         unknown="unknown global option {} (see flwd --help)")
 
 
 def split_leading(tokens: Sequence[str], options: Sequence[Option], *,
@@ -62,19 +71,25 @@ def split_leading(tokens: Sequence[str], options: Sequence[Option], *,
         name, eq, inline = token.partition("=")
         option = by_name.get(name)
         if option is None:
-            raise UsageError(unknown.format(name), option=name)
+            raise _usage(unknown.format(name), option=name)
         if eq:
             value = inline
         else:
             index += 1
             if index >= len(tokens):
-                raise UsageError(f"option {name} needs a value", option=name)
+                raise _usage(f"option {name} needs a value", option=name)
             value = tokens[index]
         if not value.strip():
-            raise UsageError(f"option {name} needs a value, not an empty string", option=name)
+            raise _usage(f"option {name} needs a value, not an empty string", option=name)
         if option.repeatable:  # --jobs-dir A --jobs-dir B
             values[option.field] = (*values.get(option.field, ()), value)
         else:
             values[option.field] = value
         index += 1
     return Leading(values=values)
+
+
+def _usage(message: str, **context: str) -> "UsageError":
+    from flwd.domain.errors import UsageError
+
+    return UsageError(message, **context)

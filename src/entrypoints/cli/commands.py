@@ -35,14 +35,19 @@ SHORT_COMMANDS = (":jobs", ":plan")
 HELP_NAMES = frozenset(HELP.names)  # `flwd JOB --help` runs nothing: no runtime looked for
 
 
-class Backend(Protocol):
+class JobRunner(Protocol):
+    """What running a job needs: also a resident server's hand-off (``cli.handoff_server``)."""
+
+    def get_job(self, job_id: str) -> JobSpec: ...
+    def run(self, job: JobSpec, args: dict[str, object], profile: str | None, *,
+            printer: EventPrinter, detach: bool) -> RunRecord: ...
+
+
+class Backend(JobRunner, Protocol):
     """What the CLI needs from flwd, locally (DI container) or remotely (HTTP)."""
 
     def list_jobs(self) -> dict[str, Any]: ...
-    def get_job(self, job_id: str) -> JobSpec: ...
     def plan(self, job: JobSpec, args: dict[str, object], profile: str | None) -> dict[str, Any]: ...
-    def run(self, job: JobSpec, args: dict[str, object], profile: str | None, *,
-            printer: EventPrinter, detach: bool) -> RunRecord: ...
     def runs(self, job: str | None, status: str | None) -> list[dict[str, Any]]: ...
     def logs(self, run_id: str, follow: bool, printer: Any) -> RunRecord: ...
     def cancel(self, run_id: str) -> dict[str, Any]: ...
@@ -60,7 +65,7 @@ def dispatch(line: CommandLine, io: Io, env: Mapping[str, str],
         gc.enable()  # console() starts with the collector off; a run or a server needs it
     if not name.startswith(":"):
         return _with_backend(config, io, container,
-                             lambda backend: _run(backend, name, line.rest, io), env,
+                             lambda backend: run_job(backend, name, line.rest, io), env,
                              prefetch=not HELP_NAMES.intersection(line.rest))
     if name == ":sources":
         from flwd.entrypoints.cli.sources import sources_command
@@ -105,10 +110,12 @@ def _completion(parsed: ParsedCommand, io: Io) -> int:
 
 
 def _serve(config: FlwdConfig, parsed: ParsedCommand, io: Io, env: Mapping[str, str]) -> int:
+    from flwd.entrypoints.cli.handoff_server import handoff_listener
     from flwd.entrypoints.cli.serve_args import serve_options
     from flwd.entrypoints.http.serve import serve
 
-    serve(config, serve_options(parsed.values, config.server_bind), io.err, env)
+    serve(config, serve_options(parsed.values, config.server_bind), io.err, env,
+          handoff=handoff_listener)
     return EXIT_OK
 
 
@@ -193,7 +200,9 @@ def _resident(config: FlwdConfig, env: Mapping[str, str]) -> str | None:
     return find_resident(socket_path(config, env), env)
 
 
-def _run(backend: Backend, job_id: str, tokens: Sequence[str], io: Io) -> int:
+def run_job(backend: JobRunner, job_id: str, tokens: Sequence[str], io: Io) -> int:
+    """``flwd JOB TOKENS`` on *backend*: parse, read secrets, run (or detach), report; also
+    what a resident server runs for a command line handed to it (``cli.handoff_server``)."""
     job = backend.get_job(job_id)
     print_spec_warnings(io, job.id, job.warnings)
     invocation = parse_job_options(job, tokens, prog=f"flwd {job.id}", out=io.out)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 if TYPE_CHECKING:
+    from flwd.entrypoints.cli.argv import Leading
     from flwd.entrypoints.cli.render import Io
     from flwd.entrypoints.container import Container
 
@@ -26,14 +27,18 @@ def main(argv: Sequence[str] | None = None, io: Io | None = None,
         from flwd.entrypoints.cli.completion_scripts import run_callback  # so before the rest
 
         return run_callback(argv[1:], io.out if io else sys.stdout, env)
+    if io is None and container is None:
+        handed = _handed_off(argv, env)
+        if handed is not None:
+            return handed
     # imported here, not at the top, so that console() has the collector off for them too
-    from flwd.domain.errors import FlwdError
     from flwd.entrypoints.cli.argv import split_command_line
-    from flwd.entrypoints.cli.exit_codes import EXIT_CANCELED, EXIT_FLWD, EXIT_OK, exit_for_code
-    from flwd.entrypoints.cli.render import Io, print_error, print_flwd_error
+    from flwd.entrypoints.cli.exit_codes import EXIT_OK
+    from flwd.entrypoints.cli.render import Io
 
     io = io or Io()
-    try:
+
+    def command() -> int:
         line = split_command_line(argv)
         if line.version:
             io.out.write(f"flwd {VERSION}\n")
@@ -46,6 +51,22 @@ def main(argv: Sequence[str] | None = None, io: Io | None = None,
         from flwd.entrypoints.cli.commands import dispatch
 
         return dispatch(line, io, env, container)
+
+    return reporting_errors(io, command)
+
+
+def reporting_errors(io: Io, command: Callable[[], int],
+                     passing: tuple[type[BaseException], ...] = ()) -> int:
+    """*command*'s exit status, or the one of the error it raised, reported on *io* as
+    ``error[CODE]: ...`` (never a stack trace); errors of the *passing* types are raised."""
+    from flwd.domain.errors import FlwdError
+    from flwd.entrypoints.cli.exit_codes import EXIT_CANCELED, EXIT_FLWD, exit_for_code
+    from flwd.entrypoints.cli.render import print_error, print_flwd_error
+
+    try:
+        return command()
+    except passing:
+        raise
     except FlwdError as exc:
         print_flwd_error(io, exc)
         return exit_for_code(exc.code)
@@ -56,6 +77,51 @@ def main(argv: Sequence[str] | None = None, io: Io | None = None,
     except Exception as exc:  # noqa: BLE001 - never a stack trace for users
         print_error(io, "flwd.internal", f"{type(exc).__name__}: {exc}")
         return EXIT_FLWD
+
+
+def _handed_off(argv: list[str], env: dict[str, str]) -> int | None:
+    """The exit status of ``flwd JOB ...`` run whole by a resident local flwd found for this
+    configuration (``cli.handoff``), before anything heavier is imported; None: run here
+    (a meta command, no such server, a remote or cluster configuration, a command the server
+    leaves to this side, or anything wrong with the command line or the configuration, which
+    the usual path then reports). The server is found through the memo of an earlier run
+    with the same settings, else by reading the configuration."""
+    from flwd.entrypoints.cli.argv import split_global
+    from flwd.entrypoints.cli.handoff import RunHere, hand_off
+    from flwd.entrypoints.resident import disabled, recall
+
+    if disabled(env) or not argv or argv[0].startswith(":"):
+        return None
+    try:
+        line = split_global(argv)
+    except Exception:  # noqa: BLE001 - a usage error: reported by the usual path
+        return None
+    if line.help or line.version or not line.name or line.name.startswith(":"):
+        return None
+    try:
+        known = recall(env, line.values)
+        handed = hand_off(known, line.name, line.rest) if known else None
+        return handed if handed is not None else _found_and_handed_off(line, env)
+    except RunHere:
+        return None
+
+
+def _found_and_handed_off(line: Leading, env: dict[str, str]) -> int | None:
+    from flwd.entrypoints.cli.handoff import hand_off
+    from flwd.entrypoints.resident import handoff_path, remember, socket_path
+
+    try:
+        from flwd.entrypoints.config import CliOverrides, load_config
+
+        config = load_config(CliOverrides(**line.values), env)  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - reported by the usual path, which meets it again
+        return None
+    if config.server_url or config.cluster:
+        return None
+    path = handoff_path(socket_path(config, env))
+    if os.path.exists(path):
+        remember(env, line.values, path)
+    return hand_off(path, line.name or "", line.rest)
 
 
 def console() -> None:

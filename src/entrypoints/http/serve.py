@@ -10,11 +10,14 @@ import socket
 import threading
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Callable, Iterator, Mapping, TextIO
+from typing import Any, Callable, ContextManager, Iterator, Mapping, Sequence, TextIO
 
 from flwd.domain.errors import ConfigInvalidError
 from flwd.entrypoints.config import FlwdConfig
 
+# (container, the resident socket's path, the API's event listeners, count a denial) ->
+# the hand-off socket open while the server runs (``cli.handoff_server.handoff_listener``)
+HandOff = Callable[[Any, str, Sequence[Any], Callable[[str], None]], ContextManager[object]]
 _SHUTDOWN_EXTRA_SECONDS = 5.0
 # A job added or edited on disk is seen by the server within this many seconds.
 CATALOG_RESCAN_SECONDS = 1.0
@@ -41,14 +44,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def serve(config: FlwdConfig, options: ServeOptions, err: TextIO, env: Mapping[str, str]) -> None:
+def serve(config: FlwdConfig, options: ServeOptions, err: TextIO, env: Mapping[str, str],
+          handoff: HandOff | None = None) -> None:
     """Serve the API until SIGTERM/SIGINT, announcing the address on *err*. Refuses to start
-    (raises a coded error) without a token, with --dev beyond loopback, or without a runtime."""
+    (raises a coded error) without a token, with --dev beyond loopback, or without a runtime.
+    *handoff* (the CLI's, ``cli.handoff_server``) takes whole ``flwd JOB`` command lines beside
+    the resident socket."""
     from flwd.entrypoints.http.auth import dev_grant
 
     grants = config.tokens + ((dev_grant(),) if options.dev else ())
     if options.local:
-        _serve(config, options, grants, err, env)
+        _serve(config, options, grants, err, env, handoff)
         return
     if options.dev and not is_loopback(options.host):
         raise ConfigInvalidError(
@@ -58,11 +64,11 @@ def serve(config: FlwdConfig, options: ServeOptions, err: TextIO, env: Mapping[s
         raise ConfigInvalidError(
             "no API token is configured: set auth.tokens in flwd.yaml or FLWD_TOKENS, "
             "or pass --dev for a local development server", field="auth.tokens")
-    _serve(config, options, grants, err, env)
+    _serve(config, options, grants, err, env, handoff)
 
 
 def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], err: TextIO,
-           env: Mapping[str, str]) -> None:
+           env: Mapping[str, str], handoff: HandOff | None) -> None:
     from dependency_injector import providers
 
     from flwd.entrypoints.container import build_container
@@ -108,9 +114,14 @@ def _serve(config: FlwdConfig, options: ServeOptions, grants: tuple[Any, ...], e
             # its sign-outs on every replica sharing the store
             console = ConsolePlugin(container.console_sessions(), secret_key=config.secret_key)
             app = create_app(container, server_settings=settings, plugins=[console])
-            _run_uvicorn(app, options, err, config.cancel_grace,
-                         on_signal=lambda killing: _stop_runs(supervisor, killing),
-                         resident=resident, note=note)
+            metrics = app.state["metrics"]
+            with (handoff(container, resident.path, [app.state["hub"], metrics],
+                          metrics.count_denial)
+                  if handoff is not None and resident is not None
+                  else contextlib.nullcontext()):
+                _run_uvicorn(app, options, err, config.cancel_grace,
+                             on_signal=lambda killing: _stop_runs(supervisor, killing),
+                             resident=resident, note=note)
     finally:
         if sweeper is not None:
             sweeper.stop()
