@@ -52,6 +52,10 @@ def requeue_secret_run(base: Path, env: Mapping[str, str], replica: FlwdProcess,
     try:
         started.append(_worker(base, {**env, "DOCKER_HOST": stall.url}, "doomed"))
         with replica.client() as client:
+            # a long-lived replica rescans its jobs in the background (rescan_seconds): the
+            # first request after the write may still answer from the older walk
+            until("the replica lists the new job",
+                  lambda: client.get(f"/jobs/{JOB}").status_code == 200, 30)
             response = client.post("/runs", json={"job": JOB, "args": {"token": secret}})
             assert response.status_code == 202, response.text
             run_id = response.json()["run_id"]

@@ -6,6 +6,7 @@ longer than it is neither lost nor run twice; its worker exits and a new one goe
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -139,3 +140,40 @@ def test_runs_go_through_when_processes_stay_silent_longer_than_the_heartbeat(
     assert [r["status"] for r in ended] == ["succeeded", "succeeded"], ended
     assert "Connection to broker lost" not in worker.text(), worker.text()[-3000:]
     assert stopped == (0, 0), (worker.text()[-2000:], replica.text()[-2000:])
+
+
+def test_enqueue_is_queue_unavailable_when_rabbitmq_blocks_publishers_on_an_alarm(
+        strict_node: RabbitNode) -> None:
+    """A disk alarm (free-space limit above the disk's size) blocks publishers: no confirm
+    comes, so the enqueue gives up (queue.unavailable) instead of waiting or claiming success;
+    the copies it sent reach the queue once the alarm clears, for a run already ended."""
+    url = strict_node.new_vhost()
+    queue = CeleryRunQueue(url=url)
+    outcome: list[BaseException | None] = []
+    try:
+        queue.enqueue("alarmed", "run-before", None)
+        strict_node.ctl("set_disk_free_limit", "100000GB")
+        sender = threading.Thread(target=lambda: outcome.append(_enqueue(queue, "run-blocked")))
+        began = time.monotonic()
+        sender.start()
+        sender.join(120)
+        took = time.monotonic() - began
+    finally:
+        strict_node.ctl("set_disk_free_limit", "50MB")
+        queue.close()
+    after = CeleryRunQueue(url=url)
+    try:
+        until("publishing works again", lambda: _enqueue(after, "run-after") is None, 60)
+    finally:
+        after.close()
+
+    print(f"enqueue under a disk alarm gave up after {took:.1f} s")
+    assert len(outcome) == 1 and isinstance(outcome[0], QueueUnavailableError), outcome
+
+
+def _enqueue(queue: CeleryRunQueue, run_id: str) -> BaseException | None:
+    try:
+        queue.enqueue("alarmed", run_id, None)
+    except QueueUnavailableError as exc:
+        return exc
+    return None
