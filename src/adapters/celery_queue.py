@@ -29,7 +29,7 @@ _CONNECT_SECONDS = 3.0
 _VISIBILITY_SECONDS = 3600
 # RabbitMQ: how long a publish waits for the broker's confirm (a broker blocking publishers on
 # a memory or disk alarm never confirms) before it is queue.unavailable.
-_CONFIRM_SECONDS = 10.0
+_CONFIRM_SECONDS = 5.0
 _PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0.0, "interval_step": 0.5,
                   "interval_max": 1.0}
 
@@ -66,6 +66,28 @@ def _transport_options(queue_url: str) -> dict[str, Any]:
     return options
 
 
+def _publisher_app(queue_url: str) -> Celery:
+    """``make_app`` for publishing: on RabbitMQ a publish the broker blocks (``connection.
+    blocked``: a memory or disk alarm) fails at once rather than waiting for confirms that
+    cannot come, each retry sending another copy. Workers keep the plain app: an alarm only
+    pauses their consumers."""
+    app = make_app(queue_url)
+    if _is_amqp(queue_url):
+        # every wait bounded too: closing a channel the blocked broker no longer reads
+        app.conf.broker_transport_options = {**app.conf.broker_transport_options,
+                                             "on_blocked": _refuse_blocked,
+                                             "read_timeout": _CONFIRM_SECONDS}
+    return app
+
+
+class _Blocked(Exception):
+    """RabbitMQ blocks this connection's publishes (a resource alarm)."""
+
+
+def _refuse_blocked(reason: str) -> None:
+    raise _Blocked(f"RabbitMQ blocks publishing ({reason}: a memory or disk alarm)")
+
+
 def _is_amqp(queue_url: str) -> bool:
     return queue_url.lower().startswith(("amqp://", "amqps://"))
 
@@ -82,11 +104,14 @@ class CeleryRunQueue:
 
     def enqueue(self, queue: str, run_id: str, sealed: bytes | None) -> None:
         if self._app is None:
-            self._app = make_app(self.url)
+            self._app = _publisher_app(self.url)
         message = [run_id, base64.b64encode(sealed).decode() if sealed is not None else None]
         try:
             self._app.send_task(TASK_NAME, args=message, queue=queue, retry=True,
                                 retry_policy=_PUBLISH_RETRY, confirm_timeout=_CONFIRM_SECONDS)
+        except _Blocked as exc:
+            self._app = None  # its connection waits on a broker that reads nothing: dropped
+            raise _unavailable(self.url, exc) from None
         except _broker_errors() as exc:
             self.close()  # its pooled connection or channel may be the broken one
             raise _unavailable(self.url, exc) from None

@@ -8,7 +8,7 @@ import logging
 import pytest
 from amqp.exceptions import PreconditionFailed
 
-from flwd.adapters.celery_queue import _ConsumerEnded, make_app
+from flwd.adapters.celery_queue import _Blocked, _ConsumerEnded, _publisher_app, make_app
 from flwd.domain.errors import QueueUnavailableError
 
 CLOSED = PreconditionFailed("PRECONDITION_FAILED - delivery acknowledgement on channel 1 "
@@ -44,3 +44,13 @@ def test_worker_ends_as_celery_said_when_its_consumer_never_died() -> None:
     ended.raise_if_any("amqp://flwd:hunter2@127.0.0.1:5673//")
 
     assert ended.error is None
+
+
+def test_only_publishers_fail_on_a_blocked_rabbitmq_when_the_queue_url_is_amqp() -> None:
+    publisher = _publisher_app("amqp://u:p@127.0.0.1:1//").conf.broker_transport_options
+    worker = make_app("amqp://u:p@127.0.0.1:1//").conf.broker_transport_options
+
+    with pytest.raises(_Blocked):
+        publisher["on_blocked"]("connection blocked")
+    assert publisher["read_timeout"] > 0 and publisher["confirm_publish"] is True
+    assert "on_blocked" not in worker and "read_timeout" not in worker
