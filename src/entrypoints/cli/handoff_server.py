@@ -117,8 +117,6 @@ class _Runner:
         except Fallback as why:
             frames.fall_back(str(why))
             return
-        console.out.flush()
-        console.err.flush()
         frames.end(code)
 
 
@@ -149,8 +147,6 @@ class _Backend:
         container = self._runner.container
         request = RunRequest(job=job.id, args=args, from_text=True, requested_profile=profile)
         start = container.start_run()
-        self._io.out.flush()
-        self._io.err.flush()
         self._frames.hand()
         try:
             started = start(request, listeners=[printer, *self._runner.listeners],
@@ -165,13 +161,13 @@ class _Backend:
 
     def _wait(self, started: StartedRun) -> RunRecord:
         """The run's end; the client's first stop signal cancels it, the second kills it."""
+        from flwd.entrypoints.cli.local import stop_run
+
         acted = 0
         while True:
             for _ in range(acted, self._signals.count):
                 acted += 1
-                self._io.err.write("\nflwd: canceling (Ctrl-C again to kill)\n" if acted == 1
-                                   else "\nflwd: killing\n")
-                (started.cancel if acted == 1 else started.kill)()
+                stop_run(started, acted, self._io.err)
             try:
                 return started.result(timeout=_SIGNAL_POLL_SECONDS)
             except TimeoutError:
@@ -180,13 +176,15 @@ class _Backend:
 
 class _Frames:
     """JSON lines to the client, held back until the run is handed over or the command ends
-    (so that a fallback sends nothing else). A client gone away is not written to again."""
+    (so that a fallback sends nothing else); what its streams hold unflushed goes out first
+    then. A client gone away is not written to again."""
 
     def __init__(self, conn: socket.socket) -> None:
         self._conn = conn
         self._lock = threading.Lock()
         self._held: list[bytes] | None = []
         self._gone = False
+        self.streams: list[_Stream] = []
 
     def send(self, frame: dict[str, Any]) -> None:
         data = (json.dumps(frame, ensure_ascii=False) + "\n").encode()
@@ -198,12 +196,18 @@ class _Frames:
 
     def hand(self) -> None:
         """The run is about to be submitted: from now on everything goes out at once."""
+        self._flush_streams()
         self.send({"handed": True})
         self._release()
 
     def end(self, code: int) -> None:
+        self._flush_streams()
         self.send({"exit": code})
         self._release()
+
+    def _flush_streams(self) -> None:
+        for stream in self.streams:
+            stream.flush()
 
     def fall_back(self, why: str) -> None:
         with self._lock:
@@ -233,6 +237,7 @@ class _Stream(io.TextIOBase):
         self._frames, self._key, self._tty = frames, key, tty
         self._pending: list[str] = []
         self._lock = threading.Lock()
+        frames.streams.append(self)
 
     def writable(self) -> bool:
         return True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from flwd.domain.errors import PolicyDeniedError
 from flwd.domain.model import JobSpec
@@ -37,6 +37,17 @@ def local_backend(container: Container, io: Io) -> LocalBackend:
         stop_runs=stop_runs, close=container.shutdown_resources,
         list_workers=container.list_workers,
     )
+
+
+def stop_run(started: StartedRun, nth: int, err: TextIO) -> None:
+    """The *nth* stop signal (Ctrl-C, SIGTERM, SIGHUP) during a run: the first cancels it
+    gracefully, any later one kills it; each says so on *err*."""
+    if nth == 1:
+        err.write("\nflwd: canceling (Ctrl-C again to kill)\n")
+        started.cancel()
+    else:
+        err.write("\nflwd: killing\n")
+        started.kill()
 
 
 class LocalBackend:
@@ -107,8 +118,7 @@ class LocalBackend:
                 self._adopt(warn=False)
                 return started.record  # a detached child runs it
             if interrupted:  # as a first Ctrl-C, also when it came while the run was submitted
-                self._io.err.write("\nflwd: canceling (Ctrl-C again to kill)\n")
-                started.cancel()
+                stop_run(started, 1, self._io.err)
             return self._wait(started, interrupts=1 if interrupted else 0)
 
     def _replay(self, run_id: str, printer: EventPrinter) -> None:
@@ -125,12 +135,7 @@ class LocalBackend:
                 continue
             except KeyboardInterrupt:
                 interrupts += 1
-                if interrupts == 1:
-                    self._io.err.write("\nflwd: canceling (Ctrl-C again to kill)\n")
-                    started.cancel()
-                else:
-                    self._io.err.write("\nflwd: killing\n")
-                    started.kill()
+                stop_run(started, interrupts, self._io.err)
 
     def runs(self, job: str | None, status: str | None) -> list[dict[str, Any]]:
         adopt = self._adopt(warn=True)
