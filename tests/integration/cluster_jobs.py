@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration.cluster_support import FlwdProcess
+from tests.integration.cluster_support import FlwdProcess, until
 
 LINES = 20
 TICKER = f"""\
@@ -42,3 +42,16 @@ def get_run(replica: FlwdProcess, run_id: str) -> dict[str, Any]:
         response = client.get(f"/runs/{run_id}")
     assert response.status_code == 200, response.text
     return dict(response.json())
+
+
+def status_is(replica: FlwdProcess, run_id: str, status: str, seconds: float = 60) -> None:
+    """Wait (bounded) until *replica* answers *status* for the run."""
+    until(f"run {run_id} {status}", lambda: get_run(replica, run_id)["status"] == status,
+          seconds, every=0.1)
+
+
+def ended(replica: FlwdProcess, run_id: str, seconds: float = 90) -> dict[str, Any]:
+    """The run as *replica* answers it once it has ended (bounded wait)."""
+    return dict(until(f"run {run_id} ends",
+                      lambda: (r := get_run(replica, run_id))["status"] in FINAL and r,
+                      seconds, every=0.1))

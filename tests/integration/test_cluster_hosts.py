@@ -12,7 +12,7 @@ import time
 import uuid
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import httpx
 import pytest
@@ -181,11 +181,10 @@ def test_killed_worker_run_ends_worker_lost_and_its_unstarted_run_is_requeued_wh
             wait_status(on_b, running, {"running"}, timeout=120)
             held = submit(on_a, "count-lossy")
             held_secret = submit(on_b, "secret-lossy", {"api_token": secret})
-            _wait_until(lambda: stall.delayed > 1, 60,
-                        "the held runs never reached their pull check")
-            _wait_until(lambda: {running, held, held_secret}
-                        <= _active_runs(on_a, doomed.flwd.name),
-                        30, "doomed never heartbeat its three runs")
+            until("the held runs never reached their pull check", lambda: stall.delayed > 1, 60)
+            until("doomed never heartbeat its three runs",
+                  lambda: {running, held, held_secret} <= _active_runs(on_a, doomed.flwd.name),
+                  30)
             doomed.kill()  # before the held runs' client gives up on its runtime (30 s)
             killed_at = time.monotonic()
             lost = wait_status(on_b, running, FINAL, timeout=WORKER_TIMEOUT + 60)
@@ -196,8 +195,8 @@ def test_killed_worker_run_ends_worker_lost_and_its_unstarted_run_is_requeued_wh
             trail, secret_trail = events(on_b, held), events(on_a, held_secret)
             returned = cluster.start_worker(doomed.host, "docker", queues=("elsewhere",),
                                             name="returned")
-            _wait_until(lambda: not containers("docker", docker_socket, running), 60,
-                        "the returning worker left the lost run's container")
+            until("the returning worker left the lost run's container",
+                  lambda: not containers("docker", docker_socket, running), 60)
         for worker in (survivor, returned):
             worker.flwd.stop()
     finally:
@@ -245,10 +244,6 @@ def test_run_ends_worker_lost_when_its_worker_dies_before_heartbeating_it(
     assert lost["status"] == "error" and lost["code"] == "worker.lost", lost
 
 
-def _wait_until(condition: Callable[[], bool], timeout: float, failure: str) -> None:
-    until(failure, condition, timeout)
-
-
 def _remove_containers(socket: str, run_id: str) -> None:
     """The test's own leftovers: a container `doomed` created for *run_id* before it died."""
     if run_id:
@@ -265,16 +260,16 @@ def test_cut_off_worker_loses_its_run_and_serves_again_when_its_veth_comes_back(
     with a.client() as on_a, b.client() as on_b:
         run_id = submit(on_a, "tick-docker")
         wait_status(on_b, run_id, {"running"}, timeout=120)
-        _wait_until(lambda: run_id in _active_runs(on_a, docker_worker.flwd.name), 30,
-                    "the worker never heartbeat its run")  # the cut, not an early death
+        until("the worker never heartbeat its run",  # the cut, not an early death
+              lambda: run_id in _active_runs(on_a, docker_worker.flwd.name), 30)
         docker_worker.host.cut()
         try:
             lost = wait_status(on_b, run_id, FINAL, timeout=WORKER_TIMEOUT + 60)
         finally:
             docker_worker.host.restore()
         # the returning worker removes what it no longer owns
-        _wait_until(lambda: not containers("docker", cluster.sockets["docker"], run_id), 90,
-                    "the returned worker kept the lost run's container")
+        until("the returned worker kept the lost run's container",
+              lambda: not containers("docker", cluster.sockets["docker"], run_id), 90)
         after = wait_status(on_a, submit(on_b, "count-docker"), FINAL, timeout=180)
         ticks = _outputs(events(on_a, run_id))
 

@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
-import httpx
 import pytest
 
 from tests.integration.api_support import remove_tree, shared_dir, sse, write_job
@@ -30,8 +29,10 @@ from tests.integration.cluster_support import (
     start_replica,
     start_worker,
 )
-from tests.integration.cluster_jobs import FINAL, HELLO, LINES, SLEEPER, TICKER
+from tests.integration.cluster_jobs import HELLO, LINES, SLEEPER, TICKER
+from tests.integration.cluster_jobs import ended as _ended
 from tests.integration.cluster_jobs import get_run as _run
+from tests.integration.cluster_jobs import status_is as _status_is
 from tests.integration.cluster_jobs import submit as _submit
 from tests.integration.e2e_support import Runtime
 from tests.integration.pg_support import PgCluster
@@ -109,15 +110,6 @@ def cluster(pg_cluster: PgCluster, redis_server: RedisServer, podman_socket: str
         assert all(code == 0 for code in codes.values()), (codes, logs)
 
 
-def _until(check: Any, seconds: float, what: str) -> Any:
-    return until(what, check, seconds, every=0.1)
-
-
-def _ended(replica: FlwdProcess, run_id: str, seconds: float = 90) -> dict[str, Any]:
-    return dict(_until(lambda: (r := _run(replica, run_id))["status"] in FINAL and r,
-                       seconds, f"run {run_id} ends"))
-
-
 def _events(cluster: Cluster, run_id: str) -> list[dict[str, Any]]:
     rows = cluster.sql(f"SELECT seq, type, data FROM events WHERE run_id = '{run_id}' "
                        "ORDER BY seq")
@@ -191,9 +183,10 @@ def test_a_queued_run_canceled_through_the_other_replica_never_starts(cluster: C
                         global_args=["--runtime", "podman"], log_name="worker-parked.log")
     try:
         # taken off the list, then acknowledged (late: after the task returned)
-        _until(lambda: cluster.redis.cli("-n", str(DB), "LLEN", "parked").strip() == "0"
-               and cluster.redis.cli("-n", str(DB), "HLEN", "unacked").strip() == "0",
-               60, "the parked message is consumed and acknowledged")
+        until("the parked message is consumed and acknowledged",
+              lambda: cluster.redis.cli("-n", str(DB), "LLEN", "parked").strip() == "0"
+              and cluster.redis.cli("-n", str(DB), "HLEN", "unacked").strip() == "0", 60,
+              every=0.1)
     finally:
         assert late.stop() == 0, late.text()
 
@@ -209,12 +202,13 @@ def test_a_running_run_canceled_through_the_other_replica_is_gone_within_the_gra
     replica_a, replica_b = cluster.replicas
     target = cluster.podman if runtime == "podman" else cluster.docker
     run = _submit(replica_a, f"sleeper-{queue}")
-    _until(lambda: _run(replica_b, run["run_id"])["status"] == "running", 60, "run starts")
+    _status_is(replica_b, run["run_id"], "running")
 
     asked = time.monotonic()
     with replica_b.client() as client:
         assert client.post(f"/runs/{run['run_id']}:cancel").status_code == 202
-    _until(lambda: target.containers(run["run_id"]) == [], GRACE + 10, "container removed")
+    until("container removed", lambda: target.containers(run["run_id"]) == [], GRACE + 10,
+          every=0.1)
     gone_after = time.monotonic() - asked
 
     assert _ended(replica_a, run["run_id"])["status"] == "canceled"
@@ -291,7 +285,7 @@ def test_a_lost_workers_secret_run_is_requeued_from_its_own_message_to_another_w
 def test_a_postgresql_restart_mid_run_loses_and_repeats_no_event(cluster: Cluster) -> None:
     replica_a = cluster.replicas[0]
     run = _submit(replica_a, "ticker")
-    _until(lambda: _run(replica_a, run["run_id"])["status"] == "running", 60, "run starts")
+    _status_is(replica_a, run["run_id"], "running")
 
     cluster.pg.stop()
     time.sleep(1.0)
@@ -328,8 +322,7 @@ def test_sigterm_to_a_worker_ends_its_runs_canceled_and_it_exits(
                           log_name=f"worker-{queue}.log")
     try:
         run = _submit(cluster.replicas[0], job)
-        _until(lambda: _run(cluster.replicas[1], run["run_id"])["status"] == "running", 60,
-               "run starts")
+        _status_is(cluster.replicas[1], run["run_id"], "running")
         for _ in range(sigterms):
             worker.signal(signal.SIGTERM)
             time.sleep(1.0)
@@ -346,7 +339,7 @@ def test_a_detached_cli_run_is_canceled_by_another_cli_and_followed_to_its_end(
         cluster: Cluster) -> None:
     detached = run_flwd(cluster.base, cluster.env, "sleeper-default", "--detach")
     run_id = detached.stdout.strip()
-    _until(lambda: _run(cluster.replicas[0], run_id)["status"] == "running", 60, "run starts")
+    _status_is(cluster.replicas[0], run_id, "running")
 
     canceled = run_flwd(cluster.base, cluster.env, ":cancel", run_id)
     followed = run_flwd(cluster.base, cluster.env, ":logs", run_id, "--follow")

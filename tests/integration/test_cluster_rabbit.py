@@ -29,8 +29,10 @@ from tests.integration.cluster_support import (
     start_worker,
     until,
 )
-from tests.integration.cluster_jobs import FINAL, HELLO, LINES, SLEEPER, TICKER
+from tests.integration.cluster_jobs import HELLO, LINES, SLEEPER, TICKER
+from tests.integration.cluster_jobs import ended as _ended
 from tests.integration.cluster_jobs import get_run as _run
+from tests.integration.cluster_jobs import status_is as _status_is
 from tests.integration.cluster_jobs import submit as _submit
 from tests.integration.e2e_support import Runtime
 from tests.integration.pg_support import PgCluster
@@ -110,15 +112,6 @@ def cluster(pg_cluster: PgCluster, rabbit_node: RabbitNode, podman_socket: str,
         rabbit_node.ctl("delete_vhost", built.vhost)
         pg_cluster.sql(f"DROP DATABASE IF EXISTS {store_url.rsplit('/', 1)[1]} WITH (FORCE)")
         assert all(code == 0 for code in codes.values()), (codes, logs)
-
-
-def _status_is(replica: FlwdProcess, run_id: str, status: str, seconds: float = 60) -> None:
-    until(f"run {run_id} {status}", lambda: _run(replica, run_id)["status"] == status, seconds)
-
-
-def _ended(replica: FlwdProcess, run_id: str, seconds: float = 90) -> dict[str, Any]:
-    return dict(until(f"run {run_id} ends",
-                      lambda: (r := _run(replica, run_id))["status"] in FINAL and r, seconds))
 
 
 def test_a_run_submitted_on_one_replica_streams_complete_on_the_other_when_on_rabbitmq(
