@@ -102,13 +102,18 @@ class CeleryRunQueue:
     def __repr__(self) -> str:
         return f"CeleryRunQueue(url={redact(self.url)!r})"
 
-    def enqueue(self, queue: str, run_id: str, sealed: bytes | None) -> None:
+    def _publisher(self) -> Celery:
+        """The app this queue publishes (and hands messages back) with, made once."""
         if self._app is None:
             self._app = _publisher_app(self.url)
+        return self._app
+
+    def enqueue(self, queue: str, run_id: str, sealed: bytes | None) -> None:
+        app = self._publisher()
         message = [run_id, base64.b64encode(sealed).decode() if sealed is not None else None]
         try:
-            self._app.send_task(TASK_NAME, args=message, queue=queue, retry=True,
-                                retry_policy=_PUBLISH_RETRY, confirm_timeout=_CONFIRM_SECONDS)
+            app.send_task(TASK_NAME, args=message, queue=queue, retry=True,
+                          retry_policy=_PUBLISH_RETRY, confirm_timeout=_CONFIRM_SECONDS)
         except _Blocked as exc:
             self._app = None  # its connection waits on a broker that reads nothing: dropped
             raise _unavailable(self.url, exc) from None
@@ -117,14 +122,10 @@ class CeleryRunQueue:
             raise _unavailable(self.url, exc) from None
 
     def redeliver(self, run_id: str) -> bool:
-        from kombu.exceptions import KombuError, OperationalError
-
         from flwd.adapters.kombu_redeliver import redeliver
 
-        if self._app is None:
-            self._app = make_app(self.url)
-        with self._app.connection_for_write() as connection:
-            errors = (OperationalError, KombuError, OSError, *connection.connection_errors,
+        with self._publisher().connection_for_write() as connection:
+            errors = (*_broker_errors(), *connection.connection_errors,
                       *connection.channel_errors)
             try:
                 connection.ensure_connection(max_retries=1, timeout=_CONNECT_SECONDS)
