@@ -11,7 +11,6 @@ pushed later). Registry failures are never cached.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import threading
@@ -24,6 +23,7 @@ from dxf import DXF, DXFBase
 from dxf.exceptions import DXFDigestMismatchError, DXFError
 
 from flwd.adapters.cosign_format import check_signature, signature_layers, signature_tag
+from flwd.adapters.loopback import is_loopback
 from flwd.domain.errors import OciError
 from flwd.ports.signatures import SignatureKey, SignatureStatus, SignatureVerdict
 
@@ -35,16 +35,10 @@ _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\"()]+)")
 _Key = tuple[str, str, tuple[SignatureKey, ...]]
 
 
-def is_loopback(host: str) -> bool:
+def registry_on_loopback(host: str) -> bool:
     """Whether registry *host* (``name[:port]``, ``[v6]:port``) is on this machine."""
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    name = name.strip("[]")
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(name.strip("[]"))
 
 
 def _anonymous(client: DXFBase, response: requests.Response) -> None:
@@ -94,7 +88,7 @@ class CosignSignatureVerifier:
              ) -> SignatureVerdict:
         host, _, path = repository.partition("/")
         client = DXF(API_HOSTS.get(host, host), path, auth=_anonymous,
-                     insecure=is_loopback(host), timeout=self._timeout)
+                     insecure=registry_on_loopback(host), timeout=self._timeout)
         tag = signature_tag(digest)
         try:
             with client:

@@ -14,7 +14,7 @@ from flwd.adapters.cosign_format import (
     signature_layers,
     signature_tag,
 )
-from flwd.adapters.cosign_verifier import is_loopback
+from flwd.adapters.cosign_verifier import registry_on_loopback
 from tests.cosign_support import (
     SignedPayload,
     cosign_payload,
@@ -174,4 +174,4 @@ def test_public_key_refuses_when_pem_is_not_a_p256_public_key(pem: bytes, why: s
 ])
 def test_registry_is_spoken_to_over_plain_http_only_when_on_loopback(host: str,
                                                                      loopback: bool) -> None:
-    assert is_loopback(host) is loopback
+    assert registry_on_loopback(host) is loopback

@@ -4,7 +4,6 @@ reconcile, then serve with uvicorn until a signal."""
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import signal
 import socket
 import threading
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Callable, ContextManager, Iterator, Mapping, Sequence, TextIO
 
+from flwd.adapters.loopback import is_loopback
 from flwd.domain.errors import ConfigInvalidError
 from flwd.entrypoints.config import FlwdConfig
 
@@ -33,15 +33,6 @@ class ServeOptions:
     profile: str | None = None
     no_runtime: bool = False
     local: bool = False  # only the resident unix socket, no TCP (and so no token needed)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def serve(config: FlwdConfig, options: ServeOptions, err: TextIO, env: Mapping[str, str],
