@@ -20,7 +20,8 @@ from flwd.domain.policy.signatures import ImageSignatureCheck
 from flwd.domain.plan.use_cases import EngineSettings, ListJobs, PlanJob
 from flwd.domain.sources.jobs import SourceJobs
 from flwd.domain.spec.addon import parse_addon_manifest
-from flwd.entrypoints.config import FlwdConfig, read_yaml_mapping
+from flwd.entrypoints.config import FlwdConfig
+from flwd.entrypoints.config_file import read_yaml_mapping
 from flwd.ports.kinds import DispatchKind, StoreKind
 from flwd.ports.owner import QUEUED_OWNER
 
