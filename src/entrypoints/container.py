@@ -1,12 +1,15 @@
-"""The dependency-injector container: the one composition root of flwd."""
+"""The dependency-injector container: the one composition root of flwd.
+
+Its runtime selection, store and queue wiring and cluster worker liveness are declared by the
+provider factories of ``container_runtime``, ``container_store`` and ``container_cluster``;
+every provider is an attribute of ``Container``, which is what tests override."""
 
 from __future__ import annotations
 
-import importlib
-from functools import partial
 import os
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from dependency_injector import containers, providers
 
@@ -22,80 +25,45 @@ from flwd.domain.sources.jobs import SourceJobs
 from flwd.domain.spec.addon import parse_addon_manifest
 from flwd.entrypoints.config import FlwdConfig
 from flwd.entrypoints.config_file import read_yaml_mapping
-from flwd.ports.kinds import DispatchKind, StoreKind
+from flwd.entrypoints.container_cluster import liveness_providers
+from flwd.entrypoints.container_config import config_dict
+from flwd.entrypoints.container_runtime import runtime_providers
+from flwd.entrypoints.container_store import store_providers
+from flwd.entrypoints.lazy_module import Lazy
+from flwd.ports.kinds import DispatchKind
 from flwd.ports.owner import QUEUED_OWNER
-
-
-class Lazy:
-    """A module imported when one of its callables is first called."""
-
-    def __init__(self, module: str) -> None:
-        self._module = module
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return getattr(importlib.import_module(self._module), name)(*args, **kwargs)
-
-        return call
 
 
 # The run side is imported when first provided, so `flwd :jobs` and `flwd :plan` never load
 # the store, the secret writer, the workspace, the executor or a runtime SDK (a fifth of their
 # start-up). Providers name the classes: mypy sees the modules, and at run time each is
 # ``Lazy`` (tests/unit/test_container.py resolves every provider: a wrong name fails there).
+# The signature verifier (requests, python-dxf, cryptography) loads on the first check.
 if TYPE_CHECKING:
-    from flwd.adapters import (
-        celery_queue,
-        docker_addons,
-        docker_runtime,
-        fs_secrets,
-        fs_workspace,
-        podman_addons,
-        podman_runtime,
-        pg_store,
-        runtime_detect,
-        secret_sealer,
-        sqlite_sources,
-        sqlite_store,
-    )
-    from flwd.domain.run import execution, orphans, reconcile, start, use_cases
-    from flwd.domain.run import queue_dispatch, remote_stop, take
+    from flwd.adapters import cosign_verifier, fs_secrets, fs_workspace
+    from flwd.domain import sessions as console_sessions_
+    from flwd.domain.run import execution, orphans, queue_dispatch, reconcile, remote_stop
+    from flwd.domain.run import start, take, use_cases
+    from flwd.domain.run import pending as run_pending
+    from flwd.domain.run import supervisor as run_supervisor
+    from flwd.domain.run.execution import QueuedRun
     from flwd.domain.sources import health as source_health
     from flwd.domain.sources import on_run as source_on_run
     from flwd.domain.sources import use_cases as source_cases
-    from flwd.domain.run import pending as run_pending
-    from flwd.domain.run import supervisor as run_supervisor
-    from flwd.adapters import kombu_probe
-    from flwd.domain.worker import liveness as worker_liveness
-    from flwd.domain.worker import requeue as worker_requeue
-    from flwd.domain.worker import query as worker_query
-    from flwd.domain.worker import sweep as worker_sweep
-    from flwd.domain import sessions as console_sessions_
-    from flwd.domain.run.execution import QueuedRun
     from flwd.entrypoints.cli import adopter
     from flwd.ports.dispatch import RunDispatcher
-    from flwd.ports.runtime import ContainerRuntime
 else:
-    (celery_queue, docker_runtime, fs_secrets, fs_workspace, pg_store, podman_runtime,
-     runtime_detect, secret_sealer, sqlite_store) = (
-        Lazy(f"flwd.adapters.{name}") for name in (
-            "celery_queue", "docker_runtime", "fs_secrets", "fs_workspace", "pg_store",
-            "podman_runtime", "runtime_detect", "secret_sealer", "sqlite_store"))
-    execution, orphans, reconcile, run_pending, run_supervisor, start, use_cases = (
+    cosign_verifier, fs_secrets, fs_workspace = (
+        Lazy(f"flwd.adapters.{name}") for name in ("cosign_verifier", "fs_secrets",
+                                                   "fs_workspace"))
+    (execution, orphans, queue_dispatch, reconcile, remote_stop, run_pending, run_supervisor,
+     start, take, use_cases) = (
         Lazy(f"flwd.domain.run.{name}") for name in (
-            "execution", "orphans", "reconcile", "pending", "supervisor", "start", "use_cases"))
+            "execution", "orphans", "queue_dispatch", "reconcile", "remote_stop", "pending",
+            "supervisor", "start", "take", "use_cases"))
+    source_cases, source_health, source_on_run = (
+        Lazy(f"flwd.domain.sources.{name}") for name in ("use_cases", "health", "on_run"))
     adopter = Lazy("flwd.entrypoints.cli.adopter")
-    kombu_probe = Lazy("flwd.adapters.kombu_probe")
-    worker_liveness, worker_query, worker_requeue, worker_sweep = (
-        Lazy(f"flwd.domain.worker.{name}") for name in ("liveness", "query", "requeue", "sweep"))
-    queue_dispatch, remote_stop, take = (
-        Lazy(f"flwd.domain.run.{name}") for name in ("queue_dispatch", "remote_stop", "take"))
-    docker_addons, podman_addons, sqlite_sources = (
-        Lazy(f"flwd.adapters.{name}") for name in ("docker_addons", "podman_addons",
-                                                   "sqlite_sources"))
-    source_cases = Lazy("flwd.domain.sources.use_cases")
-    source_on_run = Lazy("flwd.domain.sources.on_run")
-    source_health = Lazy("flwd.domain.sources.health")
     console_sessions_ = Lazy("flwd.domain.sessions")
 
 
@@ -114,25 +82,6 @@ def load_policy(policy_file: str | None) -> PolicyBundle:
                         keys=PemSignatureKeyReader(path.parent, str(path)))
 
 
-# Signatures (SPEC section 10): the verifier (requests, python-dxf, cryptography) loads on the
-# first check, never for :jobs or :plan.
-if TYPE_CHECKING:
-    from flwd.adapters import cosign_verifier
-else:
-    cosign_verifier = Lazy("flwd.adapters.cosign_verifier")
-
-
-def opened(build: Callable[..., ContainerRuntime], *args: Any, **kwargs: Any
-           ) -> Iterator[ContainerRuntime]:
-    """A runtime adapter closed (with any private Podman service) by
-    ``container.shutdown_resources()``."""
-    runtime = build(*args, **kwargs)
-    try:
-        yield runtime
-    finally:
-        runtime.close()
-
-
 # flwd's own settings are never handed to a job, not even under a policy that grants
 # env_inheritance: among them are credentials (FLWD_TOKENS and FLWD_TOKEN grant API scopes,
 # FLWD_STORE_URL may hold the database password, FLWD_SECRET_KEY opens every queued run's
@@ -144,16 +93,6 @@ def inheritable_env(env: Mapping[str, str]) -> dict[str, str]:
     """What a job granted ``env_inheritance`` may see of this process's environment."""
     return {name: value for name, value in env.items()
             if not name.upper().startswith(NOT_INHERITED_PREFIX)}
-
-
-def stop_runs(supervisor: Any) -> Callable[[Collection[str]], None]:
-    """What a worker does with runs the store gave to another owner while it was away: kill
-    them (a sweeper has ended or requeued them already)."""
-    def stop(run_ids: Collection[str]) -> None:
-        for run_id in run_ids:
-            supervisor.kill(run_id)
-
-    return stop
 
 
 def build_detaching_dispatcher(container: Container) -> RunDispatcher[QueuedRun]:
@@ -185,31 +124,12 @@ class Container(containers.DeclarativeContainer):
     catalog = providers.Singleton(
         YamlJobCatalog, roots=config.jobs_dirs, rescan_seconds=config.catalog_rescan_seconds
     )
-    store = providers.Selector(
-        config.store,
-        sqlite=providers.Singleton(sqlite_store.SqliteRunStore, path=config.db_path),
-        postgresql=providers.Singleton(pg_store.PostgresRunStore, url=config.store_url),
-    )
+    # the run store, the add-on sources listing beside it, and cluster mode's queue
+    store, source_listing, sealer, run_queue, queue_probe = store_providers(config)
     secrets = providers.Singleton(fs_secrets.FilesystemSecretWriter)
-    # Cluster mode's queue messages carry secrets sealed by this (SPEC section 11); without a
-    # configured key it is still provided, and refuses each call with secret.key.missing.
-    sealer = providers.Singleton(secret_sealer.AesGcmSecretSealer, key=config.secret_key)
     workspace = providers.Singleton(fs_workspace.FilesystemRunWorkspace, base_dir=config.runs_dir)
-    runtime_found = providers.Resource(runtime_detect.find_runtime, kind=config.runtime, env=env)
-    runtime = providers.Selector(
-        runtime_found.provided.kind,
-        podman=providers.Resource(opened, podman_runtime.PodmanRuntime,
-                                  runtime_found.provided.url,
-                                  service=runtime_found.provided.service),
-        docker=providers.Resource(opened, docker_runtime.DockerRuntime,
-                                  base_url=runtime_found.provided.url),
-    )
-    # SPEC section 10: add-on images (pull, pin, read the manifest) on the runs' own runtime
-    addon_images = providers.Selector(
-        runtime_found.provided.kind,
-        podman=providers.Singleton(podman_addons.PodmanAddonImages, runtime=runtime),
-        docker=providers.Singleton(docker_addons.DockerAddonImages, runtime=runtime),
-    )
+    # the runtime found, its adapter, and add-on images (pull, pin, read the manifest) on it
+    runtime_found, runtime, addon_images = runtime_providers(config, env)
     bundle = providers.Singleton(load_policy, policy_file=config.policy_file)
     # cosign signatures of add-on images (SPEC section 10): check_image_signature's verifier
     signatures = providers.Singleton(cosign_verifier.CosignSignatureVerifier)
@@ -229,13 +149,7 @@ class Container(containers.DeclarativeContainer):
         bundle=bundle,
         cancel_grace=config.cancel_grace,
     )
-    # --- sources (SPEC section 10): add-on jobs are listed from the store's records alone;
-    # `flwd :jobs` reads the SQLite file read-only (when there is one) without the store adapter
-    source_listing = providers.Selector(
-        config.store,
-        sqlite=providers.Singleton(sqlite_sources.SqliteSourceListing, path=config.db_path),
-        postgresql=store,
-    )
+    # --- sources (SPEC section 10)
     manifest_parser = providers.Object(parse_addon_manifest)
     source_jobs = providers.Singleton(SourceJobs, manifest_parser)
     # a plan-only server (--no-runtime) validates a source request, then refuses to pull it
@@ -279,7 +193,6 @@ class Container(containers.DeclarativeContainer):
         max_concurrent=config.max_concurrent_runs,
     )
     # --- cluster mode (SPEC section 11): runs recorded here wait in the queue, owned by it
-    run_queue = providers.Singleton(celery_queue.CeleryRunQueue, url=config.queue_url)
     submit_owner = providers.Selector(config.dispatch, local=owner, none=owner,
                                       queue=providers.Object(QUEUED_OWNER))
     take_queued_run = providers.Factory(
@@ -346,65 +259,14 @@ class Container(containers.DeclarativeContainer):
         use_cases.CancelRun, store=store, supervisor=dispatcher, clock=clock, owners=owners,
         orphans=reconcile_runs.provider,
     )
-
-    # Cluster mode's worker liveness (SPEC section 11). Every store is also the worker
-    # registry. A lost run is queued again on the queue; without one the requeue refuses.
-    requeue = providers.Selector(
-        config.dispatch, queue=providers.Singleton(worker_requeue.QueueRequeue, queue=run_queue,
-                                                   jobs=list_jobs),
-        local=providers.Singleton(worker_requeue.NoRequeue),
-        none=providers.Singleton(worker_requeue.NoRequeue))
-    queue_probe = providers.Singleton(kombu_probe.KombuQueueProbe, url=config.queue_url)
-    list_workers = providers.Factory(
-        worker_query.ListWorkers, registry=store, clock=clock, timeout=config.worker_timeout)
-    sweep_lost_runs = providers.Factory(
-        worker_sweep.SweepLostRuns, registry=store, store=store, clock=clock, claimant=owner,
-        timeout=config.worker_timeout, requeue=requeue, pending=pending)
     # The web console's sign-outs (SPEC section 12), in the store every replica shares.
     console_sessions = providers.Singleton(console_sessions_.ConsoleSessions, store=store,
                                            clock=clock)
-    lost_run_sweeper = providers.Factory(
-        worker_liveness.LostRunSweeper, sweep=sweep_lost_runs, interval=config.heartbeat_interval)
-    worker_liveness = providers.Singleton(
-        worker_liveness.WorkerLiveness, registry=store, store=store, runtime=runtime.provider,
-        clock=clock, interval=config.heartbeat_interval, timeout=config.worker_timeout,
-        requeue=requeue, pending=pending, secrets=secrets,
-        on_disowned=providers.Factory(stop_runs, supervisor=supervisor))
-    # what a worker tells at start and stop (ports.worker.WorkerHook): its heartbeats, the
-    # lost-run sweep and the removal of containers it no longer owns
-    worker_hooks = providers.List(worker_liveness)
-
-
-def config_dict(config: FlwdConfig, *, profile_override: str | None = None,
-                catalog_rescan_seconds: float = 0.0,
-                dispatch: DispatchKind | None = None) -> dict[str, Any]:
-    """The flat provider configuration for *config* (every key present: strict mode).
-    *dispatch* None: ``queue`` in cluster mode (store_url and queue_url), else ``local``."""
-    data = config.data_path
-    if dispatch is None:
-        dispatch = DispatchKind.QUEUE if config.cluster else DispatchKind.LOCAL
-    return {
-        "jobs_dirs": [str(Path(os.path.expanduser(d))) for d in config.jobs_dirs],
-        "data_dir": str(data),
-        "db_path": str(data / "flwd.db"),
-        "runs_dir": str(data / "runs"),
-        "runtime": config.runtime,
-        "store": config.store,
-        "store_url": config.store_url,
-        "queue_url": config.queue_url,
-        "store_shared": config.store is not StoreKind.SQLITE,
-        "cluster": config.cluster,
-        "secret_key": config.secret_key,
-        "env_profile": config.env_profile,
-        "default_profile": profile_override or config.default_profile,
-        "policy_file": config.policy_file,
-        "cancel_grace": config.cancel_grace,
-        "max_concurrent_runs": config.max_concurrent_runs,
-        "catalog_rescan_seconds": catalog_rescan_seconds,
-        "dispatch": dispatch.value,
-        "heartbeat_interval": config.heartbeat_interval,
-        "worker_timeout": config.worker_timeout,
-    }
+    # Cluster mode's worker liveness (SPEC section 11): heartbeats and the lost-run sweep
+    (requeue, list_workers, sweep_lost_runs, lost_run_sweeper, worker_liveness,
+     worker_hooks) = liveness_providers(
+        config, store=store, clock=clock, owner=owner, pending=pending, runtime=runtime,
+        secrets=secrets, supervisor=supervisor, run_queue=run_queue, jobs=list_jobs)
 
 
 def build_container(config: FlwdConfig, *, profile_override: str | None = None,
