@@ -178,6 +178,7 @@ class RootfulService:
                 break
             except (OSError, SystemExit):
                 if time.perf_counter() - start > 10:
+                    self.close()
                     raise SystemExit("the rootful Podman service did not start") from None
                 time.sleep(0.01)
         self.startup = time.perf_counter() - start
