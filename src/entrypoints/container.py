@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from dependency_injector import containers, providers
 
+from flwd.adapters.deferred_verifier import DeferredVerifier
 from flwd.adapters.pem_keys import PemSignatureKeyReader
 from flwd.adapters.system import LocalRunOwners, SystemClock, UuidRunIds
 from flwd.adapters.yaml_catalog import YamlJobCatalog
@@ -132,7 +133,9 @@ class Container(containers.DeclarativeContainer):
     runtime_found, runtime, addon_images = runtime_providers(config, env)
     bundle = providers.Singleton(load_policy, policy_file=config.policy_file)
     # cosign signatures of add-on images (SPEC section 10): check_image_signature's verifier
-    signatures = providers.Singleton(cosign_verifier.CosignSignatureVerifier)
+    # (made on the first check: a local job's run never imports it)
+    signatures = providers.Singleton(
+        DeferredVerifier, make=providers.Factory(cosign_verifier.CosignSignatureVerifier).provider)
     # at add and refresh: the profile of no particular run (FLWD_PROFILE, the configuration's)
     # before each add-on run: the same check under the run's own profile (SPEC section 10)
     signature_check_for = providers.Factory(partial, ImageSignatureCheck, bundle=bundle,

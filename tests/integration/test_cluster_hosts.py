@@ -201,9 +201,8 @@ def test_killed_worker_run_ends_worker_lost_and_its_unstarted_run_is_requeued_wh
             worker.flwd.stop()
     finally:
         stall.close()
-        for run_id in (held if "held" in locals() else "",
-                       held_secret if "held_secret" in locals() else ""):
-            _remove_containers(docker_socket, run_id)
+        for name in ("running", "held", "held_secret"):  # those a failure left behind
+            _remove_containers(docker_socket, locals().get(name, ""))
 
     print(f"worker.lost {lost_after:.1f} s after SIGKILL (worker_timeout {WORKER_TIMEOUT} s)")
     assert lost["status"] == "error" and lost["code"] == "worker.lost", lost

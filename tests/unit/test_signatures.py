@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from flwd.adapters.cosign_verifier import CosignSignatureVerifier
+from flwd.adapters.deferred_verifier import DeferredVerifier
 from flwd.adapters.fake_signatures import FakeSignatureVerifier
 from flwd.domain.errors import (
     ImageSignatureInvalidError,
@@ -184,7 +185,8 @@ def test_container_signature_check_follows_configured_profile_when_built(tmp_pat
     check = container.signature_check()
 
     assert check.profile is Profile.DISABLED
-    assert isinstance(check.verifier, CosignSignatureVerifier)
+    assert isinstance(check.verifier, DeferredVerifier)  # the cosign verifier, at the first check
+    assert isinstance(check.verifier._make(), CosignSignatureVerifier)
 
 
 def test_fake_verifier_keeps_the_signature_verifier_contract() -> None:
