@@ -14,12 +14,14 @@ LIVENESS_KEYS = ("heartbeat_interval", "worker_timeout")
 
 
 def non_empty(value: object, key: str, where: str) -> str:
+    """*value* stripped; anything but a non-blank string is config.invalid."""
     if not isinstance(value, str) or not value.strip():
         raise ConfigInvalidError(f"{where}: {key} must be a non-empty string", field=key)
     return value.strip()
 
 
 def runtime_kind(value: object, where: str) -> RuntimeKind:
+    """``auto``, ``podman`` or ``docker``."""
     if isinstance(value, str) and value in tuple(RuntimeKind):
         return RuntimeKind(value)
     raise ConfigInvalidError(
@@ -48,6 +50,7 @@ def broker_url(value: object, where: str) -> str:
 
 
 def seconds(value: object, key: str, where: str) -> float:
+    """A positive duration (``90``, ``45s``, ``1h30m``) in seconds."""
     try:
         return parse_duration(value, key)
     except Exception as exc:
@@ -55,6 +58,7 @@ def seconds(value: object, key: str, where: str) -> float:
 
 
 def positive_int(value: object, key: str, where: str) -> int:
+    """An integer of at least 1 (a YAML boolean is not one)."""
     try:
         number = int(str(value))
     except ValueError:

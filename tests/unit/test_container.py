@@ -11,6 +11,7 @@ from dependency_injector import providers
 
 from flwd.adapters.docker_runtime import DockerRuntime
 from flwd.adapters.fake_runtime import FakeRuntime
+from flwd.adapters.fakes import FakeClock, FakeRunStore
 from flwd.adapters.podman_runtime import PodmanRuntime
 from flwd.adapters.runtime_detect import RuntimeEndpoint
 from flwd.adapters.sqlite_store import SqliteRunStore
@@ -20,6 +21,7 @@ from flwd.entrypoints.config import CliOverrides, FlwdConfig, load_config
 from flwd.entrypoints.tokens import token_digest
 from flwd.entrypoints.container import Container, build_container
 from flwd.ports.kinds import RuntimeKind, StoreKind
+from tests.unit.worker_support import identity
 
 
 def test_every_provider_resolves_when_runtime_is_faked(tmp_path: Path) -> None:
@@ -52,6 +54,28 @@ def test_every_provider_resolves_with_the_adapter_of_the_kind_found(
 
     assert type(resolved["runtime"]) is adapter
     assert resolved["runtime"].url == "unix:///nonexistent.sock"
+
+
+def test_root_overrides_reach_the_helper_factories_providers_when_a_worker_starts(
+        tmp_path: Path) -> None:
+    """container_cluster declares worker liveness from the root's store and runtime: a fake
+    set on the root is what its hooks use, never an adapter of their own."""
+    container = build_container(FlwdConfig(jobs_dirs=(str(tmp_path),), data_dir=str(tmp_path / "d")))
+    store = FakeRunStore()
+    container.store.override(providers.Object(store))
+    container.runtime_found.override(providers.Object(
+        RuntimeEndpoint(kind=RuntimeKind.PODMAN, url="unix:///nonexistent.sock")))
+    container.runtime.override(providers.Object(FakeRuntime()))
+    container.clock.override(providers.Object(FakeClock("2026-01-01T00:00:00.000Z")))
+    (hook,) = container.worker_hooks()
+
+    hook.started(identity("w:1"), lambda: ())
+    beats = [beat.worker_id for beat in store.workers()]
+    listed = [status.beat.worker_id for status in container.list_workers().live()]
+    hook.stopped(identity("w:1"))
+
+    assert beats == listed == ["w:1"]
+    assert store.workers() == [] and not (tmp_path / "d").exists()
 
 
 def test_every_kind_has_one_selector_line_when_the_container_is_declared() -> None:
