@@ -281,3 +281,16 @@ def test_signal_before_the_hand_over_cancels_the_run_before_it_starts(tmp_path: 
     assert frames[-1] == {"exit": 130}
     assert _statuses(container) == ["canceled"]
     assert runtime.started == []
+
+
+def test_stopping_listener_hangs_up_at_once_on_connections_yet_to_send_a_request(
+        tmp_path: Path) -> None:
+    limits = WireLimits(request_seconds=60)
+    with _container(tmp_path, fake_runtime()) as container:
+        with _listening(container, limits) as path:
+            idle = _connect(path)
+            assert _until(lambda: hand_off(path, "hello", ["--name", "Ann"]) == 0)
+        with idle:
+            answer = _answer(idle)  # a timeout (OSError) here: held until its request comes
+
+    assert answer == b""
