@@ -5,6 +5,7 @@ bounded, with a coded answer or a hang-up, the run recorded, the server still se
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import shutil
 import socket
@@ -19,7 +20,7 @@ import pytest
 
 from flwd.adapters.fake_runtime import FakeRuntime
 from flwd.entrypoints.cli.handoff import hand_off
-from flwd.entrypoints.cli.handoff_server import handoff_listener
+from flwd.entrypoints.cli.handoff_server import _accept, handoff_listener
 from flwd.entrypoints.cli.handoff_wire import WireLimits
 from flwd.entrypoints.container import Container
 from tests.unit.http_support import close, fake_runtime, make_container
@@ -294,3 +295,54 @@ def test_stopping_listener_hangs_up_at_once_on_connections_yet_to_send_a_request
             answer = _answer(idle)  # a timeout (OSError) here: held until its request comes
 
     assert answer == b""
+
+
+class _Listener:
+    """A listening socket whose accept fails as when the process is out of descriptors,
+    then hands over *conns*, then is closed."""
+
+    def __init__(self, conns: list[object], taken: list[object]) -> None:
+        self.results: list[object] = [OSError(errno.EMFILE, "Too many open files"), *conns]
+        self.taken = taken
+        self.stopped = False
+
+    def accept(self) -> tuple[object, None]:
+        if not self.results:
+            self.stopped = True
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        result = self.results.pop(0)
+        if isinstance(result, OSError):
+            raise result
+        return result, None
+
+    def take(self, conn: object) -> None:
+        self.taken.append(conn)
+
+
+def test_listener_takes_connections_again_when_an_accept_fails_for_want_of_descriptors() -> None:
+    taken: list[object] = []
+    listener = _Listener(["conn"], taken)
+
+    _accept(listener, listener)  # type: ignore[arg-type]
+
+    assert taken == ["conn"]
+
+
+def test_a_clients_signals_stop_its_own_run_only_also_after_it_ended(tmp_path: Path) -> None:
+    codes: list[int | None] = []
+    with _container(tmp_path, fake_runtime(run_seconds=1.0)) as container, \
+            _listening(container) as path:
+        other = threading.Thread(
+            target=lambda: codes.append(hand_off(path, "hello", ["--name", "Bo"])))
+        other.start()
+        assert _until(lambda: "running" in _statuses(container))
+        with _connect(path) as client:
+            client.sendall(_line(HELLO) + b'{"signal": 1}\n')
+            frames = _frames(client)
+            with contextlib.suppress(OSError):  # after its end: to a closed connection
+                client.sendall(b'{"signal": 2}\n')
+        other.join(timeout=20)
+
+    assert frames[-1] == {"exit": 130}
+    assert codes == [0]
+    assert sorted(_statuses(container)) == ["canceled", "succeeded"]
