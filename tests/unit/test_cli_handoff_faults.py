@@ -346,3 +346,17 @@ def test_a_clients_signals_stop_its_own_run_only_also_after_it_ended(tmp_path: P
     assert frames[-1] == {"exit": 130}
     assert codes == [0]
     assert sorted(_statuses(container)) == ["canceled", "succeeded"]
+
+
+def test_server_hangs_up_when_the_request_trickles_in_beyond_its_time(tmp_path: Path) -> None:
+    limits = WireLimits(request_seconds=0.5)
+    started = time.monotonic()
+    with _container(tmp_path, fake_runtime()) as container, _listening(container, limits) as path:
+        with _connect(path) as client:
+            with contextlib.suppress(OSError):  # hung up on: the send fails
+                while time.monotonic() - started < 30:
+                    client.sendall(b" ")
+                    time.sleep(0.1)
+            trickled = time.monotonic() - started
+
+    assert trickled < 15

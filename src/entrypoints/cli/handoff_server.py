@@ -148,8 +148,7 @@ class _Runner:
             sessions = list(self._sessions)
         for session in sessions:
             if not session.handed:  # no request yet: EOF now; validating: fallback anyway
-                with contextlib.suppress(OSError):
-                    session.conn.shutdown(socket.SHUT_RD)
+                session.stop_reading()
         deadline = time.monotonic() + wait_seconds
         for session in sessions:
             session.done.wait(max(0.0, deadline - time.monotonic()))
@@ -185,13 +184,16 @@ class _Session:
             self.done.set()
 
     def _request(self, reader: BinaryIO) -> dict[str, Any] | str | None:
-        """The request; a reason to answer fallback; None: hang up."""
-        self.conn.settimeout(self.runner.limits.request_seconds)
+        """The request; a reason to answer fallback; None: hang up. The line must be whole
+        within ``request_seconds`` (a client sending it a byte at a time included)."""
+        late = threading.Timer(self.runner.limits.request_seconds, self.stop_reading)
+        late.daemon = True
+        late.start()
         try:
             line = reader.readline(_MAX_REQUEST_BYTES)
         finally:
+            late.cancel()
             self.runner.requested(self)
-        self.conn.settimeout(None)
         request = parse_json(line)
         if (not isinstance(request, dict) or not isinstance(request.get("job"), str)
                 or not isinstance(request.get("tokens"), list)
@@ -202,6 +204,10 @@ class _Session:
         if len(request["tokens"]) > self.runner.limits.max_tokens:
             return "the command line is too long to hand off"
         return request
+
+    def stop_reading(self) -> None:
+        with contextlib.suppress(OSError):  # the request's read ends, short: hung up on
+            self.conn.shutdown(socket.SHUT_RD)
 
     def _answer(self, reader: BinaryIO, request: dict[str, Any]) -> None:
         from flwd.entrypoints.cli.commands import run_job
