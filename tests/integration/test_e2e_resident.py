@@ -4,6 +4,7 @@ exit code, the run recorded (and owned) by the server, Ctrl-C cancels through th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -12,19 +13,22 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
 from tests.integration.e2e_support import (  # noqa: F401 - fixtures
     EXAMPLES,
+    Running,
     Runtime,
     Sandbox,
     rt,
     sandbox,
+    secrets_dir,
 )
 
 SLEEPER = """\
@@ -59,9 +63,17 @@ def resident(sandbox: Sandbox) -> Iterator[Resident]:
     sandbox.write_job("sleeper", SLEEPER, {"main.sh": "echo started\nsleep 60\n"})
     sandbox.write_job("stubborn", SLEEPER, {"main.sh": "trap '' TERM\necho started\nsleep 60\n"})
     sandbox.write_job("vault", VAULT, {"main.sh": 'echo "token of $(wc -c < /run/secrets/token) bytes"\n'})
-    process = subprocess.Popen(sandbox.argv([":serve", "--local"]), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True, cwd=sandbox.base,
-                               env=sandbox.env())
+    with _serving(sandbox) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _serving(sandbox: Sandbox, jobs_dir: Path | None = None) -> Iterator[Resident]:
+    """A `flwd :serve --local` for *jobs_dir* (its own socket: another fingerprint); at its
+    end (SIGTERM unless the test killed it), no stack trace on its stderr."""
+    process = subprocess.Popen(sandbox.argv([":serve", "--local"], jobs_dir),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               cwd=sandbox.base, env=sandbox.env())
     assert process.stderr is not None
     line = process.stderr.readline()  # blocks until the server is up (or has failed)
     try:
@@ -70,6 +82,7 @@ def resident(sandbox: Sandbox) -> Iterator[Resident]:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
+    assert "Traceback" not in process.stderr.read()
 
 
 def _owner(sandbox: Sandbox, run_id: str) -> str:
@@ -230,3 +243,84 @@ def _connect_as_nobody(path: Path) -> int:
             os._exit(code)
     _, status = os.waitpid(child, 0)
     return os.waitstatus_to_exitcode(status)
+
+
+def test_exit_status_is_the_in_process_one_when_stdout_is_a_closed_pipe(
+        resident: Resident, sandbox: Sandbox) -> None:
+    """`flwd JOB | head -0`: the run is followed to its end either way (its output lost to
+    nobody: it is recorded), and the exit status is the run's, handed off or not."""
+    codes = {}
+    for handed in ("1", "0"):
+        reader, writer = os.pipe()
+        os.close(reader)
+        try:
+            done = subprocess.run(sandbox.argv(["demo-container", "--name", "Pipe"]),
+                                  stdout=writer, stderr=subprocess.PIPE, text=True, timeout=60,
+                                  cwd=sandbox.base, env=sandbox.env({"FLWD_RESIDENT": handed}))
+        finally:
+            os.close(writer)
+        codes[handed] = (done.returncode, done.stderr.count("error["))
+    runs = [r for r in sandbox.runs() if r["job_id"] == "demo-container"][:2]
+
+    assert codes == {"1": (0, 0), "0": (0, 0)}
+    assert [r["status"] for r in runs] == ["succeeded", "succeeded"]
+    assert {_owner(sandbox, r["run_id"]) == resident.owner for r in runs} == {True, False}
+
+
+@pytest.fixture
+def private_jobs(sandbox: Sandbox) -> Path:
+    """A second jobs root: a server for it has its own socket beside the module's."""
+    jobs = sandbox.base / "jobs-private"
+    (jobs / "napper").mkdir(parents=True, exist_ok=True)
+    (jobs / "napper" / "job.yaml").write_text(textwrap.dedent(VAULT))
+    (jobs / "napper" / "main.sh").write_text("echo started\nsleep 4\necho woke\n")
+    return jobs
+
+
+def _ended(sandbox: Sandbox, jobs: Path, run_id: str, timeout: float = 60) -> dict[str, Any]:
+    """The run once it ended, as `flwd :runs` (which adopts orphans) shows it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = sandbox.flwd(":runs", "--json", jobs_dir=jobs)
+        run = next(r for r in json.loads(result.out) if r["run_id"] == run_id)
+        if run["finished_at"] or time.monotonic() > deadline:
+            return dict(run)
+        time.sleep(0.5)
+
+
+def test_run_ends_recorded_and_cleaned_when_its_client_is_killed_mid_run(
+        resident: Resident, sandbox: Sandbox, rt: Runtime, private_jobs: Path) -> None:
+    with _serving(sandbox, private_jobs):
+        running = subprocess.Popen(
+            sandbox.argv(["napper", "--token", "t0ken", "--json"], private_jobs),
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=sandbox.base,
+            env=sandbox.env())
+        assert running.stdout is not None
+        run_id = json.loads(running.stdout.readline())["run_id"]
+        running.kill()  # SIGKILL: its socket closes, nothing passed on
+        running.wait(timeout=10)
+        run = _ended(sandbox, private_jobs, run_id)
+
+    assert run["status"] == "succeeded"
+    assert rt.containers(run_id) == []
+    assert not secrets_dir(run_id).exists()
+
+
+def test_client_reports_coded_error_and_next_cli_reconciles_when_server_is_killed(
+        resident: Resident, sandbox: Sandbox, rt: Runtime, private_jobs: Path) -> None:
+    with _serving(sandbox, private_jobs) as server:
+        running = Running(process=subprocess.Popen(
+            sandbox.argv(["napper", "--token", "t0ken", "--json"], private_jobs),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=sandbox.base,
+            env=sandbox.env()), sandbox=sandbox, started=time.monotonic())
+        run_id = running.read_until("run.output")["run_id"]
+        server.process.kill()
+        server.process.wait(timeout=10)
+        result = running.finish(timeout=30)
+    run = _ended(sandbox, private_jobs, run_id)  # in-process: adopts the dead server's run
+
+    assert result.code == 125, result.describe()
+    assert "error[server.unreachable]" in result.err
+    assert run["status"] == "succeeded"
+    assert rt.containers(run_id) == []
+    assert not secrets_dir(run_id).exists()

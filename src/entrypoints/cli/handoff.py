@@ -21,10 +21,11 @@ from typing import IO, Any, Sequence
 
 PROTOCOL = 1
 _CONNECT_TIMEOUT = 1.0
-# the server hung up after taking the run: it was stopped or killed (exit 125, as for any
-# failure of flwd itself); the run is the server's, recorded, and ends however that server ends it
-_GONE = ("error[server.unreachable]: the resident flwd stopped before the run ended; "
-         "`flwd :runs` shows how it ended\n")
+# the server hung up after taking the run: it was stopped or killed, or it gave up on this side
+# for not reading (exit 125, as for any failure of flwd itself); the run is the server's,
+# recorded, and ends however that server ends it
+_GONE = ("error[server.unreachable]: the resident flwd hung up before the run ended (it "
+         "stopped, or this side stopped reading); `flwd :runs` shows how the run ended\n")
 _EXIT_FLWD = 125
 _EXIT_CANCELED = 130
 _STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
@@ -86,6 +87,7 @@ class _Session:
         self._sock = sock
         self._handed = False  # the server took the run: no falling back from here on
         self._signals = 0
+        self._closed: list[IO[str]] = []  # streams whose reader went away
 
     def follow(self) -> int | None:
         previous = {name: self._catch(name) for name in _STOP_SIGNALS if hasattr(signal, name)}
@@ -121,19 +123,24 @@ class _Session:
                     raise RunHere(str(frame["fallback"]))
                 self._handed = True  # output shown, or the run taken: this side cannot redo it
                 if "o" in frame:
-                    _write(sys.stdout, frame["o"])
+                    self._print(sys.stdout, frame["o"])
                 elif "e" in frame:
-                    _write(sys.stderr, frame["e"])
-        except BrokenPipeError:  # our reader went away (`| head`): the run goes on, recorded
-            return _EXIT_FLWD
+                    self._print(sys.stderr, frame["e"])
         except (OSError, ValueError, TypeError):
             pass  # a connection cut, or a frame that is not one: the server went away
         if not self._handed:
             return _EXIT_CANCELED if self._signals else None
-        _write(sys.stderr, _GONE)
+        self._print(sys.stderr, _GONE)
         return _EXIT_FLWD
 
-
-def _write(stream: IO[str], text: str) -> None:
-    stream.write(text)
-    stream.flush()  # a frame is what the server side flushed
+    def _print(self, stream: IO[str], text: str) -> None:
+        """*text* on *stream*, flushed (a frame is what the server side flushed). A stream
+        that fails (its reader went away, as with ``| head``) gets nothing more, and the run
+        is followed to its end and exit status all the same, as in-process."""
+        if stream in self._closed:
+            return
+        try:
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError):
+            self._closed.append(stream)
