@@ -6,7 +6,8 @@ a check behaves the same whatever the runtime. Loopback registries (``localhost:
 insecure by itself; every other registry over HTTPS. Verdicts are cached in memory per
 repository, digest and keys (bounded): a valid one for the process's life (a digest's
 content never changes), a missing or invalid one for ``recheck_seconds`` (a signature may be
-pushed later). Registry failures are never cached.
+pushed later). Registry failures are never cached. A registry cannot stretch a check: one
+deadline covers all of its requests and every answer is read up to a limit (``_bounded_http``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import requests
 from dxf import DXF, DXFBase
 from dxf.exceptions import DXFDigestMismatchError, DXFError
 
+from flwd.adapters._bounded_http import BodyTooLargeError, Deadline, bounded_session, deadline
 from flwd.adapters.cosign_format import check_signature, signature_layers, signature_tag
 from flwd.adapters.loopback import is_loopback
 from flwd.domain.errors import OciError
@@ -30,6 +32,7 @@ from flwd.ports.signatures import SignatureKey, SignatureStatus, SignatureVerdic
 #: Where a registry's API answers when it is not at the name images use.
 API_HOSTS = {"docker.io": "registry-1.docker.io"}
 MAX_PAYLOAD_BYTES = 1 << 20  # a simple-signing payload is a few hundred bytes
+MAX_MANIFEST_BYTES = 4 << 20  # what the distribution spec asks registries to accept
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\"()]+)")
 _Key = tuple[str, str, tuple[SignatureKey, ...]]
@@ -45,13 +48,24 @@ def _anonymous(client: DXFBase, response: requests.Response) -> None:
     client.authenticate(response=response)  # a bearer token for public pulls, as docker pull
 
 
-class CosignSignatureVerifier:
-    """``SignatureVerifier`` for cosign key-pair signatures (see ``cosign_format``)."""
+class _BoundedDXF(DXF):
+    """python-dxf over a ``bounded_session``: no answer it reads is over ``MAX_MANIFEST_BYTES``
+    (blobs are streamed and bounded by ``_read_payload``)."""
 
-    def __init__(self, *, timeout: float = 10.0, cache_size: int = 256,
+    def __enter__(self) -> _BoundedDXF:
+        self._sessions.insert(0, bounded_session(MAX_MANIFEST_BYTES))  # DXF.__exit__ closes it
+        return self
+
+
+class CosignSignatureVerifier:
+    """``SignatureVerifier`` for cosign key-pair signatures (see ``cosign_format``);
+    *timeout* bounds each socket read, *deadline* a whole check."""
+
+    def __init__(self, *, timeout: float = 10.0, deadline: float = 60.0, cache_size: int = 256,
                  recheck_seconds: float = 30.0,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._timeout = timeout
+        self._deadline = deadline
         self._size = cache_size
         self._recheck = recheck_seconds
         self._monotonic = monotonic
@@ -87,21 +101,25 @@ class CosignSignatureVerifier:
     def _ask(self, repository: str, digest: str, keys: tuple[SignatureKey, ...]
              ) -> SignatureVerdict:
         host, _, path = repository.partition("/")
-        client = DXF(API_HOSTS.get(host, host), path, auth=_anonymous,
-                     insecure=registry_on_loopback(host), timeout=self._timeout)
+        client = _BoundedDXF(API_HOSTS.get(host, host), path, auth=_anonymous,
+                             insecure=registry_on_loopback(host), timeout=self._timeout)
         tag = signature_tag(digest)
-        try:
-            with client:
-                text, _ = client.get_manifest_and_response(tag)
-                return self._judge(client, text, digest, keys)
-        except requests.HTTPError as exc:
-            if exc.response is not None and exc.response.status_code == 404:
-                return SignatureVerdict(status=SignatureStatus.MISSING,
-                                        reason=f"no {tag} in {repository}")
-            raise self._failed(repository, tag, exc) from exc
-        except (requests.RequestException, DXFError, OSError, ValueError, KeyError) as exc:
-            # ValueError, KeyError: a manifest that is not UTF-8, a token answer without token
-            raise self._failed(repository, tag, exc) from exc
+        with deadline(self._deadline) as limit:
+            try:
+                with client:
+                    text, _ = client.get_manifest_and_response(tag)
+                    verdict = self._judge(client, text, digest, keys)
+                if limit.expired:  # an answer cut short by the deadline proves nothing
+                    raise requests.Timeout()
+                return verdict
+            except requests.HTTPError as exc:
+                if exc.response is not None and exc.response.status_code == 404:
+                    return SignatureVerdict(status=SignatureStatus.MISSING,
+                                            reason=f"no {tag} in {repository}")
+                raise self._failed(repository, tag, exc, limit) from exc
+            except (requests.RequestException, DXFError, OSError, ValueError, KeyError) as exc:
+                # ValueError, KeyError: a manifest that is not UTF-8, a token answer without token
+                raise self._failed(repository, tag, exc, limit) from exc
 
     def _judge(self, client: DXF, text: str, digest: str, keys: tuple[SignatureKey, ...]
                ) -> SignatureVerdict:
@@ -127,13 +145,17 @@ class CosignSignatureVerifier:
                                 reason="; ".join(dict.fromkeys(reasons)))
 
     @staticmethod
-    def _failed(repository: str, tag: str, exc: Exception) -> OciError:
+    def _failed(repository: str, tag: str, exc: Exception, limit: Deadline) -> OciError:
         return OciError(f"cannot read the signatures of {repository} ({tag}) from its registry: "
-                        f"{_describe(exc)}", image=repository)
+                        f"{_describe(exc, limit)}", image=repository)
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: Exception, limit: Deadline) -> str:
     """A one-line account of a registry failure, without urllib3's nested reprs."""
+    if limit.expired:
+        return f"no complete answer within {limit.seconds:g} s"
+    if isinstance(exc, BodyTooLargeError):
+        return str(exc)
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         return f"HTTP {exc.response.status_code} {exc.response.reason}".strip()
     if isinstance(exc, requests.Timeout):

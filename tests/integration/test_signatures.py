@@ -5,14 +5,16 @@ Docker), so it is the same for both runtimes; Docker only builds and pushes the 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from flwd.adapters.cosign_verifier import CosignSignatureVerifier
+from flwd.adapters.cosign_verifier import MAX_MANIFEST_BYTES, CosignSignatureVerifier
 from flwd.domain.errors import ImageSignatureInvalidError, ImageSignatureRequiredError, OciError
 from flwd.domain.model import PolicyBundle, Profile, Verdict
 from flwd.domain.policy.signatures import check_image_signature
@@ -234,14 +236,14 @@ class _Failing(BaseHTTPRequestHandler):
         pass
 
 
-def failure_from_fake_registry(handler: type[BaseHTTPRequestHandler], keys: SigningKeys
-                               ) -> OciError:
+def failure_from_fake_registry(handler: type[BaseHTTPRequestHandler], keys: SigningKeys,
+                               deadline: float = 60) -> OciError:
     """What verifying an image of a registry that *handler* plays on loopback raises."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         with pytest.raises(OciError) as err:
-            CosignSignatureVerifier(timeout=10).verify(
+            CosignSignatureVerifier(timeout=10, deadline=deadline).verify(
                 f"127.0.0.1:{server.server_port}/x/y", "sha256:" + "2" * 64,
                 (keys.trusted.trusted("k"),))
     finally:
@@ -282,3 +284,58 @@ def test_verifier_raises_e_oci_when_registry_sends_a_manifest_that_is_not_text(
     error = failure_from_fake_registry(_Garbled, cosign_keys)
 
     assert error.code == "E_OCI" and "UnicodeDecodeError" in error.detail
+
+
+class _Huge(_Failing):
+    """A ``.sig`` manifest of 64 MiB, without a length: only reading it tells its size."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        self.end_headers()
+        block = b" " * (1 << 20)
+        with contextlib.suppress(OSError):
+            for _ in range(64):
+                self.wfile.write(block)
+
+
+def test_verifier_raises_e_oci_reading_no_more_than_its_limit_when_the_sig_manifest_is_huge(
+        cosign_keys: SigningKeys) -> None:
+    error = failure_from_fake_registry(_Huge, cosign_keys)
+
+    assert error.code == "E_OCI" and f"larger than {MAX_MANIFEST_BYTES} bytes" in error.detail
+
+
+class _Trickling(_Failing):
+    """Answers a byte every 0.2 s: each socket read is quick, the answer never ends."""
+
+    headers_too = False
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        with contextlib.suppress(OSError):
+            if self.headers_too:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            else:
+                self.send_response(200)
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+            for _ in range(100000):
+                self.wfile.write(b"a")
+                self.wfile.flush()
+                time.sleep(0.2)
+
+
+class _TricklingHeaders(_Trickling):
+    headers_too = True
+
+
+@pytest.mark.parametrize("handler", [_Trickling, _TricklingHeaders], ids=["body", "headers"])
+def test_verifier_raises_e_oci_at_its_deadline_when_the_registry_trickles_its_answer(
+        cosign_keys: SigningKeys, handler: type[BaseHTTPRequestHandler]) -> None:
+    """requests' timeout is per socket read: without a deadline this check never ended."""
+    started = time.monotonic()
+
+    error = failure_from_fake_registry(handler, cosign_keys, deadline=1.5)
+
+    assert error.code == "E_OCI" and "no complete answer within 1.5 s" in error.detail
+    assert time.monotonic() - started < 9  # the per-read timeout (10 s) never fired
