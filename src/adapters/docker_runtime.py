@@ -22,7 +22,7 @@ from flwd.adapters._runtime_common import (
     translate_api_error,
 )
 from flwd.adapters.docker_logs import merged, with_lost_tails
-from flwd.adapters.docker_spec import create_kwargs
+from flwd.adapters.docker_spec import create_kwargs, image_volume_mounts
 from flwd.domain.errors import OciError, RuntimeUnavailableError
 from flwd.ports.runtime import (
     LABEL_RUN_ID,
@@ -122,7 +122,10 @@ class DockerRuntime:
 
     def create(self, spec: ContainerSpec) -> str:
         try:
-            container = self._docker().containers.create(**create_kwargs(spec))
+            kwargs = create_kwargs(spec)
+            volumes = (self._api().inspect_image(spec.image).get("Config") or {}).get("Volumes")
+            kwargs["mounts"] += image_volume_mounts(spec, volumes or ())
+            container = self._docker().containers.create(**kwargs)
         except Exception as exc:
             raise translate_api_error(exc, "create", name=spec.name, image=spec.image) from exc
         return str(container.id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from docker.types import Mount as DockerMount
 from docker.types import Ulimit
@@ -44,6 +44,18 @@ def create_kwargs(spec: ContainerSpec) -> dict[str, Any]:
         "stdin_open": False,
         "tty": False,
     }
+
+
+def image_volume_mounts(spec: ContainerSpec, volumes: Iterable[str]) -> list[DockerMount]:
+    """An empty read-only tmpfs at each of the image's ``VOLUME`` paths when the rootfs is
+    read-only: Docker has no way to skip them and would make each a writable anonymous volume
+    beside the read-only rootfs (a read-only anonymous volume it refuses). Paths the spec
+    mounts itself are left to its mounts."""
+    if not spec.read_only_rootfs:
+        return []
+    taken = {*spec.tmpfs, *(m.target for m in spec.mounts)}
+    return [DockerMount(target=path, source=None, type="tmpfs", read_only=True)
+            for path in sorted(volumes) if path not in taken]
 
 
 def _explicit_tmpfs_options(options: str) -> str:

@@ -12,7 +12,7 @@ from flwd.adapters._addon_common import (
     manifest_from_archive,
     pinned_from_repo_digests,
 )
-from flwd.adapters.podman_api import LibpodApi
+from flwd.adapters.podman_api import REMOVE_VOLUMES, LibpodApi
 from flwd.adapters.podman_runtime import PodmanRuntime
 from flwd.ports.addons import MANIFEST_PATHS, NO_MANIFEST, ManifestDocument, PinnedImage
 from flwd.ports.runtime import PullProgress
@@ -78,6 +78,6 @@ class PodmanAddonImages:
 
     def _remove(self, container_id: str) -> None:
         response = self._api.call("delete", f"/containers/{container_id}", "remove",
-                                  params={"force": True, "v": True})
+                                  params=REMOVE_VOLUMES)
         if response.status_code not in (200, 204, 404):
             raise self._api.fail(response, "remove", container=container_id)

@@ -9,6 +9,10 @@ from flwd.adapters.podman_service import CRUN_HINT
 from flwd.domain.errors import FlwdError, OciError, RuntimeUnavailableError
 
 T = TypeVar("T")
+#: What a container's removal asks of libpod: its anonymous volumes go with it. libpod reads
+#: ``volumes`` (``v`` is only its Docker-compatible API's name, ignored here: an image's
+#: VOLUME was left behind by every removal).
+REMOVE_VOLUMES = {"force": True, "volumes": True}
 
 
 class LibpodApi:

@@ -21,7 +21,7 @@ from flwd.adapters._runtime_common import (
     split_lines,
 )
 from flwd.adapters._attach import AttachedStream, frames, response_socket
-from flwd.adapters.podman_api import LibpodApi, error_message, not_running
+from flwd.adapters.podman_api import REMOVE_VOLUMES, LibpodApi, error_message, not_running
 from flwd.adapters.podman_logs import (
     INIT_ERROR_MAX_BYTES,
     SinceCursor,
@@ -282,7 +282,7 @@ class PodmanRuntime:
         with self._stopped_lock:
             self._stopped.pop(container_id, None)
         response = self._api.call("delete", f"/containers/{container_id}", "remove",
-                              params={"force": True, "v": True, "timeout": 0})
+                              params={**REMOVE_VOLUMES, "timeout": 0})
         if response.status_code not in (200, 204, 404):
             raise self._api.fail(response, "remove", container=container_id)
 

@@ -25,6 +25,9 @@ def build_specgen(spec: ContainerSpec) -> dict[str, Any]:
         # Podman would add writable tmpfs on /run, /tmp, /var/tmp under --read-only; Docker
         # does not, and flwd promises exactly one writable tmpfs, /tmp.
         "read_write_tmpfs": False,
+        # An image's VOLUME would be a writable anonymous volume under a read-only rootfs (and
+        # libpod keeps it after the container): its path stays part of the rootfs instead.
+        "image_volume_mode": "ignore",
         "mounts": _mounts(spec),
         "cap_drop": list(spec.cap_drop),
         "cap_add": list(spec.cap_add),

@@ -23,8 +23,9 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
+from tests.integration.e2e_support import Runtime
 from tests.integration.oci_registry import BASE_IMAGE, LocalRegistry, docker
 
 MANIFEST_PATH = "/flwd-addon/manifest.yaml"
@@ -105,26 +106,27 @@ def mixed_manifest(version: str = "1.0.0") -> str:
     return MIXED_MANIFEST.format(version=version)
 
 
-def _dockerfile(files: Mapping[str, str]) -> str:
+def _dockerfile(files: Mapping[str, str], steps: Sequence[str]) -> str:
     # A label of its own first: no layer of this build is another build's cache, so removing
     # this image (and its untagged parents) never pulls a layer from under a concurrent build
     # (Docker's legacy builder: "failed to set parent ...: unknown parent image ID").
     lines = [f"FROM {BASE_IMAGE}", f"LABEL flwd.test-build={uuid.uuid4().hex}"]
     lines += [f"COPY f{i} {target}" for i, target in enumerate(files)]
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *steps]) + "\n"
 
 
 def build_and_push(registry: LocalRegistry, repository: str, tag: str,
-                   files: Mapping[str, str]) -> PushedAddon:
+                   files: Mapping[str, str], steps: Sequence[str] = ()) -> PushedAddon:
     """Build the busybox test image plus *files* (absolute path in the image -> text, all
-    mode 0755) as ``HOST/repository:tag``, push it, drop Docker's local name; returns it."""
+    mode 0755), then the Dockerfile *steps* (``RUN ...``, ``VOLUME ...``), as
+    ``HOST/repository:tag``, push it, drop Docker's local name; returns it."""
     ref = f"{registry.host}/{repository}:{tag}"
     context = Path(tempfile.mkdtemp(prefix="addon-ctx-", dir=registry.base))
     try:
         for i, text in enumerate(files.values()):
             (context / f"f{i}").write_text(text)
             (context / f"f{i}").chmod(0o755)
-        (context / "Dockerfile").write_text(_dockerfile(files))
+        (context / "Dockerfile").write_text(_dockerfile(files, steps))
         docker("build", "-q", "-t", ref, str(context))
         try:
             pushed = docker("push", ref)
@@ -140,16 +142,18 @@ def build_and_push(registry: LocalRegistry, repository: str, tag: str,
 def push_addon(registry: LocalRegistry, name: str, *, manifest: str | None = None,
                manifest_path: str = MANIFEST_PATH, tag: str = "1",
                repository: str | None = None, version: str = "1.0.0",
-               extra_files: Mapping[str, str] | None = None) -> PushedAddon:
+               extra_files: Mapping[str, str] | None = None,
+               steps: Sequence[str] = ()) -> PushedAddon:
     """Push an add-on: by default ``hello-tools`` *version* at ``/flwd-addon/manifest.yaml``.
 
     *manifest* replaces the manifest text (``""`` pushes an image without any manifest);
-    *repository* pushes into an existing repository (e.g. to move *tag*)."""
+    *repository* pushes into an existing repository (e.g. to move *tag*); *steps* are
+    Dockerfile lines run after the files are copied in."""
     text = hello_manifest(version) if manifest is None else textwrap.dedent(manifest)
     files = {HELLO_SCRIPT_PATH: HELLO_SCRIPT, **(extra_files or {})}
     if text:
         files[manifest_path] = text
-    return build_and_push(registry, repository or registry.repository(name), tag, files)
+    return build_and_push(registry, repository or registry.repository(name), tag, files, steps)
 
 
 def registry_digest(registry: LocalRegistry, repository: str, tag: str) -> str:
@@ -166,3 +170,30 @@ def registry_manifest(registry: LocalRegistry, repository: str, reference: str) 
                                      headers={"Accept": _MANIFEST_MEDIA_TYPES})
     with urllib.request.urlopen(request, timeout=10) as response:
         return dict(json.loads(response.read()))
+
+
+def volume_step(marker: str, path: str = "/data") -> list[str]:
+    """Dockerfile steps declaring ``VOLUME path`` with a file *marker* in it: a volume made
+    from the image holds a copy of that file, so ``volumes_holding`` finds exactly it."""
+    return [f"RUN mkdir -p {path} && echo image > {path}/{marker}", f"VOLUME {path}"]
+
+
+def volumes_holding(rt: Runtime, marker: str) -> list[str]:
+    """The runtime's volumes holding a file *marker* (from ``volume_step``), read from the
+    volume store's directory: other sessions' volumes come and go meanwhile."""
+    if rt.name == "podman":
+        done = rt.cli("info", "--format", "{{.Store.VolumePath}}")
+        root = Path(done.stdout.strip())
+    else:
+        done = rt.cli("info", "--format", "{{.DockerRootDir}}")
+        root = Path(done.stdout.strip()) / "volumes"
+    assert done.returncode == 0, done.stderr
+    return sorted(str(p) for p in root.glob(f"*/_data/{marker}"))
+
+
+def dangling_volumes(rt: Runtime) -> set[str]:
+    """The runtime's volumes no container uses (a never-started container's volume is still
+    empty, so ``volumes_holding`` cannot see it)."""
+    done = rt.cli("volume", "ls", "--filter", "dangling=true", "--format", "{{.Name}}")
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.split())

@@ -3,6 +3,7 @@ registry: pull and pin, presence, and the manifest read without running the imag
 
 from __future__ import annotations
 
+import uuid
 from typing import Iterator
 
 import pytest
@@ -17,7 +18,12 @@ from flwd.domain.spec.addon_load import load_addon
 from flwd.ports.addons import AddonImages
 from flwd.ports.runtime import PullProgress
 from tests.contracts.addons import Published, check_addon_images_contract
-from tests.integration.addon_images import LEGACY_MANIFEST_PATH, push_addon
+from tests.integration.addon_images import (
+    LEGACY_MANIFEST_PATH,
+    push_addon,
+    dangling_volumes,
+    volume_step,
+)
 from tests.integration.e2e_support import RUNTIMES, Runtime, runtime_for
 from tests.integration.oci_registry import LocalRegistry
 
@@ -137,3 +143,37 @@ def test_reading_an_image_that_is_not_present_fails_e_oci_and_leaves_no_containe
     with pytest.raises(OciError):
         side.images.read_manifest(pushed.pinned)
     assert side.readers() == []
+
+
+@pytest.mark.parametrize(("name", "steps"), [
+    ("symlink", ["RUN mkdir /flwd-addon && ln -s /etc/shadow /flwd-addon/manifest.yaml"]),
+    ("directory", ["RUN mkdir -p /flwd-addon/manifest.yaml/x && echo a > /flwd-addon/manifest.yaml/x/y"]),
+    ("fifo", ["RUN mkdir /flwd-addon && mkfifo /flwd-addon/manifest.yaml"]),
+    ("huge", ["RUN mkdir /flwd-addon && dd if=/dev/zero of=/flwd-addon/manifest.yaml bs=1M count=24"]),
+])
+def test_hostile_manifest_entry_is_e_addon_manifest_leaving_no_container(
+    side: Side, local_registry: LocalRegistry, name: str, steps: list[str]
+) -> None:
+    """A link (Podman follows it inside the image's rootfs only), a directory, a fifo or a
+    file far over the limit (read no further than the limit) never becomes a manifest."""
+    pushed = push_addon(local_registry, f"hostile-{name}", manifest="", steps=steps)
+
+    with pytest.raises(AddonManifestError) as err:
+        load_addon(side.images, source=name, ref=pushed.ref, progress=lambda _: None)
+
+    assert err.value.code == "E_ADDON_MANIFEST", err.value.detail
+    assert side.readers() == []
+
+
+def test_reading_the_manifest_leaves_no_volume_when_the_image_declares_one(
+    side: Side, local_registry: LocalRegistry
+) -> None:
+    """libpod ignores ``v=true`` on removal: each read left the image's VOLUME behind."""
+    pushed = push_addon(local_registry, "volume", steps=volume_step(f"m-{uuid.uuid4().hex}"))
+    image = side.images.pull(pushed.ref, lambda _: None)
+    before = dangling_volumes(side.rt)
+
+    document = side.images.read_manifest(image.pinned)
+
+    assert document.error is None and side.readers() == []
+    assert dangling_volumes(side.rt) - before == set()

@@ -9,6 +9,7 @@ the CLI and the API use.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -24,7 +25,13 @@ from flwd.entrypoints.container import Container, build_container
 from flwd.ports.kinds import RuntimeKind
 from flwd.ports.store import EventRecord
 from tests.fixed_jobs import FixedJobs
-from tests.integration.addon_images import PushedAddon, push_addon
+from tests.integration.addon_images import (
+    HELLO_SCRIPT_PATH,
+    PushedAddon,
+    push_addon,
+    volume_step,
+    volumes_holding,
+)
 from tests.integration.e2e_support import RUNTIMES, Runtime, runtime_for
 from tests.integration.oci_registry import LocalRegistry
 
@@ -170,3 +177,26 @@ def test_add_on_secret_is_a_0400_file_never_in_env_or_events_when_given(
     assert lines(events) == ["user ada", "mode 400", "value ***", "env clean",
                              'json {"user":"ada"}']
     assert secret not in repr([e.as_dict() for e in events]) and secret not in repr(record)
+
+
+VOLUME_SCRIPT = """\
+#!/bin/sh
+touch /data/written 2>/dev/null && echo "data writable" || echo "data read-only"
+"""
+
+
+def test_add_on_job_cannot_write_to_its_images_volume_nor_leave_it_behind_when_run_secure(
+    rt: Runtime, engine: Container, local_registry: LocalRegistry
+) -> None:
+    """An image's VOLUME was a writable volume beside the read-only rootfs on both runtimes,
+    and libpod kept it after the run."""
+    marker = f"marker-{uuid.uuid4().hex}"
+    pushed = push_addon(local_registry, "volume", steps=volume_step(marker),
+                        extra_files={HELLO_SCRIPT_PATH: VOLUME_SCRIPT})
+    load(engine, pushed)
+
+    record, events = run(engine, "Ada")
+
+    assert record.status == "succeeded", [e.as_dict() for e in events]
+    assert lines(events) == ["data read-only"]
+    assert volumes_holding(rt, marker) == []
