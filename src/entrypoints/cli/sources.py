@@ -11,6 +11,7 @@ from flwd.entrypoints.cli.command_parser import parse_command
 from flwd.entrypoints.cli.exit_codes import EXIT_OK
 from flwd.entrypoints.cli.grammar import COMMANDS_BY_NAME, SOURCE_ACTIONS
 from flwd.entrypoints.cli.render import Io, dumps
+from flwd.entrypoints.cli.signals import stop_signals_interrupt
 from flwd.entrypoints.config import FlwdConfig
 
 if TYPE_CHECKING:
@@ -34,7 +35,10 @@ def sources_command(config: FlwdConfig, tokens: Sequence[str], io: Io,
     if config.server_url and given is None:
         result = _remote(config, io, action, values)
     else:
-        result = _local(config, io, given, action, values)
+        # SIGTERM/SIGHUP unwind as Ctrl-C does (exit 130): an add or a refresh then removes the
+        # manifest reader container it created instead of leaving it for good
+        with stop_signals_interrupt():
+            result = _local(config, io, given, action, values)
     _print(io, action, result, values.get("json", False))
     return EXIT_OK
 
