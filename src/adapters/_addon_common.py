@@ -17,6 +17,17 @@ from flwd.ports.addons import MAX_MANIFEST_BYTES, ManifestDocument, PinnedImage
 # which refuses an image without CMD/ENTRYPOINT when none is given.
 READER_COMMAND = ["/flwd-addon-reader-never-started"]
 LABEL_ADDON_READER = "flwd.addon-reader"
+#: A reader lives for one copy of at most a MiB. One older than this was left by a process
+#: killed mid-read (SIGKILL) or whose runtime went away mid-read; the next read removes it.
+STALE_READER_SECONDS = 600.0
+
+
+def stale_readers(entries: Iterable[tuple[str, float | None]], now: float,
+                  stale_after: float) -> list[str]:
+    """The ids among *entries* (reader id, creation time in epoch seconds or ``None`` when
+    the runtime's answer did not say) created more than *stale_after* seconds before *now*."""
+    return [found for found, created in entries
+            if created is not None and now - created > stale_after]
 
 
 def bounded_archive(chunks: Iterable[bytes], path: str) -> bytes:

@@ -3,6 +3,7 @@ docker-py's ``get_archive`` from a container that is created and never started."
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 import docker
@@ -11,8 +12,10 @@ import docker.errors
 from flwd.adapters._addon_common import (
     LABEL_ADDON_READER,
     READER_COMMAND,
+    STALE_READER_SECONDS,
     manifest_from_archive,
     pinned_from_repo_digests,
+    stale_readers,
 )
 from flwd.adapters._runtime_common import translate_api_error
 from flwd.adapters.docker_runtime import DockerRuntime
@@ -25,8 +28,9 @@ _DIGEST_STATUS = "Digest: "  # the pull stream's own line naming what it resolve
 class DockerAddonImages:
     """Add-on images in the image store of the Docker daemon *runtime* speaks to."""
 
-    def __init__(self, runtime: DockerRuntime) -> None:
+    def __init__(self, runtime: DockerRuntime, stale_after: float = STALE_READER_SECONDS) -> None:
         self._runtime = runtime
+        self._stale_after = stale_after
 
     def _api(self) -> docker.APIClient:
         return self._runtime.client().api
@@ -52,6 +56,7 @@ class DockerAddonImages:
 
     def read_manifest(self, pinned: str) -> ManifestDocument:
         api = self._api()
+        self._remove_stale_readers(api)
         try:
             created = api.create_container(pinned, command=READER_COMMAND, network_disabled=True,
                                            labels={LABEL_ADDON_READER: pinned})
@@ -79,6 +84,16 @@ class DockerAddonImages:
             return manifest_from_archive(chunks, image=pinned, path=path)
         except Exception as exc:
             raise translate_api_error(exc, "copy", image=pinned, path=path) from exc
+
+    def _remove_stale_readers(self, api: Any) -> None:
+        try:
+            listed = api.containers(all=True, filters={"label": LABEL_ADDON_READER})
+        except Exception as exc:
+            raise translate_api_error(exc, "list") from exc
+        entries = [(str(e["Id"]), float(e["Created"]) if isinstance(e.get("Created"), int) else None)
+                   for e in listed]
+        for container_id in stale_readers(entries, time.time(), self._stale_after):
+            self._remove(api, container_id)
 
     @staticmethod
     def _remove(api: Any, container_id: str) -> None:

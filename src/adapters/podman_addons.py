@@ -4,13 +4,17 @@ libpod's archive API from a container that is created and never started."""
 from __future__ import annotations
 
 import json
+import time
+from datetime import datetime
 from typing import Any, Callable
 
 from flwd.adapters._addon_common import (
     LABEL_ADDON_READER,
     READER_COMMAND,
+    STALE_READER_SECONDS,
     manifest_from_archive,
     pinned_from_repo_digests,
+    stale_readers,
 )
 from flwd.adapters.podman_api import REMOVE_VOLUMES, LibpodApi
 from flwd.adapters.podman_runtime import PodmanRuntime
@@ -21,8 +25,9 @@ from flwd.ports.runtime import PullProgress
 class PodmanAddonImages:
     """Add-on images in the image store of the Podman service *runtime* speaks to."""
 
-    def __init__(self, runtime: PodmanRuntime) -> None:
+    def __init__(self, runtime: PodmanRuntime, stale_after: float = STALE_READER_SECONDS) -> None:
         self._runtime = runtime
+        self._stale_after = stale_after
 
     @property
     def _api(self) -> LibpodApi:
@@ -38,6 +43,7 @@ class PodmanAddonImages:
         return self._runtime.has_image(pinned)
 
     def read_manifest(self, pinned: str) -> ManifestDocument:
+        self._remove_stale_readers()
         container_id = self._create_reader(pinned)
         try:
             for path in MANIFEST_PATHS:
@@ -76,8 +82,25 @@ class PodmanAddonImages:
         finally:
             response.close()
 
+    def _remove_stale_readers(self) -> None:
+        response = self._api.call("get", "/containers/json", "list", params={
+            "all": True, "filters": json.dumps({"label": [LABEL_ADDON_READER]})})
+        if response.status_code != 200:
+            raise self._api.fail(response, "list")
+        entries = [(str(e["Id"]), _epoch(e.get("Created"))) for e in response.json() or []]
+        for container_id in stale_readers(entries, time.time(), self._stale_after):
+            self._remove(container_id)
+
     def _remove(self, container_id: str) -> None:
         response = self._api.call("delete", f"/containers/{container_id}", "remove",
                                   params=REMOVE_VOLUMES)
         if response.status_code not in (200, 204, 404):
             raise self._api.fail(response, "remove", container=container_id)
+
+
+def _epoch(created: object) -> float | None:
+    """libpod's ``Created`` (RFC 3339 with nanoseconds) in epoch seconds."""
+    try:
+        return datetime.fromisoformat(str(created)).timestamp()
+    except ValueError:
+        return None

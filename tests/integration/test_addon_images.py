@@ -3,6 +3,7 @@ registry: pull and pin, presence, and the manifest read without running the imag
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Iterator
 
@@ -177,3 +178,22 @@ def test_reading_the_manifest_leaves_no_volume_when_the_image_declares_one(
 
     assert document.error is None and side.readers() == []
     assert dangling_volumes(side.rt) - before == set()
+
+
+def test_reader_left_by_a_killed_add_is_removed_by_the_next_read_when_stale(
+    side: Side, local_registry: LocalRegistry
+) -> None:
+    """SIGKILL, or the runtime gone mid-read, leaves a reader no finally can remove."""
+    pushed = push_addon(local_registry, "stale")
+    image = side.images.pull(pushed.ref, lambda _: None)
+    left = side.rt.cli("create", "--label", f"flwd.addon-reader={image.pinned}", image.pinned,
+                       "/flwd-addon-reader-never-started")
+    assert left.returncode == 0, left.stderr
+    time.sleep(2.5)
+    sweeping = (PodmanAddonImages(PodmanRuntime(side.rt.socket), stale_after=2.0)
+                if side.rt.name == "podman"
+                else DockerAddonImages(DockerRuntime(side.rt.socket), stale_after=2.0))
+
+    sweeping.read_manifest(image.pinned)
+
+    assert side.readers() == []

@@ -8,7 +8,11 @@ import tarfile
 
 import pytest
 
-from flwd.adapters._addon_common import manifest_from_archive, pinned_from_repo_digests
+from flwd.adapters._addon_common import (
+    manifest_from_archive,
+    pinned_from_repo_digests,
+    stale_readers,
+)
 from flwd.domain.errors import OciError
 from flwd.ports.addons import MAX_MANIFEST_BYTES
 
@@ -87,3 +91,9 @@ def test_no_digest_for_the_repository_is_e_oci_when_none_matches() -> None:
         pinned_from_repo_digests("registry.example/tools/hello:1", [f"elsewhere/x@{D1}"])
 
     assert "resolved no digest" in err.value.detail
+
+
+def test_readers_older_than_the_limit_are_stale_when_listed() -> None:
+    entries = [("old", 1000.0), ("young", 1590.0), ("unknown", None)]
+
+    assert stale_readers(entries, now=1601.0, stale_after=600.0) == ["old"]
