@@ -54,11 +54,13 @@ class SqlSources:
 
     def replace_source(self, source: Source) -> None:
         sets = ", ".join(f"{column} = {self.MARK}" for column in SOURCE_COLUMNS[1:])
+        same = f"name = {self.MARK} AND ref = {self.MARK} AND added_at = {self.MARK}"
         with self._write() as conn:
-            changed = conn.execute(f"UPDATE sources SET {sets} WHERE name = {self.MARK}",
-                                   (*source_values(source)[1:], source.name)).rowcount
+            changed = conn.execute(f"UPDATE sources SET {sets} WHERE {same}",
+                                   (*source_values(source)[1:], source.name, source.ref,
+                                    source.added_at)).rowcount
         if changed != 1:
-            raise _not_found(source.name)
+            raise _not_found(source.name, " (or it was removed and added again meanwhile)")
 
     def remove_source(self, name: str) -> Source:
         with self._write() as conn:
@@ -76,8 +78,8 @@ class SqlSources:
         return [source_from_row(row) for row in self._read(f"{SELECT_SOURCES} ORDER BY name", ())]
 
 
-def _not_found(name: str) -> SourceNotFoundError:
-    return SourceNotFoundError(f"no source named {name!r}", source=name)
+def _not_found(name: str, why: str = "") -> SourceNotFoundError:
+    return SourceNotFoundError(f"no source named {name!r}{why}", source=name)
 
 
 SOURCES_TABLE = """CREATE TABLE sources (

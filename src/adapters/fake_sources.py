@@ -34,7 +34,10 @@ class FakeSources:
     def replace_source(self, source: Source) -> None:
         self._check_sources_writable()
         with self._lock:
-            self._existing(source.name)
+            stored = self._existing(source.name)
+            if (stored.ref, stored.added_at) != (source.ref, source.added_at):
+                raise SourceNotFoundError(f"no source named {source.name!r} (or it was removed "
+                                          "and added again meanwhile)", source=source.name)
             self.sources[source.name] = source
 
     def remove_source(self, name: str) -> Source:

@@ -54,8 +54,10 @@ class SourceStore(SourceListing, Protocol):
         ...
 
     def replace_source(self, source: Source) -> None:
-        """Overwrite the source of that name (refresh, re-pin); ``SourceNotFoundError``
-        (``source.not.found``) when there is none."""
+        """Overwrite the source of that name (refresh, re-pin) if it is still the one *source*
+        was made from (same ``ref`` and ``added_at``); ``SourceNotFoundError``
+        (``source.not.found``) when there is none, or it was removed and added again
+        meanwhile (a refresh must not bring the old reference back over the new one)."""
         ...
 
     def remove_source(self, name: str) -> Source:

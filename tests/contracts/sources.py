@@ -37,6 +37,7 @@ def check_source_store_contract(store: _Both) -> None:
     _check_add_get_list(store)
     _check_names_are_unique(store)
     _check_replace_and_remove(store)
+    _check_replace_keeps_a_source_added_again_meanwhile(store)
     _check_concurrent_adds_of_one_name(store)
     _check_runs_keep_their_origin_after_remove(store)
 
@@ -76,6 +77,23 @@ def _check_replace_and_remove(store: _Both) -> None:
             action()
         assert err.value.code == "source.not.found"
     assert [s.name for s in store.list_sources()] == ["zeta"]
+
+
+def _check_replace_keeps_a_source_added_again_meanwhile(store: _Both) -> None:
+    """A refresh that pulled the old reference while the source was removed and added again
+    with another one must not write the old reference back."""
+    first = make_source("again")
+    store.add_source(first)
+    store.remove_source("again")
+    second = make_source("again", ref="localhost:5000/addons/other:2",
+                         added_at="2026-01-03T00:00:00.000Z")
+    store.add_source(second)
+
+    with pytest.raises(SourceNotFoundError) as err:
+        store.replace_source(first.evolve(digest="sha256:" + "c" * 64))
+
+    assert err.value.code == "source.not.found" and store.get_source("again") == second
+    store.remove_source("again")
 
 
 def _check_concurrent_adds_of_one_name(store: _Both) -> None:

@@ -249,3 +249,24 @@ def test_doctor_check_names_the_source_when_its_digest_is_gone_and_its_signature
 
     assert [(p.source, p.code) for p in problems] == [
         ("tools", "E_OCI"), ("tools", "image.signature.invalid")]
+
+
+def test_refresh_answers_not_found_keeping_the_new_source_when_it_was_added_again_meanwhile(
+    world: World
+) -> None:
+    world.images.publish(REF, manifest(HELLO))
+    world.add()
+    other = "localhost:5000/addons/other:2"
+    world.images.publish(other, manifest(BYE))
+
+    def replace_meanwhile(_: PullProgress) -> None:  # while the refresh pulls the old ref
+        world.store.remove_source("tools")
+        world.clock.advance(1)
+        world.add(ref=other)
+
+    with pytest.raises(SourceNotFoundError):
+        RefreshSource(deps=world.deps)("tools", replace_meanwhile)
+
+    stored = world.store.get_source("tools")
+    assert stored is not None and stored.ref == other
+    assert world.list_jobs().find("tools/bye").origin.ref == other  # type: ignore[union-attr]
