@@ -289,6 +289,14 @@ class SourceNotFoundError(FlwdError):
     code = "source.not.found"
 
 
+class SourceChangedError(FlwdError):
+    """An add-on source was re-pinned (refresh, another run's on-run pull) between the
+    signature check of a run and its planning, or while the run waited in the queue: the
+    run would have used an image its checks never saw. Context: ``checked``, ``planned``."""
+
+    code = "source.changed"
+
+
 def all_error_classes() -> tuple[type[FlwdError], ...]:
     """Every FlwdError subclass, for the guard test that codes are unique and mapped."""
     seen: list[type[FlwdError]] = []

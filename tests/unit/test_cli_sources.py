@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 
+from flwd.adapters.fake_runtime import FakeRuntime
 from flwd.domain.sources.use_cases import no_signature_check
 from flwd.entrypoints.cli.main import main
 from flwd.entrypoints.cli.render import Io
@@ -139,6 +140,31 @@ def test_on_run_source_is_repinned_and_the_run_says_so_when_the_tag_moved(engine
     repinned = [e.data for e in engine.query_runs().events(run.run_id) if e.type == "source.repinned"]
     assert repinned == [{"source": "greet", "ref": REF, "old_digest": first, "new_digest": moved}]
     assert run.image.endswith(moved) and engine.store().get_source("greet").digest == moved
+
+
+def test_run_is_refused_source_changed_when_the_source_is_repinned_after_its_check(
+    engine: Container, fake_runtime: FakeRuntime
+) -> None:
+    """A refresh landing between a run's signature check and its planning made the run use
+    a digest no check of its own had seen."""
+    images = engine.addon_images()
+    images.publish(REF, ADDON)
+    cli(engine, ":sources", "add", "greet", REF, "--trusted")
+    moved = images.publish(REF, {**ADDON, "metadata": {"name": "greet", "version": "2.2.0"}})
+
+    def checked_then_refreshed_meanwhile(image: str, digest: str) -> tuple[()]:
+        engine.refresh_source()("greet")  # another process re-pins right after this check
+        return ()
+
+    engine.signature_check_for.override(providers.Object(
+        lambda *, profile: checked_then_refreshed_meanwhile))
+
+    code, _, err = cli(engine, "greet/hello", "--name", "Ada")
+
+    assert code == 125 and "error[source.changed]" in err, err
+    run = engine.query_runs().page(job_id="greet/hello", status=None, limit=5).runs[0]
+    assert run.status == "error" and run.image.endswith(moved)
+    assert fake_runtime.created == []
 
 
 def test_on_add_source_is_not_pulled_again_when_a_job_runs(engine: Container) -> None:

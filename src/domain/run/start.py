@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from flwd.domain.errors import FlwdError, RuntimeUnavailableError
+from flwd.domain.errors import FlwdError, RuntimeUnavailableError, SourceChangedError
 from flwd.domain.model import RunStatus
 from flwd.domain.plan.use_cases import RunRequest
 from flwd.domain.run import events as ev
@@ -54,8 +54,27 @@ class StartedRun:
         return self.dispatcher.kill(self.run_id)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PreRun:
+    """What the step before an add-on job's run did (SPEC section 10): the events to record
+    once the run exists, and the pinned image whose signature it checked (``None``: no
+    add-on job, nothing checked)."""
+
+    events: Sequence[tuple[str, Mapping[str, object]]] = ()
+    image: str | None = None
+
+
 def _never() -> bool:
     return False
+
+
+def check_planned_image(checked: str | None, planned: str, job_id: str) -> None:
+    """``SourceChangedError`` when the add-on image a run was planned with is not the one
+    its signature check (*checked*) saw: the source was re-pinned in between."""
+    if checked is not None and planned != checked:
+        raise SourceChangedError(
+            f"the add-on of {job_id} was re-pinned to {planned} after this run's checks were "
+            f"made on {checked}; start the run again", checked=checked, planned=planned)
 
 
 class StartRun:
@@ -71,8 +90,7 @@ class StartRun:
 
     def __init__(self, *, submit: SubmitRun, dispatcher: RunDispatcher[QueuedRun],
                  store: RunStore, clock: Clock, pending: PendingCleanup,
-                 pre_run: Callable[[RunRequest], Sequence[tuple[str, Mapping[str, object]]]]
-                 | None = None) -> None:
+                 pre_run: Callable[[RunRequest], PreRun] | None = None) -> None:
         self._submit = submit
         # add-on jobs (SPEC section 10): on-run re-pin and signature check, events to record
         self._pre_run = pre_run
@@ -87,10 +105,10 @@ class StartRun:
         """*listeners* hear every event of the run in order: those recorded at submission
         first, then each one as it is recorded. ``stop_requested()``, asked just before the
         hand-over, true: the run is handed over canceled and ends without starting."""
-        pre_run = self._pre_run(request) if self._pre_run is not None else ()
+        pre_run = self._pre_run(request) if self._pre_run is not None else PreRun()
         submitted = self._submit(request, idempotency_key)
         if not isinstance(submitted, RunRecord):
-            for event_type, data in pre_run:
+            for event_type, data in pre_run.events:
                 self._store.append(submitted.record.run_id, event_type, data,
                                    self._clock.now_iso())
         if isinstance(submitted, RunRecord):
@@ -102,6 +120,7 @@ class StartRun:
             for listener in listeners:
                 listener(event)
         try:
+            check_planned_image(pre_run.image, submitted.record.image, submitted.record.job_id)
             ended = self._dispatcher.submit(submitted, listeners, canceled=stop_requested())
         except Exception as exc:
             self._refused(submitted, listeners, exc)

@@ -24,6 +24,7 @@ from flwd.domain.policy.profiles import raise_for_denials
 from flwd.domain.run import events as ev
 from flwd.domain.run.execution import QueuedRun
 from flwd.domain.run.pending import PendingCleanup
+from flwd.domain.run.start import check_planned_image
 from flwd.domain.run.supervisor import RunSupervisor
 from flwd.ports.clock import Clock
 from flwd.ports.owner import QUEUED_OWNER
@@ -88,6 +89,8 @@ class TakeQueuedRun:
                              requested_profile=record.profile)
         job, prepared = self._plan(request, record.run_id)
         raise_for_denials(prepared.plan.decisions)
+        if job.origin is not None:  # an add-on re-pinned while the run waited: not what was checked
+            check_planned_image(record.image, prepared.plan.image, record.job_id)
         return QueuedRun(record=record, job=job, prepared=prepared)
 
     def _refuse(self, record: RunRecord, exc: Exception,

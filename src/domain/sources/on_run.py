@@ -4,20 +4,17 @@ pinned image's signature is checked under the run's own profile."""
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Protocol, Sequence
+from typing import Callable, Mapping, Protocol
 
 from flwd.domain.errors import FlwdError, RuntimeUnavailableError
 from flwd.domain.model import Profile
 from flwd.domain.plan.use_cases import ListJobs, PlanJob, RunRequest
 from flwd.domain.run import events as ev
+from flwd.domain.run.start import PreRun
 from flwd.domain.sources.rules import parse_ref
 from flwd.domain.sources.use_cases import RefreshSource, SignatureCheck
 from flwd.ports.addons import AddonImages
 from flwd.ports.sources import PULL_ON_RUN, Source, SourceStore
-
-#: The events a run records once it exists: ``(type, data)``.
-PreRunEvents = Sequence[tuple[str, Mapping[str, object]]]
-
 
 class SignatureCheckFor(Protocol):
     """The signature check under a run's profile (``ImageSignatureCheck`` bound to the
@@ -46,14 +43,14 @@ class AddonPreRun:
         self._jobs, self._plan, self._store = jobs, plan, store
         self._images, self._refresh, self._signatures = images, refresh, signatures
 
-    def __call__(self, request: RunRequest) -> PreRunEvents:
+    def __call__(self, request: RunRequest) -> PreRun:
         try:
             origin = self._jobs.find(request.job).origin
         except FlwdError:
-            return ()
+            return PreRun()
         source = self._store.get_source(origin.source) if origin is not None else None
         if source is None:
-            return ()
+            return PreRun()
         _, prepared = self._plan(request)  # args.invalid, policy... before anything is asked
         events: list[tuple[str, Mapping[str, object]]] = []
         if source.pull_policy == PULL_ON_RUN:
@@ -65,7 +62,7 @@ class AddonPreRun:
                 source = repinned
         check = self._signatures(profile=prepared.plan.profile)
         events += [(ev.POLICY_DECISION, d.as_dict()) for d in check(source.image, source.digest)]
-        return events
+        return PreRun(events=events, image=source.image)  # the run must use what was checked
 
     def _repin(self, source: Source) -> Source | None:
         try:

@@ -52,6 +52,7 @@ EXIT_FOR_CODE: dict[str, int] = {
     "source.trust.required": EXIT_FLWD,
     "source.exists": EXIT_FLWD,
     "source.not.found": EXIT_USAGE,
+    "source.changed": EXIT_FLWD,
 }
 
 

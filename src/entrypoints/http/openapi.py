@@ -52,7 +52,8 @@ ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
     "POST /runs": (*_AUTH, *_BODY, *_PLAN, *_POLICY, "container.runtime.unavailable",
                    "idempotency.conflict", *_STORE,
                    "queue.unavailable", "secret.key.missing",  # cluster mode (SPEC section 11)
-                   "E_OCI", "E_ADDON_MANIFEST"),  # an on-run add-on's re-pull and re-pin (section 10)
+                   "E_OCI", "E_ADDON_MANIFEST",  # an on-run add-on's re-pull and re-pin (section 10)
+                   "source.changed"),
     "GET /runs": (*_AUTH, "request.invalid", *_STORE),
     "GET /runs/{run_id}": (*_AUTH, "run.not.found", *_STORE),
     "GET /runs/{run_id}/events": (*_AUTH, "request.invalid", "run.not.found", *_STORE),

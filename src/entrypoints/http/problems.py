@@ -67,6 +67,7 @@ STATUS_FOR_CODE: dict[str, int] = {
     "source.trust.required": 422,
     "source.exists": 409,
     "source.not.found": 404,
+    "source.changed": 409,
 }
 
 #: Litestar's own exceptions (routing, body size, validation), by status, as flwd errors.
