@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import io
 import tarfile
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from flwd.adapters.yaml_catalog import load_yaml_bytes
-from flwd.domain.errors import OciError, SpecInvalidError
+from flwd.domain.errors import FlwdError, OciError, SpecInvalidError
 from flwd.domain.spec.addon import pinned_image
 from flwd.domain.spec.images import parse_image_ref
-from flwd.ports.addons import MAX_MANIFEST_BYTES, ManifestDocument, PinnedImage
+from flwd.ports.addons import (
+    MANIFEST_PATHS,
+    MAX_MANIFEST_BYTES,
+    NO_MANIFEST,
+    ManifestDocument,
+    PinnedImage,
+)
 
 # The reader container is created, never started: its command only has to satisfy create,
 # which refuses an image without CMD/ENTRYPOINT when none is given.
@@ -28,6 +34,30 @@ def stale_readers(entries: Iterable[tuple[str, float | None]], now: float,
     the runtime's answer did not say) created more than *stale_after* seconds before *now*."""
     return [found for found, created in entries
             if created is not None and now - created > stale_after]
+
+
+def read_then_remove(read: Callable[[str], ManifestDocument | None], remove: Callable[[], None],
+                     pinned: str) -> ManifestDocument:
+    """The first of ``MANIFEST_PATHS`` that *read* finds (``None``: not there) in the reader
+    container, which *remove* removes however the reads end. A failed read is the error
+    reported: a removal failing after it (the runtime gone) must not hide it, and the reader
+    it leaves is removed by a later read once stale."""
+    try:
+        for path in MANIFEST_PATHS:
+            found = read(path)
+            if found is not None:
+                break
+        else:
+            found = ManifestDocument(image=pinned, path=MANIFEST_PATHS[0], data=None,
+                                     error=NO_MANIFEST)
+    except BaseException:
+        try:
+            remove()
+        except FlwdError:
+            pass  # the read's failure is raised below; the stale sweep takes the reader
+        raise
+    remove()
+    return found
 
 
 def bounded_archive(chunks: Iterable[bytes], path: str) -> bytes:

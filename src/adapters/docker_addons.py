@@ -15,11 +15,12 @@ from flwd.adapters._addon_common import (
     STALE_READER_SECONDS,
     manifest_from_archive,
     pinned_from_repo_digests,
+    read_then_remove,
     stale_readers,
 )
 from flwd.adapters._runtime_common import translate_api_error
 from flwd.adapters.docker_runtime import DockerRuntime
-from flwd.ports.addons import MANIFEST_PATHS, NO_MANIFEST, ManifestDocument, PinnedImage
+from flwd.ports.addons import ManifestDocument, PinnedImage
 from flwd.ports.runtime import PullProgress
 
 _DIGEST_STATUS = "Digest: "  # the pull stream's own line naming what it resolved
@@ -63,14 +64,8 @@ class DockerAddonImages:
         except Exception as exc:
             raise translate_api_error(exc, "create", image=pinned) from exc
         container_id = str(created["Id"])
-        try:
-            for path in MANIFEST_PATHS:
-                found = self._archive(api, container_id, pinned, path)
-                if found is not None:
-                    return found
-            return ManifestDocument(image=pinned, path=MANIFEST_PATHS[0], data=None, error=NO_MANIFEST)
-        finally:
-            self._remove(api, container_id)
+        return read_then_remove(lambda path: self._archive(api, container_id, pinned, path),
+                                lambda: self._remove(api, container_id), pinned)
 
     @staticmethod
     def _archive(api: Any, container_id: str, pinned: str, path: str) -> ManifestDocument | None:

@@ -14,11 +14,12 @@ from flwd.adapters._addon_common import (
     STALE_READER_SECONDS,
     manifest_from_archive,
     pinned_from_repo_digests,
+    read_then_remove,
     stale_readers,
 )
 from flwd.adapters.podman_api import REMOVE_VOLUMES, LibpodApi
 from flwd.adapters.podman_runtime import PodmanRuntime
-from flwd.ports.addons import MANIFEST_PATHS, NO_MANIFEST, ManifestDocument, PinnedImage
+from flwd.ports.addons import ManifestDocument, PinnedImage
 from flwd.ports.runtime import PullProgress
 
 
@@ -45,14 +46,8 @@ class PodmanAddonImages:
     def read_manifest(self, pinned: str) -> ManifestDocument:
         self._remove_stale_readers()
         container_id = self._create_reader(pinned)
-        try:
-            for path in MANIFEST_PATHS:
-                found = self._archive(container_id, pinned, path)
-                if found is not None:
-                    return found
-            return ManifestDocument(image=pinned, path=MANIFEST_PATHS[0], data=None, error=NO_MANIFEST)
-        finally:
-            self._remove(container_id)
+        return read_then_remove(lambda path: self._archive(container_id, pinned, path),
+                                lambda: self._remove(container_id), pinned)
 
     def _inspect(self, image: str, action: str) -> dict[str, Any]:
         response = self._api.call("get", f"/images/{image}/json", action)

@@ -11,10 +11,11 @@ import pytest
 from flwd.adapters._addon_common import (
     manifest_from_archive,
     pinned_from_repo_digests,
+    read_then_remove,
     stale_readers,
 )
-from flwd.domain.errors import OciError
-from flwd.ports.addons import MAX_MANIFEST_BYTES
+from flwd.domain.errors import OciError, RuntimeUnavailableError
+from flwd.ports.addons import MAX_MANIFEST_BYTES, NO_MANIFEST
 
 PATH = "/flwd-addon/manifest.yaml"
 IMAGE = "registry.example/tools/hello@sha256:" + "1" * 64
@@ -97,3 +98,29 @@ def test_readers_older_than_the_limit_are_stale_when_listed() -> None:
     entries = [("old", 1000.0), ("young", 1590.0), ("unknown", None)]
 
     assert stale_readers(entries, now=1601.0, stale_after=600.0) == ["old"]
+
+
+def test_a_failed_read_is_the_error_reported_when_the_removal_fails_after_it() -> None:
+    """The runtime gone mid-read: users saw 'failed during remove' instead of the copy."""
+    removed: list[str] = []
+
+    def read(path: str) -> None:
+        raise OciError("copy failed: connection reset", action="copy")
+
+    def remove() -> None:
+        removed.append("reader")
+        raise RuntimeUnavailableError("Podman failed during remove")
+
+    with pytest.raises(OciError) as err:
+        read_then_remove(read, remove, IMAGE)
+
+    assert "copy failed" in err.value.detail and removed == ["reader"]
+
+
+def test_no_manifest_is_an_error_document_after_the_reader_is_removed_when_no_path_has_one(
+) -> None:
+    removed: list[str] = []
+
+    document = read_then_remove(lambda path: None, lambda: removed.append("reader"), IMAGE)
+
+    assert document.data is None and document.error == NO_MANIFEST and removed == ["reader"]
