@@ -127,6 +127,24 @@ def test_cli_and_api_give_identical_sources_when_they_share_a_store(tmp_path: Pa
     assert code == 125 and err.startswith("error[source.trust.required]")
 
 
+@pytest.mark.parametrize("trusted", ["true", 1, "1"])
+def test_api_add_is_request_invalid_pulling_nothing_when_trusted_is_not_a_json_boolean(
+    tmp_path: Path, trusted: object
+) -> None:
+    """Litestar's lenient body conversion read "true", 1 and "1" as the explicit opt-in."""
+    container = make_container(tmp_path, fake_runtime())
+    container.signature_check.override(providers.Object(no_signature_check))
+    images = container.addon_images()
+    images.publish(REF, ADDON)
+    with TestClient(make_app(container)) as client:
+        answer = client.post("/sources", json={"name": "greet", "ref": REF, "trusted": trusted},
+                             headers=auth())
+    close(container)
+
+    assert answer.status_code == 400 and answer.json()["code"] == "request.invalid"
+    assert images.pulled == [] and container.store().get_source("greet") is None
+
+
 def test_on_run_source_is_repinned_and_the_run_says_so_when_the_tag_moved(engine: Container) -> None:
     images = engine.addon_images()
     first = images.publish(REF, ADDON)

@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, Response, delete, get, post
 from litestar.params import FromPath, JSONBody
 
-from flwd.domain.errors import RouteNotFoundError
+from flwd.domain.errors import RequestInvalidError, RouteNotFoundError
 from flwd.entrypoints.http.auth import require
 from flwd.entrypoints.http.deps import (
     AddSourceDep,
@@ -25,6 +25,10 @@ SOURCE_ROUTE = "/sources/{name}"
 SOURCE_NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"  # domain.sources.rules.check_name
 SourceName = Annotated[str, msgspec.Meta(pattern=SOURCE_NAME_PATTERN)]
 ImageReference = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+# Litestar converts bodies leniently ("true", 1 and "1" would become True): the explicit opt-in
+# is taken as it was sent and only a JSON true counts; the document still says boolean.
+StrictBoolean = Annotated[bool | str | int | float | None, msgspec.Meta(
+    extra_json_schema={"extra": {"type": "boolean", "one_of": None}})]
 
 
 class SourceBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -33,7 +37,7 @@ class SourceBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: SourceName
     ref: ImageReference
     type: Literal["oci"] = "oci"
-    trusted: bool = False
+    trusted: StrictBoolean = False
     pull_policy: Literal["on-add", "on-run"] = "on-add"
 
 
@@ -58,6 +62,9 @@ class SourcesController(Controller):
                    data: JSONBody[SourceBody]) -> Response[dict[str, Any]]:
         from flwd.domain.sources.rules import SourceRequest
 
+        if not isinstance(data.trusted, bool):
+            raise RequestInvalidError(f"trusted must be true or false, not {data.trusted!r}: "
+                                      "only a JSON true trusts a source", field="trusted")
         change = add_source(SourceRequest(name=data.name, ref=data.ref, type=data.type,
                                           trusted=data.trusted, pull_policy=data.pull_policy))
         return Response(change_view(change), status_code=201,
