@@ -29,8 +29,9 @@ def find_config_file(explicit: str | None, env: Mapping[str, str]) -> Path | Non
     return None
 
 
-def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
-    """A YAML file's top-level mapping (empty file: {}); anything else is config.invalid."""
+def read_yaml_mapping(path: Path, what: str = "config", *, allow_empty: bool = True) -> dict[str, Any]:
+    """A YAML file's top-level mapping (empty file: {}, or config.invalid unless *allow_empty*);
+    anything else is config.invalid."""
     from flwd.adapters.yaml_catalog import load_yaml_bytes  # the spec loader: duplicate keys refused
 
     try:
@@ -40,6 +41,9 @@ def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise ConfigInvalidError(f"{path}: cannot read {what}: {exc}", file=str(path)) from exc
     if data is None:
+        if not allow_empty:
+            raise ConfigInvalidError(f"{path}: the {what} file is empty (write {{}} for no "
+                                     f"rules, or leave it unconfigured)", file=str(path))
         return {}
     if not isinstance(data, dict):
         raise ConfigInvalidError(f"{path}: {what} must be a mapping", file=str(path))

@@ -79,7 +79,8 @@ def load_policy(policy_file: str | None) -> PolicyBundle:
     if not policy_file:
         return parse_policy(None)
     path = Path(os.path.expanduser(policy_file))
-    return parse_policy(read_yaml_mapping(path, "policy"), source=str(path),
+    # an empty policy file (truncated, all commented out) is a mistake, not "allow everything"
+    return parse_policy(read_yaml_mapping(path, "policy", allow_empty=False), source=str(path),
                         keys=PemSignatureKeyReader(path.parent, str(path)))
 
 

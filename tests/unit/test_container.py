@@ -209,6 +209,28 @@ def test_policy_file_is_config_invalid_when_a_key_is_given_twice(tmp_path: Path)
     assert "duplicate key 'allowed_profiles'" in err.value.detail
 
 
+@pytest.mark.parametrize("text", ["", "\n", "# allowed_profiles: [secure]\n", "---\n"])
+def test_policy_file_is_config_invalid_when_it_holds_no_document(tmp_path: Path, text: str) -> None:
+    """A configured policy file that is empty (truncated, all commented out) must not turn
+    into the default bundle, which allows every profile and every registry."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(text)
+    container = build_container(FlwdConfig(data_dir=str(tmp_path), policy_file=str(policy)))
+
+    with pytest.raises(ConfigInvalidError) as err:
+        container.settings()
+
+    assert "empty" in err.value.detail and str(policy) in err.value.detail
+
+
+def test_policy_file_gives_the_default_bundle_when_it_is_an_empty_mapping(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("{}\n")
+    container = build_container(FlwdConfig(data_dir=str(tmp_path), policy_file=str(policy)))
+
+    assert container.settings().bundle.allowed_profiles is None
+
+
 def test_policy_file_is_loaded_into_settings(tmp_path: Path) -> None:
     policy = tmp_path / "policy.yaml"
     policy.write_text("allowed_profiles: [secure]\nrequire_rootless: true\n")
