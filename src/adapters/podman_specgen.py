@@ -25,6 +25,9 @@ def build_specgen(spec: ContainerSpec) -> dict[str, Any]:
         # Podman would add writable tmpfs on /run, /tmp, /var/tmp under --read-only; Docker
         # does not, and flwd promises exactly one writable tmpfs, /tmp.
         "read_write_tmpfs": False,
+        # an image's VOLUME stays part of the root filesystem (read-only under secure): no
+        # writable, unbounded anonymous volume, which Podman 4.3 also kept after the removal
+        "image_volume_mode": "ignore",
         "mounts": _mounts(spec),
         "cap_drop": list(spec.cap_drop),
         "cap_add": list(spec.cap_add),

@@ -26,6 +26,11 @@ def test_specgen_switches_off_podmans_extra_tmpfs_when_rootfs_is_read_only() -> 
          "options": ["rw", "nosuid", "nodev", "size=64m"]}]
 
 
+def test_specgen_ignores_the_images_volumes_when_creating() -> None:
+    """An image's VOLUME would be a writable anonymous volume, kept after the removal."""
+    assert build_specgen(SPEC)["image_volume_mode"] == "ignore"
+
+
 def test_specgen_keeps_the_secure_settings_when_given_the_defaults() -> None:
     body = build_specgen(SPEC)
 
