@@ -87,14 +87,15 @@ def load_policy(policy_file: str | None) -> PolicyBundle:
 # flwd's own settings are never handed to a job, not even under a policy that grants
 # env_inheritance: among them are credentials (FLWD_TOKENS and FLWD_TOKEN grant API scopes,
 # FLWD_STORE_URL may hold the database password, FLWD_SECRET_KEY opens every queued run's
-# secrets). A job gets its own FLWD_* variables from the ULC environment.
-NOT_INHERITED_PREFIX = "FLWD_"
+# secrets). A job gets its own FLWD_* variables from the ULC environment. Nor are ARG_*: a
+# host ARG_NAME would pass for an argument the caller never gave.
+NOT_INHERITED_PREFIXES = ("FLWD_", "ARG_")
 
 
 def inheritable_env(env: Mapping[str, str]) -> dict[str, str]:
     """What a job granted ``env_inheritance`` may see of this process's environment."""
     return {name: value for name, value in env.items()
-            if not name.upper().startswith(NOT_INHERITED_PREFIX)}
+            if not name.upper().startswith(NOT_INHERITED_PREFIXES)}
 
 
 def build_detaching_dispatcher(container: Container) -> RunDispatcher[QueuedRun]:

@@ -243,3 +243,13 @@ def test_policy_file_is_loaded_into_settings(tmp_path: Path) -> None:
 
 def test_container_is_the_declarative_class() -> None:
     assert issubclass(Container, object) and "runtime" in Container.providers
+
+
+def test_inherited_env_leaves_out_the_ulc_names_when_env_inheritance_is_granted() -> None:
+    """A host ARG_NAME would pass for an argument the caller never gave (an optional one with
+    no default has no variable), and FLWD_* holds flwd's own credentials."""
+    from flwd.entrypoints.container import inheritable_env
+
+    host = {"ARG_NAME": "host", "arg_admin": "true", "FLWD_TOKENS": "t=runs:admin", "LANG": "C"}
+
+    assert inheritable_env(host) == {"LANG": "C"}
