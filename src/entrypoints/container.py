@@ -25,7 +25,7 @@ from flwd.domain.plan.use_cases import EngineSettings, ListJobs, PlanJob
 from flwd.domain.sources.jobs import SourceJobs
 from flwd.domain.spec.addon import parse_addon_manifest
 from flwd.entrypoints.config import FlwdConfig
-from flwd.entrypoints.config_file import read_yaml_mapping
+from flwd.entrypoints.config_file import check_not_world_writable, read_yaml_mapping
 from flwd.entrypoints.container_cluster import liveness_providers
 from flwd.entrypoints.container_config import config_dict
 from flwd.entrypoints.container_runtime import runtime_providers
@@ -79,6 +79,7 @@ def load_policy(policy_file: str | None) -> PolicyBundle:
     if not policy_file:
         return parse_policy(None)
     path = Path(os.path.expanduser(policy_file))
+    check_not_world_writable(path, "policy")
     # an empty policy file (truncated, all commented out) is a mistake, not "allow everything"
     return parse_policy(read_yaml_mapping(path, "policy", allow_empty=False), source=str(path),
                         keys=PemSignatureKeyReader(path.parent, str(path)))

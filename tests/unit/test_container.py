@@ -253,3 +253,35 @@ def test_inherited_env_leaves_out_the_ulc_names_when_env_inheritance_is_granted(
     host = {"ARG_NAME": "host", "arg_admin": "true", "FLWD_TOKENS": "t=runs:admin", "LANG": "C"}
 
     assert inheritable_env(host) == {"LANG": "C"}
+
+
+@pytest.mark.parametrize("mode", [0o666, 0o646])
+def test_policy_file_is_config_invalid_when_every_user_may_write_it(tmp_path: Path, mode: int) -> None:
+    """Any local user could then give themselves the disabled profile."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("allowed_profiles: [secure]\n")
+    policy.chmod(mode)
+    container = build_container(FlwdConfig(data_dir=str(tmp_path), policy_file=str(policy)))
+
+    with pytest.raises(ConfigInvalidError) as err:
+        container.settings()
+
+    assert "writable by every user" in err.value.detail and str(policy) in err.value.detail
+
+
+def test_policy_file_is_config_invalid_when_its_directory_lets_anyone_replace_it(
+        tmp_path: Path) -> None:
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    open_dir.chmod(0o777)
+    policy = open_dir / "policy.yaml"
+    policy.write_text("allowed_profiles: [secure]\n")
+    container = build_container(FlwdConfig(data_dir=str(tmp_path), policy_file=str(policy)))
+
+    with pytest.raises(ConfigInvalidError) as err:
+        container.settings()
+    open_dir.chmod(0o1777)  # sticky, as /tmp: only its owner may replace the file
+
+    assert "writable by every user" in err.value.detail and str(open_dir) in err.value.detail
+    assert build_container(FlwdConfig(data_dir=str(tmp_path), policy_file=str(policy))
+                           ).settings().bundle.allowed_profiles == frozenset({Profile.SECURE})
