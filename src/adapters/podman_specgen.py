@@ -83,7 +83,9 @@ def _resources(spec: ContainerSpec) -> dict[str, Any]:
     if spec.pids_limit is not None:
         resources["pids"] = {"limit": spec.pids_limit}
     if spec.memory_bytes is not None:
-        resources["memory"] = {"limit": spec.memory_bytes}
+        # memory plus swap, as Docker's memswap_limit: no swap beyond the limit (unset,
+        # Podman allows as much swap again, doubling what the job may use)
+        resources["memory"] = {"limit": spec.memory_bytes, "swap": spec.memory_bytes}
     if spec.nano_cpus is not None:
         quota = max(1000, spec.nano_cpus * CPU_PERIOD_US // 1_000_000_000)
         resources["cpu"] = {"quota": quota, "period": CPU_PERIOD_US}

@@ -49,8 +49,11 @@ def test_specgen_always_sets_nofile_and_nproc_when_only_nofile_is_asked() -> Non
 
 
 def test_specgen_maps_limits_when_given() -> None:
+    """Swap is memory plus swap, as Docker's memswap_limit: equal to the limit, no swap beyond
+    it (Podman's own default doubles the memory a job may use)."""
     assert build_specgen(SPEC)["resource_limits"] == {
-        "pids": {"limit": 256}, "memory": {"limit": 128 * 1024 * 1024},
+        "pids": {"limit": 256},
+        "memory": {"limit": 128 * 1024 * 1024, "swap": 128 * 1024 * 1024},
         "cpu": {"quota": 50_000, "period": 100_000}}
 
 
