@@ -203,7 +203,7 @@ class EventPrinter:
             self._end_progress()  # an error that ends a pull is printed on a line of its own
         elif kind == "policy.decision" and data.get("decision") == "warn":
             self._end_progress()
-            self._io.err.write(f"warning[{data.get('code')}]: {data.get('reason')}\n")
+            self._io.err.write(f"warning[{data.get('code')}]: {one_line(str(data.get('reason')))}\n")
         elif kind in ("run.canceled", "run.timed_out"):
             self._end_progress()
             what = "canceled" if kind == "run.canceled" else "timed out"
