@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flwd.domain.errors import RunWorkspaceError
 
-_SAFE_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_SAFE_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
 
 
 class FilesystemRunWorkspace:
