@@ -22,7 +22,7 @@ from flwd.adapters._runtime_common import (
     translate_api_error,
 )
 from flwd.adapters.docker_logs import merged, with_lost_tails
-from flwd.adapters.docker_spec import create_kwargs, image_volume_mounts
+from flwd.adapters.docker_spec import create_kwargs
 from flwd.domain.errors import OciError, RuntimeUnavailableError
 from flwd.ports.runtime import (
     LABEL_RUN_ID,
@@ -122,13 +122,16 @@ class DockerRuntime:
 
     def create(self, spec: ContainerSpec) -> str:
         try:
-            kwargs = create_kwargs(spec)
-            volumes = (self._api().inspect_image(spec.image).get("Config") or {}).get("Volumes")
-            kwargs["mounts"] += image_volume_mounts(spec, volumes or ())
-            container = self._docker().containers.create(**kwargs)
+            volumes = self._image_volumes(spec.image) if spec.read_only_rootfs else ()
+            container = self._docker().containers.create(**create_kwargs(spec, volumes))
         except Exception as exc:
             raise translate_api_error(exc, "create", name=spec.name, image=spec.image) from exc
         return str(container.id)
+
+    def _image_volumes(self, image: str) -> tuple[str, ...]:
+        """The paths the image declares as VOLUME (see ``docker_spec.MASKED_VOLUME``)."""
+        config = self._api().inspect_image(image).get("Config") or {}
+        return tuple(config.get("Volumes") or ())
 
     def attach(self, container_id: str) -> AttachedStream:
         """docker-py's ``attach_socket``, made before the start as ``docker run`` does: the

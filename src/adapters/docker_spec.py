@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Sequence
 
 from docker.types import Mount as DockerMount
 from docker.types import Ulimit
@@ -10,8 +10,19 @@ from docker.types import Ulimit
 from flwd.ports.runtime import ContainerSpec
 
 
-def create_kwargs(spec: ContainerSpec) -> dict[str, Any]:
-    """ContainerSpec -> docker-py ``containers.create`` keywords; nothing from the host beyond mounts."""
+# Docker has no --image-volume ignore: an image's VOLUME would be a writable, unbounded host
+# directory in a read-only container. An empty read-only tmpfs covers it instead.
+MASKED_VOLUME = "ro,nosuid,nodev,noexec"
+
+
+def create_kwargs(spec: ContainerSpec, image_volumes: Sequence[str] = ()) -> dict[str, Any]:
+    """ContainerSpec -> docker-py ``containers.create`` keywords; nothing from the host beyond
+    mounts. Under a read-only root, each of *image_volumes* (the image's VOLUME paths) that no
+    mount of the spec covers gets an empty read-only tmpfs."""
+    tmpfs = {target: _explicit_tmpfs_options(o) for target, o in spec.tmpfs.items()}
+    if spec.read_only_rootfs:
+        taken = {*tmpfs, *(m.target for m in spec.mounts)}
+        tmpfs.update({path: MASKED_VOLUME for path in image_volumes if path not in taken})
     return {
         "image": spec.image,
         # A command replaces the image's entrypoint too (as on Podman): the job's script or
@@ -27,7 +38,7 @@ def create_kwargs(spec: ContainerSpec) -> dict[str, Any]:
         ],
         "working_dir": spec.workdir,
         "read_only": spec.read_only_rootfs,
-        "tmpfs": {target: _explicit_tmpfs_options(o) for target, o in spec.tmpfs.items()} or None,
+        "tmpfs": tmpfs or None,
         "cap_drop": list(spec.cap_drop) or None,
         "cap_add": list(spec.cap_add) or None,
         "security_opt": ["no-new-privileges"] if spec.no_new_privileges else None,
@@ -44,18 +55,6 @@ def create_kwargs(spec: ContainerSpec) -> dict[str, Any]:
         "stdin_open": False,
         "tty": False,
     }
-
-
-def image_volume_mounts(spec: ContainerSpec, volumes: Iterable[str]) -> list[DockerMount]:
-    """An empty read-only tmpfs at each of the image's ``VOLUME`` paths when the rootfs is
-    read-only: Docker has no way to skip them and would make each a writable anonymous volume
-    beside the read-only rootfs (a read-only anonymous volume it refuses). Paths the spec
-    mounts itself are left to its mounts."""
-    if not spec.read_only_rootfs:
-        return []
-    taken = {*spec.tmpfs, *(m.target for m in spec.mounts)}
-    return [DockerMount(target=path, source=None, type="tmpfs", read_only=True)
-            for path in sorted(volumes) if path not in taken]
 
 
 def _explicit_tmpfs_options(options: str) -> str:

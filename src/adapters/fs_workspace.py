@@ -8,12 +8,14 @@ from pathlib import Path
 
 from flwd.domain.errors import RunWorkspaceError
 
-_SAFE_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_SAFE_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
 
 
 class FilesystemRunWorkspace:
-    """``<base>/<run_id>``, created 0755 so a rootless runtime's uid can reach it; kept after
-    the run so its artifacts stay available."""
+    """``<base>/<run_id>``, created 0755 so the job's user can enter it; kept after the run so
+    its artifacts stay available. ``<base>`` itself is closed to other host users: a job may
+    leave a setuid file there (container root owns what it writes and needs no capability to
+    chmod it; on rootful Docker that is host root, and Docker cannot mount it nosuid)."""
 
     def __init__(self, base_dir: str | Path) -> None:
         # absolute: the path becomes a bind-mount source, and a runtime resolves a relative one
@@ -30,8 +32,7 @@ class FilesystemRunWorkspace:
         foreign = owner is not None and owner[0] != os.getuid()
         try:
             self._base.mkdir(parents=True, exist_ok=True)
-            if foreign:
-                _allow_traverse(self._base)
+            _close_base(self._base, owner if foreign else None)
             target.mkdir(mode=0o755)
             os.chmod(target, 0o755)
             if foreign and os.getuid() == 0:
@@ -81,10 +82,29 @@ def _unreachable(target: Path, owner: tuple[int, int], blocked: Path, advice: st
             f"{blocked} is mode {mode}; {advice}")
 
 
-def _allow_traverse(base: Path) -> None:
-    """A runtime running as another uid (rootless Podman of a service user) must reach the
-    run directory: grant search, not read, on the runs dir and the data dir above it."""
-    for directory in (base, base.parent):
-        mode = directory.stat().st_mode & 0o777
-        if mode & 0o001 == 0:
-            os.chmod(directory, mode | 0o111)
+def _close_base(base: Path, foreign: tuple[int, int] | None) -> None:
+    """Let only the runtime's user pass *base* (the runs dir), when flwd owns it.
+
+    A runtime that mounts as root (rootful Docker's daemon) or as us needs nothing: 0700. One
+    running as another uid (rootless Podman of a service user) gets search through its group,
+    0710, and search on the data dir above; without the right to give *base* that group,
+    search for everyone, as before (then that uid cannot write the run dir we own either).
+    """
+    if base.stat().st_uid != os.getuid():
+        return  # the operator's directory: its mode is theirs
+    if foreign is None or foreign[0] == 0:
+        os.chmod(base, 0o700)
+        return
+    _allow_traverse(base.parent)
+    try:
+        os.chown(base, -1, foreign[1])
+        os.chmod(base, 0o710)
+    except PermissionError:
+        _allow_traverse(base)
+
+
+def _allow_traverse(directory: Path) -> None:
+    """Grant search, not read, to everyone on *directory*."""
+    mode = directory.stat().st_mode & 0o777
+    if mode & 0o001 == 0:
+        os.chmod(directory, mode | 0o111)

@@ -57,7 +57,7 @@ class PodmanAddonImages:
 
     def _create_reader(self, pinned: str) -> str:
         body = {"image": pinned, "command": READER_COMMAND, "labels": {LABEL_ADDON_READER: pinned},
-                "netns": {"nsmode": "none"}}
+                "netns": {"nsmode": "none"}, "image_volume_mode": "ignore"}
         response = self._api.call("post", "/containers/create", "create", data=json.dumps(body),
                                   headers={"Content-Type": "application/json"})
         if response.status_code != 201:

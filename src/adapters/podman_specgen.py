@@ -25,8 +25,8 @@ def build_specgen(spec: ContainerSpec) -> dict[str, Any]:
         # Podman would add writable tmpfs on /run, /tmp, /var/tmp under --read-only; Docker
         # does not, and flwd promises exactly one writable tmpfs, /tmp.
         "read_write_tmpfs": False,
-        # An image's VOLUME would be a writable anonymous volume under a read-only rootfs (and
-        # libpod keeps it after the container): its path stays part of the rootfs instead.
+        # an image's VOLUME stays part of the root filesystem (read-only under secure): no
+        # writable, unbounded anonymous volume, which Podman 4.3 also kept after the removal
         "image_volume_mode": "ignore",
         "mounts": _mounts(spec),
         "cap_drop": list(spec.cap_drop),
@@ -83,7 +83,9 @@ def _resources(spec: ContainerSpec) -> dict[str, Any]:
     if spec.pids_limit is not None:
         resources["pids"] = {"limit": spec.pids_limit}
     if spec.memory_bytes is not None:
-        resources["memory"] = {"limit": spec.memory_bytes}
+        # memory plus swap, as Docker's memswap_limit: no swap beyond the limit (unset,
+        # Podman allows as much swap again, doubling what the job may use)
+        resources["memory"] = {"limit": spec.memory_bytes, "swap": spec.memory_bytes}
     if spec.nano_cpus is not None:
         quota = max(1000, spec.nano_cpus * CPU_PERIOD_US // 1_000_000_000)
         resources["cpu"] = {"quota": quota, "period": CPU_PERIOD_US}

@@ -228,14 +228,12 @@ def _check_tree(root: Node) -> None:
             stack.extend((kid, None) for kid in kids)
 
 
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
 def _check_unique_keys(node: MappingNode) -> None:
-    """PyYAML keeps the last of two equal keys, silently dropping the first value."""
+    """PyYAML keeps the last of two equal keys, silently dropping the first value; of two
+    merge keys (``<<``) in one mapping the second wins the same way."""
     seen: set[tuple[str, str]] = set()
     for key, _ in node.value:
-        if not isinstance(key, ScalarNode) or key.tag == _MERGE_TAG:
+        if not isinstance(key, ScalarNode):
             continue
         if (key.tag, key.value) in seen:
             raise _Rejected(_at(key, f"duplicate key {key.value!r}"))

@@ -4,6 +4,7 @@ into the settings it gives; every key must be known."""
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -29,8 +30,9 @@ def find_config_file(explicit: str | None, env: Mapping[str, str]) -> Path | Non
     return None
 
 
-def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
-    """A YAML file's top-level mapping (empty file: {}); anything else is config.invalid."""
+def read_yaml_mapping(path: Path, what: str = "config", *, allow_empty: bool = True) -> dict[str, Any]:
+    """A YAML file's top-level mapping (empty file: {}, or config.invalid unless *allow_empty*);
+    anything else is config.invalid."""
     from flwd.adapters.yaml_catalog import load_yaml_bytes  # the spec loader: duplicate keys refused
 
     try:
@@ -40,10 +42,28 @@ def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise ConfigInvalidError(f"{path}: cannot read {what}: {exc}", file=str(path)) from exc
     if data is None:
+        if not allow_empty:
+            raise ConfigInvalidError(f"{path}: the {what} file is empty (write {{}} for no "
+                                     f"rules, or leave it unconfigured)", file=str(path))
         return {}
     if not isinstance(data, dict):
         raise ConfigInvalidError(f"{path}: {what} must be a mapping", file=str(path))
     return data
+
+
+def check_not_world_writable(path: Path, what: str) -> None:
+    """config.invalid when any local user could change the *what* file at *path*: the file is
+    writable by others, or its directory is (without the sticky bit that stops them replacing
+    it). A missing file is left to the reader."""
+    for target, sticky_ok in ((path, False), (path.absolute().parent, True)):
+        try:
+            mode = target.stat().st_mode
+        except OSError:
+            return
+        if mode & stat.S_IWOTH and not (sticky_ok and mode & stat.S_ISVTX):
+            raise ConfigInvalidError(
+                f"{path}: the {what} file is unsafe: {target} is writable by every user, who "
+                f"could rewrite it (chmod o-w {target})", file=str(path))
 
 
 _KNOWN_KEYS: dict[str, frozenset[str] | None] = {

@@ -25,7 +25,7 @@ from flwd.domain.plan.use_cases import EngineSettings, ListJobs, PlanJob
 from flwd.domain.sources.jobs import SourceJobs
 from flwd.domain.spec.addon import parse_addon_manifest
 from flwd.entrypoints.config import FlwdConfig
-from flwd.entrypoints.config_file import read_yaml_mapping
+from flwd.entrypoints.config_file import check_not_world_writable, read_yaml_mapping
 from flwd.entrypoints.container_cluster import liveness_providers
 from flwd.entrypoints.container_config import config_dict
 from flwd.entrypoints.container_runtime import runtime_providers
@@ -79,21 +79,24 @@ def load_policy(policy_file: str | None) -> PolicyBundle:
     if not policy_file:
         return parse_policy(None)
     path = Path(os.path.expanduser(policy_file))
-    return parse_policy(read_yaml_mapping(path, "policy"), source=str(path),
+    check_not_world_writable(path, "policy")
+    # an empty policy file (truncated, all commented out) is a mistake, not "allow everything"
+    return parse_policy(read_yaml_mapping(path, "policy", allow_empty=False), source=str(path),
                         keys=PemSignatureKeyReader(path.parent, str(path)))
 
 
 # flwd's own settings are never handed to a job, not even under a policy that grants
 # env_inheritance: among them are credentials (FLWD_TOKENS and FLWD_TOKEN grant API scopes,
 # FLWD_STORE_URL may hold the database password, FLWD_SECRET_KEY opens every queued run's
-# secrets). A job gets its own FLWD_* variables from the ULC environment.
-NOT_INHERITED_PREFIX = "FLWD_"
+# secrets). A job gets its own FLWD_* variables from the ULC environment. Nor are ARG_*: a
+# host ARG_NAME would pass for an argument the caller never gave.
+NOT_INHERITED_PREFIXES = ("FLWD_", "ARG_")
 
 
 def inheritable_env(env: Mapping[str, str]) -> dict[str, str]:
     """What a job granted ``env_inheritance`` may see of this process's environment."""
     return {name: value for name, value in env.items()
-            if not name.upper().startswith(NOT_INHERITED_PREFIX)}
+            if not name.upper().startswith(NOT_INHERITED_PREFIXES)}
 
 
 def build_detaching_dispatcher(container: Container) -> RunDispatcher[QueuedRun]:

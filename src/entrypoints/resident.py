@@ -28,13 +28,28 @@ _RUNTIME_VARIABLES = ("CONTAINER_HOST", "DOCKER_HOST", "XDG_RUNTIME_DIR")
 DISABLE_VARIABLE = "FLWD_RESIDENT"
 
 
+def watched_files(config: FlwdConfig) -> tuple[str, ...]:
+    """Files a server reads once, at its start: the policy file. A server that loaded an older
+    version of one must not take a run (a tightened or a broken policy would not apply)."""
+    return (os.path.abspath(os.path.expanduser(config.policy_file)),) if config.policy_file else ()
+
+
+def _identity(path: str) -> str:
+    """``path<TAB>inode:size:mtime``, or ``path<TAB>-`` when it cannot be read."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return f"{path}\t-"
+    return f"{path}\t{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}"
+
+
 def socket_path(config: FlwdConfig, env: Mapping[str, str],
                 profile_override: str | None = None) -> str:
     """Where a server with *config* (and ``:serve --profile``) listens, and a CLI looks."""
     facts = (
         tuple(os.path.abspath(os.path.expanduser(root)) for root in config.jobs_dirs),
         str(getattr(config.runtime, "value", config.runtime)),
-        config.policy_file and os.path.abspath(os.path.expanduser(config.policy_file)),
+        tuple(_identity(path) for path in watched_files(config)),
         config.default_profile, config.env_profile, profile_override, config.cancel_grace,
         tuple(env.get(name, "") for name in _RUNTIME_VARIABLES),
     )
@@ -67,13 +82,18 @@ def recall(env: Mapping[str, str], options: Mapping[str, object]) -> str | None:
         return None
     try:
         with open(path, encoding="utf-8") as memo:
-            return memo.read(4096).strip() or None
+            handoff, *watched = memo.read(8192).strip().split("\n")
     except OSError:
         return None
+    if any(_identity(line.rpartition("\t")[0]) != line for line in watched):
+        return None  # a watched file changed since: that server runs with its old version
+    return handoff or None
 
 
-def remember(env: Mapping[str, str], options: Mapping[str, object], handoff: str) -> None:
-    """Note *handoff* for ``recall``; best effort (a memo that cannot be written is none)."""
+def remember(env: Mapping[str, str], options: Mapping[str, object], handoff: str,
+             watched: tuple[str, ...] = ()) -> None:
+    """Note *handoff* for ``recall``, valid while each *watched* file stays as it is now; best
+    effort (a memo that cannot be written is none)."""
     directory = _memo_dir(env)
     if directory is None:
         return
@@ -85,7 +105,7 @@ def remember(env: Mapping[str, str], options: Mapping[str, object], handoff: str
         staging = f"{path}.{os.getpid()}"
         fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as memo:
-            memo.write(handoff)
+            memo.write("\n".join([handoff, *map(_identity, watched)]))
         os.replace(staging, path)
     except OSError:
         return

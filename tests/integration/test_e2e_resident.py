@@ -68,12 +68,13 @@ def resident(sandbox: Sandbox) -> Iterator[Resident]:
 
 
 @contextlib.contextmanager
-def _serving(sandbox: Sandbox, jobs_dir: Path | None = None) -> Iterator[Resident]:
+def _serving(sandbox: Sandbox, jobs_dir: Path | None = None,
+             env: dict[str, str] | None = None) -> Iterator[Resident]:
     """A `flwd :serve --local` for *jobs_dir* (its own socket: another fingerprint); at its
     end (SIGTERM unless the test killed it), no stack trace on its stderr."""
     process = subprocess.Popen(sandbox.argv([":serve", "--local"], jobs_dir),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               cwd=sandbox.base, env=sandbox.env())
+                               cwd=sandbox.base, env=sandbox.env(env))
     assert process.stderr is not None
     line = process.stderr.readline()  # blocks until the server is up (or has failed)
     try:
@@ -206,6 +207,31 @@ def test_run_happens_in_process_when_resident_is_disabled(resident: Resident,
 
     assert result.code == 0, result.describe()
     assert _owner(sandbox, result.events()[0]["run_id"]) != resident.owner
+
+
+def test_run_follows_the_policy_file_as_it_is_now_when_edited_after_the_server_started(
+        sandbox: Sandbox) -> None:
+    """The server loaded the policy at its start: a tightened (or broken) policy must not be
+    bypassed by handing the run to it, neither through the socket nor the client's memo."""
+    jobs = sandbox.base / "policy-jobs"
+    shutil.copytree(EXAMPLES / "demo-container", jobs / "demo-container")
+    policy = sandbox.base / "resident-policy.yaml"
+    policy.write_text("allowed_profiles: [secure, permissive]\n")
+    env = {"FLWD_POLICY_FILE": str(policy)}
+    with _serving(sandbox, jobs, env) as server:
+        first = sandbox.flwd("demo-container", "--name", "A", "--profile", "permissive", "--json",
+                             env=env, jobs_dir=jobs)
+        policy.write_text("allowed_profiles: [secure]\n")
+        tightened = sandbox.flwd("demo-container", "--name", "B", "--profile", "permissive",
+                                 env=env, jobs_dir=jobs)
+        policy.write_text("allowed_profiles: [secure\n")
+        broken = sandbox.flwd("demo-container", "--name", "C", env=env, jobs_dir=jobs)
+
+    assert first.code == 0, first.describe()
+    assert _owner(sandbox, first.events()[0]["run_id"]) == server.owner  # handed off
+    assert tightened.code != 0 and "error[policy.profile.denied]" in tightened.err, \
+        tightened.describe()
+    assert broken.code != 0 and "error[config.invalid]" in broken.err, broken.describe()
 
 
 def test_socket_refuses_connection_when_peer_is_another_user(resident: Resident) -> None:

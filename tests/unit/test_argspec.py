@@ -19,6 +19,9 @@ INVALID = [
     ("name-leading-digit", [{"name": "1x", "type": "string"}], "args[0].name", "not a valid"),
     ("name-with-space", [{"name": "my arg", "type": "string"}], "args[0].name", "not a valid"),
     ("name-with-slash", [{"name": "a/b", "type": "string"}], "args[0].name", "not a valid"),
+    # `$` also matches before a final line break: a secret file named "tok\n" was accepted
+    ("name-trailing-newline", [{"name": "tok\n", "type": "string", "format": "secret"}],
+     "args[0].name", "not a valid"),
     ("reserved-profile", [{"name": "profile", "type": "string"}], "args[0].name", "reserved"),
     ("reserved-json", [{"name": "json", "type": "boolean"}], "args[0].name", "reserved"),
     ("reserved-detach", [{"name": "detach", "type": "boolean"}], "args[0].name", "reserved"),

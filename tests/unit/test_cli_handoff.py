@@ -158,3 +158,17 @@ def test_memo_changes_when_the_configuration_file_changes(tmp_path: Path,
 
     assert recall(env, {}) is None
 
+
+
+def test_memo_is_ignored_when_a_watched_policy_file_changes(tmp_path: Path) -> None:
+    """The memo names a server that loaded the policy as it was then."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("allowed_profiles: [secure, permissive]\n")
+    env = {"HOME": str(tmp_path)}
+    remember(env, {}, "/run/x.run.sock", watched=(str(policy),))
+    assert recall(env, {}) == "/run/x.run.sock"
+
+    policy.write_text("allowed_profiles: [secure]\n")
+    os.utime(policy, ns=(1, 1))
+
+    assert recall(env, {}) is None

@@ -209,6 +209,28 @@ def test_policy_file_is_config_invalid_when_a_key_is_given_twice(tmp_path: Path)
     assert "duplicate key 'allowed_profiles'" in err.value.detail
 
 
+@pytest.mark.parametrize("text", ["", "\n", "# allowed_profiles: [secure]\n", "---\n"])
+def test_policy_file_is_config_invalid_when_it_holds_no_document(tmp_path: Path, text: str) -> None:
+    """A configured policy file that is empty (truncated, all commented out) must not turn
+    into the default bundle, which allows every profile and every registry."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(text)
+    container = build_container(FlwdConfig(data_dir=str(tmp_path), policy_file=str(policy)))
+
+    with pytest.raises(ConfigInvalidError) as err:
+        container.settings()
+
+    assert "empty" in err.value.detail and str(policy) in err.value.detail
+
+
+def test_policy_file_gives_the_default_bundle_when_it_is_an_empty_mapping(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("{}\n")
+    container = build_container(FlwdConfig(data_dir=str(tmp_path), policy_file=str(policy)))
+
+    assert container.settings().bundle.allowed_profiles is None
+
+
 def test_policy_file_is_loaded_into_settings(tmp_path: Path) -> None:
     policy = tmp_path / "policy.yaml"
     policy.write_text("allowed_profiles: [secure]\nrequire_rootless: true\n")
@@ -221,3 +243,45 @@ def test_policy_file_is_loaded_into_settings(tmp_path: Path) -> None:
 
 def test_container_is_the_declarative_class() -> None:
     assert issubclass(Container, object) and "runtime" in Container.providers
+
+
+def test_inherited_env_leaves_out_the_ulc_names_when_env_inheritance_is_granted() -> None:
+    """A host ARG_NAME would pass for an argument the caller never gave (an optional one with
+    no default has no variable), and FLWD_* holds flwd's own credentials."""
+    from flwd.entrypoints.container import inheritable_env
+
+    host = {"ARG_NAME": "host", "arg_admin": "true", "FLWD_TOKENS": "t=runs:admin", "LANG": "C"}
+
+    assert inheritable_env(host) == {"LANG": "C"}
+
+
+@pytest.mark.parametrize("mode", [0o666, 0o646])
+def test_policy_file_is_config_invalid_when_every_user_may_write_it(tmp_path: Path, mode: int) -> None:
+    """Any local user could then give themselves the disabled profile."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("allowed_profiles: [secure]\n")
+    policy.chmod(mode)
+    container = build_container(FlwdConfig(data_dir=str(tmp_path), policy_file=str(policy)))
+
+    with pytest.raises(ConfigInvalidError) as err:
+        container.settings()
+
+    assert "writable by every user" in err.value.detail and str(policy) in err.value.detail
+
+
+def test_policy_file_is_config_invalid_when_its_directory_lets_anyone_replace_it(
+        tmp_path: Path) -> None:
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    open_dir.chmod(0o777)
+    policy = open_dir / "policy.yaml"
+    policy.write_text("allowed_profiles: [secure]\n")
+    container = build_container(FlwdConfig(data_dir=str(tmp_path), policy_file=str(policy)))
+
+    with pytest.raises(ConfigInvalidError) as err:
+        container.settings()
+    open_dir.chmod(0o1777)  # sticky, as /tmp: only its owner may replace the file
+
+    assert "writable by every user" in err.value.detail and str(open_dir) in err.value.detail
+    assert build_container(FlwdConfig(data_dir=str(tmp_path), policy_file=str(policy))
+                           ).settings().bundle.allowed_profiles == frozenset({Profile.SECURE})

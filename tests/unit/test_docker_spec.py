@@ -1,30 +1,20 @@
-"""The docker-py create keywords the Docker adapter sends: what an image's VOLUME becomes."""
+"""The docker-py create keywords the Docker adapter sends for a ContainerSpec."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import dataclasses
 
-from flwd.adapters.docker_spec import image_volume_mounts
-from flwd.ports.runtime import ContainerSpec, Mount
-
-SPEC = ContainerSpec(
-    name="flwd-r1", image="registry.example/pg@sha256:" + "1" * 64, command=("/run",), env={},
-    labels={},
-    mounts=(Mount(source="/data/run", target="/flwd/run", read_only=False),),
-    workdir="/flwd/run", tmpfs={"/tmp": "rw,nosuid,nodev"}, read_only_rootfs=True,
-)
+from flwd.adapters.docker_spec import MASKED_VOLUME, create_kwargs
+from tests.unit.test_podman_specgen import SPEC
 
 
-def test_image_volumes_become_empty_read_only_tmpfs_when_the_rootfs_is_read_only() -> None:
-    mounts = image_volume_mounts(SPEC, {"/var/lib/pg": {}, "/data": {}})
+def test_image_volumes_get_a_read_only_tmpfs_when_rootfs_is_read_only() -> None:
+    tmpfs = create_kwargs(SPEC, ["/data", "/tmp", "/flwd/run"])["tmpfs"]
 
-    assert [(m["Target"], m["Type"], m["ReadOnly"]) for m in mounts] == [
-        ("/data", "tmpfs", True), ("/var/lib/pg", "tmpfs", True)]
-
-
-def test_image_volumes_are_left_to_the_specs_own_mounts_when_paths_are_taken() -> None:
-    assert image_volume_mounts(SPEC, ["/tmp", "/flwd/run"]) == []
+    assert tmpfs == {"/tmp": "rw,nosuid,nodev,size=64m,exec", "/data": MASKED_VOLUME}
 
 
-def test_image_volumes_stay_dockers_when_the_rootfs_is_writable() -> None:
-    assert image_volume_mounts(replace(SPEC, read_only_rootfs=False), ["/data"]) == []
+def test_image_volumes_are_left_to_docker_when_rootfs_is_writable() -> None:
+    writable = dataclasses.replace(SPEC, read_only_rootfs=False)
+
+    assert set(create_kwargs(writable, ["/data"])["tmpfs"]) == {"/tmp"}

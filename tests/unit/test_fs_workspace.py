@@ -71,3 +71,28 @@ def test_mount_sources_are_not_checked_when_runtime_runs_as_root_or_as_us(top: P
 
     workspace.check_mount_source(str(job), (0, 0))
     workspace.check_mount_source(str(job), (os.getuid(), os.getgid()))
+
+
+@needs_root
+def test_runs_dir_opens_only_to_the_runtime_group_when_runtime_user_is_foreign(top: Path) -> None:
+    """A job can leave a setuid file in its run directory (container root owns it, and
+    needs no capability to chmod it): no other host user may reach one."""
+    workspace = FilesystemRunWorkspace(top / "data" / "runs")
+
+    workspace.create("r1", OTHER)
+    runs = (top / "data" / "runs").stat()
+
+    assert (runs.st_mode & 0o777, runs.st_gid) == (0o710, OTHER[1])
+
+
+@pytest.mark.parametrize("owner", [None, (0, 0)], ids=["runtime-as-us", "rootful"])
+def test_runs_dir_is_private_when_the_runtime_mounts_as_root_or_as_us(
+        top: Path, owner: tuple[int, int] | None) -> None:
+    runs = top / "data" / "runs"
+    runs.mkdir(parents=True, mode=0o755)
+    runs.chmod(0o755)  # made by an older flwd
+    workspace = FilesystemRunWorkspace(runs)
+
+    workspace.create("r1", owner)
+
+    assert runs.stat().st_mode & 0o777 == 0o700

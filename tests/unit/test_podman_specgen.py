@@ -26,8 +26,8 @@ def test_specgen_switches_off_podmans_extra_tmpfs_when_rootfs_is_read_only() -> 
          "options": ["rw", "nosuid", "nodev", "size=64m"]}]
 
 
-def test_specgen_mounts_no_volume_for_the_images_volume_paths_when_created() -> None:
-    """An image's VOLUME was a writable anonymous volume beside the read-only rootfs."""
+def test_specgen_ignores_the_images_volumes_when_creating() -> None:
+    """An image's VOLUME would be a writable anonymous volume, kept after the removal."""
     assert build_specgen(SPEC)["image_volume_mode"] == "ignore"
 
 
@@ -49,8 +49,11 @@ def test_specgen_always_sets_nofile_and_nproc_when_only_nofile_is_asked() -> Non
 
 
 def test_specgen_maps_limits_when_given() -> None:
+    """Swap is memory plus swap, as Docker's memswap_limit: equal to the limit, no swap beyond
+    it (Podman's own default doubles the memory a job may use)."""
     assert build_specgen(SPEC)["resource_limits"] == {
-        "pids": {"limit": 256}, "memory": {"limit": 128 * 1024 * 1024},
+        "pids": {"limit": 256},
+        "memory": {"limit": 128 * 1024 * 1024, "swap": 128 * 1024 * 1024},
         "cpu": {"quota": 50_000, "period": 100_000}}
 
 

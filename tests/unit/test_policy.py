@@ -104,6 +104,30 @@ def test_parse_policy_raises_config_invalid_naming_field_when_value_is_wrong(
     assert field in err.value.detail
 
 
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        # `allowed_profiles:` with every entry commented out would allow every profile
+        ({"allowed_profiles": None}, "allowed_profiles"),
+        ({"require_rootless": None}, "require_rootless"),
+        ({"require_limits": None}, "require_limits"),
+        ({"allowed_registries": None}, "allowed_registries"),
+        ({"ceilings": None}, "ceilings"),
+        ({"ceilings": {"memory": None}}, "ceilings.memory"),
+        ({"overrides": None}, "overrides"),
+        ({"verify_signatures": None}, "verify_signatures"),
+    ],
+)
+def test_parse_policy_raises_config_invalid_when_a_key_has_no_value(
+    data: dict[str, object], field: str
+) -> None:
+    with pytest.raises(ConfigInvalidError) as err:
+        parse_policy(data, source="/etc/flwd/policy.yaml")
+
+    assert err.value.context["field"] == field
+    assert "no value" in err.value.detail
+
+
 @pytest.mark.parametrize("data", [["secure"], "secure", 3])
 def test_parse_policy_raises_config_invalid_when_document_is_not_a_mapping(data: object) -> None:
     with pytest.raises(ConfigInvalidError):

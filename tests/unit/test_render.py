@@ -43,3 +43,15 @@ def test_warn_decisions_are_printed_as_warnings() -> None:
     printer(_event(2, "policy.decision", decision="allow", code="policy.default", reason="ok"))
 
     assert err.getvalue() == "warning[runtime.rootful]: rootful\n"
+
+
+def test_warn_decisions_stay_on_one_line_when_the_reason_holds_control_characters() -> None:
+    """A reason quotes the job's spec (a network name under the disabled profile)."""
+    out, err = io.StringIO(), io.StringIO()
+    printer = EventPrinter(Io(out=out, err=err), as_json=False, show_progress=False)
+
+    printer(_event(1, "policy.decision", decision="warn", code="policy.override.unchecked",
+                   reason="network x\x1b[1A\x1b[2K\nwarning[ok]: fine granted unchecked"))
+
+    assert err.getvalue() == ("warning[policy.override.unchecked]: network x\\x1b[1A\\x1b[2K "
+                              "warning[ok]: fine granted unchecked\n")

@@ -163,3 +163,17 @@ def test_parse_serve_args_refuses_local_when_combined_with_tcp_options(extra: li
 
 def test_parse_serve_args_reads_local_when_given() -> None:
     assert parse_serve_args(["--local"], "127.0.0.1:8080").local is True
+
+
+def test_socket_path_differs_when_the_policy_file_changes(tmp_path: Path) -> None:
+    """A server keeps the policy it loaded: after an edit (a tightened or a broken policy) a
+    CLI run must not be handed to it, but run in-process under the file as it is now."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("allowed_profiles: [secure, permissive]\n")
+    config = FlwdConfig(jobs_dirs=("jobs",), data_dir=str(tmp_path), policy_file=str(policy))
+    before = socket_path(config, {})
+
+    policy.write_text("allowed_profiles: [secure]\n")
+    os.utime(policy, ns=(1, 1))
+
+    assert socket_path(config, {}) != before

@@ -140,8 +140,12 @@ def test_documents_names_root_as_the_job_when_root_is_itself_a_job(tmp_path: Pat
          "line 4, column 1: duplicate key 'args'"),
         ("executor: container\nimage: alpine\ncontainer: {network: bridge, network: none}\n",
          "duplicate key 'network'"),
+        # the second merge silently won: a reader sees network none, the job gets host
+        ("executor: container\nimage: alpine\ncontainer:\n  <<: {network: none}\n"
+         "  <<: {network: host}\n", "line 5, column 3: duplicate key '<<'"),
     ],
-    ids=["syntax", "list", "empty", "python-tag", "two-documents", "duplicate-key", "duplicate-nested-key"],
+    ids=["syntax", "list", "empty", "python-tag", "two-documents", "duplicate-key", "duplicate-nested-key",
+         "duplicate-merge-key"],
 )
 def test_documents_reports_yaml_error_when_file_cannot_be_parsed(tmp_path: Path, text: str, fragment: str) -> None:
     _write(tmp_path / "bad" / "job.yaml", text)

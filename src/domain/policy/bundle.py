@@ -50,10 +50,13 @@ class _Reader:
     def mapping(self, value: object, field: str, keys: frozenset[str]) -> Mapping[str, object]:
         if not isinstance(value, Mapping):
             raise self.fail(field, f"must be a mapping, got {type(value).__name__}")
-        for key in value:
+        for key, item in value.items():
+            where = f"{field}.{key}" if field != "policy" else str(key)
             if key not in keys:
-                where = f"{field}.{key}" if field != "policy" else str(key)
                 raise self.fail(where, f"unknown key (expected one of {', '.join(sorted(keys))})")
+            if item is None:
+                # `allowed_profiles:` with its entries commented out must not mean "any"
+                raise self.fail(where, "has no value: give one, or remove the key")
         return value
 
     def boolean(self, data: Mapping[str, object], key: str, field: str) -> bool:
@@ -87,8 +90,8 @@ def parse_policy(
     """Validate a policy document (already parsed from YAML) into a ``PolicyBundle``.
 
     ``None`` (no policy file) gives the default bundle: every profile allowed, any registry,
-    ceilings ``pids=256`` only. Unknown keys, wrong types, unknown profile names, empty
-    ``allowed_profiles`` and bad quantities raise ``ConfigInvalidError`` (``config.invalid``)
+    ceilings ``pids=256`` only. Unknown keys, keys without a value, wrong types, unknown
+    profile names, empty ``allowed_profiles`` and bad quantities raise ``ConfigInvalidError`` (``config.invalid``)
     whose context names ``file`` (*source*) and ``field`` (dotted, e.g. ``ceilings.memory``).
     ``allowed_registries`` entries are a host or a host/path prefix (see
     ``images.parse_registry_entry``), kept lower-cased. Capability names must be Linux

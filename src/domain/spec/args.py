@@ -12,8 +12,8 @@ from flwd.domain.model import NO_DEFAULT, ArgSpec, ArgType, env_name
 from flwd.domain.spec.patterns import Fail as _Fail
 from flwd.domain.spec.patterns import check_default_pattern, parse_pattern
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
-_SAFE_FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*\Z")
+_SAFE_FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+\Z")
 RESERVED_ARG_NAMES = frozenset({"profile", "json", "detach", "help"})
 _SCALARS = (ArgType.STRING, ArgType.INTEGER, ArgType.NUMBER, ArgType.BOOLEAN)
 _NUMERIC = (ArgType.INTEGER, ArgType.NUMBER)

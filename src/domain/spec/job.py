@@ -27,8 +27,10 @@ from flwd.domain.spec.quantity import parse_cpu, parse_duration, parse_memory, p
 from flwd.domain.args.ulc import MAX_ENV_STRING_BYTES, OVER_ENV_LIMIT, env_string_bytes
 from flwd.ports.catalog import JobDocument
 
-_ID = re.compile(r"^[A-Za-z0-9._/-]+$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ID = re.compile(r"^[A-Za-z0-9._/-]+\Z")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+# a network name or a runtime's network mode (bridge, container:ID, slirp4netns:OPTS, ns:PATH)
+_NETWORK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:=,/+-]{0,254}\Z")
 _RESERVED_ENV_PREFIXES = ("ARG_", "FLWD_")
 _CONTAINER_KEYS = ("network", "rootfs_writable", "capabilities", "env_inheritance", "resources", "pull_policy")
 _RESOURCE_KEYS = ("cpu", "memory", "pids")
@@ -43,7 +45,7 @@ TOP_LEVEL_KEYS = frozenset({
 })
 DEFAULT_QUEUE = "default"
 # a queue name, like a runner tag: it names Celery queues (Redis keys, AMQP queues) as it is
-_QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
 
 
 def parse_job_spec(doc: JobDocument) -> JobSpec:
@@ -289,8 +291,9 @@ def _parse_container(path: str, raw: object) -> ContainerRequest:
         return ContainerRequest()
     section = _mapping(path, "container", raw, _CONTAINER_KEYS)
     network = section.get("network")
-    if network is not None and (not isinstance(network, str) or not network.strip()):
-        raise spec_error(path, "container.network", "must be a network name such as bridge or none")
+    if network is not None and (not isinstance(network, str) or not _NETWORK.match(network.strip())):
+        raise spec_error(path, "container.network", f"{network!r} is not a network name such as "
+                         "bridge or none ([A-Za-z0-9_.:=,/+-], starting with a letter or digit)")
     pull = _parse_enum_value(path, "container.pull_policy", section.get("pull_policy"), PullPolicy)
     return ContainerRequest(
         network=network.strip() if isinstance(network, str) else None,

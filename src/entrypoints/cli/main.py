@@ -108,7 +108,7 @@ def _handed_off(argv: list[str], env: dict[str, str]) -> int | None:
 
 def _found_and_handed_off(line: Leading, env: dict[str, str]) -> int | None:
     from flwd.entrypoints.cli.handoff import hand_off
-    from flwd.entrypoints.resident import handoff_path, remember, socket_path
+    from flwd.entrypoints.resident import handoff_path, remember, socket_path, watched_files
 
     try:
         from flwd.entrypoints.config import CliOverrides, load_config
@@ -120,7 +120,7 @@ def _found_and_handed_off(line: Leading, env: dict[str, str]) -> int | None:
         return None
     path = handoff_path(socket_path(config, env))
     if os.path.exists(path):
-        remember(env, line.values, path)
+        remember(env, line.values, path, watched_files(config))
     return hand_off(path, line.name or "", line.rest)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -46,10 +47,27 @@ def print_error(io: Io, code: str, detail: str, problems: Sequence[Mapping[str, 
     io.err.flush()
 
 
+# What could break a line or move the cursor: C0/C1 controls, DEL, Unicode line and paragraph
+# separators, bidirectional overrides and isolates
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def printable(text: str) -> str:
+    """*text* with control characters escaped (``\\n``, ``\\x1b``, ``\\u2028``): a value from a
+    job spec or a caller cannot forge lines in a plan or a listing, nor rewrite the terminal."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
 def one_line(text: str) -> str:
     """*text* with its line breaks folded, so each error or listing entry stays one line
     (a YAML parser's message, for one, spans several)."""
-    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+    return printable(" ".join(part.strip() for part in str(text).splitlines() if part.strip()))
 
 
 def print_flwd_error(io: Io, exc: FlwdError) -> None:
@@ -66,7 +84,7 @@ def print_jobs(io: Io, listing: Mapping[str, Any], as_json: bool) -> None:
     rows = [(job["id"], job.get("name") or job.get("description") or "") for job in listing["jobs"]]
     width = max((len(r[0]) for r in rows), default=2)
     for job_id, text in rows:
-        io.out.write(f"{job_id:<{width}}  {text}".rstrip() + "\n")
+        io.out.write(printable(f"{job_id:<{width}}  {text}".rstrip()) + "\n")
     for job in listing["jobs"]:
         print_spec_warnings(io, job["id"], job.get("warnings") or ())
     for bad in listing["invalid"]:
@@ -114,7 +132,7 @@ def print_plan(io: Io, plan: Mapping[str, Any], as_json: bool) -> None:
     lines.append("decisions:")
     for d in plan.get("decisions", []):
         lines.append(f"  {d['decision']:<5} {d['subject']}: {d['code']} - {d['reason']}")
-    io.out.write("\n".join(lines) + "\n")
+    io.out.write("\n".join(map(printable, lines)) + "\n")
 
 
 def _text(value: object) -> str:
@@ -185,7 +203,7 @@ class EventPrinter:
             self._end_progress()  # an error that ends a pull is printed on a line of its own
         elif kind == "policy.decision" and data.get("decision") == "warn":
             self._end_progress()
-            self._io.err.write(f"warning[{data.get('code')}]: {data.get('reason')}\n")
+            self._io.err.write(f"warning[{data.get('code')}]: {one_line(str(data.get('reason')))}\n")
         elif kind in ("run.canceled", "run.timed_out"):
             self._end_progress()
             what = "canceled" if kind == "run.canceled" else "timed out"
