@@ -140,6 +140,7 @@ def test_undecodable_manifest_is_e_addon_manifest_with_the_decoder_words_when_br
     ({"metadata": "pg-tools"}, "metadata"),
     ({"metadata": {"version": "1"}}, "metadata.name"),
     ({"metadata": {"name": "PG Tools", "version": "1"}}, "metadata.name"),
+    ({"metadata": {"name": "pg\n", "version": "1"}}, "metadata.name"),  # $ matched before it
     ({"metadata": {"name": "pg"}}, "metadata.version"),
     ({"metadata": {"name": "pg", "version": 2.1}}, "metadata.version"),
     ({"metadata": {"name": "pg", "version": "1", "description": 3}}, "metadata.description"),

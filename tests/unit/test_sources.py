@@ -114,7 +114,8 @@ def test_add_answers_source_exists_without_pulling_when_the_name_is_taken(world:
     assert world.images.pulled == [REF]
 
 
-@pytest.mark.parametrize("changes", [{"name": "a/b"}, {"name": ""}, {"pull_policy": "always"},
+@pytest.mark.parametrize("changes", [{"name": "a/b"}, {"name": ""}, {"name": "tools\n"},
+                                     {"pull_policy": "always"},
                                      {"type": "git"}, {"ref": "UPPER/Case::x"}])
 def test_add_is_request_invalid_when_a_field_is_malformed(world: World, changes: dict[str, Any]) -> None:
     with pytest.raises(RequestInvalidError):

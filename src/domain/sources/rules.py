@@ -16,7 +16,7 @@ from flwd.domain.spec.images import parse_image_ref, registry_allowed
 from flwd.ports.sources import PULL_ON_ADD, SOURCE_KIND_OCI, SOURCE_PULL_POLICIES
 
 # No "/": a source's name prefixes its jobs' ids (SOURCE/JOB).
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -26,7 +26,7 @@ API_VERSION = "flwd.addon/v1"
 KIND = "AddOn"
 TOP_LEVEL_KEYS = ("apiVersion", "kind", "metadata", "jobs")
 METADATA_KEYS = ("name", "version", "description")
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$")
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?\Z")
 # what a manifest job may not say, and why (the rest is a job spec of section 1)
 _NOT_IN_ADDON = {
     "image": "an add-on job runs its add-on's image, pinned by digest",
