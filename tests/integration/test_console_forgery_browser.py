@@ -41,7 +41,8 @@ def same_site_attacker(console_url: str) -> Iterator[str]:
         def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
-            self.send_header("Set-Cookie", f"flwd_csrf={token}; Path=/ui; HttpOnly; SameSite=Strict")
+            self.send_header("Set-Cookie",
+                             f"flwd_csrf={token}; Path=/ui; HttpOnly; SameSite=Strict")
             self.end_headers()
             self.wfile.write(page)
 

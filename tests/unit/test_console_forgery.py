@@ -37,7 +37,8 @@ def test_post_is_refused_when_the_browser_says_it_came_from_another_origin(tmp_p
     with console(tmp_path) as client:
         sign_in(client, ADMIN)
         token = csrf_of(client.get("/ui/jobs/hello").text)
-        same_site = _post(client, "/ui/jobs/hello", RUN_HELLO, token, {"Sec-Fetch-Site": "same-site"})
+        same_site = _post(client, "/ui/jobs/hello", RUN_HELLO, token,
+                          {"Sec-Fetch-Site": "same-site"})
         cross_site = _post(client, "/ui/signout", [], token, {"Sec-Fetch-Site": "cross-site"})
         runs = _runs(client)
         still_in = client.get("/ui/jobs", follow_redirects=False)
@@ -52,7 +53,8 @@ def test_post_is_accepted_when_the_browser_says_it_came_from_the_console_itself(
     with console(tmp_path) as client:
         sign_in(client, ADMIN)
         token = csrf_of(client.get("/ui/jobs/hello").text)
-        response = _post(client, "/ui/jobs/hello", RUN_HELLO, token, {"Sec-Fetch-Site": "same-origin"})
+        response = _post(client, "/ui/jobs/hello", RUN_HELLO, token,
+                         {"Sec-Fetch-Site": "same-origin"})
 
         assert response.status_code == 303 and len(_runs(client)) == 1
 

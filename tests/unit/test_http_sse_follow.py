@@ -35,3 +35,29 @@ def test_stream_sends_last_events_when_run_ends_between_read_and_status_check() 
     ids = asyncio.run(collect())
 
     assert ids == [2, 3]
+
+
+def test_stream_sends_every_event_when_reads_are_paged_and_the_run_ended_with_more_than_a_page(
+        ) -> None:
+    """A stream reads a bounded page at a time (memory): the re-read after the run ended must
+    go on until nothing is left, not stop after one page."""
+    stored = [_event(1, "run.created")]
+
+    def read_page(run_id: str, after: int) -> Sequence[EventRecord]:
+        return [e for e in stored if e.seq > after][:2]
+
+    def read_run(run_id: str) -> RunRecord:
+        if len(stored) == 1:  # the run writes its last lines and ends after the first read
+            stored.extend([_event(seq, "run.output") for seq in range(2, 7)])
+            stored.append(_event(7, "run.finished"))
+        return RunRecord(run_id="r1", job_id="j", status="succeeded", profile="secure",
+                         created_at="2026-01-01T00:00:00.000Z")
+
+    async def collect() -> list[object]:
+        return [m.id async for m in follow_run("r1", 1, read_events=read_page,
+                                               read_run=read_run, hub=EventHub(),
+                                               timing=StreamTiming(poll_seconds=0.01))]
+
+    ids = asyncio.run(collect())
+
+    assert ids == [2, 3, 4, 5, 6, 7]

@@ -16,7 +16,7 @@ from flwd.domain.errors import RunNotActiveError
 from flwd.entrypoints.http.deps import CancelRunDep, HubDep, QueryRunsDep, SettingsDep
 from flwd.entrypoints.http.runs import resume_point
 from flwd.entrypoints.http.schemas import RUN_STATUSES, check_status_filter
-from flwd.entrypoints.http.sse import follow_run
+from flwd.entrypoints.http.sse import STREAM_PAGE, follow_run
 from flwd.entrypoints.web.form import prefill_query
 from flwd.entrypoints.web.session import needs, session_principal
 from flwd.entrypoints.web.stream import LiveRender, Summary, split_window, summary_of
@@ -85,7 +85,7 @@ class RunPages(Controller):
         render = LiveRender(summary_of(record), summary_html)
         events = follow_run(
             run_id, resume_point(last_event_id, after),
-            read_events=lambda rid, seq: query_runs.events(rid, after_seq=seq),
+            read_events=lambda rid, seq: query_runs.events(rid, after_seq=seq, limit=STREAM_PAGE),
             read_run=query_runs.get, hub=hub, timing=settings.timing,
             read_unrecorded=query_runs.unrecorded_end, render=render)
         return ServerSentEvent(_opened(render.opening(), events),
