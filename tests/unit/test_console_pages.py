@@ -227,3 +227,21 @@ def test_live_stream_is_forbidden_when_the_token_lacks_runs_read(tmp_path: Path)
 
     assert response.status_code == 403
     assert "text/event-stream" not in response.headers["content-type"]
+
+
+def test_console_paths_no_route_takes_answer_html_pages_and_api_paths_problems(
+        tmp_path: Path) -> None:
+    with console(tmp_path) as client:
+        sign_in(client, ADMIN)
+        unknown = client.get("/ui/no-such-page")
+        wrong_method = client.put("/ui/jobs/hello")
+        too_large = post_form(client, "/ui/jobs/hello", [("arg.name", "x" * (2 << 20))])
+        api_unknown = client.get("/no-such-endpoint", headers=auth())
+
+    assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("text/html")
+    assert "route.not.found" in unknown.text and "script-src 'self'" in unknown.headers[
+        "content-security-policy"]
+    assert wrong_method.status_code == 405 and "method.not.allowed" in wrong_method.text
+    assert wrong_method.headers["content-type"].startswith("text/html")
+    assert too_large.status_code == 413 and "request.too.large" in too_large.text
+    assert api_unknown.headers["content-type"].startswith("application/problem+json")

@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Router, get
 from litestar.config.app import AppConfig
 from litestar.datastructures import MutableScopeHeaders, ResponseHeader
+from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.plugins import InitPluginProtocol
@@ -18,7 +19,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from flwd.entrypoints.web.cookies import console_keys, csrf_config, session_config
-from flwd.entrypoints.web.errors import HANDLERS, keep_html
+from flwd.entrypoints.web.errors import HANDLERS, console_or_api, keep_html
 from flwd.entrypoints.web.forgery import ForgeryMiddleware
 from flwd.entrypoints.web.jobs import JobPages
 from flwd.entrypoints.web.runs import RunPages
@@ -72,6 +73,10 @@ class ConsolePlugin(InitPluginProtocol):
         app_config.template_config = TemplateConfig(directory=HERE / "templates",
                                                     engine=JinjaTemplateEngine)
         app_config.before_send.append(secure_cookies_over_tls)
+        api_errors = app_config.exception_handlers.get(HTTPException)
+        if api_errors is not None:  # a console path no route takes: a page, not a problem
+            app_config.exception_handlers[HTTPException] = console_or_api(
+                api_errors, {header.name: str(header.value) for header in SECURITY_HEADERS})
         return app_config
 
 
