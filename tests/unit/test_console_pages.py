@@ -245,3 +245,27 @@ def test_console_paths_no_route_takes_answer_html_pages_and_api_paths_problems(
     assert wrong_method.headers["content-type"].startswith("text/html")
     assert too_large.status_code == 413 and "request.too.large" in too_large.text
     assert api_unknown.headers["content-type"].startswith("application/problem+json")
+
+
+def test_run_page_and_stream_cut_a_huge_output_line_but_the_api_keeps_it_whole(
+        tmp_path: Path) -> None:
+    from flwd.entrypoints.web.stream import SHOWN_CHARS
+
+    huge = "x" * (SHOWN_CHARS * 10)
+    with console(tmp_path, runtime=fake_runtime(lines=(huge, "after"))) as client:
+        run_id = client.post("/runs", json={"job": "hello", "args": {"name": "x"}},
+                             headers=auth()).json()["run_id"]
+        wait_finished(client, run_id)
+        sign_in(client, ADMIN)
+        page = client.get(f"/ui/runs/{run_id}").text
+        with client.stream("GET", f"/ui/runs/{run_id}/stream?after=0") as response:
+            live = "".join(m["data"] for m in sse_messages(response.iter_lines())
+                           if m.get("event") == "output")
+        with client.stream("GET", f"/runs/{run_id}/events", headers=auth()) as response:
+            kept = [json.loads(m["data"])["data"]["line"] for m in sse_messages(response.iter_lines())
+                    if m.get("event") == "run.output"]
+
+    for shown in (page, live):
+        assert "x" * SHOWN_CHARS in shown and "x" * (SHOWN_CHARS + 1) not in shown
+        assert f"{len(huge) - SHOWN_CHARS:,} more characters" in shown and "after" in shown
+    assert kept == [huge, "after"]
