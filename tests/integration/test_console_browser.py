@@ -125,6 +125,23 @@ def test_every_type_form_validates_plans_and_runs_without_ever_showing_the_secre
     assert SECRET not in browser_storage(page)
 
 
+def test_secret_is_not_restored_when_going_back_to_the_form_after_a_preview(
+        page: Any, server: Server) -> None:
+    sign_in(page, server.url, "dev-token")
+    page.goto("/ui/jobs/every")
+    page.fill("#arg-who", "Bob")
+    page.fill("#arg-api-token", SECRET)
+    page.click('button[value="plan"]')
+    page.wait_for_selector("#plan")
+
+    page.go_back()
+    page.wait_for_selector("#arg-api-token")
+
+    assert page.get_attribute("#arg-api-token", "autocomplete") == "new-password"
+    assert page.input_value("#arg-api-token") == ""
+    assert SECRET not in browser_storage(page)
+
+
 def test_demo_run_shows_the_greeting_live_and_its_decisions(page: Any, server: Server,
                                                             tmp_path: Path) -> None:
     sign_in(page, server.url, "dev-token")

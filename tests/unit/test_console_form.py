@@ -49,6 +49,15 @@ def test_form_has_a_control_per_type_when_a_job_has_every_type(tmp_path: Path) -
     assert 'type="password"' in secret and 'value=""' in secret and "required" in secret
 
 
+def test_secret_input_is_never_filled_with_a_saved_password_when_drawn(tmp_path: Path) -> None:
+    """The sign-in page lets the browser save the API token as this site's password; browsers
+    ignore ``autocomplete="off"`` on password inputs and would offer (or fill) that token into
+    a job's secret, handing it to the job's container. ``new-password`` is never filled."""
+    secret = _field(_every_page(tmp_path), "api_token")
+
+    assert 'autocomplete="new-password"' in secret
+
+
 def test_form_marks_required_arguments_and_shows_descriptions_when_drawn(tmp_path: Path) -> None:
     page = _every_page(tmp_path)
 
