@@ -76,10 +76,37 @@ def test_same_site_page_cannot_start_a_run_when_it_plants_its_own_csrf_cookie(
         tab.click("#go")
         tab.wait_for_load_state()
     text, after = tab.inner_text("main"), _sleep_runs(server)
-    tab.goto(f"{server.url}/ui/jobs")
-    still_signed_in = tab.url.endswith("/ui/jobs")
+    tab.goto(f"{server.url}/ui/jobs")  # the planted cookie is not the session's: sign in again
+    asked_to_sign_in = "/ui/signin" in tab.url
     context.close()
 
     assert after == before
     assert "403" in text and "csrf.invalid" in text
-    assert still_signed_in
+    assert asked_to_sign_in
+
+
+def test_signing_in_again_works_when_the_browser_restarted_with_only_its_lasting_cookies(
+        browser: Any, server: Server) -> None:
+    """The CSRF cookie lasts as long as the browser, the session cookie 8 hours: a restarted
+    browser brings the session without its CSRF cookie, which asks to sign in again (and
+    never leaves every form refused)."""
+    first = browser.new_context(base_url=server.url)
+    sign_in(first.new_page(), server.url, "dev-token")
+    state = first.storage_state()
+    first.close()
+    lasting = [c for c in state["cookies"] if c["expires"] > 0]
+    restarted = browser.new_context(base_url=server.url,
+                                    storage_state={"cookies": lasting, "origins": []})
+    restarted.set_default_timeout(30_000)
+    tab = restarted.new_page()
+
+    tab.goto("/ui/jobs/sleep")
+    asked = "/ui/signin" in tab.url
+    sign_in(tab, server.url, "dev-token")
+    tab.goto("/ui/jobs/sleep")
+    tab.click('button[value="plan"]')
+    tab.wait_for_selector("#plan")
+    restarted.close()
+
+    assert [c["name"] for c in lasting] == ["flwd_session"]
+    assert asked

@@ -61,7 +61,8 @@ def test_post_is_accepted_when_the_browser_says_it_came_from_the_console_itself(
 
 def test_planted_csrf_cookie_is_refused_when_it_is_not_the_one_issued_at_sign_in(
         tmp_path: Path) -> None:
-    """An older browser sends no Sec-Fetch-Site: the session itself must know its CSRF cookie."""
+    """An older browser sends no Sec-Fetch-Site: the session itself must know its CSRF cookie.
+    With another one the session does not count (the request is not signed in)."""
     with console(tmp_path) as client:
         sign_in(client, ADMIN)
         planted = _attackers_pair(client)
@@ -69,8 +70,24 @@ def test_planted_csrf_cookie_is_refused_when_it_is_not_the_one_issued_at_sign_in
         response = _post(client, "/ui/jobs/hello", RUN_HELLO, planted)
         runs = _runs(client)
 
-    assert response.status_code == 403 and "csrf.invalid" in response.text
+    assert response.status_code == 303 and response.headers["location"].startswith("/ui/signin")
     assert runs == []
+
+
+def test_sign_in_works_again_when_the_browser_kept_the_session_but_lost_its_csrf_cookie(
+        tmp_path: Path) -> None:
+    """The CSRF cookie lasts as long as the browser; the session cookie 8 hours: after a
+    browser restart the session asks to sign in again, and signing in works."""
+    with console(tmp_path) as client:
+        sign_in(client, ADMIN)
+        client.cookies.delete("flwd_csrf", domain="testserver.local", path="/ui")
+        page = client.get("/ui/jobs", follow_redirects=False)
+        again = sign_in(client, ADMIN)
+        run = _post(client, "/ui/jobs/hello", RUN_HELLO, csrf_of(client.get("/ui/jobs/hello").text))
+
+    assert page.status_code == 303 and page.headers["location"].startswith("/ui/signin")
+    assert again.status_code == 303 and again.headers["location"] == "/ui/jobs"
+    assert run.status_code == 303 and run.headers["location"].startswith("/ui/runs/")
 
 
 def test_sign_in_issues_a_new_csrf_cookie_when_one_was_planted_before(tmp_path: Path) -> None:

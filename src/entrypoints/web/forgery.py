@@ -4,9 +4,10 @@ SameSite=Strict keeps the session cookie from other *sites*, but a page of the s
 (another port of the same host, a sibling subdomain) is sent it, and cookies are not isolated
 by port: such a page can set a CSRF cookie of its own choosing under ``/ui`` and post the
 matching token, which the double-submit check alone accepts. So a state-changing request is
-also refused when the browser says it came from another origin (``Sec-Fetch-Site``), and a
-signed-in session accepts only the CSRF cookie issued with it at sign-in (the session keeps
-its digest), for browsers that send no fetch metadata.
+refused when the browser says it came from another origin (``Sec-Fetch-Site``), and a session
+counts only together with the CSRF cookie issued with it at sign-in (the session keeps its
+digest), for browsers that send no fetch metadata: with any other CSRF cookie (planted, or
+a new one after the browser dropped its own on restart) the request is not signed in.
 """
 
 from __future__ import annotations
@@ -42,30 +43,38 @@ def fresh_csrf_cookie(secret: str) -> tuple[Cookie, str]:
     return cookie, csrf_binding(token)
 
 
-def forged(scope: Scope) -> bool:
-    """Whether a state-changing request is a forgery the CSRF token cannot tell: sent from a
-    page of another origin, or carrying a CSRF cookie its session was not issued with."""
+def from_other_origin(scope: Scope) -> bool:
+    """A state-changing request the browser says a page of another origin sent."""
     if scope.get("method", "GET") in SAFE_METHODS:
         return False
-    connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
-    site = connection.headers.get("sec-fetch-site")
-    if site is not None and site.lower() not in OWN_ORIGIN:
-        return True
+    site = ASGIConnection[Any, Any, Any, Any](scope).headers.get("sec-fetch-site")
+    return site is not None and site.lower() not in OWN_ORIGIN
+
+
+def unbound_session(scope: Scope) -> bool:
+    """A session whose CSRF cookie is not the one issued with it (or one from before
+    bindings, which ``session_principal`` refuses anyway)."""
     session = scope.get("session")
-    bound = session.get(CSRF_BINDING) if isinstance(session, Mapping) else None
-    if not isinstance(bound, str):
-        return False  # no session (signing in), or one from before bindings: no principal
-    return not hmac.compare_digest(bound, csrf_binding(connection.cookies.get(CSRF_COOKIE, "")))
+    if not isinstance(session, Mapping) or not session:
+        return False
+    bound = session.get(CSRF_BINDING)
+    cookie = ASGIConnection[Any, Any, Any, Any](scope).cookies.get(CSRF_COOKIE, "")
+    return not isinstance(bound, str) or not hmac.compare_digest(bound, csrf_binding(cookie))
 
 
 class ForgeryMiddleware(MiddlewareProtocol):
-    """Refuses forged state-changing requests (403, shown as ``csrf.invalid``); between the
-    session middleware (whose session it reads) and Litestar's CSRF middleware."""
+    """Between the session middleware (whose session it reads) and Litestar's CSRF
+    middleware: refuses a state-changing request from another origin (403, shown as
+    ``csrf.invalid``), and drops a session that came with another CSRF cookie than its own
+    (the request goes on signed out, and the session cookie is cleared)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP and forged(scope):
-            raise PermissionDeniedException("CSRF verification failed")
+        if scope["type"] == ScopeType.HTTP:
+            if from_other_origin(scope):
+                raise PermissionDeniedException("CSRF verification failed")
+            if unbound_session(scope):
+                scope["session"] = {}
         await self.app(scope, receive, send)
