@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 from typing import Any, Callable
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
@@ -44,6 +44,14 @@ def shown_principal(request: Request[Any, Any, Any]) -> Any:
 
 
 def handle_not_signed_in(request: Request[Any, Any, Any], _exc: NotSignedInError) -> Response[Any]:
+    """To sign-in, then back. A page's own htmx request (a table re-read every few seconds)
+    sends the whole page there (``HX-Redirect``): htmx would follow a redirect itself and draw
+    the sign-in page inside the table. The sign-in page keeps only console paths as ``next``."""
+    if request.headers.get("hx-request") == "true":
+        shown = urlsplit(request.headers.get("hx-current-url", ""))
+        target = shown.path + ("?" + shown.query if shown.query else "")
+        return Response(content=b"", status_code=200,
+                        headers={"HX-Redirect": f"{SIGN_IN}?{urlencode({'next': target})}"})
     target = request.url.path
     if request.method == "GET" and request.url.query:
         target += "?" + request.url.query
