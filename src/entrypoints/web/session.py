@@ -84,6 +84,15 @@ def session_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Princip
     return principal
 
 
+def session_ended(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """Whether the request's session has been signed out since the request began (on any
+    replica): a long response, a live stream, asks again now and then. Raises
+    ``RunStoreError`` when the store cannot tell."""
+    session: object = connection.scope.get("session")
+    session_id = session.get(_ID) if isinstance(session, Mapping) else None
+    return not isinstance(session_id, str) or _sessions(connection).ended(session_id)
+
+
 @dataclass(frozen=True, slots=True)
 class PageGuard:
     """A page or action needs a signed-in session whose token holds *scope* (the API's scope
