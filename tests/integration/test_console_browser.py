@@ -178,6 +178,21 @@ def test_cancel_button_ends_a_sleeping_run_canceled(page: Any, server: Server, t
     screenshot(page, tmp_path, "run-canceled")
 
 
+def test_double_click_on_run_starts_the_job_once(page: Any, server: Server) -> None:
+    sign_in(page, server.url, "dev-token")
+    page.goto("/ui/jobs/demo-container?name=Twice")
+    before = set(_run_ids(server))
+
+    # a person's double click: the second click lands while the first post is on its way
+    page.evaluate("""() => { const run = document.querySelector('button[value="run"]');
+                             run.click(); setTimeout(() => run.click(), 60); }""")
+    page.wait_for_timeout(1500)
+    page.wait_for_url(re.compile(r".*/ui/runs/[^/]+$"))
+    page.wait_for_selector('#summary [data-status="succeeded"]', timeout=90_000)
+
+    assert len(set(_run_ids(server)) - before) == 1
+
+
 def test_runs_list_filters_by_job_and_status(page: Any, server: Server, tmp_path: Path) -> None:
     _run_until(page, server, "/ui/jobs/demo-container?name=Filter", "succeeded")
 

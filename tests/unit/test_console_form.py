@@ -184,3 +184,23 @@ def test_run_page_links_to_a_prefilled_form_without_the_secret(tmp_path: Path) -
     assert "api_token" not in link.group(1) and "secret" not in link.group(1)
     assert 'value="Bob"' in _field(form, "who") and 'value="b"' in _field(form, "tags")
     assert 'value=""' in _field(form, "api_token")
+
+
+def test_form_posted_twice_starts_one_run_when_the_run_button_is_double_clicked(
+        tmp_path: Path) -> None:
+    """A double click sends the same form twice before the first answer arrives."""
+    with console(tmp_path) as client:
+        sign_in(client, ADMIN)
+        page = client.get("/ui/jobs/hello").text
+        hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+        fields = {**hidden, "arg.name": "Bob", "action": "run"}
+        first = client.post("/ui/jobs/hello", data=fields, follow_redirects=False)
+        second = client.post("/ui/jobs/hello", data=fields, follow_redirects=False)
+        runs = client.get("/runs", params={"job": "hello"}, headers=auth()).json()["runs"]
+        again = client.get("/ui/jobs/hello").text
+
+    assert "submission" in hidden
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
+    assert len(runs) == 1
+    assert hidden["submission"] not in again  # the next drawing of the form is a new run
