@@ -53,11 +53,14 @@ class SqlRunReads:
         rows = self._read("SELECT status, COUNT(*) FROM runs GROUP BY status", ())
         return {str(status): int(count) for status, count in rows}
 
-    def events(self, run_id: str, after_seq: int = 0) -> Sequence[EventRecord]:
-        rows = self._read(
-            "SELECT run_id, seq, type, time, data FROM events"
-            f" WHERE run_id = {self.MARK} AND seq > {self.MARK} ORDER BY seq",
-            (run_id, after_seq))
+    def events(self, run_id: str, after_seq: int = 0,
+               limit: int | None = None) -> Sequence[EventRecord]:
+        sql = ("SELECT run_id, seq, type, time, data FROM events"
+               f" WHERE run_id = {self.MARK} AND seq > {self.MARK} ORDER BY seq")
+        if limit is not None:
+            rows = self._read(f"{sql} LIMIT {self.MARK}", (run_id, after_seq, limit))
+        else:
+            rows = self._read(sql, (run_id, after_seq))
         return [codec.event_from_row(row) for row in rows]
 
     def events_before(self, run_id: str, before_seq: int, limit: int) -> Sequence[EventRecord]:

@@ -125,9 +125,11 @@ class FakeRunStore(FakeSources, FakeWorkerRegistry):
         with self._lock:
             return dict(Counter(r.status for r in self.runs.values()))
 
-    def events(self, run_id: str, after_seq: int = 0) -> Sequence[EventRecord]:
+    def events(self, run_id: str, after_seq: int = 0,
+               limit: int | None = None) -> Sequence[EventRecord]:
         with self._lock:
-            return [e for e in self.event_log.get(run_id, []) if e.seq > after_seq]
+            later = [e for e in self.event_log.get(run_id, []) if e.seq > after_seq]
+        return later if limit is None else later[:limit]
 
     def events_before(self, run_id: str, before_seq: int, limit: int) -> Sequence[EventRecord]:
         with self._lock:

@@ -111,7 +111,10 @@ class RunStore(Protocol):
         asks on every scrape, so a store answers without walking every run)."""
         ...
 
-    def events(self, run_id: str, after_seq: int = 0) -> Sequence[EventRecord]:
+    def events(self, run_id: str, after_seq: int = 0,
+               limit: int | None = None) -> Sequence[EventRecord]:
+        """The events with ``seq > after_seq`` in seq order; at most *limit* of them when given
+        (a follower reads a long run a page at a time, never all of it at once)."""
         ...
 
     def events_before(self, run_id: str, before_seq: int, limit: int) -> Sequence[EventRecord]:

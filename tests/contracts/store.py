@@ -75,6 +75,8 @@ def _check_events_before_reads_a_window(store: RunStore) -> None:
     assert [e.seq for e in first] == [1, 2]
     assert [e.as_dict() for e in tail] == [e.as_dict() for e in store.events("w1", after_seq=7)]
     assert store.events_before("w1", 1, 10) == [] and store.events_before("none", 99, 10) == []
+    assert [e.seq for e in store.events("w1", after_seq=2, limit=3)] == [3, 4, 5]
+    assert [e.seq for e in store.events("w1", after_seq=8, limit=5)] == [9, 10]
 
 
 def _check_create_and_read_back(store: RunStore) -> None:

@@ -125,6 +125,23 @@ def test_every_type_form_validates_plans_and_runs_without_ever_showing_the_secre
     assert SECRET not in browser_storage(page)
 
 
+def test_secret_is_not_restored_when_going_back_to_the_form_after_a_preview(
+        page: Any, server: Server) -> None:
+    sign_in(page, server.url, "dev-token")
+    page.goto("/ui/jobs/every")
+    page.fill("#arg-who", "Bob")
+    page.fill("#arg-api-token", SECRET)
+    page.click('button[value="plan"]')
+    page.wait_for_selector("#plan")
+
+    page.go_back()
+    page.wait_for_selector("#arg-api-token")
+
+    assert page.get_attribute("#arg-api-token", "autocomplete") == "new-password"
+    assert page.input_value("#arg-api-token") == ""
+    assert SECRET not in browser_storage(page)
+
+
 def test_demo_run_shows_the_greeting_live_and_its_decisions(page: Any, server: Server,
                                                             tmp_path: Path) -> None:
     sign_in(page, server.url, "dev-token")
@@ -159,6 +176,21 @@ def test_cancel_button_ends_a_sleeping_run_canceled(page: Any, server: Server, t
     page.locator("#events", has_text="run.canceled").wait_for(timeout=10_000)
     assert page.locator("text=Cancel run").count() == 0
     screenshot(page, tmp_path, "run-canceled")
+
+
+def test_double_click_on_run_starts_the_job_once(page: Any, server: Server) -> None:
+    sign_in(page, server.url, "dev-token")
+    page.goto("/ui/jobs/demo-container?name=Twice")
+    before = set(_run_ids(server))
+
+    # a person's double click: the second click lands while the first post is on its way
+    page.evaluate("""() => { const run = document.querySelector('button[value="run"]');
+                             run.click(); setTimeout(() => run.click(), 60); }""")
+    page.wait_for_timeout(1500)
+    page.wait_for_url(re.compile(r".*/ui/runs/[^/]+$"))
+    page.wait_for_selector('#summary [data-status="succeeded"]', timeout=90_000)
+
+    assert len(set(_run_ids(server)) - before) == 1
 
 
 def test_runs_list_filters_by_job_and_status(page: Any, server: Server, tmp_path: Path) -> None:

@@ -49,6 +49,15 @@ def test_form_has_a_control_per_type_when_a_job_has_every_type(tmp_path: Path) -
     assert 'type="password"' in secret and 'value=""' in secret and "required" in secret
 
 
+def test_secret_input_is_never_filled_with_a_saved_password_when_drawn(tmp_path: Path) -> None:
+    """The sign-in page lets the browser save the API token as this site's password; browsers
+    ignore ``autocomplete="off"`` on password inputs and would offer (or fill) that token into
+    a job's secret, handing it to the job's container. ``new-password`` is never filled."""
+    secret = _field(_every_page(tmp_path), "api_token")
+
+    assert 'autocomplete="new-password"' in secret
+
+
 def test_form_marks_required_arguments_and_shows_descriptions_when_drawn(tmp_path: Path) -> None:
     page = _every_page(tmp_path)
 
@@ -175,3 +184,23 @@ def test_run_page_links_to_a_prefilled_form_without_the_secret(tmp_path: Path) -
     assert "api_token" not in link.group(1) and "secret" not in link.group(1)
     assert 'value="Bob"' in _field(form, "who") and 'value="b"' in _field(form, "tags")
     assert 'value=""' in _field(form, "api_token")
+
+
+def test_form_posted_twice_starts_one_run_when_the_run_button_is_double_clicked(
+        tmp_path: Path) -> None:
+    """A double click sends the same form twice before the first answer arrives."""
+    with console(tmp_path) as client:
+        sign_in(client, ADMIN)
+        page = client.get("/ui/jobs/hello").text
+        hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+        fields = {**hidden, "arg.name": "Bob", "action": "run"}
+        first = client.post("/ui/jobs/hello", data=fields, follow_redirects=False)
+        second = client.post("/ui/jobs/hello", data=fields, follow_redirects=False)
+        runs = client.get("/runs", params={"job": "hello"}, headers=auth()).json()["runs"]
+        again = client.get("/ui/jobs/hello").text
+
+    assert "submission" in hidden
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
+    assert len(runs) == 1
+    assert hidden["submission"] not in again  # the next drawing of the form is a new run

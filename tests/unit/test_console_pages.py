@@ -227,3 +227,45 @@ def test_live_stream_is_forbidden_when_the_token_lacks_runs_read(tmp_path: Path)
 
     assert response.status_code == 403
     assert "text/event-stream" not in response.headers["content-type"]
+
+
+def test_console_paths_no_route_takes_answer_html_pages_and_api_paths_problems(
+        tmp_path: Path) -> None:
+    with console(tmp_path) as client:
+        sign_in(client, ADMIN)
+        unknown = client.get("/ui/no-such-page")
+        wrong_method = client.put("/ui/jobs/hello")
+        too_large = post_form(client, "/ui/jobs/hello", [("arg.name", "x" * (2 << 20))])
+        api_unknown = client.get("/no-such-endpoint", headers=auth())
+
+    assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("text/html")
+    assert "route.not.found" in unknown.text and "script-src 'self'" in unknown.headers[
+        "content-security-policy"]
+    assert wrong_method.status_code == 405 and "method.not.allowed" in wrong_method.text
+    assert wrong_method.headers["content-type"].startswith("text/html")
+    assert too_large.status_code == 413 and "request.too.large" in too_large.text
+    assert api_unknown.headers["content-type"].startswith("application/problem+json")
+
+
+def test_run_page_and_stream_cut_a_huge_output_line_but_the_api_keeps_it_whole(
+        tmp_path: Path) -> None:
+    from flwd.entrypoints.web.stream import SHOWN_CHARS
+
+    huge = "x" * (SHOWN_CHARS * 10)
+    with console(tmp_path, runtime=fake_runtime(lines=(huge, "after"))) as client:
+        run_id = client.post("/runs", json={"job": "hello", "args": {"name": "x"}},
+                             headers=auth()).json()["run_id"]
+        wait_finished(client, run_id)
+        sign_in(client, ADMIN)
+        page = client.get(f"/ui/runs/{run_id}").text
+        with client.stream("GET", f"/ui/runs/{run_id}/stream?after=0") as response:
+            live = "".join(m["data"] for m in sse_messages(response.iter_lines())
+                           if m.get("event") == "output")
+        with client.stream("GET", f"/runs/{run_id}/events", headers=auth()) as response:
+            kept = [json.loads(m["data"])["data"]["line"] for m in sse_messages(response.iter_lines())
+                    if m.get("event") == "run.output"]
+
+    for shown in (page, live):
+        assert "x" * SHOWN_CHARS in shown and "x" * (SHOWN_CHARS + 1) not in shown
+        assert f"{len(huge) - SHOWN_CHARS:,} more characters" in shown and "after" in shown
+    assert kept == [huge, "after"]

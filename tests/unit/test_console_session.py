@@ -107,3 +107,16 @@ def test_root_redirects_to_the_console(tmp_path: Path) -> None:
 
     assert response.status_code == 303 and response.headers["location"] == "/ui/"
 
+
+
+def test_htmx_refresh_sends_the_whole_page_to_sign_in_when_the_session_ended(
+        tmp_path: Path) -> None:
+    """The runs list re-reads its table every 2 s: a redirect would be followed by htmx and
+    the sign-in page drawn inside the table."""
+    with console(tmp_path) as client:
+        response = client.get("/ui/runs/?part=table&job=&status=&cursor=", follow_redirects=False,
+                              headers={"HX-Request": "true",
+                                       "HX-Current-URL": "http://testserver.local/ui/runs/?job=a"})
+
+    assert response.status_code == 200 and response.text == ""
+    assert response.headers["HX-Redirect"] == "/ui/signin?next=%2Fui%2Fruns%2F%3Fjob%3Da"

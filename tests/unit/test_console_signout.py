@@ -5,6 +5,8 @@ sharing the key and the store; the EndedSessions contract on the fake and on SQL
 
 from __future__ import annotations
 
+import threading
+import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -20,8 +22,8 @@ from flwd.domain.sessions import RACE_MARGIN_SECONDS, SESSION_SECONDS, ConsoleSe
 from flwd.entrypoints.web.cookies import SESSION_COOKIE
 from flwd.ports.sealing import SecretKey
 from tests.contracts.sessions import check_ended_sessions_contract
-from tests.unit.console_support import console_app, post_form, sign_in
-from tests.unit.http_support import ADMIN, close, fake_runtime, make_container
+from tests.unit.console_support import console, console_app, post_form, sign_in
+from tests.unit.http_support import ADMIN, auth, close, fake_runtime, make_container, sse_messages
 from tests.unit.sqlite_support import check_on_sqlite, database_before
 
 KEY = SecretKey(text="k" * 20 + "-shared-signout-key-0123", source="test")
@@ -197,3 +199,25 @@ def test_sqlite_store_adds_ended_sessions_when_a_database_predates_them(tmp_path
     store.end_session("s-1", until="2026-01-01T09:00:00.000Z", now="2026-01-01T01:00:00.000Z")
     assert store.session_ended("s-1")
     store.close()
+
+
+def test_open_live_stream_ends_when_its_session_is_signed_out(tmp_path: Path) -> None:
+    """A stream opened before sign-out (here by a copy of the cookie) would otherwise go on
+    sending the run's output until the run ends."""
+    with console(tmp_path, runtime=fake_runtime(run_seconds=20)) as browser:
+        sign_in(browser, ADMIN)
+        run_id = browser.post("/runs", json={"job": "hello", "args": {"name": "x"}},
+                              headers=auth()).json()["run_id"]
+        thief = TestClient(browser.app)
+        copy_cookies(browser, thief)
+        signing_out = threading.Timer(1.0, sign_out, (browser,))
+        started = time.monotonic()
+        signing_out.start()
+        with thief.stream("GET", f"/ui/runs/{run_id}/stream") as response:
+            messages = list(sse_messages(response.iter_lines()))
+        took = time.monotonic() - started
+        signing_out.join()
+        browser.post(f"/runs/{run_id}:cancel", headers=auth())
+
+    assert messages[-1] == {"event": "done", "data": "signed out"}
+    assert took < 15

@@ -191,9 +191,9 @@ class QueryRuns:
                                       field="status")
         return self._store.list(job_id=job_id, status=status, limit=limit, cursor=cursor)
 
-    def events(self, run_id: str, after_seq: int = 0) -> list[Any]:
+    def events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[Any]:
         self.get(run_id)
-        return list(self._store.events(run_id, after_seq=after_seq))
+        return list(self._store.events(run_id, after_seq=after_seq, limit=limit))
 
     def events_before(self, run_id: str, before_seq: int | None = None,
                       limit: int = 500) -> list[Any]:

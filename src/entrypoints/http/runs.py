@@ -25,7 +25,7 @@ from flwd.entrypoints.http.schemas import (
     check_idempotency_key,
     check_status_filter,
 )
-from flwd.entrypoints.http.sse import follow_run
+from flwd.entrypoints.http.sse import STREAM_PAGE, follow_run
 from flwd.entrypoints.views import run_view
 from flwd.ports.store import RunRecord
 
@@ -91,7 +91,7 @@ class RunsController(Controller):
         await anyio.to_thread.run_sync(query_runs.get, run_id)  # 404 before the stream starts
         stream = follow_run(
             run_id, resume_point(last_event_id, after),
-            read_events=lambda rid, seq: query_runs.events(rid, after_seq=seq),
+            read_events=lambda rid, seq: query_runs.events(rid, after_seq=seq, limit=STREAM_PAGE),
             read_run=query_runs.get, hub=hub, timing=settings.timing, follow=follow,
             read_unrecorded=query_runs.unrecorded_end,
         )

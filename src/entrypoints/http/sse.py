@@ -21,6 +21,7 @@ from flwd.domain.model import RunStatus
 from flwd.ports.store import EventRecord, RunEventFeed, RunRecord
 
 _log = logging.getLogger("flwd.http")
+STREAM_PAGE = 500  # events a stream reads from the store at once: a huge run is never held whole
 
 
 @dataclass(slots=True, eq=False)
@@ -186,7 +187,7 @@ async def _follow(
     render: RenderEvent,
 ) -> AsyncIterator[ServerSentEventMessage]:
     with hub.subscribe(run_id) as wakeup:
-        last_seq, last_sent = after_seq, time.monotonic()
+        last_seq, last_sent, ended = after_seq, time.monotonic(), False
         while True:
             wakeup.clear()
             events = await anyio.to_thread.run_sync(read_events, run_id, last_seq)
@@ -196,20 +197,20 @@ async def _follow(
                 last_seq, last_sent = event.seq, time.monotonic()
                 if event.type == RUN_FINISHED:
                     return
+            if events:
+                continue  # a reader may return a page at a time: read on until nothing is left
             if not follow:
                 return
-            if not events and await _finished(read_run, run_id):
-                # The run ended between the read above and this check: its last events
-                # (run.finished among them) were stored with the final status, so read once more.
-                for event in await anyio.to_thread.run_sync(read_events, run_id, last_seq):
-                    for message in render(event):
-                        yield message
-                    if event.type == RUN_FINISHED:
-                        return
-                unrecorded = read_unrecorded(run_id)  # the store refused run.finished
+            if ended:  # the run ended and every stored event was sent: the store refused its end
+                unrecorded = read_unrecorded(run_id)
                 if unrecorded is not None:
                     yield unrecorded_end(unrecorded)
                 return
+            if await _finished(read_run, run_id):
+                # The run ended between the read above and this check: its last events
+                # (run.finished among them) were stored with the final status, so read on.
+                ended = True
+                continue
             woken = await _wait(wakeup, hub.idle_seconds(timing))
             if not woken and time.monotonic() - last_sent >= timing.keepalive_seconds:
                 yield ServerSentEventMessage(data=None, comment="keep-alive")

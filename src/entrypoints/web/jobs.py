@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import anyio.to_thread
@@ -15,6 +16,7 @@ from flwd.domain.plan.assembly import plan_as_dict
 from flwd.domain.plan.use_cases import RunRequest
 from flwd.entrypoints.http.auth import check_profile_scope, check_scope
 from flwd.entrypoints.http.deps import HubDep, ListJobsDep, MetricsDep, PlanJobDep, StartRunDep
+from flwd.entrypoints.http.schemas import check_idempotency_key
 from flwd.entrypoints.web.form import (
     JobForm,
     blank_form,
@@ -25,6 +27,9 @@ from flwd.entrypoints.web.form import (
 from flwd.entrypoints.web.session import needs, session_principal
 
 MAX_QUERY = 200
+# A form's one-time key, sent as the run's Idempotency-Key: a double click on Run (the form
+# posted twice before the first answer) starts one run, and both answers open it.
+SUBMISSION = "submission"
 
 
 class JobPages(Controller):
@@ -65,12 +70,13 @@ class JobPages(Controller):
         run_request = RunRequest(job=job.id, args=contract_input(job, data), from_text=True,
                                  requested_profile=requested_profile(data))
         check_profile_scope(request, run_request.requested_profile)
+        once = check_idempotency_key(str(data.get(SUBMISSION) or "") or None)
         try:
             if not running:
                 _, prepared = plan_job(run_request)
                 return _job_page(request, form, plan=plan_as_dict(prepared.plan))
             started = await anyio.to_thread.run_sync(
-                lambda: start_run(run_request, listeners=[hub, metrics]))
+                lambda: start_run(run_request, idempotency_key=once, listeners=[hub, metrics]))
         except ArgsInvalidError as exc:
             return _job_page(request, with_problems(form, exc.problems), status=422)
         except FlwdError as exc:
@@ -89,6 +95,7 @@ def _job_page(request: Request[Any, Any, Any], form: JobForm, *, plan: dict[str,
         "me": principal, "form": form, "job": form.job, "plan": plan, "can_run": can_run,
         "can_admin": principal is not None and "runs:admin" in principal.scopes,
         "source": source_of(form.job), "origin": form.job.origin,
+        "submission": "console-" + secrets.token_urlsafe(16),
     })
 
 

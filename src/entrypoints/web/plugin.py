@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Router, get
 from litestar.config.app import AppConfig
 from litestar.datastructures import MutableScopeHeaders, ResponseHeader
+from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.plugins import InitPluginProtocol
@@ -18,7 +19,8 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from flwd.entrypoints.web.cookies import console_keys, csrf_config, session_config
-from flwd.entrypoints.web.errors import HANDLERS, keep_html
+from flwd.entrypoints.web.errors import HANDLERS, console_or_api, keep_html
+from flwd.entrypoints.web.forgery import ForgeryMiddleware
 from flwd.entrypoints.web.jobs import JobPages
 from flwd.entrypoints.web.runs import RunPages
 from flwd.entrypoints.web.signin import SignInPages
@@ -58,7 +60,7 @@ class ConsolePlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         pages = Router(
             path="/ui", route_handlers=[SignInPages, JobPages, RunPages, SourcePages, WorkerPages],
-            middleware=[session_config(self._keys).middleware,
+            middleware=[session_config(self._keys).middleware, ForgeryMiddleware,
                         DefineMiddleware(CSRFMiddleware, config=csrf_config(self._keys))],
             exception_handlers=HANDLERS, after_request=keep_html,
             response_headers=SECURITY_HEADERS, include_in_schema=False)
@@ -67,9 +69,14 @@ class ConsolePlugin(InitPluginProtocol):
                             path="/", directories=[HERE / "static"], include_in_schema=False)])
         app_config.route_handlers.extend([pages, static, root])
         app_config.state["console_sessions"] = self._sessions
+        app_config.state["console_csrf_secret"] = self._keys.csrf  # a session's own CSRF cookie
         app_config.template_config = TemplateConfig(directory=HERE / "templates",
                                                     engine=JinjaTemplateEngine)
         app_config.before_send.append(secure_cookies_over_tls)
+        api_errors = app_config.exception_handlers.get(HTTPException)
+        if api_errors is not None:  # a console path no route takes: a page, not a problem
+            app_config.exception_handlers[HTTPException] = console_or_api(
+                api_errors, {header.name: str(header.value) for header in SECURITY_HEADERS})
         return app_config
 
 

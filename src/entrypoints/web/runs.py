@@ -3,6 +3,7 @@ over SSE, decisions, events, cancel) and the pages of its earlier events."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, AsyncIterator
 
 import anyio.to_thread
@@ -12,14 +13,14 @@ from litestar.response import Redirect, ServerSentEvent, ServerSentEventMessage,
 from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup
 
-from flwd.domain.errors import RunNotActiveError
+from flwd.domain.errors import FlwdError, RunNotActiveError
 from flwd.entrypoints.http.deps import CancelRunDep, HubDep, QueryRunsDep, SettingsDep
 from flwd.entrypoints.http.runs import resume_point
 from flwd.entrypoints.http.schemas import RUN_STATUSES, check_status_filter
-from flwd.entrypoints.http.sse import follow_run
+from flwd.entrypoints.http.sse import STREAM_PAGE, follow_run
 from flwd.entrypoints.web.form import prefill_query
-from flwd.entrypoints.web.session import needs, session_principal
-from flwd.entrypoints.web.stream import LiveRender, Summary, split_window, summary_of
+from flwd.entrypoints.web.session import needs, session_ended, session_principal
+from flwd.entrypoints.web.stream import DONE, LiveRender, Summary, split_window, summary_of
 
 PAGE_SIZE = 25
 TAIL = 500  #: events a run page shows at once; earlier ones are a link away
@@ -85,10 +86,11 @@ class RunPages(Controller):
         render = LiveRender(summary_of(record), summary_html)
         events = follow_run(
             run_id, resume_point(last_event_id, after),
-            read_events=lambda rid, seq: query_runs.events(rid, after_seq=seq),
+            read_events=lambda rid, seq: query_runs.events(rid, after_seq=seq, limit=STREAM_PAGE),
             read_run=query_runs.get, hub=hub, timing=settings.timing,
             read_unrecorded=query_runs.unrecorded_end, render=render)
-        return ServerSentEvent(_opened(render.opening(), events),
+        return ServerSentEvent(_while_signed_in(request, render.opening(), events,
+                                                settings.timing.keepalive_seconds),
                                headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"})
 
     @post("/{run_id:str}/cancel", guards=[needs("runs:write")], sync_to_thread=True)
@@ -100,11 +102,29 @@ class RunPages(Controller):
         return Redirect(f"/ui/runs/{run_id}", status_code=303)
 
 
-async def _opened(first: ServerSentEventMessage,
-                  rest: AsyncIterator[ServerSentEventMessage]) -> AsyncIterator[ServerSentEventMessage]:
+async def _while_signed_in(request: Request[Any, Any, Any], first: ServerSentEventMessage,
+                           rest: AsyncIterator[ServerSentEventMessage],
+                           every: float) -> AsyncIterator[ServerSentEventMessage]:
+    """*first*, then *rest* as long as the session is not signed out: asked at most every
+    *every* seconds (the keep-alive interval, so an idle stream asks too). A signed-out
+    session's stream ends with ``done`` (the page stops reconnecting); a store that cannot
+    tell ends it without (a reconnect asks again)."""
     yield first
-    async for message in rest:
-        yield message
+    asked = time.monotonic()
+    try:
+        async for message in rest:
+            if time.monotonic() - asked >= every:
+                asked = time.monotonic()
+                try:
+                    ended = await anyio.to_thread.run_sync(session_ended, request)
+                except FlwdError:
+                    return
+                if ended:
+                    yield ServerSentEventMessage(data="signed out", event=DONE)
+                    return
+            yield message
+    finally:
+        await rest.aclose()  # type: ignore[attr-defined]
 
 
 def summary_row(record: Any) -> dict[str, Any]:

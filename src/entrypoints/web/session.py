@@ -15,28 +15,31 @@ from flwd.domain.errors import AuthUnauthenticatedError
 from flwd.domain.sessions import ConsoleSessions, new_session_id
 from flwd.entrypoints.http.auth import Authenticator, Principal, check_scope
 from flwd.entrypoints.tokens import token_digest
+from flwd.entrypoints.web.forgery import CSRF_BINDING
 
 _PRINCIPAL_STATE = "flwd_principal"  # where the API's auth looks for the request's principal
 _DIGEST = "digest"
 _ID = "sid"
+_CSRF = CSRF_BINDING
 
 
 class NotSignedInError(Exception):
     """No session (or one whose token is no longer configured): the page sends to sign-in."""
 
 
-def start_session(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> Principal:
+def start_session(connection: ASGIConnection[Any, Any, Any, Any], token: str,
+                  csrf_binding: str) -> Principal:
     """Check *token* like a bearer token; on success a new session, replacing whatever the
-    request came with, holds its digest (the token itself stays in no cookie and no store) and
-    a fresh random session id (nothing of the old session, so nothing to fixate). Raises
-    ``AuthUnauthenticatedError``."""
+    request came with, holds its digest (the token itself stays in no cookie and no store), a
+    fresh random session id (nothing of the old session, so nothing to fixate) and the digest
+    of the CSRF cookie issued with it (see ``forgery``). Raises ``AuthUnauthenticatedError``."""
     authenticator: Authenticator = connection.app.state.authenticator
     if not token or len(token) > 4096:
         raise AuthUnauthenticatedError("that is not a configured API token")
     digest = token_digest(token)
     principal = authenticator.authenticate_digest(digest)
     # the whole session, never merged into the old
-    connection.set_session({_DIGEST: digest, _ID: new_session_id()})
+    connection.set_session({_DIGEST: digest, _ID: new_session_id(), _CSRF: csrf_binding})
     return principal
 
 
@@ -66,8 +69,9 @@ def session_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Princip
     if not isinstance(session, Mapping):
         return None
     digest, session_id = session.get(_DIGEST), session.get(_ID)
-    if not isinstance(digest, str) or not isinstance(session_id, str):
-        return None  # (a cookie from before session ids: sign in again)
+    if not isinstance(digest, str) or not isinstance(session_id, str) \
+            or not isinstance(session.get(_CSRF), str):
+        return None  # (a cookie from before session ids or CSRF bindings: sign in again)
     if _sessions(connection).ended(session_id):
         connection.clear_session()
         return None
@@ -78,6 +82,15 @@ def session_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Princip
         return None
     connection.scope.setdefault("state", {})[_PRINCIPAL_STATE] = principal
     return principal
+
+
+def session_ended(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """Whether the request's session has been signed out since the request began (on any
+    replica): a long response, a live stream, asks again now and then. Raises
+    ``RunStoreError`` when the store cannot tell."""
+    session: object = connection.scope.get("session")
+    session_id = session.get(_ID) if isinstance(session, Mapping) else None
+    return not isinstance(session_id, str) or _sessions(connection).ended(session_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 from flwd.domain.errors import AuthUnauthenticatedError, RunStoreError
 from flwd.entrypoints.http.problems import status_for
 from flwd.entrypoints.web.errors import error_page, shown_principal
+from flwd.entrypoints.web.forgery import fresh_csrf_cookie
 from flwd.entrypoints.web.session import end_session, start_session
 
 HOME = "/ui/jobs"
@@ -45,16 +46,18 @@ class SignInPages(Controller):
 
     @post("/signin", status_code=200)
     async def signin(self, request: Request[Any, Any, Any]) -> Template | Redirect:
-        """The token travels only in this request's body; the session keeps its digest."""
+        """The token travels only in this request's body; the session keeps its digest. The
+        session comes with a CSRF cookie of its own (whatever cookie the browser came with)."""
         form = await request.form()
         target = safe_next(form.get("next"))
+        csrf_cookie, binding = fresh_csrf_cookie(request.app.state.console_csrf_secret)
         try:
-            start_session(request, str(form.get("token") or "").strip())
+            start_session(request, str(form.get("token") or "").strip(), binding)
         except AuthUnauthenticatedError:
             return Template(template_name="signin.html", status_code=401, context={
                 "next": target, "me": None,
                 "error": "That token is not a configured API token."})
-        return Redirect(target, status_code=303)
+        return Redirect(target, status_code=303, cookies=[csrf_cookie])
 
     @post("/signout", status_code=200, sync_to_thread=True)
     def signout(self, request: Request[Any, Any, Any]) -> Response[Any]:

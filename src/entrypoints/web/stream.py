@@ -16,6 +16,10 @@ from flwd.domain.run import events as ev
 from flwd.ports.store import EventRecord, RunRecord
 
 OUTPUT, EVENT, SUMMARY, DONE = "output", "event", "summary", "done"
+# Characters of one output line a console page shows: a job writing lines of megabytes would
+# otherwise make a run page (500 lines) hundreds of megabytes of HTML, and the server several
+# times that while rendering it. The store and the API's events keep every line whole.
+SHOWN_CHARS = 16_384
 _STATUS_OF = {ev.IMAGE_PULL: RunStatus.PULLING.value, ev.RUN_STARTED: RunStatus.RUNNING.value}
 
 
@@ -50,7 +54,11 @@ def summary_of(record: RunRecord) -> Summary:
 def output_line(event: EventRecord) -> Markup:
     stream = "err" if event.data.get("stream") == "stderr" else "out"
     line = str(event.data.get("line", ""))
-    return Markup('<div class="ln {}" data-seq="{}">{}</div>').format(stream, event.seq, line)
+    if len(line) <= SHOWN_CHARS:
+        return Markup('<div class="ln {}" data-seq="{}">{}</div>').format(stream, event.seq, line)
+    return Markup('<div class="ln {}" data-seq="{}">{}<span class="cut"> … {:,} more characters '
+                  '(the whole line is in the API\'s events)</span></div>').format(
+        stream, event.seq, line[:SHOWN_CHARS], len(line) - SHOWN_CHARS)
 
 
 def event_item(event: EventRecord) -> Markup:
