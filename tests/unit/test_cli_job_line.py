@@ -82,6 +82,19 @@ def test_job_line_is_parsed_a_bounded_number_of_times_when_200_options_are_unkno
     assert len(parses) <= 3
 
 
+def test_cyclopts_reads_each_array_option_once_when_an_array_is_given_200_values(
+        parses: list[list[str]]) -> None:
+    values = [f"v{i}" for i in range(200)] + ["-5", "", "a b"]
+    tokens = [t for value in values for t in ("--tags", value)] + ["--name", "a", "--tags=z"]
+
+    outcome = _outcome(tokens)
+
+    assert isinstance(outcome, JobInvocation)
+    assert outcome.args == {"name": "a", "tags": [*values, "z"]}
+    # Cyclopts makes a token object of every later token for each option it reads
+    assert max(len(line) for line in parses) <= 4
+
+
 def test_job_line_reports_refusals_in_line_order_then_unknown_options_when_all_are_mixed() -> None:
     outcome = _outcome(["--bogus", "1", "--name", "a", "--name", "b", "--loud=maybe", "--tags"])
 
@@ -103,12 +116,14 @@ def test_job_line_keeps_the_first_value_when_an_option_repeats_and_the_line_is_o
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.lists(st.sampled_from(TOKENS), max_size=10), st.booleans())
+@given(st.lists(st.sampled_from(TOKENS) | st.sampled_from(["--tags", "a"]), max_size=10),
+       st.booleans())
 def test_job_line_gives_what_parsing_again_after_each_refusal_gives_when_tokens_are_any(
         tokens: list[str], plan: bool) -> None:
     run_options = COMMANDS_BY_NAME[":plan"].run_options if plan else RUN_OPTIONS
     replayed = _outcome(tokens, run_options)
-    with mock.patch.object(job_collect, "_replayed", lambda *a: ([], a[2])):
+    with mock.patch.object(job_collect, "_replayed", lambda *a: ([], a[2])), \
+            mock.patch.object(job_collect, "_collapsed", lambda *a: None):
         looped = _outcome(tokens, run_options)
 
     assert replayed == looped

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from flwd.domain.errors import ArgProblem, ArgsInvalidError, UsageError
 from flwd.domain.model import ArgType, JobSpec
 from flwd.entrypoints.cli.grammar import Option
-from flwd.entrypoints.cli.job_line import Known, Refusal, replay
+from flwd.entrypoints.cli.job_line import Known, Refusal, collapse, replay
 from flwd.entrypoints.cli.spellings import negative_option_names, text_option_names
 
 _OPTION_IN_MESSAGE = re.compile(r"(--?[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)")
@@ -23,7 +23,11 @@ def parse_collecting(app: Any, job: JobSpec, tokens: list[str], error: type[Exce
                      run_options: Sequence[Option]) -> tuple[dict[str, Any], list[ArgProblem]]:
     """What Cyclopts binds once every unknown or repeated option (and every other refused
     one) is dropped, and the problem each of those is."""
-    problems, tokens = _replayed(app, job, tokens, error, run_options)
+    names = _Names(app, job, run_options)
+    problems, tokens = _replayed(app, job, tokens, error, names)
+    collapsed = _collapsed(app, tokens, error, names)
+    if collapsed is not None:
+        return collapsed, problems
     for _ in range(len(tokens) + 1):
         try:
             parsed = app(tokens)
@@ -43,12 +47,11 @@ def parse_collecting(app: Any, job: JobSpec, tokens: list[str], error: type[Exce
 
 
 def _replayed(app: Any, job: JobSpec, tokens: list[str], error: type[Exception],
-              run_options: Sequence[Option]) -> tuple[list[ArgProblem], list[str]]:
+              names: "_Names") -> tuple[list[ArgProblem], list[str]]:
     """The problems the loop would meet first and the line left after them (nothing, and the
     whole line, when the job's options are not all modelled by ``job_line``)."""
     from cyclopts.utils import is_option_like
 
-    names = _Names(app, job, run_options)
     if not names.modelled:
         return [], tokens
     replayed = replay(names, tokens, is_option_like)
@@ -62,6 +65,26 @@ def _replayed(app: Any, job: JobSpec, tokens: list[str], error: type[Exception],
             return [], tokens
         problems += said
     return problems, replayed.tokens
+
+
+def _collapsed(app: Any, tokens: list[str], error: type[Exception],
+               names: "_Names") -> dict[str, Any] | None:
+    """What Cyclopts binds for *tokens*, parsing each array option once (``collapse``); None
+    when that does not apply or Cyclopts disagrees with the model, for the loop to decide."""
+    from cyclopts.utils import is_option_like
+
+    collapsed = collapse(names, tokens, is_option_like) if names.modelled else None
+    if collapsed is None:
+        return None
+    line, arrays = collapsed
+    try:
+        bound = app(line)
+    except error:
+        return None
+    if not isinstance(bound, dict) or not names.modelled or any(
+            bound.get(param) != values[:1] for param, values in arrays.items()):
+        return None
+    return {**bound, **arrays}
 
 
 class _Names:

@@ -72,6 +72,23 @@ def replay(known: Match, tokens: Sequence[str], option_like: OptionLike) -> Repl
     return Replay(refusals, line.tokens())
 
 
+def collapse(known: Match, tokens: Sequence[str],
+             option_like: OptionLike) -> tuple[list[str], dict[str, list[str]]] | None:
+    """*tokens* with each array option given once (its first value), and every array's values
+    in order: Cyclopts' time grows with the line for each option it reads. None unless some
+    array is given more than once and Cyclopts would take the line as it is."""
+    line = _Line(tokens)
+    scan = _Scan(known, line, option_like)
+    if scan.run() is not None or scan.unused:
+        return None
+    if all(len(given) < 2 for given in scan.arrays.values()):
+        return None
+    for given in scan.arrays.values():
+        for at, _ in given[1:]:
+            line.drop((at, None if "=" in line.toks[at] else line.nxt[at]))
+    return line.tokens(), {param: [value for _, value in given] for param, given in scan.arrays.items()}
+
+
 class _Line:
     """The tokens still on the line, as a linked list (dropping is O(1)), with the positions
     of each option name (``--x`` or ``--x=...``) in order."""
@@ -153,6 +170,7 @@ class _Scan:
         self.known, self.line, self.option_like = known, line, option_like
         self.filled: dict[str, int] = {}  # parameter -> position of its first value
         self.unused: list[int] = []
+        self.arrays: dict[str, list[tuple[int, str]]] = {}  # each value: (option's position, value)
         self.at = 0
 
     def resume(self, at: int) -> None:
@@ -191,8 +209,10 @@ class _Scan:
         elif not equals:
             if following >= self.line.delimiter or self.option_like(self.line.toks[following]):
                 return Refusal("missing", name), at
-            following = self.line.nxt[following]
+            value, following = self.line.toks[following], self.line.nxt[following]
         if known.param in self.filled and not known.many:
             return Refusal("repeat", name), at
         self.filled.setdefault(known.param, at)
+        if known.many:
+            self.arrays.setdefault(known.param, []).append((at, value))
         return None, following
