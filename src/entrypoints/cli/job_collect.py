@@ -187,7 +187,8 @@ def _without_offender(tokens: list[str], exc: Exception) -> list[str] | None:
 def as_args_error(job: JobSpec, exc: Exception) -> Exception:
     """Cyclopts' tokenising errors, in the contract's vocabulary."""
     name = type(exc).__name__
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else name
+    text = str(exc).strip()  # Cyclopts renders it anew each time: the bulk of the cost
+    message = text.splitlines()[0] if text else name
     option = _OPTION_IN_MESSAGE.search(message)
     arg = option.group(1).lstrip("-") if option else ""
     if name == "UnknownOptionError" or name == "UnusedCliTokensError":
