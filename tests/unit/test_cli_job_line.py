@@ -36,7 +36,8 @@ TOKENS = ["--name", "--db-host", "--db_host", "--db.port", "--loud", "--no-loud"
           "-1:2", "x=--y", "Alice", "3", "", "a b"]
 
 
-def _outcome(tokens: list[str], run_options: Any = RUN_OPTIONS) -> JobInvocation | tuple[object, ...]:
+def _outcome(tokens: list[str],
+             run_options: Any = RUN_OPTIONS) -> JobInvocation | tuple[object, ...]:
     try:
         return parse_job_options(JOB, tokens, prog="flwd j", run_options=run_options)
     except ArgsInvalidError as exc:

@@ -139,7 +139,7 @@ class _Words:
     def _error_for(self, refusal: Refusal) -> Exception | None:
         kind, keyword, value = refusal
         by_name = kind in ("repeat", "missing")  # a few names: Cyclopts' very words for each
-        key = (kind, "" if kind == "unknown" else keyword)  # unknown: one collection to suggest from
+        key = (kind, "" if kind == "unknown" else keyword)  # unknown: the same suggestions
         if key not in self._made:
             self._made[key] = self._caught({
                 "repeat": [keyword + "=1", keyword + "=1"],
@@ -149,9 +149,8 @@ class _Words:
             }[kind], kind)
         made = self._made[key]
         if made is not None and not by_name:  # reworded in place: converted at once
-            token = type(made.token)  # type: ignore[attr-defined]
-            made.token = (token(keyword=keyword, value=value, source="cli")  # type: ignore[attr-defined]
-                          if kind == "coercion" else token(keyword=keyword, source="cli"))
+            fields = {"keyword": keyword, "source": "cli"} | ({"value": value} if value else {})
+            made.token = type(made.token)(**fields)  # type: ignore[attr-defined]
         return made
 
     def _caught(self, tokens: list[str], kind: str) -> Exception | None:

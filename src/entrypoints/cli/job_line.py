@@ -86,7 +86,8 @@ def collapse(known: Match, tokens: Sequence[str],
     for given in scan.arrays.values():
         for at, _ in given[1:]:
             line.drop((at, None if "=" in line.toks[at] else line.nxt[at]))
-    return line.tokens(), {param: [value for _, value in given] for param, given in scan.arrays.items()}
+    values = {param: [value for _, value in given] for param, given in scan.arrays.items()}
+    return line.tokens(), values
 
 
 class _Line:
@@ -126,8 +127,8 @@ class _Line:
             return None
         at = positions[-1] if refusal.kind == "repeat" else positions[0]
         if refusal.kind == "missing":  # the occurrence that lacks its value
-            at = next((at for at in positions if self.alive[at] and "=" not in self.toks[at]
-                       and self._followed_by_option(at)), at)
+            at = next((one for one in positions if self.alive[one] and "=" not in self.toks[one]
+                       and self._followed_by_option(one)), at)
         value = self.after(at)
         if "=" in self.toks[at] or value is None or self.toks[value].startswith("-"):
             value = None
@@ -170,7 +171,7 @@ class _Scan:
         self.known, self.line, self.option_like = known, line, option_like
         self.filled: dict[str, int] = {}  # parameter -> position of its first value
         self.unused: list[int] = []
-        self.arrays: dict[str, list[tuple[int, str]]] = {}  # each value: (option's position, value)
+        self.arrays: dict[str, list[tuple[int, str]]] = {}  # (option's position, value) each
         self.at = 0
 
     def resume(self, at: int) -> None:
@@ -178,6 +179,9 @@ class _Scan:
         self.filled = {param: first for param, first in self.filled.items() if first < at}
         while self.unused and self.unused[-1] >= at:
             self.unused.pop()
+        for given in self.arrays.values():
+            while given and given[-1][0] >= at:
+                given.pop()
         self.at = at
 
     def run(self) -> Refusal | None:
