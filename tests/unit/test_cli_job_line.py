@@ -128,3 +128,12 @@ def test_job_line_gives_what_parsing_again_after_each_refusal_gives_when_tokens_
         looped = _outcome(tokens, run_options)
 
     assert replayed == looped
+
+
+def test_help_is_refused_not_shown_when_dropping_options_brings_it_before_the_delimiter(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    outcome = _outcome(["--name", "a", "--", "--=x", "--help"])
+
+    assert isinstance(outcome, tuple) and outcome[0] is ArgsInvalidError
+    assert [(p.arg, p.code) for p in outcome[2]][-1] == ("help", "unknown")
+    assert capsys.readouterr().out == ""

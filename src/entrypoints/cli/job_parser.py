@@ -121,6 +121,7 @@ def _build_app(job: JobSpec, prog: str, run_options: Sequence[Option],
         help=job.description or job.name or f"Run job {job.id}.",
         result_action="return_value",
         version_flags=[],
+        help_flags=[] if help_out is None else ["--help", "-h"],  # help only when asked for
         exit_on_error=False,
         print_error=False,
         help_on_error=False,
