@@ -122,7 +122,8 @@ def test_job_line_keeps_the_first_value_when_an_option_repeats_and_the_line_is_o
 def test_job_line_gives_what_parsing_again_after_each_refusal_gives_when_tokens_are_any(
         tokens: list[str], plan: bool) -> None:
     run_options = COMMANDS_BY_NAME[":plan"].run_options if plan else RUN_OPTIONS
-    replayed = _outcome(tokens, run_options)
+    with mock.patch.object(job_collect, "_SHORT_LINE", 0):  # replayed even when it parses
+        replayed = _outcome(tokens, run_options)
     with mock.patch.object(job_collect, "_replayed", lambda *a: ([], a[2])), \
             mock.patch.object(job_collect, "_collapsed", lambda *a: None):
         looped = _outcome(tokens, run_options)

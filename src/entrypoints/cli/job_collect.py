@@ -8,6 +8,7 @@ loop then has the last word on the line as replayed, as it did on the whole line
 """
 
 import re
+from contextlib import suppress
 from typing import Any, Sequence
 
 from flwd.domain.errors import ArgProblem, ArgsInvalidError, UsageError
@@ -16,6 +17,9 @@ from flwd.entrypoints.cli.grammar import Option
 from flwd.entrypoints.cli.job_line import Known, Refusal, collapse, replay
 from flwd.entrypoints.cli.spellings import negative_option_names, text_option_names
 
+# a line this short is first parsed as it is: most lines parse, and replaying one costs about
+# a parse (Cyclopts' argument collection); a longer one is replayed first (see job_line)
+_SHORT_LINE = 32
 _OPTION_IN_MESSAGE = re.compile(r"(--?[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)")
 
 
@@ -23,6 +27,11 @@ def parse_collecting(app: Any, job: JobSpec, tokens: list[str], error: type[Exce
                      run_options: Sequence[Option]) -> tuple[dict[str, Any], list[ArgProblem]]:
     """What Cyclopts binds once every unknown or repeated option (and every other refused
     one) is dropped, and the problem each of those is."""
+    if len(tokens) <= _SHORT_LINE:
+        with suppress(error):
+            parsed = app(tokens)
+            assert isinstance(parsed, dict)
+            return parsed, []
     names = _Names(app, job, run_options)
     problems, tokens = _replayed(app, job, tokens, error, names)
     collapsed = _collapsed(app, tokens, error, names)
