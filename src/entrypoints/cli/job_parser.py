@@ -15,13 +15,13 @@ from flwd.domain.errors import ArgProblem, ArgsInvalidError, UsageError
 from flwd.domain.model import ArgSpec, ArgType, JobSpec
 from flwd.entrypoints.cli.command_parser import option_parameter
 from flwd.entrypoints.cli.grammar import HELP, RUN_OPTIONS, Option
+from flwd.entrypoints.cli.job_collect import identifier, parse_collecting
 from flwd.entrypoints.cli.plain_options import parse_plain
 from flwd.entrypoints.cli.spellings import negative_option_names, text_option_names
 
 # what `flwd JOB --help` shows as each option's value (Cyclopts would say STR: all are text)
 _METAVARS = {ArgType.STRING: "TEXT", ArgType.INTEGER: "INT", ArgType.NUMBER: "NUM",
              ArgType.BOOLEAN: "BOOL", ArgType.OBJECT: "JSON"}
-_OPTION_IN_MESSAGE = re.compile(r"(--?[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)")
 
 
 class JobInvocation(NamedTuple):  # a NamedTuple, annotations unpostponed: start-up (see grammar)
@@ -51,7 +51,9 @@ def parse_job_options(job: JobSpec, tokens: Sequence[str], *, prog: str,
     if wants_help:
         app(["--help"])
         return JobInvocation(args={}, help_shown=True)
-    parsed, problems = _parse_collecting(app, job, tokens, cyclopts.CycloptsError)
+    bound, problems = parse_collecting(app, job, tokens, cyclopts.CycloptsError, run_options)
+    names = {identifier(spec.name): spec.name for spec in job.args}  # db_host -> db.host
+    parsed = {names.get(str(key)) or str(key): value for key, value in bound.items()}
     if problems:
         raise_with_contract_problems(job, parsed, problems)
     run_opts = {key: parsed.pop(key) for key in ("_profile", "_json", "_detach") if key in parsed}
@@ -68,50 +70,6 @@ def _plain_invocation(args: dict[str, object], run: dict[str, object]) -> JobInv
     profile = run.get("profile")
     return JobInvocation(args=args, profile=profile if isinstance(profile, str) else None,
                          json=bool(run.get("json")), detach=bool(run.get("detach")))
-
-
-def _parse_collecting(app: Any, job: JobSpec, tokens: list[str],
-                      error: type[Exception]) -> tuple[dict[str, Any], list[ArgProblem]]:
-    """Parse, dropping each unknown or repeated option and parsing again, so that every
-    problem is reported at once (SPEC section 2), not only the first one Cyclopts meets."""
-    problems: list[ArgProblem] = []
-    names = {_identifier(spec.name): spec.name for spec in job.args}  # db_host -> db.host
-    for _ in range(len(tokens) + 1):
-        try:
-            parsed = app(tokens)
-            assert isinstance(parsed, dict)
-            return {names.get(str(key)) or str(key): value for key, value in parsed.items()}, problems
-        except error as exc:
-            converted = _as_args_error(job, exc)
-            remaining = _without_offender(tokens, exc)
-            if not isinstance(converted, ArgsInvalidError) or remaining is None:
-                if problems and isinstance(converted, ArgsInvalidError):
-                    problems.extend(converted.problems)
-                    raise ArgsInvalidError(problems, job=job.id) from None
-                raise converted from None
-            problems.extend(converted.problems)
-            tokens = remaining
-    raise ArgsInvalidError(problems, job=job.id)
-
-
-def _without_offender(tokens: list[str], exc: Exception) -> list[str] | None:
-    """*tokens* without the option Cyclopts refused (and its value); None if not found."""
-    token = getattr(exc, "token", None)
-    keyword = getattr(token, "keyword", None) or getattr(exc, "keyword", None)
-    if not keyword:
-        return None
-    repeated = type(exc).__name__ == "RepeatArgumentError"
-    positions = [i for i, t in enumerate(tokens) if t == keyword or t.startswith(keyword + "=")]
-    if type(exc).__name__ == "MissingArgumentError":  # the occurrence that lacks its value
-        positions = [i for i in positions if "=" not in tokens[i] and
-                     (i + 1 == len(tokens) or tokens[i + 1].startswith("-"))] or positions
-    if not positions or (repeated and len(positions) < 2):
-        return None
-    at = positions[-1] if repeated else positions[0]
-    end = at + 1
-    if "=" not in tokens[at] and end < len(tokens) and not tokens[end].startswith("-"):
-        end += 1
-    return tokens[:at] + tokens[end:]
 
 
 def raise_with_contract_problems(job: JobSpec, parsed: Mapping[str, Any],
@@ -163,6 +121,7 @@ def _build_app(job: JobSpec, prog: str, run_options: Sequence[Option],
         help=job.description or job.name or f"Run job {job.id}.",
         result_action="return_value",
         version_flags=[],
+        help_flags=[] if help_out is None else ["--help", "-h"],  # help only when asked for
         exit_on_error=False,
         print_error=False,
         help_on_error=False,
@@ -192,14 +151,9 @@ def _job_parameter(spec: ArgSpec) -> inspect.Parameter:
         options["negative"] = ()
         options["metavar"] = _METAVARS[spec.items or ArgType.STRING] + "..."
     return inspect.Parameter(
-        _identifier(spec.name), inspect.Parameter.KEYWORD_ONLY, default=None,
+        identifier(spec.name), inspect.Parameter.KEYWORD_ONLY, default=None,
         annotation=Annotated[kind, Parameter(**options)],
     )
-
-
-def _identifier(name: str) -> str:
-    """Cyclopts binds by Python identifier; the contract maps it back by dash/underscore."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
 def _run_parameters(options: Sequence[Option]) -> list[inspect.Parameter]:
@@ -245,40 +199,3 @@ def _shown(value: object) -> str:
     if isinstance(value, str):
         return value
     return compact_json(value)
-
-
-def _as_args_error(job: JobSpec, exc: Exception) -> Exception:
-    """Cyclopts' tokenising errors, in the contract's vocabulary."""
-    name = type(exc).__name__
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else name
-    option = _OPTION_IN_MESSAGE.search(message)
-    arg = option.group(1).lstrip("-") if option else ""
-    if name == "UnknownOptionError" or name == "UnusedCliTokensError":
-        tokens = getattr(exc, "unused_tokens", None) or []
-        if name == "UnusedCliTokensError" and tokens:
-            return UsageError(f"unexpected argument(s) {' '.join(map(str, tokens))} for job {job.id}; "
-                              "arguments are given as --NAME VALUE")
-        keyword = getattr(getattr(exc, "token", None), "keyword", None)
-        arg = keyword.lstrip("-") if isinstance(keyword, str) and keyword.strip("-") else arg
-        return ArgsInvalidError([ArgProblem(arg=arg, code="unknown", message=message)], job=job.id)
-    if name == "RepeatArgumentError":
-        return ArgsInvalidError([ArgProblem(arg=arg, code="type", message="given more than once")],
-                                job=job.id)
-    if name == "MissingArgumentError":
-        return ArgsInvalidError([ArgProblem(arg=arg, code="type", message="option needs a value")],
-                                job=job.id)
-    if name == "CoercionError":  # only flags are coerced by Cyclopts: --loud=maybe
-        return ArgsInvalidError([_flag_problem(job, getattr(exc, "token", None), arg)], job=job.id)
-    return UsageError(message)
-
-
-def _flag_problem(job: JobSpec, token: object, arg: str) -> ArgProblem:
-    """A flag given a value that is not a boolean; a secret's value is never shown."""
-    keyword = str(getattr(token, "keyword", "") or "")
-    value = str(getattr(token, "value", ""))
-    for spec in job.args:
-        if keyword in text_option_names(spec) + negative_option_names(spec):
-            shown = "(value hidden)" if spec.secret else f"got {value!r}"
-            return ArgProblem(arg=spec.name, code="type",
-                              message=f"expected a boolean (true or false), {shown}")
-    return ArgProblem(arg=arg, code="type", message="expected a boolean (true or false)")
