@@ -24,6 +24,7 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 FLWD = str(ROOT / ".venv" / "bin" / "flwd")
@@ -240,19 +241,21 @@ def report(runtime: str, runs: int) -> None:
         bench.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def run_all(description: str | None, report_one: Callable[[str, int], None],
+            runtimes: list[str]) -> None:
+    """The command line both run benches share: --runs N, --runtime R (repeatable)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--runtime", choices=("podman", "podman-rootful", "docker"),
                         action="append")
     args = parser.parse_args()
     print(f"load average at the start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cpus")
-    for runtime in args.runtime or ["podman", "podman-rootful", "docker"]:
-        report(runtime, args.runs)
+    for runtime in args.runtime or runtimes:
+        report_one(runtime, args.runs)
     load = os.getloadavg()[0]
     print(f"\nload average at the end: {load:.2f} on {os.cpu_count()} cpus "
           "(figures from a busy machine overstate both sides)")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_all(__doc__, report, ["podman", "podman-rootful", "docker"])

@@ -21,7 +21,6 @@ Prints figures, asserts nothing:
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import os
@@ -36,7 +35,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_bench import IMAGES, PYTHON, TARGETS, Bench  # noqa: E402  (the same jobs and wrapper)
+from run_bench import IMAGES, PYTHON, TARGETS, Bench, run_all  # noqa: E402  (the same jobs and wrapper)
 
 from flwd.adapters.podman_runtime import WAIT_POLL_INTERVAL  # noqa: E402
 from flwd.adapters.podman_specgen import build_specgen  # noqa: E402
@@ -240,17 +239,5 @@ def print_report(runtime: str, runs: int, m: dict[str, float], startup: float | 
           f"{(flwd - floors[0][1]) * 1000:+.0f} ms over the floor with the SDK")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--runtime", choices=("podman", "podman-rootful", "docker"),
-                        action="append")
-    args = parser.parse_args()
-    print(f"load average at the start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cpus")
-    for runtime in args.runtime or ["docker", "podman-rootful", "podman"]:
-        report(runtime, args.runs)
-    print(f"\nload average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cpus")
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    run_all(__doc__, report, ["docker", "podman-rootful", "podman"])
