@@ -122,13 +122,7 @@ def _memo_key(env: Mapping[str, str], options: Mapping[str, object]) -> str:
     from flwd.entrypoints.config_paths import config_candidates
 
     facts: list[object] = [os.getcwd(), os.getuid(), sorted(options.items())]
-    for candidate in config_candidates(env):
-        try:
-            info = os.stat(candidate)
-        except OSError:
-            facts.append(None)
-            continue
-        facts.append((os.path.abspath(candidate), info.st_ino, info.st_size, info.st_mtime_ns))
+    facts.extend(_identity(os.path.abspath(candidate)) for candidate in config_candidates(env))
     facts.append(sorted((name, value) for name, value in env.items()
                         if (name.startswith("FLWD_") and name not in _SECRET_VARIABLES)
                         or name in ("HOME", *_RUNTIME_VARIABLES)))

@@ -232,7 +232,7 @@ class _Session:
     def _hand_over(self) -> None:
         """Just before the run is submitted: raises ``Fallback`` when the client is gone (it
         gets no run) or the server stops taking runs (the client runs it)."""
-        if self.runner.stopped or not self.runner.hand_over(self):
+        if not self.runner.hand_over(self):
             raise Fallback("the resident flwd is stopping")
         if peer_closed(self.conn):
             raise Fallback("the client hung up before its run was handed over")
